@@ -39,7 +39,7 @@ def month_number(name: str) -> int | None:
     word = name.strip().rstrip(".").lower()
     if word in _EN_MONTHS:
         return _EN_MONTHS[word]
-    if not word or not re.fullmatch(r"[а-яё]+", word):
+    if not word or not re.fullmatch(_RU_MONTH_RE, word):
         return None
     if word in _RU_MONTHS:
         return _RU_MONTHS[word]
