@@ -1,0 +1,340 @@
+"""The public entry point: a corpus in one index directory, with add / search / ask / remove.
+
+Adding embeds outside any transaction (slow, cached by text hash), then writes each batch of documents
+in one short transaction, so a killed process leaves every document wholly present or wholly absent and
+a rerun embeds nothing twice. Reads re-sync the dense index whenever another process changed the store.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import date as _date
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from . import answer as answer_mod
+from .dense import DenseIndex
+from .embedder import Embedder, make_embedder
+from .errors import UserError
+from .lexical import terms
+from .passages import make_passages
+from .search import MODES, hybrid_search
+from .settings import Settings, load_settings
+from .store import Store
+from .types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
+
+EMBED_BATCH = 256  # passages gathered across documents before one encode call
+
+
+def _embed_text(title: str, passage: str) -> str:
+    """What the dense model sees: the title gives every passage its story's context."""
+    return f"{title}\n{passage}" if title else passage
+
+
+def _valid_date(value: str | None, what: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return _date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise UserError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+class Corpus:
+    """A searchable corpus stored in ``settings.home``. Methods are thread-safe and synchronous."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.store = Store(self.settings.home_path)
+        self._embedder = embedder
+        self.lock = threading.RLock()
+        self._dense: DenseIndex | None = None
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
+        return cls(settings, embedder)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Corpus":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- components, created lazily so `citebot list` never loads a model ------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def dense(self) -> DenseIndex:
+        if self._dense is None:
+            self._dense = DenseIndex(self.settings.home_path, self.embedder.name, self.settings.ann_threshold)
+        return self._dense
+
+    # -- embeddings -----------------------------------------------------------------------------------
+    def _vectors(self, texts: list[str], queries: bool = False) -> np.ndarray:
+        """Embed texts through the (model, text hash) cache; only unseen texts reach the model."""
+        model = self.embedder.name
+        hashes = [text_hash(t) for t in texts]
+        cached = self.store.cached_embeddings(model, hashes)
+        todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
+        if todo:
+            encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
+            vectors = encode(list(todo.values()))
+            fresh = dict(zip(todo.keys(), vectors))
+            self.store.put_embeddings(model, fresh)
+            cached.update(fresh)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+
+    # -- adding ---------------------------------------------------------------------------------------
+    def add_document(self, doc: Document, force: bool = False) -> AddResult:
+        return next(iter(self.add_documents([doc], force=force)))
+
+    def add_documents(
+        self, docs: Iterable[Document], force: bool = False,
+        progress: Callable[[AddResult], None] | None = None,
+    ) -> Iterator[AddResult]:
+        """Add documents in batches; yields one AddResult per input document, in order."""
+        pending: list[tuple[Document, list, int | None]] = []
+        pending_hashes: set[str] = set()
+        pending_passages = 0
+        for doc in docs:
+            result, prepared = self._prepare(doc, force, pending_hashes)
+            if result is not None:
+                if progress:
+                    progress(result)
+                yield result
+                continue
+            pending.append(prepared)
+            pending_hashes.add(doc.content_hash)
+            pending_passages += len(prepared[1])
+            if pending_passages >= EMBED_BATCH:
+                yield from self._flush(pending, progress)
+                pending, pending_hashes, pending_passages = [], set(), 0
+        if pending:
+            yield from self._flush(pending, progress)
+        self._sync_dense()
+
+    def _prepare(self, doc: Document, force: bool, pending_hashes: set[str]):
+        label = doc.path or doc.title or "document"
+        text = doc.text.replace("\r\n", "\n").replace("\r", "\n") if doc.text else ""
+        if not text.strip():
+            return AddResult("error", label, message="empty document: no text to index"), None
+        doc = replace(doc, text=text, date=_valid_date(doc.date, f"{label}: date"))
+        content_hash = doc.content_hash
+        existing = self.store.find_document(content_hash=content_hash)
+        if existing is not None or content_hash in pending_hashes:
+            info = self.store.document_info(existing) if existing is not None else None
+            return AddResult("duplicate", label, existing, info.title if info else doc.title,
+                             info.date if info else doc.date, info.passages if info else 0,
+                             f"already in the corpus as document {existing}" if existing else "repeated in this input"), None
+        replaces = None
+        if doc.path and doc.path != "-":
+            replaces = self.store.find_document(path=doc.path)
+        signature = None
+        try:
+            from . import neardup
+        except ImportError:  # pragma: no cover - optional until the module lands
+            neardup = None
+        if neardup is not None:
+            signature = neardup.signature(text)
+            if not force:
+                for other_id, other_sig in self.store.signatures():
+                    if other_id != replaces and other_sig and neardup.similarity(signature, other_sig) >= neardup.THRESHOLD:
+                        info = self.store.document_info(other_id)
+                        return AddResult("near-duplicate", label, other_id, info.title if info else "",
+                                         info.date if info else None, 0,
+                                         f"nearly identical to document {other_id} ({info.title if info else ''}); "
+                                         f"use --force to add it anyway"), None
+        passages = make_passages(text, doc.lang, self.settings.passage_min_words, self.settings.passage_max_words)
+        if not passages:
+            return AddResult("error", label, message="no sentences found in the document"), None
+        return None, (doc, passages, replaces, signature)
+
+    def _flush(self, pending: list, progress) -> Iterator[AddResult]:
+        texts = [_embed_text(doc.title, p.text) for doc, passages, _, _ in pending for p in passages]
+        with self.lock:
+            self._vectors(texts)  # cached in their own transaction before the documents are written
+            results = []
+            with self.store.write() as db:
+                for doc, passages, replaces, signature in pending:
+                    status = "added"
+                    if replaces is not None and self.store.document_info(replaces) is not None:
+                        self.store.delete_document(db, replaces)
+                        status = "replaced"
+                    rows = [
+                        (p.ordinal, p.start, p.end, p.text, text_hash(_embed_text(doc.title, p.text)),
+                         [list(s) for s in p.sentences], " ".join(terms(p.text)))
+                        for p in passages
+                    ]
+                    doc_id = self.store.insert_document(
+                        db, content_hash=doc.content_hash, title=doc.title, date=doc.date, source=doc.source,
+                        url=doc.url, lang=doc.lang, path=doc.path, place=doc.place, page_starts=doc.page_starts,
+                        signature=signature, text=doc.text, passages=rows,
+                    )
+                    results.append(AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date, len(passages)))
+        for result in results:
+            if progress:
+                progress(result)
+            yield result
+
+    def add_paths(
+        self, paths: Iterable[str | Path], overrides: dict[str, str] | None = None,
+        progress: Callable[[AddResult], None] | None = None, force: bool = False,
+    ) -> list[AddResult]:
+        """Load files, directories, "-" (stdin) or URLs and add what they hold, one bad file never
+        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document."""
+        from .documents import load_sources
+
+        overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
+        if "date" in overrides:
+            overrides["date"] = _valid_date(overrides["date"], "--date")
+        max_bytes = self.settings.max_file_mb * 1024 * 1024
+        results: list[AddResult] = []
+
+        def documents() -> Iterator[Document]:
+            for label, loaded in load_sources([str(p) for p in paths], max_bytes):
+                if isinstance(loaded, Exception):
+                    error = AddResult("error", label, message=str(loaded))
+                    results.append(error)
+                    if progress:
+                        progress(error)
+                    continue
+                for i, doc in enumerate(loaded):
+                    if len(loaded) > 1 and doc.path == label:
+                        doc = replace(doc, path=f"{label}#{i + 1}")  # bulk files: one identity per record
+                    yield replace(doc, **overrides) if overrides else doc
+
+        for result in self.add_documents(documents(), force=force, progress=progress):
+            results.append(result)
+        return results
+
+    # -- removing -------------------------------------------------------------------------------------
+    def document(self, ref: str | int) -> DocumentInfo:
+        """A document by id, or by the path/url it was added from."""
+        info = None
+        if isinstance(ref, int) or str(ref).strip().isdigit():
+            info = self.store.document_info(int(ref))
+        if info is None and isinstance(ref, str) and ref.strip():
+            doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
+            info = self.store.document_info(doc_id) if doc_id else None
+        if info is None:
+            raise UserError(f"no document {ref!r} (see `citebot list` for ids)")
+        return info
+
+    def remove(self, ref: str | int) -> DocumentInfo:
+        info = self.document(ref)
+        with self.lock:
+            with self.store.write() as db:
+                self.store.delete_document(db, info.doc_id)
+        self._sync_dense()
+        return info
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        return self.store.documents(offset, limit)
+
+    def document_text(self, ref: str | int) -> str:
+        return self.store.document_text(self.document(ref).doc_id)[0]
+
+    # -- searching ------------------------------------------------------------------------------------
+    def _check_question(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise UserError("the question must be text")
+        cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+        if not cleaned:
+            raise UserError("the question is empty")
+        if len(cleaned) > self.settings.max_question_chars:
+            raise UserError(
+                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}"
+            )
+        return cleaned
+
+    def _sync_dense(self) -> None:
+        if self._embedder is None and self._dense is None:
+            return  # nothing dense was used in this process; the next reader syncs
+        with self.lock:
+            self.dense.sync(self.store)
+
+    def search(
+        self, query: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
+        source: str | None = None, mode: str = "hybrid",
+    ) -> list[Hit]:
+        query = self._check_question(query)
+        if mode not in MODES:
+            raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if k < 1 or offset < 0:
+            raise UserError("k must be at least 1 and offset at least 0")
+        since, until = _valid_date(since, "--since"), _valid_date(until, "--until")
+        with self.lock:
+            vector = None
+            if mode != "lexical":
+                vector = self._vectors([query], queries=True)[0]
+                self.dense.sync(self.store)
+            scored = hybrid_search(
+                self.store, self.dense, self.embedder.name, query, vector, offset + k, mode=mode,
+                fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight,
+                since=since, until=until, source=source,
+            )[offset:]
+            rows = self.store.passages([s.passage_id for s in scored])
+        hits = []
+        for s in scored:
+            row = rows.get(s.passage_id)
+            if row is None:  # removed by another process between the two reads
+                continue
+            page = None
+            if row.page_starts:
+                page = Document(text="", page_starts=row.page_starts).page_at(row.start)
+            hits.append(Hit(s.passage_id, row.doc_id, s.score, s.dense, s.lexical, row.text, row.start, row.end,
+                            row.title, row.date, row.source, row.url, page))
+        return hits
+
+    def ask(
+        self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
+        source: str | None = None,
+    ) -> Answer:
+        question = self._check_question(question)
+        hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
+        rows = self.store.passages([h.passage_id for h in hits])
+        spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
+        query_vector = self._vectors([question], queries=True)[0]
+        return answer_mod.compose(
+            question, hits, spans, query_vector, lambda texts: self._vectors(texts, queries=False),
+            self.settings.min_score,
+        )
+
+    # -- maintenance ----------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        counts.update(
+            home=str(self.settings.home_path), store=str(self.store.path), generation=self.store.generation(),
+            model=self.embedder.name if self._embedder or True else None,
+        )
+        return counts
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Embed passages that lack a vector for the current model, then rebuild the dense index."""
+        missing = self.store.missing_embeddings(self.embedder.name)
+        rows = self.store.passages([pid for _, pid in missing])
+        texts = [_embed_text(r.title, r.text) for r in rows.values()]
+        done = 0
+        for i in range(0, len(texts), EMBED_BATCH):
+            self._vectors(texts[i:i + EMBED_BATCH])
+            done += len(texts[i:i + EMBED_BATCH])
+            if progress:
+                progress(done, len(texts))
+        with self.lock:
+            self.dense.index = None
+            self.dense.generation = -1
+            for name in ("dense.faiss", "dense.json"):
+                (self.settings.home_path / name).unlink(missing_ok=True)
+            self.dense.sync(self.store)
+        return {"embedded": len(texts), "indexed": int(self.dense.index.ntotal if self.dense.index else 0)}

@@ -1,0 +1,105 @@
+"""Hybrid search: dense (faiss) and lexical (FTS5 BM25) candidates, fused, with date/source filters.
+
+Fusion defaults to a convex combination of min-max-normalised scores (lexical weight 0.4), which beat
+reciprocal-rank fusion on SciFact train (0.7384 vs 0.7168 nDCG@10 in the issue's measurements); RRF stays
+available. The dense score of every candidate is computed exactly from its stored vector, so lexical-only
+candidates are not penalised for missing a dense rank and the answer threshold sees a real cosine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dense import DenseIndex
+from .lexical import match_expression
+from .store import Store
+
+MODES = ("hybrid", "dense", "lexical")
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Scored:
+    passage_id: int
+    score: float
+    dense: float | None
+    lexical: float | None
+
+
+def _minmax(values: dict[int, float]) -> dict[int, float]:
+    if not values:
+        return {}
+    lo, hi = min(values.values()), max(values.values())
+    if hi - lo < 1e-9:
+        return {k: 1.0 for k in values}
+    return {k: (v - lo) / (hi - lo) for k, v in values.items()}
+
+
+def fuse_convex(dense: dict[int, float], lexical: dict[int, float], lexical_weight: float) -> dict[int, float]:
+    """(1-w) * minmax(dense) + w * minmax(lexical); a missing score counts as the minimum (0)."""
+    nd, nl = _minmax(dense), _minmax(lexical)
+    ids = set(dense) | set(lexical)
+    return {i: (1 - lexical_weight) * nd.get(i, 0.0) + lexical_weight * nl.get(i, 0.0) for i in ids}
+
+
+def fuse_rrf(dense_ranked: list[int], lexical_ranked: list[int], k: int = RRF_K) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for ranked in (dense_ranked, lexical_ranked):
+        for rank, pid in enumerate(ranked):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank + 1)
+    return scores
+
+
+def hybrid_search(
+    store: Store,
+    dense_index: DenseIndex,
+    model: str,
+    query: str,
+    query_vector: np.ndarray | None,
+    limit: int,
+    *,
+    mode: str = "hybrid",
+    fusion: str = "convex",
+    lexical_weight: float = 0.4,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
+    candidates: int = 100,
+) -> list[Scored]:
+    """The top ``limit`` passages for ``query``, best first."""
+    filtered = bool(since or until or source)
+    allowed = store.filtered_passage_ids(since, until, source) if filtered else None
+    n = max(candidates, limit)
+
+    dense_hits: list[tuple[int, float]] = []
+    if mode in ("hybrid", "dense") and query_vector is not None:
+        dense_hits = dense_index.search(query_vector, n, allowed)
+    lexical_hits: list[tuple[int, float]] = []
+    expression = match_expression(query)
+    if mode in ("hybrid", "lexical") and expression:
+        lexical_hits = store.lexical_search(expression, n, since, until, source)
+
+    dense_scores = dict(dense_hits)
+    lexical_scores = dict(lexical_hits)
+    if query_vector is not None:
+        # Exact cosine for lexical-only candidates, from their stored vectors.
+        missing = [pid for pid in lexical_scores if pid not in dense_scores]
+        if missing:
+            ids, vectors = store.passage_vectors(model, missing)
+            if len(ids) and vectors.shape[1] == query_vector.shape[-1]:
+                sims = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+                for pid, sim in zip(ids.tolist(), sims.tolist()):
+                    dense_scores[pid] = sim
+    if mode == "dense":
+        fused = {pid: s for pid, s in dense_hits}
+    elif mode == "lexical":
+        fused = dict(lexical_hits)
+    elif fusion == "rrf":
+        fused = fuse_rrf([p for p, _ in dense_hits], [p for p, _ in lexical_hits])
+    else:
+        # Only ids that came from a ranked list take part in normalisation of that list.
+        fused = fuse_convex(dict(dense_hits) | {p: dense_scores[p] for p in lexical_scores if p in dense_scores},
+                            lexical_scores, lexical_weight)
+    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [Scored(pid, score, dense_scores.get(pid), lexical_scores.get(pid)) for pid, score in ranked]
