@@ -18,8 +18,10 @@ _CYRILLIC = re.compile(r"[а-яёА-ЯЁіїєґІЇЄҐ]")
 _LATIN = re.compile(r"[A-Za-z]")
 _UKRAINIAN_ONLY = re.compile(r"[іїєґІЇЄҐ]")
 _EN_STOPWORDS = frozenset(
-    "the of and to in is was for that on with as by at from it be are has have an not this".split()
+    "the of and to is was for that with from are has have this what who when where why how did does "
+    "which were would will been its their there".split()
 )
+_NOISE = re.compile(r"https?://\S+|www\.\S+|\]\([^)]*\)|[@#]\w+|[*_`|>\[\]]")
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,7 +33,7 @@ def _identifier():  # type: ignore[no-untyped-def]
 
 def detect(text: str) -> str:
     """ISO 639-1 code of ``text`` ("en", "ru", "de", ...), or "" when there is too little to tell."""
-    sample = text[:_MAX_CHARS]
+    sample = _NOISE.sub(" ", text[: 2 * _MAX_CHARS])[:_MAX_CHARS]  # links and markup say nothing of the language
     cyrillic = len(_CYRILLIC.findall(sample))
     latin = len(_LATIN.findall(sample))
     if cyrillic + latin < 3 and not re.search(r"\w{3}", sample):
@@ -44,7 +46,7 @@ def detect(text: str) -> str:
 
 
 def _by_script(sample: str, cyrillic: int, latin: int) -> str:
-    if cyrillic > 2 * latin and cyrillic >= 3:
+    if cyrillic >= latin and cyrillic >= 3:  # Russian text quoting Latin names: "Что такое DECnet?"
         return "uk" if len(_UKRAINIAN_ONLY.findall(sample)) * 50 > cyrillic else "ru"
     if latin > 2 * cyrillic and latin >= 3:
         words = re.findall(r"[a-z]+", sample.lower())
