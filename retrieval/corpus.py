@@ -7,7 +7,7 @@ a rerun embeds nothing twice. Reads re-sync the dense index whenever another pro
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date as _date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -338,3 +338,80 @@ class Corpus:
                 (self.settings.home_path / name).unlink(missing_ok=True)
             self.dense.sync(self.store)
         return {"embedded": len(texts), "indexed": int(self.dense.index.ntotal if self.dense.index else 0)}
+
+
+@dataclass
+class VerifyReport:
+    """What `citebot verify` found: ``problems`` make it fail, ``repairs`` say what was rebuilt."""
+
+    problems: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _verify(corpus: Corpus, repair: bool = False) -> VerifyReport:
+    """Check the store's integrity and that the lexical and dense indexes hold exactly its passages."""
+    report = VerifyReport()
+    store = corpus.store
+    with corpus.lock, store.lock:
+        check = store.db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            report.problems.append(f"SQLite integrity check failed: {check}")
+        empty_docs = store.db.execute(
+            "SELECT COUNT(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM passages p WHERE p.doc_id = d.id)"
+        ).fetchone()[0]
+        if empty_docs:
+            report.problems.append(f"{empty_docs} documents have no passages")
+        orphans = store.db.execute(
+            "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = p.doc_id)"
+        ).fetchone()[0]
+        if orphans:
+            report.problems.append(f"{orphans} passages belong to no document")
+        passage_ids = set(store.passage_ids().tolist())
+        lexical_ids = {r[0] for r in store.db.execute("SELECT rowid FROM lexical")}
+        if lexical_ids != passage_ids:
+            report.problems.append(
+                f"lexical index differs from the store: {len(passage_ids - lexical_ids)} passages missing, "
+                f"{len(lexical_ids - passage_ids)} stale entries")
+            if repair:
+                with store.write() as db:
+                    db.execute("DELETE FROM lexical")
+                    for pid, title, ptext in db.execute(
+                        "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.doc_id"
+                    ).fetchall():
+                        db.execute("INSERT INTO lexical(rowid, title, body) VALUES (?, ?, ?)",
+                                   (pid, " ".join(terms(title)), " ".join(terms(ptext))))
+                report.repairs.append("lexical index rebuilt from the store")
+        missing = store.missing_embeddings(corpus.embedder.name)
+        if missing:
+            report.problems.append(f"{len(missing)} passage texts have no embedding for model {corpus.embedder.name}")
+    if repair and missing:
+        corpus.reindex()
+        report.repairs.append(f"embedded {len(missing)} passage texts and rebuilt the dense index")
+    elif repair:
+        with corpus.lock:
+            corpus.dense.index = None
+            corpus.dense.generation = -1
+            for name in ("dense.faiss", "dense.json"):
+                (corpus.settings.home_path / name).unlink(missing_ok=True)
+        report.repairs.append("dense index rebuilt from the store")
+    with corpus.lock:
+        corpus.dense.sync(store)
+        if corpus.dense.rebuilt and not repair:
+            report.repairs.append("dense index was missing or unreadable: rebuilt from the store")
+        with_vectors, _ = store.passage_vectors(corpus.embedder.name)
+        dense_ids = set(corpus.dense.ids().tolist())
+        if dense_ids != set(with_vectors.tolist()):
+            report.problems.append("dense index differs from the store after syncing")
+    report.problems = [p for p in report.problems if not (repair and ("lexical" in p or "embedding" in p))]
+    counts = store.counts()
+    report.summary = (f"{counts['documents']} documents, {counts['passages']} passages, "
+                      f"{len(dense_ids)} dense vectors, generation {store.generation()}")
+    return report
+
+
+Corpus.verify = _verify  # type: ignore[attr-defined]

@@ -16,12 +16,15 @@ ABBREVIATIONS = frozenset(
     mr mrs ms dr prof st sr jr gen col lt sgt capt cmdr adm gov sen rep rev hon pres messrs mme
     inc ltd co corp bros plc llc dept univ assn est approx
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
-    no nos vol vols p pp fig figs ch sec art para ed eds ref cf al vs etc e.g i.e u.s u.k u.n e.u a.m p.m
+    ed eds ref cf al vs etc e.g i.e u.s u.k u.n e.u a.m p.m
     ave blvd rd mt ft
     г гг т.е т.д т.п т.н ул им проф др акад чл корр млн млрд тыс руб коп долл см стр д ст пр пос обл р-н
     г-н г-жа ген зам нач тел мин сек ок пр-т просп пер наб
     """.split()
 )
+
+# Abbreviations only when a number follows ("No. 5", "p. 12", "ст. 3"): "said no." ends a sentence.
+NUMBER_ABBREVIATIONS = frozenset("no nos vol vols p pp fig figs ch sec art para п гл рис табл".split())
 
 _BOUNDARY = re.compile(r"""([.!?…]+)(["'»”’)\]]*)(\s+)(?=["'«“‘(\[]?[A-ZА-ЯЁ0-9])""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
@@ -43,7 +46,7 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def _is_abbreviation(text: str, dot_index: int) -> bool:
+def _is_abbreviation(text: str, dot_index: int, next_char: str = "") -> bool:
     """True when the period at ``dot_index`` closes an abbreviation or an initial, not a sentence."""
     start = dot_index
     while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "(\"«“'":
@@ -52,6 +55,8 @@ def _is_abbreviation(text: str, dot_index: int) -> bool:
     if not token:
         return False
     if token in ABBREVIATIONS or token.rstrip(".") in ABBREVIATIONS:
+        return True
+    if token in NUMBER_ABBREVIATIONS and next_char.isdigit():
         return True
     # Initials such as "A." or "А." (a single letter) and dotted acronyms such as "U.S."
     if len(token) == 1 and token.isalpha():
@@ -69,7 +74,8 @@ def split_sentences(text: str, lang: str = "") -> list[tuple[int, int]]:
         cursor = para_start
         for match in _BOUNDARY.finditer(text, para_start, para_end):
             punct = match.group(1)
-            if punct == "." and _is_abbreviation(text, match.start(1)):
+            next_char = text[match.end(3)] if match.end(3) < len(text) else ""
+            if punct == "." and _is_abbreviation(text, match.start(1), next_char):
                 continue
             end = match.end(2)
             _append_stripped(text, cursor, end, spans)

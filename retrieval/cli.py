@@ -1,0 +1,340 @@
+"""The `citebot` command line: one console script, one subcommand per job.
+
+User errors (bad input, unknown ids, a busy index) print one line to stderr and exit non-zero; a
+traceback means a bug. Commands that do not need the model (list, show, remove, stats, settings) never
+load it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from typing import Any, Callable, Sequence
+
+from .errors import CitebotError, UserError
+from .settings import Setting, Settings, SettingsError, load_settings
+from .types import AddResult, Answer, Hit
+
+EXIT_USER_ERROR = 2
+
+
+def extra_settings() -> tuple[Setting, ...]:
+    """Settings declared by the bot package, so `citebot settings` and the README list them too."""
+    try:
+        from bot.settings import BOT_SETTINGS
+    except ImportError:
+        return ()
+    return tuple(BOT_SETTINGS)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(extra=extra_settings())
+    if getattr(args, "home", None):
+        settings = settings.replace(home=args.home)
+    return settings
+
+
+def _corpus(args: argparse.Namespace):
+    from .corpus import Corpus
+
+    return Corpus.open(_settings(args))
+
+
+# -- rendering ----------------------------------------------------------------------------------------
+def format_source_line(c: Any) -> str:
+    parts = [c.title or "(untitled)", c.date or "undated", c.source or "unknown source"]
+    if getattr(c, "page", None):
+        parts.append(f"p. {c.page}")
+    return " — ".join(parts)
+
+
+def format_answer(answer: Answer, width: int = 100) -> str:
+    lines = [textwrap.fill(answer.answer, width)]
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:" if answer.answered else "Nearest passages (weak matches, they do not answer it):")
+        for c in answer.citations:
+            lines.append(f"[{c.n}] {format_source_line(c)}")
+            if c.url:
+                lines.append(f"    {c.url}")
+            lines.append(textwrap.indent(textwrap.fill(c.passage, width - 4), "    "))
+    return "\n".join(lines)
+
+
+def format_hits(hits: list[Hit], width: int = 100) -> str:
+    if not hits:
+        return "No matching passages."
+    out = []
+    for rank, h in enumerate(hits, 1):
+        dense = "-" if h.dense is None else f"{h.dense:.3f}"
+        lexical = "-" if h.lexical is None else f"{h.lexical:.2f}"
+        out.append(f"{rank}. score {h.score:.3f} (dense {dense}, lexical {lexical})  doc {h.doc_id}  "
+                   f"{h.title or '(untitled)'} — {h.date or 'undated'} — {h.source or 'unknown source'}")
+        out.append(textwrap.indent(textwrap.fill(h.text, width - 4), "    "))
+    return "\n".join(out)
+
+
+def hit_json(h: Hit) -> dict[str, Any]:
+    return {"passage_id": h.passage_id, "doc_id": h.doc_id, "score": round(h.score, 4),
+            "dense": None if h.dense is None else round(h.dense, 4),
+            "lexical": None if h.lexical is None else round(h.lexical, 4),
+            "title": h.title, "date": h.date, "source": h.source, "url": h.url, "page": h.page, "passage": h.text}
+
+
+# -- commands -----------------------------------------------------------------------------------------
+def cmd_add(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    overrides = {"title": args.title, "date": args.date, "source": args.source, "url": args.url}
+    counts: dict[str, int] = {}
+    bar = None
+    if sys.stderr.isatty() and not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" docs", file=sys.stderr, leave=False)
+
+    def report(result: AddResult) -> None:
+        counts[result.status] = counts.get(result.status, 0) + 1
+        if bar is not None:
+            bar.update(1)
+        if result.status == "error":
+            print(f"error: {result.path}: {result.message}", file=sys.stderr)
+        elif not args.quiet:
+            detail = f"{result.passages} passages" if result.status in ("added", "replaced") else result.message
+            line = f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})"
+            (bar.write(line) if bar is not None else print(line))
+
+    corpus.add_paths(args.paths, overrides, progress=report, force=args.force)
+    if bar is not None:
+        bar.close()
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to add"
+    print(f"{summary}; corpus has {corpus.store.counts()['documents']} documents", file=sys.stderr)
+    return 1 if counts.get("error") else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    hits = corpus.search(args.query, k=args.k, since=args.since, until=args.until, source=args.source,
+                         mode=args.mode)
+    if args.json:
+        print(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+    else:
+        print(format_hits(hits))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    docs = corpus.documents()
+    if args.json:
+        print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
+        return 0
+    if not docs:
+        print("The corpus is empty: add documents with `citebot add PATH`.")
+    for d in docs:
+        print(f"{d.doc_id:>5}  {d.date or 'undated':<10}  {d.source or '-':<12.12}  {d.passages:>4} passages  "
+              f"{d.title or '(untitled)'}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    info = corpus.document(args.doc)
+    if args.json:
+        print(json.dumps(info.__dict__ | {"text": corpus.document_text(info.doc_id)}, ensure_ascii=False, indent=2))
+        return 0
+    for key in ("doc_id", "title", "date", "source", "url", "lang", "path", "passages", "added", "content_hash"):
+        print(f"{key + ':':<14}{getattr(info, key)}")
+    print()
+    print(corpus.document_text(info.doc_id))
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    infos = [corpus.document(ref) for ref in args.docs]  # every id checked before anything is removed
+    for info in infos:
+        corpus.remove(info.doc_id)
+        print(f"removed doc {info.doc_id}  {info.title}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    stats = corpus.store.counts() | {"home": str(corpus.settings.home_path), "generation": corpus.store.generation()}
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key + ':':<20}{value}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    result = corpus.reindex()
+    print(f"embedded {result['embedded']} passages; dense index holds {result['indexed']} vectors")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    report = corpus.verify(repair=args.repair)
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    for action in report.repairs:
+        print(f"repaired: {action}")
+    print(f"{'ok' if report.ok else 'NOT OK'}: {report.summary}")
+    return 0 if report.ok else 1
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    corpus = _corpus(args)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question (Ctrl-D to quit).")
+    while True:
+        if interactive:
+            print("? ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        if not line.strip():
+            continue
+        try:
+            print(format_answer(corpus.ask(line.strip(), k=args.k)))
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        print()
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rows = []
+    for s in settings.declared:
+        value = settings.values[s.name]
+        if s.secret and value:
+            value = "***"
+        if isinstance(value, tuple):
+            value = ",".join(value)
+        rows.append((s.env, str(value), settings.sources[s.name]))
+    if args.json:
+        print(json.dumps([{"env": e, "value": v, "source": src} for e, v, src in rows], indent=2))
+        return 0
+    width = max(len(r[0]) for r in rows)
+    for env, value, source in rows:
+        print(f"{env:<{width}}  {value!s:<30}  ({source})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from . import eval as eval_mod
+
+    return eval_mod.run(args, _settings(args))
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    try:
+        from bot.app import run
+    except ImportError as exc:
+        raise UserError(f"the Telegram bot is not available: {exc}") from None
+    return run(_settings(args)) or 0
+
+
+# -- parser -------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citebot", description="Answer questions over news articles with quoted, cited passages.")
+    parser.add_argument("--home", help="index directory (default: $CITEBOT_HOME or ./.citebot)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--since", help="only documents dated on or after YYYY-MM-DD")
+        p.add_argument("--until", help="only documents dated on or before YYYY-MM-DD")
+        p.add_argument("--source", help="only documents from this source (e.g. TASS)")
+
+    p = command("add", cmd_add, "Add files, directories (recursively), URLs or - (stdin) to the corpus.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--title", help="title for every added document")
+    p.add_argument("--date", help="publication date YYYY-MM-DD for every added document")
+    p.add_argument("--source", help="source/publisher for every added document")
+    p.add_argument("--url", help="url for every added document")
+    p.add_argument("--force", action="store_true", help="add near-duplicates anyway")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+
+    p = command("ask", cmd_ask, "Answer a question with quoted sentences and cited passages.")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=None, help="passages to cite (default: CITEBOT_TOP_K)")
+    filters(p)
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    p = command("search", cmd_search, "Ranked passages for a query, with scores.")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
+    p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    filters(p)
+    p.add_argument("--json", action="store_true", help="print the passages as JSON")
+
+    p = command("list", cmd_list, "List the documents in the corpus.")
+    p.add_argument("--json", action="store_true")
+    p = command("show", cmd_show, "Show one document's metadata and text.")
+    p.add_argument("doc", metavar="DOC", help="document id (or the path it was added from)")
+    p.add_argument("--json", action="store_true")
+    p = command("remove", cmd_remove, "Remove documents from the corpus.")
+    p.add_argument("docs", nargs="+", metavar="DOC")
+    p = command("stats", cmd_stats, "Counts of documents, passages and cached embeddings.")
+    p.add_argument("--json", action="store_true")
+    command("reindex", cmd_reindex, "Embed passages missing a vector for the current model; rebuild the dense index.")
+    p = command("verify", cmd_verify, "Check that the store and the derived indexes agree.")
+    p.add_argument("--repair", action="store_true", help="rebuild derived indexes from the store")
+    p = command("chat", cmd_chat, "Read questions line by line from stdin and print cited answers.")
+    p.add_argument("-k", type=int, default=None)
+    p = command("settings", cmd_settings, "Every setting, its value and where it came from.")
+    p.add_argument("--json", action="store_true")
+    p = command("eval", cmd_eval, "Measure retrieval quality on BEIR or SQuAD-format data.")
+    try:
+        from . import eval as eval_mod
+
+        eval_mod.add_arguments(p)
+    except ImportError:  # pragma: no cover
+        pass
+    command("bot", cmd_bot, "Run the Telegram bot (needs TELEGRAM_BOT_TOKEN).")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CitebotError, SettingsError) as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("citebot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

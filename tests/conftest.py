@@ -1,0 +1,81 @@
+"""Shared fixtures: the real embedding model, loaded once per test session, and tiny corpora."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from retrieval import Corpus, load_settings  # noqa: E402
+from retrieval.embedder import SentenceTransformerEmbedder  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_ARTICLE = ROOT / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+class CountingEmbedder:
+    """Wraps the session model and records every text that reaches it, so tests can prove caching."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.passage_texts: list[str] = []
+        self.query_texts: list[str] = []
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def calls(self) -> int:
+        return len(self.passage_texts) + len(self.query_texts)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        self.passage_texts.extend(texts)
+        return self.inner.encode_passages(texts)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        self.query_texts.extend(texts)
+        return self.inner.encode_queries(texts)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real default model (all-MiniLM-L6-v2 from its pip package), loaded once per session."""
+    model = SentenceTransformerEmbedder()
+    model.encode_queries(["warm up"])
+    return model
+
+
+@pytest.fixture
+def make_corpus(tmp_path: Path, embedder):
+    """Factory: ``make_corpus(home=None, **setting_overrides)`` -> Corpus with a CountingEmbedder."""
+    opened: list[Corpus] = []
+
+    def factory(home: Path | None = None, **overrides) -> Corpus:
+        settings = load_settings(env={}).replace(home=str(home or tmp_path / "index"), **overrides)
+        corpus = Corpus.open(settings, embedder=CountingEmbedder(embedder))
+        opened.append(corpus)
+        return corpus
+
+    yield factory
+    for corpus in opened:
+        try:
+            corpus.close()
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def seed_corpus(make_corpus) -> Corpus:
+    """A corpus holding only the bundled TASS article."""
+    corpus = make_corpus()
+    results = corpus.add_paths([SEED_ARTICLE])
+    assert [r.status for r in results] == ["added"]
+    return corpus
