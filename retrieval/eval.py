@@ -446,8 +446,8 @@ def _distractor_files(path: Path) -> list[Path]:
 
 
 def load_distractors(paths: Sequence[Path], limit: int | None = None, seed: int = 0) -> list[EvalDoc]:
-    """Every distractor document from ``paths``; with ``limit``, a seeded random sample of that size
-    (seeded so reruns reuse the same index and the figures are reproducible)."""
+    """Every distinct distractor document from ``paths``; with ``limit``, a seeded random sample of that
+    size (seeded so reruns reuse the same index and the figures are reproducible)."""
     docs: list[EvalDoc] = []
     for path in paths:
         for file in _distractor_files(Path(path)):
@@ -458,9 +458,15 @@ def load_distractors(paths: Sequence[Path], limit: int | None = None, seed: int 
                 docs.extend(load_jsonl_docs(file))
             else:
                 docs.extend(load_telegram(file))
-    if limit is not None and limit < len(docs):
-        docs = random.Random(seed).sample(docs, limit)
-    return docs
+    seen: set[str] = set()
+    unique = []
+    for doc in docs:  # wire services repeat stories verbatim; a repeat adds nothing as a distractor
+        if doc.text not in seen:
+            seen.add(doc.text)
+            unique.append(doc)
+    if limit is not None and limit < len(unique):
+        unique = random.Random(seed).sample(unique, limit)
+    return unique
 
 
 # --------------------------------------------------------------------------- runner
@@ -481,8 +487,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use a fixed random sample of N distractor documents")
     parser.add_argument("--limit-queries", type=int, default=None, metavar="N", help="evaluate only the first N queries")
     parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval stage to evaluate (default hybrid)")
-    parser.add_argument("--home", type=Path, default=None,
-                        help="index directory for the eval (default: a cache dir keyed by data and model)")
+    parser.add_argument("--home", default=argparse.SUPPRESS,
+                        help="index directory for the eval (default: a cache dir keyed by data and model, "
+                             "never the CITEBOT_HOME index)")
     parser.add_argument("--depth", type=int, default=200, help="passages retrieved per query (default 200)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -522,22 +529,26 @@ def _doc_key(url: str) -> str | None:
 
 
 def build_index(corpus: Any, docs: Sequence[EvalDoc], progress: bool = False) -> tuple[int, float]:
-    """Add every document not already in the index; returns (documents added, seconds)."""
+    """Add every document not already in the index (bulk, so embedding is batched); returns
+    (documents added, seconds). Documents are forced in: near-duplicates are real corpus members here."""
     from .types import Document
 
     present = {_doc_key(info.url) for info in corpus.documents()}
     todo = [d for d in docs if d.key not in present]
     start = time.perf_counter()
     added = 0
-    for i, doc in enumerate(todo, 1):
-        result = corpus.add_document(
-            Document(text=doc.text, title=doc.title, date=doc.date, source=doc.source,
-                     url=EVAL_URL_PREFIX + doc.key, lang=doc.lang, path=EVAL_URL_PREFIX + doc.key),
-            force=True,
-        )
+    if not todo:
+        return 0, 0.0
+
+    def stream():
+        for doc in todo:
+            yield Document(text=doc.text, title=doc.title, date=doc.date, source=doc.source,
+                           url=EVAL_URL_PREFIX + doc.key, lang=doc.lang, path=EVAL_URL_PREFIX + doc.key)
+
+    for i, result in enumerate(corpus.add_documents(stream(), force=True), 1):
         if result.status == "error":
-            raise UserError(f"could not index document {doc.key}: {result.message}")
-        added += 1
+            raise UserError(f"could not index document {todo[i - 1].key}: {result.message}")
+        added += result.status in ("added", "replaced")
         if progress and (i % 500 == 0 or i == len(todo)):
             print(f"indexed {i}/{len(todo)} documents ({time.perf_counter() - start:.0f}s)",
                   file=sys.stderr, flush=True)
@@ -611,7 +622,7 @@ def format_table(result: EvalResult) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: Any, embedder: Any = None) -> int:
     """``citebot eval``: load, index (reusing the eval index dir), query, print; returns the exit code."""
     evalset = load_evalset(args)
     if args.limit_queries is not None:
@@ -624,10 +635,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.depth < 10:
         raise UserError("--depth must be at least 10")
     distractors = load_distractors(args.distractors, args.limit_distractors) if args.distractors else []
-    home = args.home if args.home is not None else default_home(evalset, distractors, settings)
+    explicit = getattr(args, "home", None)
+    home = Path(explicit) if explicit else default_home(evalset, distractors, settings)
     settings = settings.replace(home=str(home))
     result = evaluate(evalset, distractors, settings, mode=args.mode, depth=args.depth,
-                      progress=not args.json or sys.stderr.isatty())
+                      embedder=embedder, progress=True)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -247,11 +247,11 @@ def test_load_telegram_posts_skip_empty_and_keep_channel_and_date(tmp_path):
     assert docs[1].text == "Часть жирная"
 
 
-def test_load_distractors_mixes_formats_and_samples_reproducibly(tmp_path):
+def test_load_distractors_mixes_formats_drops_repeats_and_samples_reproducibly(tmp_path):
     (tmp_path / "reut2-000.sgm").write_bytes(REUTERS_SGML.encode("latin-1"))
     (tmp_path / "extra.jsonl").write_text(
-        "\n".join(json.dumps({"_id": str(i), "text": f"story {i}", "title": f"T{i}"}) for i in range(5)),
-        encoding="utf-8")
+        "\n".join(json.dumps({"_id": str(i), "text": f"story {i % 5}", "title": f"T{i}"}) for i in range(7)),
+        encoding="utf-8")  # ids 5 and 6 repeat the texts of 0 and 1
     (tmp_path / "notes.txt").write_text("ignored", encoding="utf-8")
     every = load_distractors([tmp_path])
     assert len(every) == 6
@@ -283,3 +283,65 @@ def test_arguments_need_one_complete_data_source(tmp_path):
     assert args.mode == "lexical" and args.json
     assert [q.qid for q in load_evalset(args).queries] == ["q1"]
 
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def _tiny_beir(tmp_path: Path) -> list[str]:
+    docs = [
+        ("cats", "Feline sleep", "Domestic cats sleep for twelve to sixteen hours every day."),
+        ("rain", "Monsoon", "The monsoon brought heavy rain and floods to the coastal villages."),
+        ("bank", "Interest rates", "The central bank raised its key interest rate to curb inflation."),
+        ("moon", "Lunar volcanoes", "Volcanoes erupted on the far side of the Moon billions of years ago."),
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps({"_id": k, "title": t, "text": x}) for k, t, x in docs), encoding="utf-8")
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text("\n".join(json.dumps(q) for q in [
+        {"_id": "q1", "text": "How many hours a day do cats sleep?"},
+        {"_id": "q2", "text": "Why did the central bank raise interest rates?"},
+    ]), encoding="utf-8")
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("query-id\tcorpus-id\tscore\nq1\tcats\t1\nq2\tbank\t1\n", encoding="utf-8")
+    return ["--corpus", str(corpus), "--queries", str(queries), "--qrels", str(qrels)]
+
+
+def test_eval_json_reports_metrics_and_rerun_reuses_the_index(tmp_path, embedder, capsys):
+    from retrieval import load_settings
+    from retrieval.eval import run
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    argv = _tiny_beir(tmp_path) + ["--home", str(tmp_path / "evalindex"), "--json"]
+    settings = load_settings(env={})
+
+    assert run(parser.parse_args(argv), settings, embedder=embedder) == 0
+    first = json.loads(capsys.readouterr().out)
+    for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10", "latency_ms_p50", "latency_ms_p95"):
+        assert key in first
+    assert first["ndcg@10"] == pytest.approx(1.0)  # both answers are unmistakable
+    assert first["added"] == 4 and first["queries"] == 2 and first["mode"] == "hybrid"
+
+    assert run(parser.parse_args(argv + ["--mode", "lexical"]), settings, embedder=embedder) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["added"] == 0  # same index dir: nothing re-added or re-embedded
+    assert second["mode"] == "lexical"
+    assert second["recall@10"] == pytest.approx(1.0)
+
+
+def test_eval_text_output_is_a_table_and_distractors_are_indexed(tmp_path, embedder, capsys):
+    from retrieval import load_settings
+    from retrieval.eval import run
+
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text("\n".join(json.dumps({"_id": str(i), "text": f"Football match report number {i}: "
+                                            f"the home side won by {i} goals."}) for i in range(3)), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(_tiny_beir(tmp_path) + ["--distractors", str(extra), "--home", str(tmp_path / "ix"),
+                                                     "--mode", "dense"])
+    assert run(args, load_settings(env={}), embedder=embedder) == 0
+    out = capsys.readouterr().out
+    assert "nDCG@10" in out and "Recall@100" in out and "latency p95" in out
+    assert "4 + 3 distractors" in out
