@@ -232,6 +232,11 @@ def cmd_settings(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"env": e, "value": v, "source": src} for e, v, src in rows], indent=2))
         return 0
+    if args.markdown:
+        from .settings import markdown_table
+
+        print(markdown_table(settings.declared))
+        return 0
     width = max(len(r[0]) for r in rows)
     for env, value, source in rows:
         print(f"{env:<{width}}  {value!s:<30}  ({source})")
@@ -307,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=None)
     p = command("settings", cmd_settings, "Every setting, its value and where it came from.")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="print the README's settings table")
     p = command("eval", cmd_eval, "Measure retrieval quality on BEIR or SQuAD-format data.")
     try:
         from . import eval as eval_mod

@@ -128,3 +128,13 @@ def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ..
             values[setting.name] = setting.parse(raw)
             sources[setting.name] = f"env {setting.env}"
     return Settings(values, sources, declared)
+
+
+def markdown_table(declared: tuple[Setting, ...]) -> str:
+    """The README's settings table, generated from the declarations (a test compares the two)."""
+    lines = ["| Environment variable | Default | What it does |", "|---|---|---|"]
+    for s in declared:
+        default = ",".join(s.default) if isinstance(s.default, tuple) else s.default
+        default = "(empty)" if default in ("", None) else f"`{default}`"
+        lines.append(f"| `{s.env}` | {default} | {s.help.replace('|', '/')} |")
+    return "\n".join(lines)

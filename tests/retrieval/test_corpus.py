@@ -1,0 +1,161 @@
+"""The retrieval core as a user meets it: add, ask, duplicates, replacement, removal, caching."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retrieval import Document, UserError
+from retrieval.search import fuse_convex, fuse_rrf
+
+from ..conftest import SEED_ARTICLE
+
+TALKS = "Moscow was stopping peace treaty talks with Tokyo"
+
+OTHER_STORY = """---
+title: Central bank keeps rate unchanged
+date: 2024-03-01
+source: Reuters
+---
+The central bank of Chile kept its benchmark interest rate unchanged on Friday, citing stubborn inflation.
+
+Analysts had expected the bank to hold the rate at 7.25 percent after three consecutive cuts last year. The
+governor said further easing would depend on how quickly price growth slows in the coming months.
+"""
+
+
+def test_answers_why_talks_stopped_with_the_tass_passage_first(seed_corpus):
+    answer = seed_corpus.ask("why did talks stop?")
+    assert answer.answered
+    first = answer.citations[0]
+    assert first.n == 1
+    assert TALKS in first.passage
+    assert first.source == "TASS"
+    assert first.date == "2024-02-07"  # the file's own `date` line (see README)
+    assert "[1]" in answer.answer
+    # every answer sentence is quoted verbatim from the passage it cites
+    for sentence, n in answer.sentences:
+        assert sentence in answer.citations[n - 1].passage
+    # and the quote spans point at those sentences
+    for citation in answer.citations:
+        for start, end in citation.quotes:
+            assert citation.passage[start:end] in answer.answer
+
+
+def test_json_shape_is_stable(seed_corpus):
+    data = seed_corpus.ask("why did talks stop?").to_json()
+    assert set(data) == {"question", "answered", "answer", "citations"}
+    assert data["answered"] is True
+    first = data["citations"][0]
+    assert {"n", "doc_id", "title", "date", "source", "url", "passage", "score"} <= set(first)
+    json.dumps(data)  # serialisable as is
+
+
+def test_unanswerable_question_says_so_and_shows_weak_matches(seed_corpus):
+    answer = seed_corpus.ask("What is the capital of Peru?")
+    assert not answer.answered
+    assert "Nothing in the corpus answers" in answer.answer
+    assert "[" not in answer.answer  # no passage is cited as an answer
+    assert answer.citations  # nearest passages are shown as weak matches
+
+
+def test_readding_identical_content_is_a_duplicate_and_changes_nothing(seed_corpus):
+    before = seed_corpus.store.counts()
+    generation = seed_corpus.store.generation()
+    (result,) = seed_corpus.add_paths([SEED_ARTICLE])
+    assert result.status == "duplicate"
+    assert result.doc_id == 1
+    assert seed_corpus.store.counts() == before
+    assert seed_corpus.store.generation() == generation
+
+
+def test_readding_the_same_path_with_new_content_replaces_it(make_corpus, tmp_path):
+    corpus = make_corpus()
+    path = tmp_path / "story.md"
+    path.write_text(OTHER_STORY, encoding="utf-8")
+    (first,) = corpus.add_paths([path])
+    assert first.status == "added"
+    path.write_text(OTHER_STORY.replace("Chile", "Peru").replace("7.25", "6.25"), encoding="utf-8")
+    (second,) = corpus.add_paths([path])
+    assert second.status == "replaced"
+    docs = corpus.documents()
+    assert [d.doc_id for d in docs] == [second.doc_id]
+    hits = corpus.search("central bank of Peru interest rate", k=5)
+    assert hits and all(h.doc_id == second.doc_id for h in hits)
+    assert "Peru" in hits[0].text
+
+
+def test_removed_document_leaves_dense_and_lexical_search_at_once(seed_corpus, tmp_path):
+    story = tmp_path / "bank.md"
+    story.write_text(OTHER_STORY, encoding="utf-8")
+    (added,) = seed_corpus.add_paths([story])
+    assert any(h.doc_id == added.doc_id for h in seed_corpus.search("Chile interest rate", k=3))
+    seed_corpus.remove(added.doc_id)
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = seed_corpus.search("Chile interest rate inflation", k=20, mode=mode)
+        assert all(h.doc_id != added.doc_id for h in hits), mode
+    with pytest.raises(UserError, match="no document"):
+        seed_corpus.remove(added.doc_id)
+
+
+def test_second_process_answers_without_reembedding(seed_corpus, make_corpus):
+    question = "why did talks stop?"
+    seed_corpus.ask(question)
+    home = seed_corpus.settings.home_path
+    seed_corpus.close()
+    reopened = make_corpus(home=home)
+    answer = reopened.ask(question)
+    assert answer.answered and TALKS in answer.citations[0].passage
+    assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == []
+    # a new question embeds only the question and the candidate sentences, never the passages again
+    reopened.ask("who signed the joint declaration in 1956?")
+    stored = {p.text for p in reopened.store.passages(reopened.store.passage_ids().tolist()).values()}
+    assert not any(t.split("\n", 1)[-1] in stored for t in reopened.embedder.passage_texts if "\n" in t)
+    assert len(reopened.embedder.query_texts) == 1
+
+
+def test_rebuilding_the_dense_index_reembeds_nothing(seed_corpus):
+    embedder = seed_corpus.embedder
+    calls = embedder.calls
+    result = seed_corpus.reindex()
+    assert result == {"embedded": 0, "indexed": seed_corpus.store.counts()["passages"]}
+    assert embedder.calls == calls
+
+
+def test_date_and_source_filters(seed_corpus, tmp_path):
+    story = tmp_path / "bank.md"
+    story.write_text(OTHER_STORY, encoding="utf-8")
+    seed_corpus.add_paths([story])
+    assert {h.source for h in seed_corpus.search("bank rate treaty talks", k=20, source="Reuters")} == {"Reuters"}
+    assert {h.date for h in seed_corpus.search("bank rate treaty talks", k=20, since="2024-02-10")} == {"2024-03-01"}
+    assert {h.date for h in seed_corpus.search("bank rate treaty talks", k=20, until="2024-02-10")} == {"2024-02-07"}
+    assert seed_corpus.search("bank rate", k=5, since="2030-01-01") == []
+    with pytest.raises(UserError, match="not a date"):
+        seed_corpus.search("bank", since="yesterday")
+
+
+@pytest.mark.parametrize("question, message", [("", "empty"), ("   \n\t ", "empty"), ("x" * 5000, "limit")])
+def test_bad_questions_get_clear_errors(seed_corpus, question, message):
+    with pytest.raises(UserError, match=message):
+        seed_corpus.ask(question)
+
+
+def test_add_document_api_and_empty_text(make_corpus):
+    corpus = make_corpus()
+    assert corpus.add_document(Document(text="   ", title="empty")).status == "error"
+    result = corpus.add_document(Document(text=OTHER_STORY.split("---\n")[-1], title="Rates", source="Reuters"))
+    assert result.status == "added" and result.passages >= 1
+    assert corpus.document(result.doc_id).title == "Rates"
+
+
+def test_convex_fusion_rewards_agreement():
+    fused = fuse_convex({1: 0.9, 2: 0.5, 3: 0.1}, {2: 10.0, 3: 1.0}, lexical_weight=0.4)
+    # 1 is best densely but unseen lexically; 2 is good in both and wins
+    assert max(fused, key=fused.get) == 2
+    assert fused[3] == pytest.approx(0.0)
+
+
+def test_rrf_sums_reciprocal_ranks():
+    fused = fuse_rrf([1, 2], [2, 3], k=60)
+    assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[1] == pytest.approx(1 / 61)
