@@ -1,0 +1,268 @@
+"""Building and running the Telegram application: polling or webhook, retries, token-safe logs.
+
+``run(settings)`` is what ``citebot bot`` calls. ``serve(app, ...)`` is the async core that tests run
+against the fake Bot API server with a stop event.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Any, Callable, Coroutine
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import BaseRequest
+
+from retrieval.errors import UserError
+
+from bot.access import Access, RateLimiter
+from bot.feedback import FeedbackStore
+from bot.handlers import BotState, register
+from bot.i18n import t
+
+log = logging.getLogger("bot")
+
+FEEDBACK_FILE = "feedback.sqlite3"
+
+
+# --- never log the token ---------------------------------------------------------------------------
+
+_SECRETS: set[str] = set()
+_factory_installed = False
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``<redacted>``."""
+    for secret in _SECRETS:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def protect_secrets(*secrets: str) -> None:
+    """Redact these strings from every log record created from now on, whatever logger or handler.
+
+    Done in the record factory (not a handler filter) so that every handler, including pytest's
+    caplog and PTB's/httpx's own loggers, only ever sees the redacted message and traceback. The
+    token appears in every Bot API URL (httpx logs them) and in PTB's InvalidToken message.
+    """
+    global _factory_installed
+    _SECRETS.update(s for s in secrets if s and len(s) >= 6)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, URL holds the token
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if not _SECRETS:
+            return record
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must still be logged, not raise here
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            exc = record.exc_info[1]
+            exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+            if isinstance(exc, TelegramError):
+                exc.message = redact(exc.message)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
+# --- sends survive 429, 5xx and timeouts -----------------------------------------------------------
+
+class RetryingRateLimiter(AIORateLimiter):
+    """AIORateLimiter (honours 429 ``retry_after``, keeps under Telegram's flood limits) that also
+    retries 5xx answers and timeouts with exponential backoff.
+
+    Chat actions ("typing…") bypass the limiter: they are best effort and must not delay replies.
+    A retried send after a timeout can rarely deliver twice; losing a reply is worse.
+    """
+
+    def __init__(self, *args: Any, network_retries: int = 4, backoff: float = 0.5, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.network_retries = network_retries
+        self.backoff = backoff
+
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+                              rate_limit_args: int | None) -> Any:
+        if endpoint == "sendChatAction":
+            return await callback(*args, **kwargs)
+        delay = self.backoff
+        for attempt in range(self.network_retries + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            except BadRequest:
+                raise
+            except (TimedOut, NetworkError) as exc:
+                if attempt == self.network_retries:
+                    raise
+                log.warning("Bot API %s failed (%s); retry %d/%d in %.1f s", endpoint, redact(str(exc)),
+                            attempt + 1, self.network_retries, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        raise AssertionError("unreachable")
+
+
+# --- building --------------------------------------------------------------------------------------
+
+def api_urls(api_url: str) -> tuple[str, str]:
+    """(base_url, base_file_url) for PTB from a Bot API server root such as ``http://127.0.0.1:8081``."""
+    root = api_url.strip().rstrip("/")
+    if root.endswith("/bot"):
+        root = root[: -len("/bot")]
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def build_application(settings: Any, corpus: Any, *, request: BaseRequest | None = None,
+                      get_updates_request: BaseRequest | None = None,
+                      feedback: FeedbackStore | None = None,
+                      network_retries: int = 4, backoff: float = 0.5) -> Application:
+    """The PTB Application with handlers, rate limiter and shared state (not started)."""
+    token = settings.telegram_token
+    if not token:
+        raise UserError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
+    protect_secrets(token, getattr(settings, "telegram_webhook_secret", "") or "")
+    builder: ApplicationBuilder = (
+        Application.builder()
+        .token(token)
+        .concurrent_updates(True)
+        .rate_limiter(RetryingRateLimiter(max_retries=5, network_retries=network_retries, backoff=backoff))
+        .post_init(_post_init)
+    )
+    if settings.telegram_api_url:
+        base_url, base_file_url = api_urls(settings.telegram_api_url)
+        builder = builder.base_url(base_url).base_file_url(base_file_url)
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    else:
+        builder = builder.connect_timeout(10).read_timeout(20).write_timeout(30).pool_timeout(10)
+        builder = builder.get_updates_connect_timeout(10).get_updates_read_timeout(20)
+    app = builder.build()
+    if feedback is None:
+        feedback = FeedbackStore(Path(settings.home_path) / FEEDBACK_FILE)
+    app.bot_data["state"] = BotState(
+        corpus=corpus,
+        access=Access.from_settings(settings),
+        limiter=RateLimiter(settings.telegram_rate_limit),
+        feedback=feedback,
+        max_upload_mb=settings.telegram_max_upload_mb,
+    )
+    register(app)
+    return app
+
+
+async def _post_init(app: Application) -> None:
+    """The command menu in English and Russian (failure to set it is logged, not fatal)."""
+    names = ("start", "help", "ask", "sources", "stats")
+    for lang in ("en", "ru"):
+        commands = [BotCommand(name, t(f"cmd_{name}", lang)) for name in names]
+        try:
+            await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+        except TelegramError as exc:
+            log.warning("could not set the command menu (%s): %s", lang, redact(str(exc)))
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+class StartupError(UserError):
+    """The Bot API could not be reached (or rejected the token) at start-up."""
+
+
+async def initialize_with_retry(app: Application, retries: int, first_delay: float = 1.0,
+                                max_delay: float = 60.0) -> None:
+    """``app.initialize()`` (which calls getMe), retrying network errors with exponential backoff."""
+    delay = first_delay
+    attempt = 0
+    while True:
+        try:
+            await app.initialize()
+            return
+        except InvalidToken:
+            raise StartupError("Telegram rejected the bot token (TELEGRAM_BOT_TOKEN): check it with @BotFather") from None
+        except BadRequest as exc:
+            raise StartupError(f"Telegram Bot API refused to start: {redact(str(exc))}") from None
+        except (NetworkError, TimedOut) as exc:
+            attempt += 1
+            if 0 <= retries < attempt:
+                raise StartupError(
+                    f"Telegram Bot API unreachable after {attempt} attempts: {redact(str(exc))}") from None
+            log.warning("Telegram Bot API unreachable (%s); retrying in %.1f s (attempt %d%s)",
+                        redact(str(exc)), delay, attempt, "" if retries < 0 else f" of {retries}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+async def serve(app: Application, settings: Any, stop: asyncio.Event, *,
+                first_delay: float = 1.0, poll_interval: float = 0.0, poll_timeout: int = 10) -> None:
+    """Start (polling or webhook), serve until ``stop`` is set, then shut down cleanly."""
+    await initialize_with_retry(app, settings.telegram_startup_retries, first_delay=first_delay)
+    try:
+        if app.post_init:
+            await app.post_init(app)
+        retries = settings.telegram_startup_retries
+        if settings.telegram_webhook_url:
+            url = settings.telegram_webhook_url
+            await app.updater.start_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path=urlparse(url).path.lstrip("/"),
+                webhook_url=url,
+                secret_token=settings.telegram_webhook_secret or None,
+                allowed_updates=Update.ALL_TYPES,
+                bootstrap_retries=retries,
+            )
+            log.info("serving by webhook on %s:%s", settings.telegram_webhook_listen, settings.telegram_webhook_port)
+        else:
+            await app.updater.start_polling(
+                poll_interval=poll_interval, timeout=poll_timeout,
+                allowed_updates=Update.ALL_TYPES, bootstrap_retries=retries,
+            )
+            log.info("serving by long polling as @%s", app.bot.username)
+        await app.start()
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            if app.updater and app.updater.running:
+                await app.updater.stop()
+        with contextlib.suppress(Exception):
+            if app.running:
+                await app.stop()
+        await app.shutdown()
+
+
+def run(settings: Any) -> int:
+    """Blocking entry point for ``citebot bot``: open the corpus, serve until SIGINT/SIGTERM."""
+    if not settings.telegram_token:
+        raise UserError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
+    protect_secrets(settings.telegram_token, settings.telegram_webhook_secret)
+    from retrieval import Corpus  # heavy import only when actually serving
+
+    corpus = Corpus.open(settings)
+    app = build_application(settings, corpus)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await serve(app, settings, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.bot_data["state"].feedback.close()
+        corpus.close()
+    return 0

@@ -1,0 +1,142 @@
+"""Interface texts in English and Russian, picked from the user's Telegram ``language_code``.
+
+Texts are plain strings with ``{name}`` fields; values are HTML-escaped by the caller (render.py)
+before formatting, so a text itself may contain Telegram HTML tags.
+"""
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "start": (
+            "Hello! I answer questions about the news articles in my library, quoting them word for word "
+            "and citing each source, so you can check every answer.\n\n"
+            "Just send me a question. /help lists the commands."
+        ),
+        "help": (
+            "<b>Ask</b> — send any text in a private chat, or <code>/ask QUESTION</code>; in groups mention me "
+            "or reply to me.\n"
+            "/sources — the documents in the library\n"
+            "/stats — library size\n"
+            "Under each answer: <b>More sources</b> shows further passages, 👍/👎 tells us if it helped."
+        ),
+        "help_admin": (
+            "\n\n<b>Admin</b>\n"
+            "Send a file with the caption <code>/add</code> (or reply <code>/add</code> to a file) to add it.\n"
+            "<code>/add Title</code> + new line + text adds a text.\n"
+            "<code>/remove ID</code> removes a document (ids are in /sources)."
+        ),
+        "cmd_start": "Introduction",
+        "cmd_help": "How to use the bot",
+        "cmd_ask": "Ask a question",
+        "cmd_sources": "Documents in the library",
+        "cmd_stats": "Library size",
+        "answer_head": "<b>Answer</b>",
+        "sources_head": "<b>Sources</b>",
+        "no_answer": "I found nothing in the library that answers this question.",
+        "nearest": "<b>Nearest passages</b> (they do not answer it):",
+        "empty_question": "Please write a question, e.g. <code>/ask When did the talks stop?</code>",
+        "more_sources": "More sources",
+        "more_head": "<b>More sources</b> for “{question}” ({first}–{last}):",
+        "no_more": "No more sources.",
+        "prev": "◀ Back",
+        "next": "More ▶",
+        "thanks": "Thanks for the feedback!",
+        "expired": "This button has expired; please ask again.",
+        "not_allowed": "Sorry, this bot is private and you are not on its access list.",
+        "admins_only": "Sorry, only the bot's admins can change the library.",
+        "slow_down": "Please slow down: at most {limit} questions a minute. Try again in {seconds} s.",
+        "error": "Sorry, something went wrong on my side. Please try again in a moment.",
+        "sources_empty": "The library is empty.",
+        "sources_page": "<b>Documents</b> {first}–{last}:",
+        "stats": "<b>Library</b>\n{lines}",
+        "stat_documents": "Documents",
+        "stat_passages": "Passages",
+        "stat_model": "Embedding model",
+        "add_usage": (
+            "To add a document send a file with the caption <code>/add</code>, reply <code>/add</code> to a "
+            "file, or write <code>/add Title</code>, a new line and the text."
+        ),
+        "add_too_large": "“{name}” is too large ({size} MB); the limit is {limit} MB.",
+        "add_unsupported": "“{name}”: this file type is not supported.",
+        "added": "Added “{title}”{date}: {passages} passages (id {doc_id}).",
+        "replaced": "Replaced “{title}”{date}: {passages} passages (id {doc_id}).",
+        "duplicate": "Not added: “{title}” is already in the library{detail}.",
+        "add_failed": "Not added: {reason}",
+        "remove_usage": "Usage: <code>/remove ID</code> (ids are in /sources).",
+        "removed": "Removed “{title}” (id {doc_id}).",
+    },
+    "ru": {
+        "start": (
+            "Здравствуйте! Я отвечаю на вопросы по новостным статьям из моей библиотеки, цитирую их дословно "
+            "и указываю источник каждой цитаты, чтобы любой ответ можно было проверить.\n\n"
+            "Просто пришлите вопрос. Команды — в /help."
+        ),
+        "help": (
+            "<b>Вопрос</b> — любой текст в личном чате или <code>/ask ВОПРОС</code>; в группах упомяните меня "
+            "или ответьте на моё сообщение.\n"
+            "/sources — документы в библиотеке\n"
+            "/stats — размер библиотеки\n"
+            "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 — помог ли ответ."
+        ),
+        "help_admin": (
+            "\n\n<b>Администратор</b>\n"
+            "Пришлите файл с подписью <code>/add</code> (или ответьте <code>/add</code> на файл), чтобы добавить его.\n"
+            "<code>/add Заголовок</code> + новая строка + текст добавляет текст.\n"
+            "<code>/remove ID</code> удаляет документ (id — в /sources)."
+        ),
+        "cmd_start": "Знакомство",
+        "cmd_help": "Как пользоваться ботом",
+        "cmd_ask": "Задать вопрос",
+        "cmd_sources": "Документы в библиотеке",
+        "cmd_stats": "Размер библиотеки",
+        "answer_head": "<b>Ответ</b>",
+        "sources_head": "<b>Источники</b>",
+        "no_answer": "В библиотеке нет ничего, что отвечает на этот вопрос.",
+        "nearest": "<b>Ближайшие фрагменты</b> (ответа в них нет):",
+        "empty_question": "Напишите вопрос, например <code>/ask Когда прекратились переговоры?</code>",
+        "more_sources": "Ещё источники",
+        "more_head": "<b>Ещё источники</b> по запросу «{question}» ({first}–{last}):",
+        "no_more": "Других источников нет.",
+        "prev": "◀ Назад",
+        "next": "Ещё ▶",
+        "thanks": "Спасибо за отзыв!",
+        "expired": "Эта кнопка устарела; задайте вопрос ещё раз.",
+        "not_allowed": "Извините, это закрытый бот, и вас нет в списке допуска.",
+        "admins_only": "Извините, менять библиотеку могут только администраторы бота.",
+        "slow_down": "Пожалуйста, помедленнее: не больше {limit} вопросов в минуту. Попробуйте через {seconds} с.",
+        "error": "Извините, у меня что-то сломалось. Попробуйте ещё раз чуть позже.",
+        "sources_empty": "Библиотека пуста.",
+        "sources_page": "<b>Документы</b> {first}–{last}:",
+        "stats": "<b>Библиотека</b>\n{lines}",
+        "stat_documents": "Документов",
+        "stat_passages": "Фрагментов",
+        "stat_model": "Модель эмбеддингов",
+        "add_usage": (
+            "Чтобы добавить документ, пришлите файл с подписью <code>/add</code>, ответьте <code>/add</code> на "
+            "файл или напишите <code>/add Заголовок</code>, новую строку и текст."
+        ),
+        "add_too_large": "«{name}» слишком большой ({size} МБ); предел — {limit} МБ.",
+        "add_unsupported": "«{name}»: этот тип файлов не поддерживается.",
+        "added": "Добавлено «{title}»{date}: фрагментов — {passages} (id {doc_id}).",
+        "replaced": "Заменено «{title}»{date}: фрагментов — {passages} (id {doc_id}).",
+        "duplicate": "Не добавлено: «{title}» уже есть в библиотеке{detail}.",
+        "add_failed": "Не добавлено: {reason}",
+        "remove_usage": "Использование: <code>/remove ID</code> (id — в /sources).",
+        "removed": "Удалено «{title}» (id {doc_id}).",
+    },
+}
+
+DEFAULT_LANG = "en"
+
+
+def lang_of(language_code: str | None) -> str:
+    """Russian for ``ru`` and ``ru-*`` language codes, English for everything else."""
+    code = (language_code or "").lower().split("-")[0]
+    return "ru" if code == "ru" else DEFAULT_LANG
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **fields: object) -> str:
+    """The text ``key`` in ``lang`` with ``fields`` filled in (fields must already be escaped)."""
+    table = TEXTS.get(lang, TEXTS[DEFAULT_LANG])
+    text = table.get(key) or TEXTS[DEFAULT_LANG][key]
+    return text.format(**fields) if fields else text

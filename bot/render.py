@@ -1,0 +1,210 @@
+"""Answers and passages as Telegram HTML, split into messages Telegram accepts.
+
+Everything that comes from documents or users goes through :func:`esc`, so a document containing
+``<script>`` or a question containing ``<b>`` is shown as text, never interpreted. Messages are split
+at paragraph boundaries when possible and never inside a tag or an entity; tags open at a cut are
+closed at the end of one message and reopened at the start of the next.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable, Sequence
+
+from retrieval.types import Answer, Citation, Hit
+
+from bot.i18n import t
+
+TELEGRAM_LIMIT = 4096
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|[^<&]|[<&]")
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
+
+
+def esc(text: object) -> str:
+    """Text made safe for Telegram HTML: control characters dropped, ``<``, ``>`` and ``&`` escaped."""
+    return html.escape(_CONTROL.sub("", str(text)), quote=False)
+
+
+def _href(url: str) -> str | None:
+    """Only plain http(s) links are rendered as links; anything else is shown as text or dropped."""
+    url = url.strip()
+    if re.match(r"^https?://[^\s<>\"']+$", url):
+        return html.escape(url, quote=True)
+    return None
+
+
+def _source_line(date: str | None, source: str, url: str, page: int | None) -> str:
+    parts: list[str] = []
+    if date:
+        parts.append(esc(date))
+    href = _href(url or "")
+    label = esc(source) if source else ""
+    if href:
+        parts.append(f'<a href="{href}">{label or "link"}</a>')
+    elif label:
+        parts.append(label)
+    if page:
+        parts.append(f"p. {int(page)}")
+    return " · ".join(parts)
+
+
+def _merge(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Quote spans clipped to the passage, sorted and merged so bold tags never overlap."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((max(0, int(s)), min(length, int(e))) for s, e in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(passage: str, quotes: Sequence[tuple[int, int]]) -> str:
+    """The passage escaped, with the quoted answer sentences in bold."""
+    out: list[str] = []
+    pos = 0
+    for start, end in _merge(quotes, len(passage)):
+        out.append(esc(passage[pos:start]))
+        out.append(f"<b>{esc(passage[start:end])}</b>")
+        pos = end
+    out.append(esc(passage[pos:]))
+    return "".join(out).strip()
+
+
+def _title(title: str, doc_id: int) -> str:
+    return esc(title.strip()) if title and title.strip() else f"#{int(doc_id)}"
+
+
+def render_citation(c: Citation) -> str:
+    """One cited source: number, bold title, date · source (linked) · page, and the quoted passage."""
+    head = f"[{c.n}] <b>{_title(c.title, c.doc_id)}</b>"
+    line = _source_line(c.date, c.source, c.url, c.page)
+    body = highlight(c.passage, c.quotes)
+    return head + (f"\n{line}" if line else "") + f"\n<blockquote>{body}</blockquote>"
+
+
+def render_hit(n: int, h: Hit) -> str:
+    head = f"[{n}] <b>{_title(h.title, h.doc_id)}</b>"
+    line = _source_line(h.date, h.source, h.url, h.page)
+    return head + (f"\n{line}" if line else "") + f"\n<blockquote>{esc(h.text.strip())}</blockquote>"
+
+
+def answer_html(answer: Answer, lang: str) -> str:
+    """The whole reply for an answer (may exceed 4096 characters; :func:`render_answer` splits it)."""
+    blocks: list[str] = []
+    if answer.answered:
+        if answer.sentences:
+            body = " ".join(f"{esc(sentence.strip())} [{int(n)}]" for sentence, n in answer.sentences)
+        else:
+            body = esc(answer.answer)
+        blocks.append(f"{t('answer_head', lang)}\n{body}")
+        if answer.citations:
+            blocks.append(t("sources_head", lang))
+    else:
+        blocks.append(t("no_answer", lang))
+        if answer.citations:
+            blocks.append(t("nearest", lang))
+    blocks.extend(render_citation(c) for c in answer.citations)
+    return "\n\n".join(blocks)
+
+
+def render_answer(answer: Answer, lang: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The reply for an answer as one or more messages, each at most ``limit`` characters."""
+    return split_html(answer_html(answer, lang), limit)
+
+
+def render_hits(hits: Sequence[Hit], question: str, first: int, lang: str,
+                limit: int = TELEGRAM_LIMIT) -> str:
+    """A page of further passages for "More sources", numbered from ``first``; one message."""
+    head = t("more_head", lang, question=esc(_shorten(question, 80)), first=first, last=first + len(hits) - 1)
+    body = "\n\n".join(render_hit(first + i, h) for i, h in enumerate(hits))
+    return split_html(f"{head}\n\n{body}", limit)[0]
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+# --- splitting -----------------------------------------------------------------------------------
+
+def _atoms(text: str) -> list[str]:
+    """Tags, entities and single characters: the units a split may fall between."""
+    return _TOKEN.findall(text)
+
+
+def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split Telegram HTML into messages of at most ``limit`` characters without breaking tags.
+
+    Preferred cut points, best first: a blank line outside any tag, a newline, a space, anywhere.
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    atoms = _atoms(text)
+    # stacks[i] = open tags (their opening strings) before atom i
+    stacks: list[tuple[str, ...]] = []
+    stack: list[str] = []
+    for atom in atoms:
+        stacks.append(tuple(stack))
+        m = _TAG.match(atom) if atom.startswith("<") and len(atom) > 1 else None
+        if m:
+            if m.group(1):
+                name = m.group(2).lower()
+                for k in range(len(stack) - 1, -1, -1):
+                    if _TAG.match(stack[k]).group(2).lower() == name:
+                        del stack[k:]
+                        break
+            elif not atom.endswith("/>"):
+                stack.append(atom)
+    stacks.append(tuple(stack))
+
+    def closing(st: tuple[str, ...]) -> str:
+        return "".join(f"</{_TAG.match(o).group(2)}>" for o in reversed(st))
+
+    chunks: list[str] = []
+    start = 0
+    n = len(atoms)
+    while start < n:
+        while start < n and atoms[start].isspace() and not stacks[start]:
+            start += 1
+        if start >= n:
+            break
+        prefix = "".join(stacks[start])
+        size = len(prefix)
+        end = start
+        while end < n and size + len(atoms[end]) + len(closing(stacks[end + 1])) <= limit:
+            size += len(atoms[end])
+            end += 1
+        if end == n:
+            cut = n
+        else:
+            cut = _best_cut(atoms, stacks, start, end)
+        body = prefix + "".join(atoms[start:cut]) + closing(stacks[cut])
+        if _visible(body):
+            chunks.append(body.strip())
+        start = cut
+    return chunks
+
+
+def _best_cut(atoms: list[str], stacks: list[tuple[str, ...]], start: int, end: int) -> int:
+    """Index in (start, end] to cut before: the latest good boundary, if it is past halfway."""
+    half = start + max(1, (end - start) // 2)
+    tests = (
+        lambda i: not stacks[i] and atoms[i - 1] == "\n" and i >= 2 and atoms[i - 2] == "\n",
+        lambda i: atoms[i - 1] == "\n",
+        lambda i: atoms[i - 1] == " ",
+    )
+    for test in tests:
+        for i in range(end, half - 1, -1):
+            if i > start and test(i):
+                return i
+    return max(end, start + 1)
+
+
+def _visible(body: str) -> bool:
+    return bool(re.sub(r"<[^>]*>", "", body).strip())

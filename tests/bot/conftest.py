@@ -1,0 +1,117 @@
+"""Bot-only fixtures: settings, the fake Bot API server, and the real bot running against it.
+
+The bot runs in a background thread with its own event loop (exactly as ``citebot bot`` runs it,
+through ``bot.app.serve``); the test thread plays the Telegram users through the fake server.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retrieval import load_settings
+from bot.app import build_application, serve
+from bot.settings import BOT_SETTINGS
+from tests.bot.fake_api import FakeBotAPI
+
+# Shaped like a real token so a leak would be recognisable; tests assert it never shows up.
+TOKEN = "7000000001:AAH-super-secret-token-value_XYZ123"
+ADMIN = 1001
+USER = 2002
+STRANGER = 3003
+GROUP = -100500
+
+
+def bot_settings(home: Path, api_url: str = "", **overrides: Any):
+    """Settings as ``citebot bot`` loads them, from an env dict (strings, like the real environment)."""
+    env = {
+        "CITEBOT_HOME": str(home),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "CITEBOT_TELEGRAM_API_URL": api_url,
+        "CITEBOT_TELEGRAM_ADMINS": str(ADMIN),
+        "CITEBOT_TELEGRAM_RATE_LIMIT": "0",
+        "CITEBOT_TELEGRAM_STARTUP_RETRIES": "3",
+    }
+    env.update({k: str(v) for k, v in overrides.items()})
+    return load_settings(env=env, extra=BOT_SETTINGS)
+
+
+class RunningBot:
+    """The real Application serving in a thread until ``stop()``."""
+
+    def __init__(self, app, settings, first_delay: float = 0.2):
+        self.app = app
+        self.settings = settings
+        self.first_delay = first_delay
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="bot", daemon=True)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop_event = asyncio.Event()
+            self.ready.set()
+            await serve(self.app, self.settings, self.stop_event, first_delay=self.first_delay, poll_timeout=1)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by stop()/join()
+            self.error = exc
+            self.ready.set()
+
+    def start(self) -> "RunningBot":
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def join(self, timeout: float = 20) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the bot did not stop"
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stop_event is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.join()
+
+
+@pytest.fixture
+def fake_api():
+    with FakeBotAPI(TOKEN) as api:
+        yield api
+
+
+@pytest.fixture
+def start_bot(tmp_path, fake_api):
+    """``start_bot(corpus, **env_overrides) -> RunningBot`` serving through ``fake_api``; stopped after."""
+    running: list[RunningBot] = []
+
+    def factory(corpus, api: FakeBotAPI | None = None, wait_polling: bool = True, **overrides: Any) -> RunningBot:
+        api = api or fake_api
+        settings = bot_settings(tmp_path / "index", api.url, **overrides)
+        app = build_application(settings, corpus, network_retries=3, backoff=0.1)
+        bot = RunningBot(app, settings).start()
+        running.append(bot)
+        if wait_polling:
+            api.wait_for(lambda: api.calls_to("getUpdates"), timeout=15)
+        return bot
+
+    yield factory
+    for bot in running:
+        bot.stop()
+        state = bot.app.bot_data.get("state")
+        if state is not None:
+            state.feedback.close()
+
+
+@pytest.fixture
+def quiet_logs(caplog):
+    """Capture everything at DEBUG so token-leak assertions see every record."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
