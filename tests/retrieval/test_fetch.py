@@ -1,0 +1,150 @@
+"""URL ingest against a local HTTP server on 127.0.0.1 (tests never touch the network)."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from retrieval.documents import load_sources
+from retrieval.errors import UserError
+from retrieval.fetch import fetch_documents
+from tests.retrieval.test_formats import ARTICLE_HTML, PAGE1, PAGE2, RUSSIAN_HTML, make_pdf
+
+MAX = 10_000_000
+
+ROUTES: dict[str, tuple[int, str, bytes]] = {
+    "/article": (200, "text/html; charset=utf-8", ARTICLE_HTML.encode()),
+    "/ru-cp1251": (200, "text/html; charset=windows-1251", RUSSIAN_HTML.replace('charset="utf-8"', "").encode("cp1251")),
+    "/report.pdf": (200, "application/pdf", make_pdf([PAGE1, PAGE2], title="Report")),
+    "/download": (200, "application/octet-stream", make_pdf([PAGE2])),
+    "/note.txt": (200, "text/plain; charset=utf-8", "date 2024-02-07 MOSCOW, February 8. /TASS/. Plain text story.".encode()),
+    "/big": (200, "text/plain", b"x" * 5000),
+    "/image": (200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\x01" * 100),
+    "/empty": (200, "text/html", b""),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        if self.path == "/old":
+            self.send_response(301)
+            self.send_header("Location", "/article")
+            self.end_headers()
+            return
+        if self.path in ("/to-file", "/to-ftp"):
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd" if self.path == "/to-file" else "ftp://127.0.0.1/x")
+            self.end_headers()
+            return
+        if self.path == "/slow":
+            time.sleep(1.5)
+        if self.path == "/huge-stream":  # no Content-Length: the size check must happen while reading
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"y" * 1000)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if self.path not in ROUTES:
+            self.send_error(404, "Not Found")
+            return
+        status, ctype, body = ROUTES[self.path]
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_html_page_keeps_url_and_metadata(server):
+    [doc] = fetch_documents(f"{server}/article", MAX)
+    assert doc.url == f"{server}/article" and doc.path == doc.url
+    assert doc.title == "Russia rules out peace talks with Japan"
+    assert (doc.date, doc.source, doc.place) == ("2024-02-08", "TASS", "MOSCOW")
+    assert doc.text.startswith("The resumption of talks") and "fake news" not in doc.text
+
+
+def test_redirect_keeps_final_url(server):
+    [doc] = fetch_documents(f"{server}/old", MAX)
+    assert doc.url == f"{server}/article"
+
+
+def test_declared_charset_used(server):
+    [doc] = fetch_documents(f"{server}/ru-cp1251", MAX)
+    assert doc.text.startswith("Возобновление переговоров") and doc.lang == "ru"
+
+
+def test_pdf_by_content_type_with_pages(server):
+    [doc] = fetch_documents(f"{server}/report.pdf", MAX)
+    assert doc.title == "Report" and len(doc.page_starts) == 2
+    assert doc.page_at(doc.text.index("unprecedented")) == 2
+    assert doc.url == f"{server}/report.pdf"
+
+
+def test_pdf_sniffed_from_octet_stream(server):
+    [doc] = fetch_documents(f"{server}/download", MAX)
+    assert "unprecedented low level" in doc.text
+
+
+def test_plain_text_with_date_line(server):
+    [doc] = fetch_documents(f"{server}/note.txt", MAX)
+    assert (doc.text, doc.date, doc.source) == ("Plain text story.", "2024-02-07", "TASS")
+    assert doc.url == f"{server}/note.txt"
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/missing", "HTTP error 404"),
+        ("/big", "over the size limit"),
+        ("/huge-stream", "over the size limit"),
+        ("/image", "unsupported content type image/png"),
+        ("/empty", "empty response"),
+        ("/to-file", "(?i)redirect.*(not allowed|refused)"),
+        ("/to-ftp", "redirect to a non-web address refused"),
+    ],
+)
+def test_fetch_errors(server, path, message):
+    with pytest.raises(UserError, match=message):
+        fetch_documents(f"{server}{path}", 4000)
+
+
+def test_timeout(server):
+    with pytest.raises(UserError, match="timed out"):
+        fetch_documents(f"{server}/slow", MAX, timeout=0.3)
+
+
+def test_connection_refused():
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens on this port now
+    with pytest.raises(UserError, match="cannot fetch|connection failed"):
+        fetch_documents(f"http://127.0.0.1:{port}/x", MAX, timeout=2)
+
+
+def test_urls_through_load_sources(server):
+    results = list(load_sources([f"{server}/article", f"{server}/missing"], MAX))
+    assert results[0][0] == f"{server}/article" and results[0][1][0].source == "TASS"
+    assert isinstance(results[1][1], UserError)
