@@ -50,8 +50,21 @@ def format_source_line(c: Any) -> str:
     return " — ".join(parts)
 
 
-def format_answer(answer: Answer, width: int = 100) -> str:
-    lines = [textwrap.fill(answer.answer, width)]
+def _wrap(text: str, width: int | None, indent: str = "") -> str:
+    """Wrap for a terminal; when piped, keep each passage on one line so it can be grepped."""
+    if not width:
+        return indent + " ".join(text.split())
+    return textwrap.indent(textwrap.fill(text, width - len(indent)), indent)
+
+
+def _width() -> int | None:
+    import shutil
+
+    return min(shutil.get_terminal_size().columns, 100) if sys.stdout.isatty() else None
+
+
+def format_answer(answer: Answer, width: int | None = None) -> str:
+    lines = [_wrap(answer.answer, width)]
     if answer.citations:
         lines.append("")
         lines.append("Sources:" if answer.answered else "Nearest passages (weak matches, they do not answer it):")
@@ -59,11 +72,11 @@ def format_answer(answer: Answer, width: int = 100) -> str:
             lines.append(f"[{c.n}] {format_source_line(c)}")
             if c.url:
                 lines.append(f"    {c.url}")
-            lines.append(textwrap.indent(textwrap.fill(c.passage, width - 4), "    "))
+            lines.append(_wrap(c.passage, width, "    "))
     return "\n".join(lines)
 
 
-def format_hits(hits: list[Hit], width: int = 100) -> str:
+def format_hits(hits: list[Hit], width: int | None = None) -> str:
     if not hits:
         return "No matching passages."
     out = []
@@ -72,7 +85,7 @@ def format_hits(hits: list[Hit], width: int = 100) -> str:
         lexical = "-" if h.lexical is None else f"{h.lexical:.2f}"
         out.append(f"{rank}. score {h.score:.3f} (dense {dense}, lexical {lexical})  doc {h.doc_id}  "
                    f"{h.title or '(untitled)'} — {h.date or 'undated'} — {h.source or 'unknown source'}")
-        out.append(textwrap.indent(textwrap.fill(h.text, width - 4), "    "))
+        out.append(_wrap(h.text, width, "    "))
     return "\n".join(out)
 
 
@@ -119,7 +132,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(format_answer(answer))
+        print(format_answer(answer, _width()))
     return 0
 
 
@@ -130,7 +143,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
     else:
-        print(format_hits(hits))
+        print(format_hits(hits, _width()))
     return 0
 
 
@@ -213,7 +226,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not line.strip():
             continue
         try:
-            print(format_answer(corpus.ask(line.strip(), k=args.k)))
+            print(format_answer(corpus.ask(line.strip(), k=args.k), _width()))
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
         print()
