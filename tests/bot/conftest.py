@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from retrieval import load_settings
+from retrieval import Corpus, load_settings
 from bot.app import build_application, serve
 from bot.settings import BOT_SETTINGS
 from tests.bot.fake_api import FakeBotAPI
+from tests.conftest import SEED_ARTICLE
 
 # Shaped like a real token so a leak would be recognisable; tests assert it never shows up.
 TOKEN = "7000000001:AAH-super-secret-token-value_XYZ123"
@@ -79,6 +81,25 @@ class RunningBot:
         if self.loop is not None and self.stop_event is not None and self.thread.is_alive():
             self.loop.call_soon_threadsafe(self.stop_event.set)
         self.join()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder) -> Path:
+    """An index holding the bundled TASS article, built once; tests get a copy (embedding is slow)."""
+    home = tmp_path_factory.mktemp("seed") / "index"
+    with Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder) as corpus:
+        assert [r.status for r in corpus.add_paths([SEED_ARTICLE])] == ["added"]
+    return home
+
+
+@pytest.fixture
+def corpus(tmp_path, seed_index, embedder):
+    """A real Corpus over a private copy of the seed index (the bot's feedback file lands beside it)."""
+    home = tmp_path / "index"
+    shutil.copytree(seed_index, home)
+    opened = Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

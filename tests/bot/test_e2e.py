@@ -9,8 +9,8 @@ def answers(api, chat_id, count=1, timeout=30):
     return api.wait_messages(chat_id, count, timeout)
 
 
-def test_question_gets_cited_answer(seed_corpus, start_bot, fake_api):
-    start_bot(seed_corpus)
+def test_question_gets_cited_answer(corpus, start_bot, fake_api):
+    start_bot(corpus)
     fake_api.send_text(USER, "Why is resumption of the peace treaty talks with Japan impossible?")
     [reply] = answers(fake_api, USER)
     text = reply["text"]

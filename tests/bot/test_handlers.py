@@ -1,0 +1,322 @@
+"""Fast handler tests in PTB's own style: a recording BaseRequest answers every Bot API call with
+canned JSON and records it; updates go through ``Application.process_update``. The corpus is the
+real one (tiny, the bundled TASS article), so answers are real retrieval results.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from typing import Any, Callable
+
+import pytest
+from telegram import Update
+from telegram.request import BaseRequest, RequestData
+
+from bot.app import build_application
+from bot.handlers import safe_filename
+from tests.bot.conftest import ADMIN, GROUP, STRANGER, TOKEN, USER, bot_settings
+from tests.bot.fake_api import _entities, parse_telegram_html
+
+BOT = {"id": 7000000001, "is_bot": True, "first_name": "Citebot", "username": "citebot_test_bot"}
+
+
+class RecordingRequest(BaseRequest):
+    """Records (method, params) and returns canned Bot API results; ``responses`` can override."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.responses: dict[str, Callable[[dict], Any]] = {}
+        self._ids = itertools.count(5000)
+
+    @property
+    def read_timeout(self) -> float:
+        return 1.0
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = None, write_timeout: Any = None, connect_timeout: Any = None,
+                         pool_timeout: Any = None) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        self.calls.append((endpoint, params))
+        if endpoint in self.responses:
+            result = self.responses[endpoint](params)
+        elif endpoint == "getMe":
+            result = BOT
+        elif endpoint in {"sendMessage", "editMessageText", "editMessageReplyMarkup"}:
+            result = {"message_id": params.get("message_id") or next(self._ids), "date": int(time.time()),
+                      "chat": {"id": params.get("chat_id", 1), "type": "private"}, "from": BOT,
+                      "text": params.get("text", "x")}
+        else:
+            result = True
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
+        return [p for m, p in self.calls if m == method]
+
+    def texts(self) -> list[str]:
+        return [p["text"] for p in self.sent()]
+
+
+_update_ids = itertools.count(1)
+_message_ids = itertools.count(1)
+
+
+def message(user: int, text: str | None = None, chat: int | None = None, lang: str = "en",
+            reply_to_bot: bool = False, **extra: Any) -> dict:
+    chat = user if chat is None else chat
+    msg: dict[str, Any] = {
+        "message_id": next(_message_ids), "date": int(time.time()),
+        "chat": {"id": chat, "type": "private"} if chat > 0 else {"id": chat, "type": "supergroup", "title": "G"},
+        "from": {"id": user, "is_bot": False, "first_name": "U", "language_code": lang},
+    }
+    if text is not None:
+        msg["text"] = text
+        if _entities(text):
+            msg["entities"] = _entities(text)
+    if reply_to_bot:
+        msg["reply_to_message"] = {"message_id": 1, "date": 0, "chat": msg["chat"], "from": BOT, "text": "earlier"}
+    msg.update(extra)
+    return {"update_id": next(_update_ids), "message": msg}
+
+
+class Harness:
+    def __init__(self, app, request: RecordingRequest) -> None:
+        self.app, self.request = app, request
+
+    def feed(self, *updates: dict) -> RecordingRequest:
+        """Process updates concurrently, as the running bot does with concurrent_updates."""
+        async def go() -> None:
+            await self.app.initialize()
+            try:
+                await asyncio.gather(*(self.app.process_update(Update.de_json(u, self.app.bot)) for u in updates))
+            finally:
+                await self.app.shutdown()
+        asyncio.run(go())
+        return self.request
+
+
+@pytest.fixture
+def harness(tmp_path, corpus):
+    made: list[Harness] = []
+
+    def factory(use=None, **env: Any) -> Harness:
+        request = RecordingRequest()
+        settings = bot_settings(tmp_path / "index", **env)
+        app = build_application(settings, use or corpus, request=request)
+        made.append(Harness(app, request))
+        return made[-1]
+
+    yield factory
+    for h in made:
+        h.app.bot_data["state"].feedback.close()
+
+
+QUESTION = "When did the Soviet Union and Japan sign a joint declaration?"
+
+
+def test_private_text_is_answered_with_citations_typing_and_buttons(harness):
+    h = harness()
+    request = h.feed(message(USER, QUESTION))
+    assert request.sent("sendChatAction")[0]["action"] == "typing"
+    [reply] = request.sent()
+    assert reply["parse_mode"] == "HTML"
+    assert "In 1956, the Soviet Union and Japan signed a joint declaration" in reply["text"]
+    parse_telegram_html(reply["text"])
+    buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["More sources", "👍", "👎"]
+    assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
+
+
+def test_russian_users_get_russian_interface(harness):
+    request = harness().feed(message(USER, "/start", lang="ru"), message(STRANGER, QUESTION, lang="ru-RU"))
+    texts = request.texts()
+    assert any(t.startswith("Здравствуйте!") for t in texts)
+    answer = next(p for p in request.sent() if "reply_markup" in p)
+    assert "<b>Ответ</b>" in answer["text"]
+    assert [b["text"] for b in answer["reply_markup"]["inline_keyboard"][0]] == ["Ещё источники"]
+
+
+def test_group_message_without_mention_is_ignored_mention_reply_and_ask_are_answered(harness):
+    request = harness().feed(
+        message(USER, QUESTION, chat=GROUP),
+        message(USER, f"@citebot_test_bot {QUESTION}", chat=GROUP),
+        message(USER, QUESTION, chat=GROUP, reply_to_bot=True),
+        message(USER, f"/ask@citebot_test_bot {QUESTION}", chat=GROUP),
+        message(USER, f"@someone_else {QUESTION}", chat=GROUP),
+    )
+    replies = request.sent()
+    assert len(replies) == 3
+    assert all("joint declaration" in r["text"] for r in replies)
+    assert all(r.get("reply_to_message_id") or r.get("reply_parameters") for r in replies)  # quotes the asker
+
+
+def test_empty_ask_gets_usage_not_an_error(harness):
+    [reply] = harness().feed(message(USER, "/ask")).texts()
+    assert "Please write a question" in reply
+
+
+def test_too_long_question_gets_the_cores_one_line_error(harness):
+    [reply] = harness().feed(message(USER, "why " * 1000)).texts()
+    assert "the limit is 2,000" in reply and "Traceback" not in reply
+
+
+def test_rate_limit_answers_slow_down_after_the_limit(harness):
+    h = harness(CITEBOT_TELEGRAM_RATE_LIMIT="2")
+    request = h.feed(*(message(USER, QUESTION) for _ in range(3)))
+    texts = request.texts()
+    assert len(texts) == 3
+    assert sum("Please slow down: at most 2 questions a minute" in t for t in texts) == 1
+    assert sum("joint declaration" in t for t in texts) == 2
+
+
+def test_user_outside_allow_list_is_refused_politely_and_corpus_not_asked(harness, corpus):
+    asked: list[str] = []
+
+    class Spy:
+        def __getattr__(self, name):
+            if name in {"ask", "search"}:
+                asked.append(name)
+            return getattr(corpus, name)
+
+    h = harness(Spy(), CITEBOT_TELEGRAM_ALLOWED_USERS=str(USER))
+    request = h.feed(message(STRANGER, QUESTION), message(USER, QUESTION))
+    texts = request.texts()
+    assert any("you are not on its access list" in t for t in texts)
+    assert any("joint declaration" in t for t in texts)
+    assert asked == ["ask"]  # only the allowed user's question reached the corpus
+
+
+def test_corpus_calls_run_off_the_event_loop(harness, corpus):
+    """While one question is stuck in the corpus, another chat is still served."""
+    released = threading.Event()
+    outcome: list[bool] = []
+
+    class Slow:
+        def ask(self, question):
+            outcome.append(released.wait(10))  # times out (False) if the loop is blocked
+            return corpus.ask(question)
+
+        def __getattr__(self, name):
+            return getattr(corpus, name)
+
+    h = harness(Slow())
+    original = h.request.do_request
+
+    async def spy(url, *args, **kwargs):
+        result = await original(url, *args, **kwargs)
+        if url.endswith("sendMessage") and "Hello!" in h.request.calls[-1][1].get("text", ""):
+            released.set()
+        return result
+
+    h.request.do_request = spy
+    h.feed(message(USER, QUESTION), message(STRANGER, "/start"))
+    assert outcome == [True]
+
+
+def test_help_shows_admin_commands_only_to_admins(harness):
+    request = harness().feed(message(USER, "/help"), message(ADMIN, "/help"))
+    by_chat = {p["chat_id"]: p["text"] for p in request.sent()}
+    assert "/remove" not in by_chat[USER]
+    assert "/remove" in by_chat[ADMIN]
+
+
+def test_command_menu_is_set_in_english_and_russian(harness):
+    h = harness()
+
+    async def go():
+        await h.app.initialize()
+        await h.app.post_init(h.app)
+        await h.app.shutdown()
+    asyncio.run(go())
+    menus = h.request.sent("setMyCommands")
+    assert {m.get("language_code") for m in menus} == {None, "ru"}
+    assert [c["command"] for c in menus[0]["commands"]] == ["start", "help", "ask", "sources", "stats"]
+
+
+def test_admin_adds_text_document_and_next_question_finds_it(harness, corpus):
+    h = harness()
+    before = corpus.stats()["documents"]
+    body = ("The Arctic council met in Tromso on Monday. Delegates agreed to resume scientific cooperation "
+            "on sea ice monitoring after a two-year pause, the chairman said.")
+    request = h.feed(message(ADMIN, f"/add Arctic council resumes work\n{body}"))
+    assert "Added “Arctic council resumes work”" in request.texts()[0]
+    assert corpus.stats()["documents"] == before + 1
+    request = harness().feed(message(USER, "Where did the Arctic council meet?"))
+    assert "Tromso" in request.texts()[-1]
+
+
+def test_non_admin_add_and_remove_are_refused_and_change_nothing(harness, corpus):
+    before = [d.doc_id for d in corpus.documents()]
+    request = harness().feed(message(USER, "/add Fake news\nThe moon is made of cheese, officials said today."),
+                             message(USER, f"/remove {before[0]}"))
+    texts = request.texts()
+    assert len(texts) == 2 and all("only the bot's admins can change the library" in t for t in texts)
+    assert [d.doc_id for d in corpus.documents()] == before
+
+
+def test_admin_remove_and_unknown_id(harness, corpus):
+    doc_id = corpus.documents()[0].doc_id
+    request = harness().feed(message(ADMIN, "/remove 999999"))
+    assert "no document '999999'" in request.texts()[0]
+    request = harness().feed(message(ADMIN, f"/remove {doc_id}"))
+    assert f"(id {doc_id})" in request.texts()[0] and "Removed" in request.texts()[0]
+    assert corpus.documents() == []
+
+
+def test_sources_lists_documents_and_stats_hides_paths(harness, corpus):
+    request = harness().feed(message(USER, "/sources"), message(STRANGER, "/stats"))
+    by_chat = {p["chat_id"]: p["text"] for p in request.sent()}
+    assert "The resumption of talks on the peace treaty" in by_chat[USER]
+    assert "Documents: <b>1</b>" in by_chat[STRANGER]
+    assert str(corpus.settings.home_path) not in by_chat[STRANGER]
+
+
+def test_upload_over_the_limit_is_refused_before_download(harness, corpus):
+    doc = {"file_id": "F1", "file_unique_id": "U1", "file_name": "big.txt", "file_size": 21 * 1024 * 1024}
+    request = harness().feed(message(ADMIN, None, document=doc, caption="/add"))
+    assert "too large (21.0 MB); the limit is 20 MB" in request.texts()[0]
+    assert request.sent("getFile") == []
+    doc = dict(doc, file_size=3 * 1024 * 1024)
+    request = harness(CITEBOT_TELEGRAM_MAX_UPLOAD_MB="2").feed(message(ADMIN, None, document=doc, caption="/add"))
+    assert "the limit is 2 MB" in request.texts()[0] and request.sent("getFile") == []
+
+
+def test_non_admin_upload_is_refused_without_download(harness, corpus):
+    doc = {"file_id": "F1", "file_unique_id": "U1", "file_name": "x.txt", "file_size": 100}
+    request = harness().feed(message(USER, None, document=doc, caption="/add"), message(USER, None, document=doc))
+    assert len(request.texts()) == 2 and all("only the bot's admins" in t for t in request.texts())
+    assert request.sent("getFile") == []
+
+
+def test_group_document_without_add_caption_is_ignored(harness):
+    doc = {"file_id": "F1", "file_unique_id": "U1", "file_name": "x.txt", "file_size": 100}
+    request = harness().feed(message(ADMIN, None, chat=GROUP, document=doc))
+    assert request.sent() == [] and request.sent("getFile") == []
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\win.ini.md", "win.ini.md"),
+    ("/abs/path/report.pdf", "report.pdf"),
+    ("..", "upload"),
+    (".hidden.txt", "hidden.txt"),
+    ("a/..", "upload"),
+    ("weird <name>|?.txt", "weird _name___.txt"),
+    (None, "upload"),
+])
+def test_uploaded_file_names_cannot_escape_the_temp_dir(name, expected):
+    assert safe_filename(name) == expected
+
+
+def test_token_is_not_in_any_request_text(harness):
+    request = harness().feed(message(USER, "/start"), message(USER, QUESTION))
+    assert all(TOKEN not in json.dumps(p) for _, p in request.calls)

@@ -1,0 +1,131 @@
+"""Answer -> Telegram HTML: escaping, citations, and splitting that the strict parser accepts."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bot.render import answer_html, esc, highlight, render_answer, render_hits, split_html
+from retrieval.types import Answer, Citation, Hit
+from tests.bot.fake_api import ParseError, parse_telegram_html
+
+
+def citation(n=1, passage="Talks stopped in March 2022. Nothing else happened.", quotes=((0, 28),), **kw):
+    base = dict(n=n, doc_id=7, passage_id=70 + n, title="Moscow halts talks", date="2022-03-21",
+                source="TASS", url="https://tass.com/politics/1", passage=passage, score=0.8,
+                quotes=list(quotes))
+    base.update(kw)
+    return Citation(**base)
+
+
+def answered(*cits, sentences=None):
+    sentences = sentences if sentences is not None else [("Talks stopped in March 2022.", 1)]
+    return Answer("When did talks stop?", True, " ".join(s for s, _ in sentences), list(cits), sentences)
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_escape_makes_markup_and_control_characters_harmless():
+    assert esc('<script>alert("x")</script> & co\x00\x07') == '&lt;script&gt;alert("x")&lt;/script&gt; &amp; co'
+
+
+def test_answer_shows_sentence_marker_bold_title_linked_source_and_bold_quote():
+    html = answer_html(answered(citation()), "en")
+    assert "Talks stopped in March 2022. [1]" in html
+    assert "[1] <b>Moscow halts talks</b>" in html
+    assert '2022-03-21 · <a href="https://tass.com/politics/1">TASS</a>' in html
+    assert "<blockquote><b>Talks stopped in March 2022.</b> Nothing else happened.</blockquote>" in html
+    parse_telegram_html(html)
+
+
+def test_document_and_question_markup_is_shown_as_text_never_as_tags():
+    evil = citation(title="<b>Bold</b> & <script>x</script>", source="<i>Agency</i>",
+                    passage="Use <a href='http://evil'>this</a> & <tg-spoiler>that</tg-spoiler>.", quotes=[(0, 10)],
+                    url="javascript:alert(1)")
+    html = answer_html(answered(evil, sentences=[("Use <a href='http://evil'>this</a>", 1)]), "en")
+    visible = parse_telegram_html(html)  # would raise on any tag from the document
+    assert "<script>x</script>" in visible and "<a href='http://evil'>this</a>" in visible
+    assert "javascript:" not in html  # not a link, and not shown as one
+    assert "<i>Agency</i>" in visible
+
+
+def test_no_answer_is_said_plainly_with_nearest_matches_in_the_users_language():
+    weak = Answer("Price of bananas?", False, "No passage answers the question.", [citation(quotes=[])])
+    en = answer_html(weak, "en")
+    assert en.startswith("I found nothing in the library that answers this question.")
+    assert "Nearest passages" in en and "<b>Talks" not in en  # nothing presented as the answer
+    ru = answer_html(weak, "ru")
+    assert ru.startswith("В библиотеке нет ничего, что отвечает на этот вопрос.")
+
+
+def test_overlapping_quotes_become_one_bold_span():
+    assert highlight("abcdefghij", [(2, 5), (4, 8), (20, 30)]) == "ab<b>cdefgh</b>ij"
+
+
+def test_long_answer_is_split_into_valid_messages_at_paragraph_boundaries():
+    passage = " ".join(f"Sentence number {i} mentions <Kuril> & islands." for i in range(60))
+    cits = [citation(n=i, passage=passage, quotes=[(0, 40), (500, 900)]) for i in range(1, 9)]
+    answer = answered(*cits, sentences=[(f"Sentence number {i} mentions <Kuril> & islands.", i) for i in range(1, 9)])
+    full = answer_html(answer, "en")
+    assert len(full) > 3 * 4096
+    chunks = render_answer(answer, "en")
+    assert len(chunks) >= 4
+    for chunk in chunks:
+        assert len(chunk) <= 4096
+        parse_telegram_html(chunk)
+    assert squash("".join(parse_telegram_html(c) for c in chunks)) == squash(parse_telegram_html(full))
+    # each source starts a message or follows a blank line: no citation header is torn apart
+    assert sum(c.count("] <b>Moscow halts talks</b>") for c in chunks) == 8
+
+
+def test_one_huge_paragraph_is_cut_inside_tags_which_are_closed_and_reopened():
+    text = "<blockquote><b>" + esc("word & " * 2000) + "</b></blockquote>"
+    chunks = split_html(text, 1000)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert len(chunk) <= 1000
+        assert chunk.startswith("<blockquote><b>") and chunk.endswith("</b></blockquote>")
+        parse_telegram_html(chunk)
+        assert "&am" not in chunk.replace("&amp;", "")  # never cut inside an entity
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_nested_html_splits_into_parseable_pieces_losing_nothing(seed):
+    rng = random.Random(seed)
+    tags = ["b", "i", "u", "s", "code", "blockquote", 'a href="https://example.com/?a=1&amp;b=2"']
+    parts = []
+    for _ in range(rng.randint(20, 120)):
+        roll = rng.random()
+        if roll < 0.15:
+            parts.append("\n\n")
+        elif roll < 0.4:
+            tag = rng.choice(tags)
+            inner = esc(" ".join(rng.choice(["alpha", "бета", "<x>", "&", "δ", "word"]) for _ in range(rng.randint(1, 30))))
+            parts.append(f"<{tag}>{inner}</{tag.split()[0]}>")
+        else:
+            parts.append(esc("".join(rng.choice("abc <>&\n") for _ in range(rng.randint(1, 80)))))
+    text = "".join(parts)
+    limit = rng.randint(60, 400)
+    chunks = split_html(text, limit)
+    for chunk in chunks:
+        assert len(chunk) <= limit
+        assert parse_telegram_html(chunk).strip()
+    assert squash("".join(parse_telegram_html(c) for c in chunks)) == squash(parse_telegram_html(text))
+
+
+def test_strict_parser_rejects_what_telegram_rejects():
+    for bad in ["<div>x</div>", "<b>x", "x</b>", "<b><i>x</b></i>", "a < b", "AT&T", "&nbsp;",
+                '<a href="javascript:x">y</a>', '<b class="x">y</b>', "<span>x</span>"]:
+        with pytest.raises(ParseError):
+            parse_telegram_html(bad)
+    assert parse_telegram_html('<b>a</b> &lt;&amp;&gt; <span class="tg-spoiler">s</span> a > b') == "a <&> s a > b"
+
+
+def test_more_sources_page_is_numbered_from_the_offset_and_escapes_the_question():
+    hit = Hit(5, 2, 0.5, 0.5, 1.0, "Passage <text>.", 0, 15, "Title", "2024-01-01", "TASS", "")
+    html = render_hits([hit, hit], "why <b>?</b>", 4, "en")
+    assert "[4] <b>Title</b>" in html and "[5] <b>Title</b>" in html
+    assert "why &lt;b&gt;?&lt;/b&gt;" in html
+    parse_telegram_html(html)
