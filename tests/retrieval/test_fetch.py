@@ -148,3 +148,13 @@ def test_urls_through_load_sources(server):
     results = list(load_sources([f"{server}/article", f"{server}/missing"], MAX))
     assert results[0][0] == f"{server}/article" and results[0][1][0].source == "TASS"
     assert isinstance(results[1][1], UserError)
+
+
+def test_url_added_to_corpus_is_cited_with_its_url(server, make_corpus):
+    corpus = make_corpus()
+    [result] = corpus.add_paths([f"{server}/article"])
+    assert result.status == "added"
+    answer = corpus.ask("Why are peace treaty talks with Tokyo impossible?")
+    assert answer.answered
+    assert answer.citations[0].url == f"{server}/article"
+    assert answer.citations[0].source == "TASS"

@@ -297,3 +297,82 @@ def test_directory_with_every_format(tmp_path):
     loaded = {Path(label).name: docs for label, docs in load_sources([str(tmp_path)], MAX)}
     assert sorted(loaded) == ["a.html", "b.pdf", "c.docx", "d.csv", "e.jsonl", "f.md"]
     assert all(isinstance(v, list) and v and v[0].text for v in loaded.values())
+
+
+# ------------------------------------------------------------------------- end to end: ask and cite
+
+
+def _cited(answer, needle: str):
+    """The citation whose passage holds ``needle``; the answer must quote from it."""
+    for c in answer.citations:
+        if needle in c.passage:
+            assert any(n == c.n for _, n in answer.sentences), "cited passage not quoted in the answer"
+            return c
+    raise AssertionError(f"no citation contains {needle!r}: {[c.passage[:60] for c in answer.citations]}")
+
+
+@pytest.fixture
+def mixed_corpus(tmp_path, make_corpus):
+    """One small corpus holding an article in each format, each about a different subject."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write(docs / "talks.html", ARTICLE_HTML)
+    council = [f"The city council met on Monday to discuss item {i} of the budget for the coming year."
+               for i in range(1, 12)]
+    parks = [f"Park number {i} in the old town will get new benches and trees next spring."
+             for i in range(1, 12)]  # enough text that the bridge sentence's passage starts on page 2
+    write(docs / "harbour.pdf", make_pdf([
+        council,
+        parks + ["The new harbour bridge will cost 40 million euros and open in 2027, the mayor said."],
+    ], title="Harbour bridge plans"))
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Wheat harvest report", level=1)
+    d.add_paragraph("Farmers expect a record wheat harvest this summer after heavy spring rains.")
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Region", "Tonnes"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Kansas", "9 million"
+    d.save(docs / "wheat.docx")
+    write(docs / "rail.csv", "title,text,date,source,url\n"
+          "Rail strike ends,Train drivers ended their strike after the union accepted a 6 percent pay rise.,"
+          "2024-03-01,Rail Weekly,https://rail.example/strike\n")
+    write(docs / "comet.jsonl", '{"title": "Comet visible", "text": "A bright comet will be visible to the naked eye in '
+          'the northern sky next week, astronomers said.", "date": "2024-04-02", "source": "Sky News Daily"}\n')
+    corpus = make_corpus()
+    results = corpus.add_paths([docs])
+    assert [r.status for r in results] == ["added"] * 5, [(r.path, r.message) for r in results]
+    return corpus
+
+
+def test_every_format_answers_with_a_citation(mixed_corpus):
+    answer = mixed_corpus.ask("Why are peace treaty talks with Tokyo impossible?")
+    c = _cited(answer, "peace treaty with Tokyo")
+    assert (c.title, c.source, c.date, c.url) == ("Russia rules out peace talks with Japan", "TASS", "2024-02-08",
+                                                  "https://tass.com/politics/1743781")
+
+    answer = mixed_corpus.ask("How much will the harbour bridge cost?")
+    c = _cited(answer, "40 million euros")
+    assert (c.title, c.page) == ("Harbour bridge plans", 2)  # the citation names the PDF page
+
+    answer = mixed_corpus.ask("Why do farmers expect a record wheat harvest?")
+    assert _cited(answer, "heavy spring rains").title == "Wheat harvest report"
+
+    answer = mixed_corpus.ask("Why did the train drivers end their strike?")
+    c = _cited(answer, "6 percent pay rise")
+    assert (c.title, c.source, c.url, c.date) == ("Rail strike ends", "Rail Weekly", "https://rail.example/strike", "2024-03-01")
+
+    answer = mixed_corpus.ask("When will the comet be visible?")
+    assert _cited(answer, "bright comet").source == "Sky News Daily"
+
+
+def test_russian_article_answers_russian_question(tmp_path, make_corpus):
+    corpus = make_corpus()
+    [result] = corpus.add_paths([write(tmp_path / "ru.html", RUSSIAN_HTML)])
+    assert result.status == "added"
+    answer = corpus.ask("Возможно ли возобновление переговоров о мирном договоре с Токио?")
+    assert answer.answered
+    c = _cited(answer, "Возобновление переговоров о мирном договоре с Токио")
+    assert (c.source, c.date) == ("ТАСС", "2024-02-08")
+    quoted = [s for s, n in answer.sentences if n == c.n]
+    assert any(s in c.passage for s in quoted)  # verbatim quote from the Russian passage

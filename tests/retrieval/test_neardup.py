@@ -89,3 +89,16 @@ def test_similarities_against_many(tass_text):
 def test_bad_signature_rejected():
     with pytest.raises(ValueError):
         neardup.similarity(b"abc", neardup.signature("x"))
+
+
+def test_corpus_reports_republished_story_and_force_adds_it(tmp_path, make_corpus, tass_text):
+    corpus = make_corpus()
+    assert [r.status for r in corpus.add_paths([TASS])] == ["added"]
+    copy = tmp_path / "republished.txt"
+    copy.write_text("Moscow rules out peace treaty talks with Japan\n\n" + tass_text +
+                    "\n\nThe Japanese embassy in Moscow declined to comment.\n", encoding="utf-8")
+    [result] = corpus.add_paths([copy])
+    assert result.status == "near-duplicate" and "force" in result.message
+    assert len(corpus.documents()) == 1
+    [forced] = corpus.add_paths([copy], force=True)
+    assert forced.status == "added" and len(corpus.documents()) == 2
