@@ -60,8 +60,13 @@ def load_sources(args: Iterable[str], max_bytes: int) -> Iterator[tuple[str, lis
             continue
         path = Path(arg)
         if path.is_dir():
+            found = False
             for file in walk(path):
+                found = True
                 yield from _load_labelled(file, max_bytes)
+            if not found:
+                supported = " ".join(sorted(SUPPORTED_SUFFIXES))
+                yield arg, UserError(f"{arg}: no supported files in this directory ({supported})")
         elif path.exists():
             yield from _load_labelled(path, max_bytes)
         elif path.is_symlink():

@@ -274,3 +274,9 @@ def test_every_document_gets_a_language(tmp_path):
     write(tmp_path / "ru.txt", "Министр заявил, что переговоры с Токио невозможны в нынешней ситуации.")
     langs = {Path(label).name: docs[0].lang for label, docs in load_sources([str(tmp_path)], MAX)}
     assert langs == {"en.txt": "en", "ru.txt": "ru"}
+
+
+def test_directory_without_supported_files_says_so(tmp_path):
+    write(tmp_path / "photo.jpg", b"\xff\xd8")
+    [(label, err)] = list(load_sources([str(tmp_path)], MAX))
+    assert label == str(tmp_path) and isinstance(err, UserError) and "no supported files" in str(err)
