@@ -25,6 +25,11 @@ from .settings import Settings, load_settings
 from .store import Store
 from .types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
 
+try:
+    from . import neardup
+except ImportError:  # pragma: no cover - optional module
+    neardup = None  # type: ignore[assignment]
+
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
 
 
@@ -51,6 +56,7 @@ class Corpus:
         self._embedder = embedder
         self.lock = threading.RLock()
         self._dense: DenseIndex | None = None
+        self._signatures: tuple[np.ndarray, np.ndarray | None] = (np.zeros(0, dtype=np.int64), None)
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
@@ -106,25 +112,62 @@ class Corpus:
         """Add documents in batches; yields one AddResult per input document, in order."""
         pending: list[tuple[Document, list, int | None]] = []
         pending_hashes: set[str] = set()
+        pending_signatures: list[tuple[bytes, str]] = []
         pending_passages = 0
         for doc in docs:
-            result, prepared = self._prepare(doc, force, pending_hashes)
+            result, prepared = self._prepare(doc, force, pending_hashes, pending_signatures)
             if result is not None:
                 if progress:
                     progress(result)
                 yield result
                 continue
             pending.append(prepared)
-            pending_hashes.add(doc.content_hash)
+            pending_hashes.add(prepared[0].content_hash)
+            if prepared[3] is not None:
+                pending_signatures.append((prepared[3], prepared[0].title or prepared[0].path))
             pending_passages += len(prepared[1])
             if pending_passages >= EMBED_BATCH:
                 yield from self._flush(pending, progress)
-                pending, pending_hashes, pending_passages = [], set(), 0
+                pending, pending_hashes, pending_signatures, pending_passages = [], set(), [], 0
         if pending:
             yield from self._flush(pending, progress)
         self._sync_dense()
 
-    def _prepare(self, doc: Document, force: bool, pending_hashes: set[str]):
+    def _near_duplicate(self, signature: bytes, exclude: int | None,
+                        pending: list[tuple[bytes, str]]) -> tuple[int | None, str] | None:
+        """The stored (or pending) document this signature nearly duplicates, if any."""
+        ids, matrix = self._signature_matrix()
+        if len(ids):
+            sims = (matrix == np.frombuffer(signature, dtype="<u4")[None, :]).mean(axis=1)
+            for idx in np.flatnonzero(sims > neardup.THRESHOLD):
+                if int(ids[idx]) != exclude:
+                    info = self.store.document_info(int(ids[idx]))
+                    if info is not None:
+                        return info.doc_id, info.title
+        for other_sig, other_title in pending:
+            if neardup.similarity(signature, other_sig) > neardup.THRESHOLD:
+                return None, other_title
+        return None
+
+    def _signature_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """All stored signatures; after the first load only new rows are read (ids only grow)."""
+        _, count = self.store.document_span()
+        ids, matrix = self._signatures
+        rows = self.store.signatures(after_id=int(ids[-1]) if len(ids) else 0)
+        if rows:
+            new = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), -1)
+            ids = np.concatenate([ids, np.asarray([r[0] for r in rows], dtype=np.int64)])
+            matrix = new if matrix is None else np.vstack([matrix, new])
+        if len(ids) != count:  # documents were removed since the cache was filled: reload all
+            rows = self.store.signatures()
+            ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+            matrix = (np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), -1)
+                      if rows else None)
+        self._signatures = (ids, matrix)
+        return ids, (matrix if matrix is not None else np.zeros((0, 1), dtype="<u4"))
+
+    def _prepare(self, doc: Document, force: bool, pending_hashes: set[str],
+                 pending_signatures: list[tuple[bytes, str]]):
         label = doc.path or doc.title or "document"
         text = doc.text.replace("\r\n", "\n").replace("\r", "\n") if doc.text else ""
         if not text.strip():
@@ -141,20 +184,15 @@ class Corpus:
         if doc.path and doc.path != "-":
             replaces = self.store.find_document(path=doc.path)
         signature = None
-        try:
-            from . import neardup
-        except ImportError:  # pragma: no cover - optional until the module lands
-            neardup = None
         if neardup is not None:
             signature = neardup.signature(text)
             if not force:
-                for other_id, other_sig in self.store.signatures():
-                    if other_id != replaces and other_sig and neardup.similarity(signature, other_sig) >= neardup.THRESHOLD:
-                        info = self.store.document_info(other_id)
-                        return AddResult("near-duplicate", label, other_id, info.title if info else "",
-                                         info.date if info else None, 0,
-                                         f"nearly identical to document {other_id} ({info.title if info else ''}); "
-                                         f"use --force to add it anyway"), None
+                similar = self._near_duplicate(signature, exclude=replaces, pending=pending_signatures)
+                if similar is not None:
+                    other_id, other_title = similar
+                    where = f"document {other_id} ({other_title})" if other_id else f"{other_title} earlier in this input"
+                    return AddResult("near-duplicate", label, other_id, other_title, None, 0,
+                                     f"nearly identical to {where}; use --force to add it anyway"), None
         passages = make_passages(text, doc.lang, self.settings.passage_min_words, self.settings.passage_max_words)
         if not passages:
             return AddResult("error", label, message="no sentences found in the document"), None

@@ -314,9 +314,17 @@ class Store:
                 ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def signatures(self) -> list[tuple[int, bytes]]:
+    def signatures(self, after_id: int = 0) -> list[tuple[int, bytes]]:
         with self.lock:
-            return self.db.execute("SELECT id, signature FROM documents WHERE signature IS NOT NULL").fetchall()
+            return self.db.execute(
+                "SELECT id, signature FROM documents WHERE signature IS NOT NULL AND id > ? ORDER BY id", (after_id,)
+            ).fetchall()
+
+    def document_span(self) -> tuple[int, int]:
+        """(highest document id, number of documents): cheap change detection for caches."""
+        with self.lock:
+            row = self.db.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM documents").fetchone()
+        return int(row[0]), int(row[1])
 
     # -- writes (call inside ``with store.write() as db``) -------------------------------------------
     def put_embeddings(self, model: str, items: dict[str, np.ndarray]) -> None:

@@ -159,3 +159,26 @@ def test_rrf_sums_reciprocal_ranks():
     fused = fuse_rrf([1, 2], [2, 3], k=60)
     assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
     assert fused[1] == pytest.approx(1 / 61)
+
+
+def test_republished_story_is_a_near_duplicate_unless_forced(seed_corpus, tmp_path):
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    body = text.split("/TASS/.", 1)[1]
+    copy = tmp_path / "republished.md"
+    copy.write_text("---\ntitle: Moscow rules out peace treaty talks with Japan\nsource: Other Agency\n---\n"
+                    + body + "\n\nThis story was updated with more background.\n", encoding="utf-8")
+    (result,) = seed_corpus.add_paths([copy])
+    assert result.status == "near-duplicate"
+    assert result.doc_id == 1 and "--force" in result.message
+    assert seed_corpus.store.counts()["documents"] == 1
+    (forced,) = seed_corpus.add_paths([copy], force=True)
+    assert forced.status == "added"
+    assert seed_corpus.store.counts()["documents"] == 2
+
+
+def test_near_duplicates_within_one_input_are_caught(make_corpus, tmp_path):
+    corpus = make_corpus()
+    story = OTHER_STORY.split("---\n")[-1]
+    docs = [Document(text=story, title="A", path="a"), Document(text=story + "\nMore context follows here.", title="B", path="b")]
+    statuses = [r.status for r in corpus.add_documents(docs)]
+    assert statuses == ["added", "near-duplicate"]
