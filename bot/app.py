@@ -128,7 +128,7 @@ def api_urls(api_url: str) -> tuple[str, str]:
 def build_application(settings: Any, corpus: Any, *, request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
                       feedback: FeedbackStore | None = None,
-                      network_retries: int = 4, backoff: float = 0.5) -> Application:
+                      network_retries: int = 4, backoff: float = 0.5, read_timeout: float = 20.0) -> Application:
     """The PTB Application with handlers, rate limiter and shared state (not started)."""
     token = settings.telegram_token
     if not token:
@@ -147,7 +147,7 @@ def build_application(settings: Any, corpus: Any, *, request: BaseRequest | None
     if request is not None:
         builder = builder.request(request).get_updates_request(get_updates_request or request)
     else:
-        builder = builder.connect_timeout(10).read_timeout(20).write_timeout(30).pool_timeout(10)
+        builder = builder.connect_timeout(10).read_timeout(read_timeout).write_timeout(30).pool_timeout(10)
         builder = builder.get_updates_connect_timeout(10).get_updates_read_timeout(20)
     app = builder.build()
     if feedback is None:

@@ -113,10 +113,11 @@ def start_bot(tmp_path, fake_api):
     """``start_bot(corpus, **env_overrides) -> RunningBot`` serving through ``fake_api``; stopped after."""
     running: list[RunningBot] = []
 
-    def factory(corpus, api: FakeBotAPI | None = None, wait_polling: bool = True, **overrides: Any) -> RunningBot:
+    def factory(corpus, api: FakeBotAPI | None = None, wait_polling: bool = True, api_url: str | None = None,
+                read_timeout: float = 5.0, **overrides: Any) -> RunningBot:
         api = api or fake_api
-        settings = bot_settings(tmp_path / "index", api.url, **overrides)
-        app = build_application(settings, corpus, network_retries=3, backoff=0.1)
+        settings = bot_settings(tmp_path / "index", api_url or api.url, **overrides)
+        app = build_application(settings, corpus, network_retries=3, backoff=0.1, read_timeout=read_timeout)
         bot = RunningBot(app, settings).start()
         running.append(bot)
         if wait_polling:

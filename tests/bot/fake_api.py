@@ -23,7 +23,7 @@ from html import unescape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
@@ -312,7 +312,7 @@ class FakeBotAPI:
         body = req.rfile.read(length) if length else b""
         try:
             if path.startswith("/file/bot"):
-                self._download(req, path)
+                self._download(req, unquote(path))
                 return
             m = re.match(r"^/bot([^/]+)/(\w+)$", path)
             if not m:
