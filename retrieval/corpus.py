@@ -110,16 +110,14 @@ class Corpus:
         progress: Callable[[AddResult], None] | None = None,
     ) -> Iterator[AddResult]:
         """Add documents in batches; yields one AddResult per input document, in order."""
-        pending: list[tuple[Document, list, int | None]] = []
+        pending: list = []  # prepared documents and ready results, in input order
         pending_hashes: set[str] = set()
         pending_signatures: list[tuple[bytes, str]] = []
         pending_passages = 0
         for doc in docs:
             result, prepared = self._prepare(doc, force, pending_hashes, pending_signatures)
             if result is not None:
-                if progress:
-                    progress(result)
-                yield result
+                pending.append(result)
                 continue
             pending.append(prepared)
             pending_hashes.add(prepared[0].content_hash)
@@ -199,28 +197,33 @@ class Corpus:
         return None, (doc, passages, replaces, signature)
 
     def _flush(self, pending: list, progress) -> Iterator[AddResult]:
-        texts = [_embed_text(doc.title, p.text) for doc, passages, _, _ in pending for p in passages]
+        """Embed, then write every prepared document of ``pending`` in one transaction; yield in order."""
+        prepared = [item for item in pending if not isinstance(item, AddResult)]
+        texts = [_embed_text(doc.title, p.text) for doc, passages, _, _ in prepared for p in passages]
+        written: dict[int, AddResult] = {}
         with self.lock:
-            self._vectors(texts)  # cached in their own transaction before the documents are written
-            results = []
-            with self.store.write() as db:
-                for doc, passages, replaces, signature in pending:
-                    status = "added"
-                    if replaces is not None and self.store.document_info(replaces) is not None:
-                        self.store.delete_document(db, replaces)
-                        status = "replaced"
-                    rows = [
-                        (p.ordinal, p.start, p.end, p.text, text_hash(_embed_text(doc.title, p.text)),
-                         [list(s) for s in p.sentences], " ".join(terms(p.text)))
-                        for p in passages
-                    ]
-                    doc_id = self.store.insert_document(
-                        db, content_hash=doc.content_hash, title=doc.title, date=doc.date, source=doc.source,
-                        url=doc.url, lang=doc.lang, path=doc.path, place=doc.place, page_starts=doc.page_starts,
-                        signature=signature, text=doc.text, passages=rows,
-                    )
-                    results.append(AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date, len(passages)))
-        for result in results:
+            if prepared:
+                self._vectors(texts)  # cached in their own transaction before the documents are written
+                with self.store.write() as db:
+                    for doc, passages, replaces, signature in prepared:
+                        status = "added"
+                        if replaces is not None and self.store.document_info(replaces) is not None:
+                            self.store.delete_document(db, replaces)
+                            status = "replaced"
+                        rows = [
+                            (p.ordinal, p.start, p.end, p.text, text_hash(_embed_text(doc.title, p.text)),
+                             [list(s) for s in p.sentences], " ".join(terms(p.text)))
+                            for p in passages
+                        ]
+                        doc_id = self.store.insert_document(
+                            db, content_hash=doc.content_hash, title=doc.title, date=doc.date, source=doc.source,
+                            url=doc.url, lang=doc.lang, path=doc.path, place=doc.place,
+                            page_starts=doc.page_starts, signature=signature, text=doc.text, passages=rows,
+                        )
+                        written[id(doc)] = AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date,
+                                                     len(passages))
+        for item in pending:
+            result = item if isinstance(item, AddResult) else written[id(item[0])]
             if progress:
                 progress(result)
             yield result
