@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/citebot add corpus/
+	$(BIN)/citebot add -q corpus/
 	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then exec $(BIN)/citebot bot; else exec $(BIN)/citebot chat; fi
 
 test: $(STAMP)
