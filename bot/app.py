@@ -11,7 +11,7 @@ import logging
 import signal
 from pathlib import Path
 from typing import Any, Callable, Coroutine
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from telegram import BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
@@ -38,7 +38,7 @@ _factory_installed = False
 
 def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``<redacted>``."""
-    for secret in _SECRETS:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret:
             text = text.replace(secret, "<redacted>")
     return text
@@ -52,7 +52,10 @@ def protect_secrets(*secrets: str) -> None:
     token appears in every Bot API URL (httpx logs them) and in PTB's InvalidToken message.
     """
     global _factory_installed
-    _SECRETS.update(s for s in secrets if s and len(s) >= 6)
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            # file download URLs carry the token percent-encoded (":" -> "%3A")
+            _SECRETS.update({secret, quote(secret, safe=""), quote(secret)})
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request, URL holds the token
     if _factory_installed:
         return
@@ -81,6 +84,9 @@ def protect_secrets(*secrets: str) -> None:
 
 # --- sends survive 429, 5xx and timeouts -----------------------------------------------------------
 
+STARTUP_ENDPOINTS = frozenset({"getMe", "deleteWebhook", "setWebhook", "setMyCommands"})
+
+
 class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter (honours 429 ``retry_after``, keeps under Telegram's flood limits) that also
     retries 5xx answers and timeouts with exponential backoff.
@@ -99,6 +105,8 @@ class RetryingRateLimiter(AIORateLimiter):
                               rate_limit_args: int | None) -> Any:
         if endpoint == "sendChatAction":
             return await callback(*args, **kwargs)
+        if endpoint in STARTUP_ENDPOINTS:  # retried by the start-up loop / bootstrap_retries instead
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
         delay = self.backoff
         for attempt in range(self.network_retries + 1):
             try:

@@ -142,11 +142,13 @@ def test_long_answer_is_split_and_accepted_by_the_strict_server(tmp_path, seed_i
     home = tmp_path / "index"
     shutil.copytree(seed_index, home)
     # many cited passages of a long document make the reply several times Telegram's limit
-    with Corpus.open(load_settings(env={}).replace(home=str(home), top_k=12, passage_max_words=300,
+    with Corpus.open(load_settings(env={}).replace(home=str(home), top_k=8, passage_max_words=300,
                                                    passage_min_words=200), embedder=embedder) as big:
         text = "\n\n".join(f"Report {i}. " + " ".join(
-            f"The ministry in Moscow said on day {i}-{j} that the <treaty> talks & islands dispute remain frozen."
-            for j in range(25)) for i in range(12))
+            f"The ministry in Moscow said on day {i}-{j} that the <treaty> talks & islands dispute remain frozen, "
+            f"that no date for new consultations had been set, and that the delegations would keep exchanging "
+            f"notes through the embassies while the regional situation stays tense." for j in range(7))
+            for i in range(8))
         assert big.add_document(Document(text=text, title="Long <report>", date="2024-02-09", source="TASS")).status == "added"
         start_bot(big)
         fake_api.send_text(USER, "What did the ministry in Moscow say about the treaty talks and the islands dispute?")
