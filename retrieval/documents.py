@@ -41,7 +41,8 @@ def load_sources(args: Iterable[str], max_bytes: int) -> Iterator[tuple[str, lis
     "-" reads stdin, http(s):// fetches the URL, a directory is walked recursively in sorted order
     (hidden entries skipped, symlink loops safe, unsupported suffixes skipped silently); an explicitly
     named unsupported file is an error. A bulk file (JSON Lines, CSV) with bad lines yields its good
-    documents under the file's label and one error per bad line labelled ``file:LINE``.
+    documents under the file's label and one error per bad line labelled ``FILE line N``. Error
+    messages name their file (stdin as "stdin"), so each reads on its own as one line.
     """
     for arg in args:
         if arg == "-":
@@ -83,7 +84,7 @@ def _load_labelled(path: Path, max_bytes: int) -> Iterator[tuple[str, list[Docum
             if docs or not errors:
                 yield label, docs
             for lineno, err in errors:
-                yield f"{label}:{lineno}", err
+                yield f"{label} line {lineno}", err
         else:
             yield label, load_file(path, max_bytes)
     except UserError as exc:
@@ -412,7 +413,7 @@ def _parse_bulk(data: bytes, path: Path, suffix: str) -> tuple[list[Document], l
     if suffix == ".csv":
         records = _csv_records(text, label)
     else:
-        records = _jsonl_records(text)
+        records = _jsonl_records(text, label)
     docs: list[Document] = []
     errors: list[tuple[int, UserError]] = []
     for lineno, record in records:
@@ -427,14 +428,14 @@ def _parse_bulk(data: bytes, path: Path, suffix: str) -> tuple[list[Document], l
     return docs, errors
 
 
-def _jsonl_records(text: str) -> Iterator[tuple[int, Any]]:
+def _jsonl_records(text: str, label: str) -> Iterator[tuple[int, Any]]:
     for lineno, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1):
         if not line.strip():
             continue
         try:
             yield lineno, json.loads(line)
         except json.JSONDecodeError as exc:
-            yield lineno, UserError(f"line {lineno}: not valid JSON ({exc.msg})")
+            yield lineno, UserError(f"{label} line {lineno}: not valid JSON ({exc.msg})")
 
 
 def _csv_records(text: str, label: str) -> Iterator[tuple[int, Any]]:
@@ -446,7 +447,7 @@ def _csv_records(text: str, label: str) -> Iterator[tuple[int, Any]]:
     for row in reader:
         lineno = reader.line_num  # last physical line of the record (quoted fields may span lines)
         if None in row:
-            yield lineno, UserError(f"line {lineno}: more values than header columns")
+            yield lineno, UserError(f"{label} line {lineno}: more values than header columns")
             continue
         if all(not (v or "").strip() for v in row.values()):
             continue
