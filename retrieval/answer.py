@@ -3,7 +3,8 @@
 Every answer sentence is a character span of a cited passage, so it can be checked against the source;
 nothing is paraphrased or generated. Sentences are scored by their own similarity to the question plus
 how many of the question's content words they contain; the passage holding the best sentence becomes
-citation [1]. Below the relevance threshold the answer says so and the passages are shown as weak matches.
+citation [1]. When even the best sentence scores below the threshold (``min_score``), the answer says so
+and the passages are shown as weak matches.
 """
 from __future__ import annotations
 
@@ -62,13 +63,10 @@ def compose(
     """Build the answer from ranked hits; ``sentence_spans`` are each hit's sentences in document offsets."""
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
-    best_dense = max((h.dense or 0.0) for h in hits)
-    if best_dense < min_score:
-        return Answer(question, False, NO_ANSWER, _citations(hits, order=list(range(len(hits))), quotes={}))
-
+    weak = Answer(question, False, NO_ANSWER, _citations(hits, list(range(len(hits))), {}))
     candidates = _candidates(hits, sentence_spans)
     if not candidates:
-        return Answer(question, False, NO_ANSWER, _citations(hits, list(range(len(hits))), {}))
+        return weak
     vectors = encode_sentences([c.text for c in candidates])
     similarities = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
     q_terms = set(terms(question))
@@ -76,11 +74,17 @@ def compose(
         cand.score = (1 - LEXICAL_WEIGHT) * float(sim) + LEXICAL_WEIGHT * _overlap(q_terms, cand.text)
     ranked = sorted(candidates, key=lambda c: c.score, reverse=True)
     best = ranked[0]
+    # The gate is the best sentence's own score: on XQuAD (bench/answer_quality.py) it separated
+    # answerable from unanswerable questions far better than the best passage's cosine.
+    weak.confidence = best.score
+    if best.score < min_score:
+        return weak
     chosen = [best]
     for cand in ranked[1:]:
         if len(chosen) >= MAX_SENTENCES:
             break
-        if cand.score >= KEEP_RATIO * best.score and cand.text not in {c.text for c in chosen}:
+        if (cand.score >= max(min_score, KEEP_RATIO * best.score)
+                and cand.text not in {c.text for c in chosen}):
             chosen.append(cand)
 
     # Citation numbers follow first use in the answer; passages not quoted follow as further sources.
@@ -95,7 +99,7 @@ def compose(
         quotes.setdefault(cand.hit_index, []).append((cand.start, cand.end))
     sentences = [(cand.text, number[cand.hit_index]) for cand in chosen]
     text = " ".join(f"{sentence} [{n}]" for sentence, n in sentences)
-    return Answer(question, True, text, _citations(hits, order, quotes), sentences)
+    return Answer(question, True, text, _citations(hits, order, quotes), sentences, best.score)
 
 
 def _citations(hits: list[Hit], order: list[int], quotes: dict[int, list[tuple[int, int]]]) -> list[Citation]:

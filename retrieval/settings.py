@@ -71,8 +71,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words.", int),
     Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words.", int),
     Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int),
-    Setting("min_score", 0.25, "CITEBOT_MIN_SCORE",
-            "Relevance threshold (cosine similarity of the best passage); below it the answer says nothing answers the question.",
+    Setting("min_score", 0.40, "CITEBOT_MIN_SCORE",
+            "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
+            "share of the question's content words it contains); below it the answer says nothing in the corpus "
+            "answers the question and shows the nearest passages as weak matches.",
             float),
     Setting("fusion", "convex", "CITEBOT_FUSION",
             "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`."),

@@ -118,6 +118,7 @@ class Answer:
     answer: str
     citations: list[Citation]
     sentences: list[tuple[str, int]] = field(default_factory=list)  # (verbatim sentence, citation n)
+    confidence: float = 0.0  # the best sentence's score, compared with the min_score threshold
 
     def to_json(self) -> dict[str, Any]:
         """The stable ``ask --json`` shape other tools read."""
