@@ -81,8 +81,9 @@ def load_html(data: bytes | str, path: str, label: str, url: str = "") -> Docume
         # with no article, trafilatura falls back to menu items ("Home", "World"): not text to cite
         raise UserError(f"{label}: no article text found in the HTML page")
     title = (result.title or "").strip()
-    # trafilatura puts each block on its own line; make them paragraphs, as in text files
-    text = normalise_text("\n\n".join(line for line in result.text.split("\n")))
+    text = normalise_text(_html_blocks(result.body) if result.body is not None else result.text)
+    if not text:
+        raise UserError(f"{label}: no article text found in the HTML page")
     first, _, rest = text.partition("\n\n")
     if title and rest and first.strip().casefold() == title.casefold():
         text = rest  # the <h1> repeats the title
@@ -91,6 +92,38 @@ def load_html(data: bytes | str, path: str, label: str, url: str = "") -> Docume
         text, title=title, date=date, source=result.sitename or "", url=url or result.url or "",
         path=path, label=label,
     )
+
+
+_LB = "\u2028"  # stands for <lb/> while whitespace is collapsed
+
+
+def _html_blocks(body) -> str:  # type: ignore[no-untyped-def]
+    """Paragraphs from trafilatura's extracted tree: one per block, source line wrapping undone.
+
+    ``result.text`` keeps the hard line breaks of the HTML source inside paragraphs ("without
+    having\nto modify it"), which would split sentences; the tree knows the real blocks.
+    """
+    def flat(el) -> str:  # type: ignore[no-untyped-def]
+        for lb in el.iter("lb"):
+            lb.tail = _LB + (lb.tail or "")
+        text = re.sub(r"\s+", " ", "".join(el.itertext()).replace(_LB, "\x00"))
+        return "\n".join(part.strip() for part in text.split("\x00")).strip()
+
+    blocks: list[str] = []
+    for child in body:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag == "list":
+            block = "\n".join(t for t in (flat(item) for item in child.findall("item")) if t)
+        elif tag == "table":
+            rows = [" | ".join(flat(cell) for cell in row.findall("cell")) for row in child.iter("row")]
+            block = "\n".join(r for r in rows if r.strip(" |"))
+        elif tag == "code":
+            block = "".join(child.itertext()).strip("\n")
+        else:
+            block = flat(child)
+        if block:
+            blocks.append(block)
+    return "\n\n".join(blocks)
 
 
 # ------------------------------------------------------------------------------------------------ PDF

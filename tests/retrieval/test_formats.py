@@ -106,10 +106,25 @@ def test_html_main_text_and_metadata(tmp_path):
     assert doc.url == "https://tass.com/politics/1743781"
     assert doc.place == "MOSCOW" and doc.lang == "en"
     assert doc.text.startswith("The resumption of talks on the peace treaty with Tokyo")
-    assert "categorically\nimpossible" in doc.text or "categorically impossible" in doc.text
+    # the HTML source wraps lines inside <p>; paragraphs must come out whole, not split mid-sentence
+    assert "categorically impossible" in doc.text and "in the current environment" in doc.text
+    assert all("\n" not in para for para in doc.text.split("\n\n"))
+    assert len(doc.text.split("\n\n")) == 3
     for boilerplate in ("World news menu", "cheap flights", "fake news", "Copyright", "Comments"):
         assert boilerplate not in doc.text
     assert "\n\n" in doc.text  # paragraphs kept
+
+
+def test_html_lists_tables_and_line_breaks():
+    page = ("<html><head><title>Budget vote</title></head><body><article><p>The council approved the budget"
+            "<br>after a long debate on Tuesday evening in the town hall.</p><ul><li>Schools get more money</li>"
+            "<li>Roads get less money</li></ul><table><tr><td>Schools</td><td>12 million</td></tr>"
+            "<tr><td>Roads</td><td>8 million</td></tr></table></article></body></html>")
+    from retrieval.formats import load_html
+
+    doc = load_html(page.encode(), "p.html", "p.html")
+    assert doc.text == ("The council approved the budget\nafter a long debate on Tuesday evening in the town hall."
+                        "\n\nSchools get more money\nRoads get less money\n\nSchools | 12 million\nRoads | 8 million")
 
 
 def test_html_without_date_markup_gets_no_guessed_date(tmp_path):
