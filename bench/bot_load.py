@@ -1,0 +1,295 @@
+"""Load benchmark for the Telegram bot: simulated users asking through the fake Bot API server.
+
+The real bot (``bot.app.serve``: PTB Application, rate limiter, handlers) serves the bundled corpus
+(``corpus/``) through the strict fake Bot API server from ``tests/bot/fake_api.py``. Each simulated
+user asks its questions one after another (closed loop, like a person waiting for the answer);
+all users ask at once. Questions are distinct (the bundled article's own questions plus XQuAD's
+English and Russian questions from ../shared/data), so every query is really embedded.
+
+Printed per run: replies delivered / lost (no reply within the timeout), messages the strict server
+rejected, reply latency p50 / p95 / max (question sent -> final reply message received by the
+server) and throughput. ``--adding`` runs the same load while another Corpus on the same index (as
+``citebot add`` in a second process would) keeps adding Reuters stories; ``--faults`` makes the
+server answer some sends with 429 or 502.
+
+    python -m bench.bot_load                 # 50 users x 20 questions, then the same while adding
+    python -m bench.bot_load --users 10 --questions 5 --variants plain
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+TOKEN = "7000000001:BENCH-token-not-secret"
+
+SEED_QUESTIONS = [
+    "Why is the resumption of peace treaty talks with Japan impossible?",
+    "Who is the Russian Deputy Foreign Minister quoted by TASS?",
+    "When did the Soviet Union and Japan sign a joint declaration?",
+    "What is the main stumbling block in the peace treaty talks?",
+    "Which islands does Japan claim?",
+    "How many packages of sanctions has Japan adopted?",
+    "When did Moscow stop the peace treaty talks with Tokyo?",
+    "What did Rudenko say about relations with Japan?",
+    "What is the key condition for normalisation of relations with Japan?",
+    "What kind of document were Russia and Japan negotiating?",
+    "What happened to the Kuril Islands after World War II?",
+    "Who is Japan increasing military activity with?",
+    "What did the Russian foreign ministry say about sovereignty over the islands?",
+    "Since when have Russia and Japan negotiated a peace treaty?",
+    "What are the Habomai Islands?",
+    "What did Japan do after the start of the special military operation?",
+    "Is there any topic for a serious political discussion with Japan?",
+    "What assistance is Japan giving to Kiev?",
+    "What did the 1956 declaration end?",
+    "Are Russia and Japan still negotiating?",
+]
+
+
+def question_pool(seed: int = 0) -> list[str]:
+    """Distinct questions: the seed article's, then XQuAD English and Russian (if the data is there)."""
+    questions = list(SEED_QUESTIONS)
+    try:
+        from retrieval.eval import load_squad
+
+        extra: list[str] = []
+        for lang in ("en", "ru"):
+            path = DATA / "xquad" / f"xquad.{lang}.dev.json"
+            if path.exists():
+                extra.extend(q.text for q in load_squad(path, lang=lang).queries)
+        random.Random(seed).shuffle(extra)
+        questions.extend(extra)
+    except Exception as exc:  # the benchmark still runs on the seed questions alone
+        print(f"  (XQuAD questions not loaded: {exc})", file=sys.stderr)
+    seen: set[str] = set()
+    return [q for q in questions if not (q in seen or seen.add(q))]
+
+
+def reuters_documents(limit: int) -> list[Any]:
+    from retrieval import Document
+    from retrieval.eval import load_reuters
+
+    docs: list[Any] = []
+    for path in sorted((DATA / "reuters21578").glob("reut2-*.sgm")):
+        for d in load_reuters(path):
+            docs.append(Document(text=d.text, title=d.title, date=d.date, source="Reuters", lang="en"))
+            if len(docs) >= limit:
+                return docs
+    return docs
+
+
+class BotThread:
+    """The real bot serving in a background thread with its own event loop."""
+
+    def __init__(self, app: Any, settings: Any) -> None:
+        self.app, self.settings = app, settings
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="bot", daemon=True)
+
+    def _main(self) -> None:
+        from bot.app import serve
+
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop_event = asyncio.Event()
+            self.ready.set()
+            await serve(self.app, self.settings, self.stop_event, first_delay=0.2, poll_timeout=1)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self.error = exc
+            self.ready.set()
+
+    def start(self) -> "BotThread":
+        self.thread.start()
+        self.ready.wait(30)
+        return self
+
+    def stop(self) -> None:
+        if self.loop and self.stop_event and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(30)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_load(api: Any, users: int, questions: list[list[str]], timeout: float) -> dict[str, Any]:
+    """Every user asks its questions in turn; returns latencies and counts."""
+    latencies: list[float] = []
+    lost = 0
+    lock = threading.Lock()
+
+    def user(uid: int, asks: list[str]) -> None:
+        nonlocal lost
+        chat = 10_000 + uid
+        done = 0
+        for question in asks:
+            started = time.monotonic()
+            api.send_text(chat, question, language_code="ru" if uid % 5 == 0 else "en")
+            want = done + 1
+
+            def finished() -> dict | None:
+                final = [m for m in api.bot_messages(chat) if "reply_markup" in m or "Sorry" in m["text"]]
+                return final[want - 1] if len(final) >= want else None
+
+            try:
+                message = api.wait_for(finished, timeout)
+            except AssertionError:
+                with lock:
+                    lost += 1
+                # count it as done so a late reply is not taken for the next question's
+                done += 1
+                continue
+            done += 1
+            with lock:
+                latencies.append(message["sent_at"] - started)
+
+    threads = [threading.Thread(target=user, args=(u, questions[u]), daemon=True) for u in range(users)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    return {"latencies": latencies, "lost": lost, "elapsed": elapsed}
+
+
+def adder(corpus_home: Path, embedder: Any, docs: list[Any], stop: threading.Event, out: dict[str, int]) -> None:
+    """Another Corpus on the same index adding documents one by one until told to stop."""
+    from retrieval import Corpus, load_settings
+
+    with Corpus.open(load_settings(env={}).replace(home=str(corpus_home)), embedder=embedder) as writer:
+        for doc in docs:
+            if stop.is_set():
+                break
+            result = writer.add_document(doc)
+            if result.status == "added":
+                out["documents"] += 1
+                out["passages"] += result.passages
+
+
+def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: int) -> dict[str, Any]:
+    from retrieval import Corpus, load_settings
+    from bot.app import build_application
+    from bot.settings import BOT_SETTINGS
+    from tests.bot.fake_api import FakeBotAPI
+
+    with tempfile.TemporaryDirectory(prefix="citebot-botload-") as tmp:
+        home = Path(tmp) / "index"
+        corpus = Corpus.open(load_settings(env={}).replace(home=str(home)))
+        corpus.add_paths([ROOT / "corpus"])
+        corpus.ask("warm up the model")
+        stats = corpus.stats()
+        with FakeBotAPI(TOKEN) as api:
+            env = {"CITEBOT_HOME": str(home), "TELEGRAM_BOT_TOKEN": TOKEN, "CITEBOT_TELEGRAM_API_URL": api.url,
+                   "CITEBOT_TELEGRAM_RATE_LIMIT": "0"}
+            settings = load_settings(env=env, extra=BOT_SETTINGS)
+            app = build_application(settings, corpus)
+            bot = BotThread(app, settings).start()
+            api.wait_for(lambda: api.calls_to("getUpdates"), timeout=30)
+
+            asks = [[pool[(offset + u * args.questions + i) % len(pool)] for i in range(args.questions)]
+                    for u in range(args.users)]
+            stop_adding = threading.Event()
+            added = {"documents": 0, "passages": 0}
+            writer = None
+            if name == "adding":
+                docs = reuters_documents(args.add_docs)
+                writer = threading.Thread(target=adder, args=(home, corpus.embedder, docs, stop_adding, added),
+                                          daemon=True)
+                writer.start()
+            faulter_stop = threading.Event()
+            if args.faults:
+                def inject() -> None:
+                    rng = random.Random(1)
+                    while not faulter_stop.wait(0.5):
+                        api.fail("sendMessage", rng.choice([429, 502]), retry_after=1)
+                threading.Thread(target=inject, daemon=True).start()
+            result = run_load(api, args.users, asks, args.timeout)
+            faulter_stop.set()
+            stop_adding.set()
+            if writer:
+                writer.join(120)
+            bot.stop()
+            app.bot_data["state"].feedback.close()
+            result.update(rejected=len(api.rejected), added=added, stats=stats,
+                          sends=len(api.calls_to("sendMessage")), faults=args.faults)
+        corpus.close()
+    return result
+
+
+def report(name: str, args: argparse.Namespace, r: dict[str, Any]) -> None:
+    total = args.users * args.questions
+    lat = r["latencies"]
+    print(f"bot load [{name}]: {args.users} users x {args.questions} questions = {total}, corpus "
+          f"{r['stats']['documents']} document(s) / {r['stats']['passages']} passages"
+          + (", with injected 429/502 faults" if r["faults"] else ""))
+    print(f"  replies delivered {len(lat)} / {total}, lost {r['lost']}, rejected by the strict server {r['rejected']}")
+    if lat:
+        print(f"  reply latency p50 {percentile(lat, 50):.2f} s, p95 {percentile(lat, 95):.2f} s, "
+              f"max {max(lat):.2f} s, mean {statistics.mean(lat):.2f} s; "
+              f"{len(lat) / r['elapsed']:.1f} replies/s over {r['elapsed']:.1f} s")
+    if name == "adding":
+        print(f"  documents added concurrently: {r['added']['documents']} "
+              f"({r['added']['passages']} passages) while the load ran")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.bot_load", description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--questions", type=int, default=20, help="questions per user")
+    parser.add_argument("--variants", default="plain,adding", help="comma list of: plain, adding")
+    parser.add_argument("--add-docs", type=int, default=400, help="Reuters stories available to add (--adding)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a reply counts as lost")
+    parser.add_argument("--faults", action="store_true", help="answer a send with 429 or 502 every 0.5 s")
+    args = parser.parse_args(argv)
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import faiss
+        import torch
+
+        torch.set_num_threads(1)
+        faiss.omp_set_num_threads(1)
+    except ImportError:
+        pass
+    pool = question_pool()
+    failed = 0
+    for i, name in enumerate(v.strip() for v in args.variants.split(",") if v.strip()):
+        if name not in {"plain", "adding"}:
+            print(f"unknown variant {name!r}; choose plain and/or adding", file=sys.stderr)
+            return 2
+        result = run_variant(name, args, pool, offset=i * args.users * args.questions)
+        report(name, args, result)
+        failed += result["lost"] + result["rejected"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
