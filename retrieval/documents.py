@@ -190,7 +190,13 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
 
 
 def decode_text(data: bytes, label: str) -> str:
-    """UTF-8 (BOM allowed); legacy cp1251/cp1252 only when the result is plausible text."""
+    """UTF-8 (BOM allowed), UTF-16 with a BOM (Windows "Unicode"), or legacy cp1251/cp1252 when the
+    result is plausible text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UserError(f"{label}: damaged UTF-16 text") from None
     if b"\x00" in data[:65536]:
         raise UserError(f"{label}: binary file (contains NUL bytes), not text")
     if data.startswith(b"\xef\xbb\xbf"):

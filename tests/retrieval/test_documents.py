@@ -136,6 +136,11 @@ def test_utf8_bom_accepted(tmp_path):
     assert load_file(f, MAX)[0].text == "Hello world, this is text."
 
 
+def test_utf16_file_with_bom_decoded(tmp_path):
+    f = write(tmp_path / "a.txt", "Переговоры невозможны, заявил министр.".encode("utf-16"))
+    assert load_file(f, MAX)[0].text == "Переговоры невозможны, заявил министр."
+
+
 def test_cp1251_russian_file_decoded(tmp_path):
     f = write(tmp_path / "a.txt", "Переговоры о мирном договоре невозможны.".encode("cp1251"))
     [doc] = load_file(f, MAX)
