@@ -124,8 +124,8 @@ class Dateline:
 
     place: str
     source: str
-    month: int
-    day: int
+    month: int | None  # None for a dateline without a date: "WASHINGTON (AP) —"
+    day: int | None
     year: int | None
     end: int  # char offset just after the dateline (and the space after it) in the scanned text
 
@@ -135,6 +135,8 @@ class Dateline:
         The year chosen puts the dateline closest to the reference date, so a "December 31"
         dateline in an article dated 2025-01-01 resolves to 2024-12-31.
         """
+        if not self.month or not self.day:
+            return None
         if self.year:
             return _iso(self.year, self.month, self.day)
         ref = reference or next(iter(find_dates(text)), None)
@@ -166,6 +168,10 @@ _DATELINE_RES = [
     # МОСКВА, 8 фев — РИА Новости.   МОСКВА, 8 февраля 2024 (Интерфакс) -
     re.compile(rf"(?P<place>{_PLACE_RU}),\s+(?P<day>\d{{1,2}})\s+(?P<month>{_RU_MONTH_RE})(?:\s+(?P<year>\d{{4}}))?\s*{_DASH}\s*(?P<source>[А-ЯЁA-Z][\wА-Яа-яЁё\- ]{{0,30}}?)\.\s+"),
     re.compile(rf"(?P<place>{_PLACE_RU}),\s+(?P<day>\d{{1,2}})\s+(?P<month>{_RU_MONTH_RE})(?:\s+(?P<year>\d{{4}}))?\s*\((?P<source>{_SOURCE})\)\s*{_DASH}\s*"),
+    # MOSCOW. Feb 8 (Interfax) -
+    re.compile(rf"(?P<place>{_PLACE_EN})\.\s+(?P<month>{_EN_MONTH_RE})\s+(?P<day>\d{{1,2}})(?:,\s*(?P<year>\d{{4}}))?\s*\((?P<source>{_SOURCE})\)\s*{_DASH}\s*"),
+    # WASHINGTON (AP) —     PARIS (AFP) -   (place and agency, no date)
+    re.compile(rf"(?P<place>{_PLACE_EN})\s+\((?P<source>[A-Z][A-Za-z&.\- ]{{0,30}}?)\)\s*{_DASH}\s*"),
 ]
 
 
@@ -176,6 +182,10 @@ def find_dateline(text: str) -> Dateline | None:
         m = pattern.match(text, stripped)
         if not m:
             continue
+        groups = m.groupdict()
+        if groups.get("month") is None:  # place and agency only
+            return Dateline(place=m["place"].strip(), source=m["source"].strip(), month=None, day=None,
+                            year=None, end=m.end())
         month = month_number(m["month"])
         day = int(m["day"])
         if not month or not 1 <= day <= 31:

@@ -67,6 +67,8 @@ def test_words_that_start_like_months_are_not_months():
         ("WASHINGTON, February 8, 2024 (Reuters) — Text", "WASHINGTON", "Reuters", "2024-02-08", "Text"),
         ("МОСКВА, 8 фев — РИА Новости. Текст", "МОСКВА", "РИА Новости", "2024-02-08", "Текст"),
         ("МОСКВА, 8 марта (Интерфакс) - Текст", "МОСКВА", "Интерфакс", "2024-03-08", "Текст"),
+        ("MOSCOW. Feb 8 (Interfax) - Text", "MOSCOW", "Interfax", "2024-02-08", "Text"),
+        ("МОСКВА, 8 февраля 2023. /ТАСС/. Текст", "МОСКВА", "ТАСС", "2023-02-08", "Текст"),
     ],
 )
 def test_datelines(text, place, source, iso, rest):
@@ -93,7 +95,17 @@ def test_dateline_year_from_a_date_in_the_text():
 @pytest.mark.parametrize(
     "text",
     ["Moscow, February 8, officials said", "The MOSCOW talks. /TASS/.", "MOSCOW, February 40. /TASS/. x",
-     "Москва, 8 февраля. /ТАСС/. x", "MOSCOW, Smarch 8. /TASS/. x", "Text before MOSCOW, February 8. /TASS/. x"],
+     "Москва, 8 февраля. /ТАСС/. x", "MOSCOW, Smarch 8. /TASS/. x", "Text before MOSCOW, February 8. /TASS/. x",
+     "I (the author) - wrote this", "NATO (North Atlantic Treaty Organization) said"],
 )
 def test_not_datelines(text):
     assert find_dateline(text) is None
+
+
+@pytest.mark.parametrize("text, place, source", [("WASHINGTON (AP) — The Senate voted", "WASHINGTON", "AP"),
+                                                 ("PARIS (AFP) - Text", "PARIS", "AFP")])
+def test_datelines_without_a_date(text, place, source):
+    dl = find_dateline(text)
+    assert (dl.place, dl.source) == (place, source)
+    assert dl.resolve(reference="2024-02-07", text="February 8, 2024") is None  # no date to take a year for
+    assert not text[dl.end:].startswith(("—", "-", " "))
