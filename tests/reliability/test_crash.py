@@ -1,0 +1,205 @@
+"""Crash safety: `citebot add DIR` killed with SIGKILL at random moments, at least 20 times in a row.
+
+After every kill the store must open, `citebot verify` must pass, and every document must be wholly
+present (its row, every passage, a lexical entry and an embedding per passage, a dense entry after the
+derived index is re-synced) or wholly absent. A final rerun of the same add must finish the job and
+embed nothing that an earlier, killed run had already stored.
+
+Loading torch and the model takes ~5 s per process on this machine, so a loop of fresh processes would
+spend nearly all its kills in the import. The loop therefore has two kinds of victims:
+
+* the installed ``citebot`` console script, killed at a random moment of its start-up (store creation,
+  schema migration, document loading, model loading) -- a few runs, as a user would start it;
+* children forked from a "zygote" process that has already *imported* torch and sentence-transformers
+  (no model loaded, no thread started, no database opened) and then run exactly the console script's
+  code, ``retrieval.cli.main(["add", DIR])``. Each child still loads the model itself, so random kill
+  moments fall both in the model load and in the writing phase. The children use a small embedding
+  batch (``EMBED_BATCH``) so one add is many separate transactions: more moments where a kill lands
+  between two of them. Each child logs the hashes of the texts it sent to the model, which is how the
+  test proves that nothing already stored is ever embedded again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ..conftest import ROOT
+from .conftest import check_whole_or_absent, citebot, citebot_argv, cli_env, dense_ids, expected, read_store, write_docs
+
+KILLS_WANTED = 20
+SMALL_BATCH = 6  # passages per embed + write round in the forked children (the CLI default is 256)
+
+ZYGOTE = r"""
+import json, os, sys
+import torch, sentence_transformers  # the slow imports, once; no model is loaded before a fork
+import retrieval.cli as cli
+import retrieval.corpus as corpus_mod
+import retrieval.embedder as embedder_mod
+from retrieval.types import text_hash
+
+corpus_mod.EMBED_BATCH = int(sys.argv[1])
+_encode = embedder_mod.SentenceTransformerEmbedder.encode_passages
+
+def encode_passages(self, texts):
+    vectors = _encode(self, texts)
+    with open(os.environ["CRASH_ENCODE_LOG"], "a") as fh:
+        fh.write("".join(text_hash(t) + "\n" for t in texts))
+    return vectors
+
+embedder_mod.SentenceTransformerEmbedder.encode_passages = encode_passages
+print("ready", flush=True)
+for line in sys.stdin:
+    cmd = json.loads(line)
+    if cmd["op"] == "run":
+        pid = os.fork()
+        if pid == 0:
+            fd = os.open(cmd["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.environ.update(cmd["env"])
+            try:
+                rc = cli.main(cmd["argv"])
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+                rc = 99
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(rc)
+        print(json.dumps({"pid": pid}), flush=True)
+    elif cmd["op"] == "wait":
+        _, status = os.waitpid(cmd["pid"], 0)
+        print(json.dumps({"killed": os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9,
+                          "rc": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}), flush=True)
+"""
+
+
+class Zygote:
+    """A process with the heavy imports done, forking one child per command."""
+
+    def __init__(self, home: Path, log: Path) -> None:
+        self.home, self.log = home, log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE, str(SMALL_BATCH)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, env=cli_env(home, CRASH_ENCODE_LOG=str(log)), cwd=ROOT,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def _call(self, **cmd) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def start(self, argv: list[str], out: Path) -> int:
+        env = {"CITEBOT_HOME": str(self.home), "CRASH_ENCODE_LOG": str(self.log)}
+        return self._call(op="run", argv=argv, out=str(out), env=env)["pid"]
+
+    def wait(self, pid: int) -> dict:
+        return self._call(op="wait", pid=pid)
+
+    def run(self, argv: list[str], out: Path) -> tuple[int | None, str]:
+        result = self.wait(self.start(argv, out))
+        return result["rc"], out.read_text()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def encoded(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
+    docs_dir = tmp_path / "docs"
+    paths = write_docs(docs_dir, 45, seed=4, sentences=11)
+    wanted = [expected(p) for p in paths]
+    assert all(len(w.passages) >= 2 for w in wanted)
+    home = tmp_path / "index"
+    log = tmp_path / "encoded.log"
+    rng = random.Random(20261128)
+    kills, runs, outputs = 0, 0, []
+
+    def after_kill() -> None:
+        # `citebot verify` (the console script's code) must pass; it re-syncs the derived dense index
+        rc, out = zygote.run(["verify"], tmp_path / "verify.out")
+        assert rc == 0 and "ok:" in out and "NOT OK" not in out, out
+        check_whole_or_absent(home, wanted, dense_ids(home))
+
+    # 1. the real console script, killed during its start-up (store creation, migration, model load)
+    for delay in sorted(rng.uniform(0.05, 5.0) for _ in range(4)):
+        proc = subprocess.Popen([*citebot_argv(), "add", str(docs_dir)], env=cli_env(home),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+        runs += 1
+        if proc.returncode == -signal.SIGKILL:
+            kills += 1
+        assert b"Traceback" not in err
+        if (home / "citebot.sqlite3").exists():
+            verify = citebot(home, "verify")
+            assert verify.returncode == 0, verify.stdout + verify.stderr
+            check_whole_or_absent(home, wanted, dense_ids(home))
+
+    # 2. forked children killed at random moments of their model load and writing
+    zygote = Zygote(home, log)
+    try:
+        while kills < KILLS_WANTED and runs < 45:
+            before = read_store(home)["embedded"] if (home / "citebot.sqlite3").exists() else set()
+            log.unlink(missing_ok=True)
+            out = tmp_path / f"run{runs}.out"
+            pid = zygote.start(["add", str(docs_dir)], out)
+            # mostly past the model load, into the writing; near the end mostly in the load, so that
+            # the loop's kills never run out of documents to interrupt
+            done = len(read_store(home)["docs"]) / len(wanted) if (home / "citebot.sqlite3").exists() else 0
+            time.sleep(rng.uniform(0.0, 3.0 if done < 0.6 else 1.5))
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - already reaped cannot happen before wait
+                pass
+            result = zygote.wait(pid)
+            runs += 1
+            text = out.read_text()
+            assert "Traceback" not in text, text
+            if result["killed"]:
+                kills += 1
+            else:
+                assert result["rc"] == 0, text
+            outputs.append(text)
+            # a run never re-embeds what an earlier (killed) run had already stored
+            assert not set(encoded(log)) & before
+            after_kill()
+
+        assert kills >= KILLS_WANTED, f"only {kills} of {runs} runs were killed"
+        progress = len(read_store(home)["docs"])
+        # the kills landed in the writing phase too: some documents were added by killed runs, not all
+        assert 0 < progress < len(wanted), progress
+
+        # 3. a rerun of the same add finishes the job, embedding only what was never stored
+        before = read_store(home)["embedded"]
+        log.unlink(missing_ok=True)
+        rc, text = zygote.run(["add", str(docs_dir)], tmp_path / "final.out")
+        assert rc == 0, text
+        assert f"corpus has {len(wanted)} documents" in text
+        fresh = encoded(log)
+        assert fresh, "the rerun had work left to do"
+        assert not set(fresh) & before, "the rerun embedded texts that were already stored"
+        assert len(fresh) == len(set(fresh)), "the rerun embedded a text twice"
+        after = read_store(home)["embedded"]
+        assert set(fresh) == after - before
+    finally:
+        zygote.close()
+
+    verify = citebot(home, "verify")  # the console script, as a user would check
+    assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stdout + verify.stderr
+    assert check_whole_or_absent(home, wanted, dense_ids(home)) == len(wanted)
+    assert read_store(home)["embedded"] >= {h for w in wanted for h in w.embed_hashes}
