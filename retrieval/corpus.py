@@ -85,8 +85,11 @@ class Corpus:
         return self._dense
 
     # -- embeddings -----------------------------------------------------------------------------------
-    def _vectors(self, texts: list[str], queries: bool = False) -> np.ndarray:
-        """Embed texts through the (model, text hash) cache; only unseen texts reach the model."""
+    def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
+        """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
+
+        ``reading`` marks the question path, where caching new vectors is best-effort (never waits for
+        a writer, never fails on a read-only index)."""
         model = self.embedder.name
         hashes = [text_hash(t) for t in texts]
         cached = self.store.cached_embeddings(model, hashes)
@@ -95,7 +98,7 @@ class Corpus:
             encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
             vectors = encode(list(todo.values()))
             fresh = dict(zip(todo.keys(), vectors))
-            self.store.put_embeddings(model, fresh)
+            self.store.put_embeddings(model, fresh, wait=not reading)
             cached.update(fresh)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -318,7 +321,7 @@ class Corpus:
         with self.lock:
             vector = None
             if mode != "lexical":
-                vector = self._vectors([query], queries=True)[0]
+                vector = self._vectors([query], queries=True, reading=True)[0]
                 self.dense.sync(self.store)
             scored = hybrid_search(
                 self.store, self.dense, self.embedder.name, query, vector, offset + k, mode=mode,
@@ -346,9 +349,9 @@ class Corpus:
         hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
         rows = self.store.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
-        query_vector = self._vectors([question], queries=True)[0]
+        query_vector = self._vectors([question], queries=True, reading=True)[0]
         return answer_mod.compose(
-            question, hits, spans, query_vector, lambda texts: self._vectors(texts, queries=False),
+            question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
             self.settings.min_score,
         )
 

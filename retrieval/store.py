@@ -120,8 +120,9 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write transaction; bumps the generation. A second writer waits, then fails clearly."""
+    def write(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction. A second writer waits, then fails clearly. ``bump`` moves the
+        generation (searchable content changed); the embedding cache alone does not."""
         with self.lock:
             try:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -136,9 +137,10 @@ class Store:
                 raise
             try:
                 yield self.db
-                self.db.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
+                if bump:
+                    self.db.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                    )
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -327,15 +329,29 @@ class Store:
         return int(row[0]), int(row[1])
 
     # -- writes (call inside ``with store.write() as db``) -------------------------------------------
-    def put_embeddings(self, model: str, items: dict[str, np.ndarray]) -> None:
-        """Cache vectors in their own short transaction, so a killed ingest never embeds them again."""
+    def put_embeddings(self, model: str, items: dict[str, np.ndarray], wait: bool = True) -> bool:
+        """Cache vectors in their own short transaction, so a killed ingest never embeds them again.
+
+        With ``wait=False`` (the question path) caching is best-effort: a busy or read-only store is
+        skipped instead of delaying or failing an answer. Returns whether the vectors were stored.
+        """
         if not items:
-            return
-        with self.write() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)",
-                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
-            )
+            return True
+        rows = [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()]
+        with self.lock:
+            if not wait:
+                self.db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self.write(bump=False) as db:
+                    db.executemany("INSERT OR IGNORE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)", rows)
+                return True
+            except (UserError, sqlite3.OperationalError):
+                if wait:
+                    raise
+                return False
+            finally:
+                if not wait:
+                    self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
     @staticmethod
     def insert_document(

@@ -182,3 +182,16 @@ def test_near_duplicates_within_one_input_are_caught(make_corpus, tmp_path):
     docs = [Document(text=story, title="A", path="a"), Document(text=story + "\nMore context follows here.", title="B", path="b")]
     statuses = [r.status for r in corpus.add_documents(docs)]
     assert statuses == ["added", "near-duplicate"]
+
+
+def test_questions_are_answered_while_another_process_holds_the_write_lock(seed_corpus):
+    import sqlite3
+
+    writer = sqlite3.connect(seed_corpus.store.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of adding documents
+    try:
+        answer = seed_corpus.ask("who told TASS that resuming dialogue was categorically impossible?")
+        assert answer.answered and "Rudenko" in answer.citations[0].passage + answer.answer
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
