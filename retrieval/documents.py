@@ -42,14 +42,15 @@ def load_sources(args: Iterable[str], max_bytes: int) -> Iterator[tuple[str, lis
     (hidden entries skipped, symlink loops safe, unsupported suffixes skipped silently); an explicitly
     named unsupported file is an error. A bulk file (JSON Lines, CSV) with bad lines yields its good
     documents under the file's label and one error per bad line labelled ``FILE line N``. Error
-    messages name their file (stdin as "stdin"), so each reads on its own as one line.
+    messages do not repeat the label: "label: message" is the one line to show a user (the CLI), and
+    the message alone suits a reply about a file the user just sent (the bot).
     """
     for arg in args:
         if arg == "-":
             try:
                 yield "-", load_stdin(max_bytes)
             except UserError as exc:
-                yield "-", exc
+                yield _bare("-", exc)
             continue
         if re.match(r"(?i)https?://", arg):
             try:
@@ -57,7 +58,7 @@ def load_sources(args: Iterable[str], max_bytes: int) -> Iterator[tuple[str, lis
 
                 yield arg, fetch.fetch_documents(arg, max_bytes)
             except UserError as exc:
-                yield arg, exc
+                yield _bare(arg, exc)
             continue
         path = Path(arg)
         if path.is_dir():
@@ -67,13 +68,13 @@ def load_sources(args: Iterable[str], max_bytes: int) -> Iterator[tuple[str, lis
                 yield from _load_labelled(file, max_bytes)
             if not found:
                 supported = " ".join(sorted(SUPPORTED_SUFFIXES))
-                yield arg, UserError(f"{arg}: no supported files in this directory ({supported})")
+                yield arg, UserError(f"no supported files in this directory ({supported})")
         elif path.exists():
             yield from _load_labelled(path, max_bytes)
         elif path.is_symlink():
-            yield arg, UserError(f"{arg}: broken symbolic link")
+            yield arg, UserError("broken symbolic link")
         else:
-            yield arg, UserError(f"{arg}: no such file or directory")
+            yield arg, UserError("no such file or directory")
 
 
 def _load_labelled(path: Path, max_bytes: int) -> Iterator[tuple[str, list[Document] | Exception]]:
@@ -84,13 +85,22 @@ def _load_labelled(path: Path, max_bytes: int) -> Iterator[tuple[str, list[Docum
             if docs or not errors:
                 yield label, docs
             for lineno, err in errors:
-                yield f"{label} line {lineno}", err
+                yield _bare(f"{label} line {lineno}", err)
         else:
             yield label, load_file(path, max_bytes)
     except UserError as exc:
-        yield label, exc
+        yield _bare(label, exc)
     except OSError as exc:  # permission denied, vanished while walking, ...
-        yield label, UserError(f"{label}: cannot read: {exc.strerror or exc}")
+        yield label, UserError(f"cannot read: {exc.strerror or exc}")
+
+
+def _bare(label: str, exc: UserError) -> tuple[str, UserError]:
+    """(label, error) with the label removed from the front of the message, where it is repeated."""
+    message = str(exc)
+    for prefix in (f"{label}: ", "stdin: " if label == "-" else f"{label}: "):
+        if message.startswith(prefix) and len(message) > len(prefix):
+            return label, UserError(message[len(prefix):])
+    return label, exc
 
 
 def walk(root: Path) -> Iterator[Path]:

@@ -220,8 +220,8 @@ def test_jsonl_bad_line_named_and_rest_kept(tmp_path):
     bad = {label: r for label, r in results if isinstance(r, Exception)}
     assert [d.text for d in good[0]] == ["Good one.", "Good two."]
     assert set(bad) == {f"{f} line 2", f"{f} line 3"}
-    assert str(bad[f"{f} line 3"]) == f"{f} line 3: missing or empty 'text'"
-    assert str(bad[f"{f} line 2"]).startswith(f"{f} line 2: not valid JSON")
+    assert str(bad[f"{f} line 3"]) == "missing or empty 'text'"
+    assert str(bad[f"{f} line 2"]).startswith("not valid JSON")
 
 
 def test_jsonl_bad_date_names_line(tmp_path):
@@ -288,12 +288,17 @@ def test_directory_without_supported_files_says_so(tmp_path):
     assert label == str(tmp_path) and isinstance(err, UserError) and "no supported files" in str(err)
 
 
-def test_error_messages_name_their_file(tmp_path):
+def test_error_messages_read_as_one_line_after_their_label(tmp_path):
     write(tmp_path / "d" / "bin.txt", b"garbage\x00\x01")
     write(tmp_path / "d" / "b.jsonl", '{"text": "A fine story about the harvest."}\n{bad\n')
     write(tmp_path / "x.xyz", "hi")
     args = [str(tmp_path / "d"), str(tmp_path / "x.xyz"), str(tmp_path / "missing.txt")]
     errors = [(label, err) for label, err in load_sources(args, MAX) if isinstance(err, Exception)]
     assert len(errors) == 4
-    for label, err in errors:
-        assert str(err).startswith(label + ":") and "\n" not in str(err)
+    lines = [f"{label}: {err}" for label, err in errors]
+    assert lines == [
+        f"{tmp_path}/d/b.jsonl line 2: not valid JSON (Expecting property name enclosed in double quotes)",
+        f"{tmp_path}/d/bin.txt: binary file (contains NUL bytes), not text",
+        f"{tmp_path}/x.xyz: unsupported file type .xyz; supported: " + " ".join(sorted(SUPPORTED_SUFFIXES)),
+        f"{tmp_path}/missing.txt: no such file or directory",
+    ]

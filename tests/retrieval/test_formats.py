@@ -299,7 +299,7 @@ def test_csv_bad_row_named(tmp_path):
     f = write(tmp_path / "bulk.csv", "title,text,date\nA,Good text here.,2024-01-01\nB,More text.,not a date\n")
     results = list(load_sources([str(f)], MAX))
     assert [d.title for d in results[0][1]] == ["A"]
-    assert results[1][0] == f"{f} line 3" and str(results[1][1]).startswith(f"{f} line 3: invalid date")
+    assert results[1][0] == f"{f} line 3" and str(results[1][1]).startswith("invalid date")
 
 
 def test_directory_with_every_format(tmp_path):
