@@ -4,12 +4,16 @@
    Jaccard is above THRESHOLD, printed with their exact Jaccard so real re-issues can be told apart.
 2. Recall: each story republished with another headline, a trailing paragraph and a few word edits
    must score above THRESHOLD against its original.
+3. The same false-positive count on N distinct Russian Telegram posts (../shared/data/tg_news_ru),
+   where channels repeat footers ("Подписаться" links) under short posts.
 
 Usage: .venv/bin/python bench/bench_neardup.py [N]
 """
 from __future__ import annotations
 
+import glob
 import html
+import json
 import random
 import re
 import sys
@@ -45,6 +49,32 @@ def stories(n: int) -> list[tuple[str, str]]:
     return out
 
 
+def telegram_posts(n: int) -> list[tuple[str, str]]:
+    posts: list[str] = []
+    for f in sorted(glob.glob(str(DATA.parent / "tg_news_ru" / "raw" / "*.json"))):
+        posts += [p["text"] for p in json.load(open(f, encoding="utf-8")) if p.get("text")]
+    random.Random(0).shuffle(posts)
+    out, seen = [], set()
+    for p in posts:
+        if p not in seen and len(p.split()) >= 5:
+            seen.add(p)
+            out.append((p.split("\n", 1)[0][:60], p))
+        if len(out) >= n:
+            break
+    return out
+
+
+def flagged_pairs(docs: list[tuple[str, str]]) -> list[tuple[int, int, float]]:
+    sigs = [neardup.signature(text) for _, text in docs]
+    matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), neardup.NUM_PERM)
+    flagged = []
+    for i in range(len(sigs)):
+        sims = (matrix[i + 1:] == matrix[i]).mean(axis=1)
+        for j in np.nonzero(sims > neardup.THRESHOLD)[0]:
+            flagged.append((i, i + 1 + int(j), float(sims[j])))
+    return flagged
+
+
 def variant(text: str, rng: random.Random) -> str:
     words = text.split()
     for _ in range(max(1, len(words) // 50)):  # ~2% of words edited
@@ -60,12 +90,7 @@ def main() -> None:
     t = time.process_time()
     sigs = [neardup.signature(text) for _, text in docs]
     per_doc = (time.process_time() - t) / len(docs) * 1000
-    matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), neardup.NUM_PERM)
-    flagged = []
-    for i in range(len(sigs)):
-        sims = (matrix[i + 1:] == matrix[i]).mean(axis=1)
-        for j in np.nonzero(sims > neardup.THRESHOLD)[0]:
-            flagged.append((i, i + 1 + int(j), float(sims[j])))
+    flagged = flagged_pairs(docs)
     pairs = len(sigs) * (len(sigs) - 1) // 2
     print(f"{len(docs)} distinct Reuters stories, {pairs} pairs, signature {per_doc:.2f} CPU-ms/story")
     print(f"pairs above THRESHOLD={neardup.THRESHOLD}: {len(flagged)}")
@@ -81,6 +106,11 @@ def main() -> None:
     short = [s for (_, text), s in zip(sample, scores) if len(text.split()) < 80]
     if short:
         print(f"  of which stories under 80 words: {sum(s > neardup.THRESHOLD for s in short)}/{len(short)}")
+    posts = telegram_posts(n)
+    flagged = flagged_pairs(posts)
+    print(f"{len(posts)} distinct Telegram posts: {len(flagged)} pairs above THRESHOLD (inspect: reposts or not)")
+    for i, j, s in flagged[:30]:
+        print(f"  est {s:.2f}: {posts[i][1][:70]!r} / {posts[j][1][:70]!r}")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ _rng = np.random.default_rng(SEED)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
 _B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EMPTY = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[str]:
-    """Lower-cased word k-grams (ё folded to е); a text shorter than k words is one shingle."""
-    words = _WORD.findall(text.lower().replace("ё", "е"))
+    """Lower-cased word k-grams (ё folded to е, links removed); a text shorter than k words is one shingle."""
+    # links are dropped: a channel's footer links would otherwise make two short posts "the same"
+    words = _WORD.findall(_URL.sub(" ", text).lower().replace("ё", "е"))
     if not words:
         return set()
     if len(words) < k:

@@ -102,3 +102,14 @@ def test_corpus_reports_republished_story_and_force_adds_it(tmp_path, make_corpu
     assert len(corpus.documents()) == 1
     [forced] = corpus.add_paths([copy], force=True)
     assert forced.status == "added" and len(corpus.documents()) == 2
+
+
+def test_short_posts_sharing_a_channel_footer_are_not_duplicates():
+    footer = "\n\n❤ [Подписаться](https://t.me/moscowtop) | [Прислать новость](https://t.me/moscowtop02_bot)"
+    a = "Следующая остановка «Ремонтная мастерская»" + footer
+    b = "Коротко о погоде в Москве" + footer
+    assert neardup.similarity(neardup.signature(a), neardup.signature(b)) < neardup.THRESHOLD
+    # the same post reposted with other formatting still is one
+    c = "⚡️Президент Южной Кореи заявил, что отзовет военное положение на заседании правительства"
+    d = "❗️Президент Южной Кореи заявил, что **отзовёт военное положение **на заседании правительства" + footer
+    assert neardup.similarity(neardup.signature(c), neardup.signature(d)) > neardup.THRESHOLD
