@@ -255,6 +255,7 @@ def run(settings: Any) -> int:
     if not settings.telegram_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
     protect_secrets(settings.telegram_token, settings.telegram_webhook_secret)
+    Access.from_settings(settings)  # a bad id list fails here, before the corpus is opened
     from retrieval import Corpus  # heavy import only when actually serving
 
     corpus = Corpus.open(settings)

@@ -21,6 +21,7 @@ from telegram import (
     LinkPreviewOptions,
     Message,
     MessageEntity,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
@@ -92,7 +93,8 @@ async def send_html(update: Update, context: ContextTypes.DEFAULT_TYPE, chunks: 
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
             reply_markup=markup if i == len(chunks) - 1 else None,
-            reply_to_message_id=reply_to,
+            # the question may have been deleted meanwhile: answer anyway
+            reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
         )
     return last
 
@@ -257,18 +259,22 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state = state_of(context)
     lang = _lang(update)
     kind, _, rest = (query.data or "").partition(":")
+    parts = rest.split(":")
+    numbers = parts[1:] if kind in {"m", "p"} else parts if kind == "s" else []
+    if not all(n.isdigit() and len(n) < 7 for n in numbers):  # forged or foreign data
+        await query.answer(t("expired", lang), show_alert=True)
+        return
     if kind == "s":
         await query.answer()
         text, markup = await _sources_page(state, int(rest or 0), lang)
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
                                       link_preview_options=NO_PREVIEW)
         return
-    parts = rest.split(":")
     stored = await asyncio.to_thread(state.feedback.question, parts[0]) if parts[0] else None
     if stored is None:
         await query.answer(t("expired", lang), show_alert=True)
         return
-    if kind == "f":
+    if kind == "f" and len(parts) == 2:
         user = update.effective_user
         await asyncio.to_thread(state.feedback.vote, stored.key, user.id if user else None,
                                 1 if parts[1] == "1" else -1)
@@ -277,8 +283,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with contextlib.suppress(BadRequest):  # "message is not modified" on a double tap
             await query.edit_message_reply_markup(reply_markup=_without_feedback(query.message.reply_markup))
         return
-    if kind in {"m", "p"}:
-        offset = max(0, int(parts[1]))
+    if kind in {"m", "p"} and len(parts) == (3 if kind == "p" else 2):
+        offset = int(parts[1])
         base = int(parts[2]) if kind == "p" else offset
         async with typing(context, update.effective_chat.id):
             hits = await asyncio.to_thread(state.corpus.search, stored.question, k=MORE_PAGE, offset=offset)

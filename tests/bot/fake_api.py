@@ -96,6 +96,16 @@ def _check_attrs(name: str, attrs: str, offset: int) -> None:
         raise ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients drop connections mid-request (a cancelled "typing…" call): not worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class ApiError(Exception):
     def __init__(self, code: int, description: str, parameters: dict | None = None):
         super().__init__(description)
@@ -172,7 +182,7 @@ class FakeBotAPI:
             def do_GET(self) -> None:
                 api._handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.closing = False
@@ -471,7 +481,10 @@ class FakeBotAPI:
             reply = p.get("reply_parameters") or {}
             reply_to = reply.get("message_id") or p.get("reply_to_message_id")
             if reply_to is not None:
-                message["reply_to_message"] = dict(self.messages.get((chat_id, int(reply_to)), {}))
+                original = self.messages.get((chat_id, int(reply_to)))
+                if original is None and not reply.get("allow_sending_without_reply"):
+                    raise ApiError(400, "Bad Request: message to be replied not found")
+                message["reply_to_message"] = dict(original or {})
             self.messages[(chat_id, message["message_id"])] = message
             self.sent.append(message)
             self.cond.notify_all()

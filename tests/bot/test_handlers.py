@@ -317,6 +317,22 @@ def test_uploaded_file_names_cannot_escape_the_temp_dir(name, expected):
     assert safe_filename(name) == expected
 
 
+def test_forged_or_stale_button_data_gets_a_polite_alert_not_a_crash(harness):
+    def press(data):
+        return {"update_id": next(_update_ids), "callback_query": {
+            "id": str(next(_update_ids)), "from": {"id": USER, "is_bot": False, "first_name": "U"},
+            "chat_instance": "c", "data": data,
+            "message": {"message_id": 9, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT,
+                        "text": "old answer"}}}
+
+    forged = ["m:nokey:3", "m:x:abc", "f:x", "p:x:3", "s:-1", "s:99999999", "zzz", "f:x:1:2:3"]
+    request = harness().feed(*(press(d) for d in forged))
+    alerts = request.sent("answerCallbackQuery")
+    assert len(alerts) == len(forged)
+    assert request.sent() == []  # no apology: nothing crashed
+    assert sum("expired" in a.get("text", "") for a in alerts) >= 7
+
+
 def test_token_is_not_in_any_request_text(harness):
     request = harness().feed(message(USER, "/start"), message(USER, QUESTION))
     assert all(TOKEN not in json.dumps(p) for _, p in request.calls)
