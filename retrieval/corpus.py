@@ -350,10 +350,17 @@ class Corpus:
         rows = self.store.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
-        return answer_mod.compose(
+        answer = answer_mod.compose(
             question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
             self.settings.min_score,
         )
+        # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
+        by_passage = {h.passage_id: h for h in hits}
+        for citation in answer.citations:
+            row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
+            if row is not None and hit is not None and row.page_starts and citation.quotes:
+                citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        return answer
 
     # -- maintenance ----------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

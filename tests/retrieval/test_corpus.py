@@ -195,3 +195,16 @@ def test_questions_are_answered_while_another_process_holds_the_write_lock(seed_
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_citation_names_the_page_of_the_quoted_sentence(make_corpus):
+    page1 = "The port authority published its annual report on Monday. Cargo volumes were flat over the year."
+    page2 = "The harbour master resigned because of repeated crane failures at the container terminal."
+    text = page1 + "\n\n" + page2
+    corpus = make_corpus()
+    corpus.add_document(Document(text=text, title="Port report", page_starts=[0, len(page1) + 2], path="port.pdf"))
+    answer = corpus.ask("why did the harbour master resign?")
+    assert answer.answered
+    first = answer.citations[0]
+    assert "crane failures" in answer.answer
+    assert first.page == 2
