@@ -6,6 +6,7 @@ a rerun embeds nothing twice. Reads re-sync the dense index whenever another pro
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import date as _date
@@ -31,6 +32,9 @@ except ImportError:  # pragma: no cover - optional module
     neardup = None  # type: ignore[assignment]
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
+# C0/C1 control characters other than tab and newline: a document's ESC sequences would otherwise reach
+# the user's terminal through `citebot ask/search/show` (clear the screen, retitle the window, ...).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -171,9 +175,11 @@ class Corpus:
                  pending_signatures: list[tuple[bytes, str]]):
         label = doc.path or doc.title or "document"
         text = doc.text.replace("\r\n", "\n").replace("\r", "\n") if doc.text else ""
+        text = _CONTROL.sub(" ", text)  # one for one, so PDF page offsets stay valid
         if not text.strip():
             return AddResult("error", label, message="empty document: no text to index"), None
-        doc = replace(doc, text=text, date=_valid_date(doc.date, f"{label}: date"))
+        doc = replace(doc, text=text, date=_valid_date(doc.date, f"{label}: date"),
+                      **{k: _CONTROL.sub("", getattr(doc, k) or "") for k in ("title", "source", "url", "place")})
         content_hash = doc.content_hash
         existing = self.store.find_document(content_hash=content_hash)
         if existing is not None or content_hash in pending_hashes:
