@@ -258,8 +258,15 @@ def run(settings: Any) -> int:
     Access.from_settings(settings)  # a bad id list fails here, before the corpus is opened
     from retrieval import Corpus  # heavy import only when actually serving
 
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     corpus = Corpus.open(settings)
     app = build_application(settings, corpus)
+    log.info("loading the embedding model so the first question is not slow")
+    try:
+        corpus.search("warm up", k=1)
+    except UserError as exc:
+        log.warning("warm-up query failed: %s", exc)
 
     async def main() -> None:
         stop = asyncio.Event()

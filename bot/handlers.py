@@ -41,7 +41,7 @@ from retrieval.types import AddResult, Document
 from bot.access import Access, RateLimiter
 from bot.feedback import FeedbackStore
 from bot.i18n import lang_of, t
-from bot.render import esc, render_answer, render_hits, split_html
+from bot.render import TITLE_CHARS, esc, render_answer, render_hits, shorten, split_html
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ async def _sources_page(state: BotState, page: int, lang: str) -> tuple[str, Inl
     more = len(docs) > SOURCES_PAGE
     docs = docs[:SOURCES_PAGE]
     if not docs:
-        return t("sources_empty", lang), None
+        return t("sources_past_end" if page else "sources_empty", lang, page=page + 1), None
     first = page * SOURCES_PAGE + 1
     lines = [t("sources_page", lang, first=first, last=first + len(docs) - 1)]
     for d in docs:
@@ -383,7 +383,7 @@ def safe_filename(name: str | None, fallback: str = "upload") -> str:
 
 
 def _describe(result: AddResult, lang: str) -> str:
-    title = esc(result.title or Path(result.path).name)
+    title = esc(shorten(result.title or Path(result.path).name, TITLE_CHARS))
     date = f", {esc(result.date)}" if result.date else ""
     if result.status in {"added", "replaced"}:
         return t(result.status, lang, title=title, date=date, passages=result.passages, doc_id=result.doc_id)
@@ -411,7 +411,10 @@ async def add_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, message
             path = tmp / name
             tg_file = await context.bot.get_file(document.file_id)
             await tg_file.download_to_drive(path)
-            overrides = {"title": title} if title else None
+            # the temp file is deleted afterwards: record where the document really came from
+            overrides = {"path": f"telegram:{document.file_unique_id}:{name}"}
+            if title:
+                overrides["title"] = title
             try:
                 results = await asyncio.to_thread(state.corpus.add_paths, [path], overrides=overrides)
             except UserError as exc:

@@ -16,6 +16,7 @@ from retrieval.types import Answer, Citation, Hit
 from bot.i18n import t
 
 TELEGRAM_LIMIT = 4096
+TITLE_CHARS = 200  # a longer "title" is shown cut, with an ellipsis
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|[^<&]|[<&]")
@@ -76,7 +77,7 @@ def highlight(passage: str, quotes: Sequence[tuple[int, int]]) -> str:
 
 
 def _title(title: str, doc_id: int) -> str:
-    return esc(title.strip()) if title and title.strip() else f"#{int(doc_id)}"
+    return esc(shorten(title, TITLE_CHARS)) if title and title.strip() else f"#{int(doc_id)}"
 
 
 def render_citation(c: Citation) -> str:
@@ -120,12 +121,13 @@ def render_answer(answer: Answer, lang: str, limit: int = TELEGRAM_LIMIT) -> lis
 def render_hits(hits: Sequence[Hit], question: str, first: int, lang: str,
                 limit: int = TELEGRAM_LIMIT) -> str:
     """A page of further passages for "More sources", numbered from ``first``; one message."""
-    head = t("more_head", lang, question=esc(_shorten(question, 80)), first=first, last=first + len(hits) - 1)
+    head = t("more_head", lang, question=esc(shorten(question, 80)), first=first, last=first + len(hits) - 1)
     body = "\n\n".join(render_hit(first + i, h) for i, h in enumerate(hits))
     return split_html(f"{head}\n\n{body}", limit)[0]
 
 
-def _shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int) -> str:
+    """One line of at most ``width`` characters, cut at the end with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 

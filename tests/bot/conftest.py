@@ -18,6 +18,7 @@ from retrieval import Corpus, load_settings
 from bot.app import build_application, serve
 from bot.settings import BOT_SETTINGS
 from tests.bot.fake_api import FakeBotAPI
+from tests.bot.recording import Harness, RecordingRequest
 from tests.conftest import SEED_ARTICLE
 
 # Shaped like a real token so a leak would be recognisable; tests assert it never shows up.
@@ -100,6 +101,23 @@ def corpus(tmp_path, seed_index, embedder):
     opened = Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def harness(tmp_path, corpus):
+    """``harness(corpus=None, **env) -> Harness``: the app over a RecordingRequest (no server)."""
+    made: list[Harness] = []
+
+    def factory(use=None, **env: Any) -> Harness:
+        request = RecordingRequest()
+        settings = bot_settings(tmp_path / "index", **env)
+        app = build_application(settings, use or corpus, request=request)
+        made.append(Harness(app, request))
+        return made[-1]
+
+    yield factory
+    for h in made:
+        h.app.bot_data["state"].feedback.close()
 
 
 @pytest.fixture
