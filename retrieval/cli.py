@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import textwrap
 from typing import Any, Callable, Sequence
@@ -347,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (CitebotError, SettingsError) as exc:
         print(f"citebot: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except sqlite3.DatabaseError as exc:  # a store damaged past its header: one line, not a traceback
+        print(f"citebot: error: the index store failed ({exc}); run `citebot verify` to check it", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)

@@ -7,6 +7,7 @@ a rerun embeds nothing twice. Reads re-sync the dense index whenever another pro
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import date as _date
@@ -411,7 +412,19 @@ class VerifyReport:
 
 
 def _verify(corpus: Corpus, repair: bool = False) -> VerifyReport:
-    """Check the store's integrity and that the lexical and dense indexes hold exactly its passages."""
+    """Check the store's integrity and that the lexical and dense indexes hold exactly its passages.
+    A store too damaged to read is reported as a problem (never a traceback) and is not written to."""
+    try:
+        return _verify_store(corpus, repair)
+    except sqlite3.DatabaseError as exc:
+        report = VerifyReport(problems=[
+            f"SQLite integrity check failed: {exc}; restore {corpus.store.path} from a backup, "
+            f"or move it aside and add your documents again"])
+        report.summary = f"the store {corpus.store.path} is damaged"
+        return report
+
+
+def _verify_store(corpus: Corpus, repair: bool) -> VerifyReport:
     report = VerifyReport()
     store = corpus.store
     with corpus.lock, store.lock:
