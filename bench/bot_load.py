@@ -9,8 +9,8 @@ English and Russian questions from ../shared/data), so every query is really emb
 Printed per run: replies delivered / lost (no reply within the timeout), messages the strict server
 rejected, reply latency p50 / p95 / max (question sent -> final reply message received by the
 server) and throughput. ``--adding`` runs the same load while another Corpus on the same index (as
-``citebot add`` in a second process would) keeps adding Reuters stories; ``--faults`` makes the
-server answer some sends with 429 or 502.
+``citebot add`` in a second process would) keeps adding Reuters stories; ``--faults 0.05`` makes
+the server answer 5% of sends with 429 (retry_after 1 s) or 502.
 
     python -m bench.bot_load                 # 50 users x 20 questions, then the same while adding
     python -m bench.bot_load --users 10 --questions 5 --variants plain
@@ -222,15 +222,8 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
                 writer = threading.Thread(target=adder, args=(home, corpus.embedder, docs, stop_adding, added),
                                           daemon=True)
                 writer.start()
-            faulter_stop = threading.Event()
-            if args.faults:
-                def inject() -> None:
-                    rng = random.Random(1)
-                    while not faulter_stop.wait(0.5):
-                        api.fail("sendMessage", rng.choice([429, 502]), retry_after=1)
-                threading.Thread(target=inject, daemon=True).start()
+            api.fault_rate = args.faults
             result = run_load(api, args.users, asks, args.timeout)
-            faulter_stop.set()
             stop_adding.set()
             if writer:
                 writer.join(120)
@@ -247,7 +240,7 @@ def report(name: str, args: argparse.Namespace, r: dict[str, Any]) -> None:
     lat = r["latencies"]
     print(f"bot load [{name}]: {args.users} users x {args.questions} questions = {total}, corpus "
           f"{r['stats']['documents']} document(s) / {r['stats']['passages']} passages"
-          + (", with injected 429/502 faults" if r["faults"] else ""))
+          + (f", {r['faults']:.0%} of sends answered 429/502" if r["faults"] else ""))
     print(f"  replies delivered {len(lat)} / {total}, lost {r['lost']}, rejected by the strict server {r['rejected']}")
     if lat:
         print(f"  reply latency p50 {percentile(lat, 50):.2f} s, p95 {percentile(lat, 95):.2f} s, "
@@ -265,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="plain,adding", help="comma list of: plain, adding")
     parser.add_argument("--add-docs", type=int, default=400, help="Reuters stories available to add (--adding)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a reply counts as lost")
-    parser.add_argument("--faults", action="store_true", help="answer a send with 429 or 502 every 0.5 s")
+    parser.add_argument("--faults", type=float, default=0.0, metavar="SHARE",
+                        help="answer this share of sends (0-1) with 429 retry_after=1 or 502")
     args = parser.parse_args(argv)
 
     import logging

@@ -95,7 +95,7 @@ class RetryingRateLimiter(AIORateLimiter):
     A retried send after a timeout can rarely deliver twice; losing a reply is worse.
     """
 
-    def __init__(self, *args: Any, network_retries: int = 4, backoff: float = 0.5, **kwargs: Any):
+    def __init__(self, *args: Any, network_retries: int = 6, backoff: float = 0.5, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.network_retries = network_retries
         self.backoff = backoff
@@ -136,7 +136,7 @@ def api_urls(api_url: str) -> tuple[str, str]:
 def build_application(settings: Any, corpus: Any, *, request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
                       feedback: FeedbackStore | None = None,
-                      network_retries: int = 4, backoff: float = 0.5, read_timeout: float = 20.0) -> Application:
+                      network_retries: int = 6, backoff: float = 0.5, read_timeout: float = 20.0) -> Application:
     """The PTB Application with handlers, rate limiter and shared state (not started)."""
     token = settings.telegram_token
     if not token:

@@ -156,6 +156,8 @@ class FakeBotAPI:
         self.files: dict[str, bytes] = {}
         self.file_meta: dict[str, dict] = {}
         self.faults: list[Fault] = []
+        self.fault_rate = 0.0  # share of sendMessage/editMessageText calls answered 429 or 502 at random
+        self._fault_rng = __import__("random").Random(7)
         self.webhook: dict[str, Any] | None = None
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -359,6 +361,9 @@ class FakeBotAPI:
 
     def _take_fault(self, method: str) -> Fault | None:
         with self.cond:
+            if self.fault_rate and method in {"sendMessage", "editMessageText"} \
+                    and self._fault_rng.random() < self.fault_rate:
+                return Fault(method, self._fault_rng.choice([429, 502]), retry_after=1)
             for fault in self.faults:
                 if fault.method.lower() == method.lower() and fault.times > 0:
                     fault.times -= 1
