@@ -69,13 +69,16 @@ def protect_secrets(*secrets: str) -> None:
             message = record.getMessage()
         except Exception:  # a broken format string must still be logged, not raise here
             message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        if redact(message) != message:  # records without a secret are left exactly as they are
+            record.msg, record.args = redact(message), None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            exc = record.exc_info[1]
-            exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
-            if isinstance(exc, TelegramError):
-                exc.message = redact(exc.message)
+            text = logging.Formatter().formatException(record.exc_info)
+            if redact(text) != text:
+                record.exc_text = redact(text)
+                exc = record.exc_info[1]
+                exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+                if isinstance(exc, TelegramError):
+                    exc.message = redact(exc.message)
         return record
 
     logging.setLogRecordFactory(factory)
