@@ -7,6 +7,7 @@ model; a missing, stale, foreign or corrupt file is rebuilt or re-synced from th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -24,6 +25,12 @@ INDEX_FILE = "dense.faiss"
 STAMP_FILE = "dense.json"
 
 
+def _ids_digest(ids: np.ndarray) -> str:
+    """Which passages an index file holds, so a stamp written by another process's save (two processes
+    saving at once can pair one's index with the other's stamp) is never taken for this file's."""
+    return hashlib.blake2b(np.sort(np.asarray(ids, dtype=np.int64)).tobytes(), digest_size=8).hexdigest()
+
+
 class DenseIndex:
     def __init__(self, home: Path, model: str, ann_threshold: int = 50_000) -> None:
         self.home = Path(home)
@@ -34,6 +41,7 @@ class DenseIndex:
         self.dim = 0
         self.lock = threading.RLock()
         self.rebuilt = False  # set when the last sync had to rebuild from the store (verify reports it)
+        self._stamp_stale = False  # the loaded file's stamp did not describe it: re-synced, then re-saved
 
     # -- persistence ---------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -51,6 +59,8 @@ class DenseIndex:
             log.warning("dense index %s unreadable (%s); rebuilding from the store", index_path, exc)
             return
         self.index, self.generation, self.dim = index, int(stamp.get("generation", -1)), index.d
+        if stamp.get("ids") != _ids_digest(self.ids()):
+            self.generation, self._stamp_stale = -1, True  # trust neither: re-sync by passage id
 
     def save(self) -> None:
         """Write index then stamp, each atomically; a crash between leaves a stamp that forces a re-sync."""
@@ -60,18 +70,34 @@ class DenseIndex:
             tmp_index = self.home / f".{INDEX_FILE}.{os.getpid()}.tmp"
             tmp_stamp = self.home / f".{STAMP_FILE}.{os.getpid()}.tmp"
             try:
+                self._remove_stale_temps()
                 faiss.write_index(self.index, str(tmp_index))
                 with open(tmp_index, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp_index, self.home / INDEX_FILE)
                 stamp = {"generation": self.generation, "model": self.model, "count": int(self.index.ntotal),
-                         "dim": self.dim, "type": self.kind}
+                         "dim": self.dim, "type": self.kind, "ids": _ids_digest(self.ids())}
                 tmp_stamp.write_text(json.dumps(stamp))
                 os.replace(tmp_stamp, self.home / STAMP_FILE)
             except OSError as exc:  # read-only directory: keep serving from memory
                 log.warning("cannot save the dense index in %s: %s", self.home, exc)
                 for tmp in (tmp_index, tmp_stamp):
                     tmp.unlink(missing_ok=True)
+            self._stamp_stale = False
+
+    def _remove_stale_temps(self) -> None:
+        """Temp files of a process killed while saving (each as large as the index) are removed."""
+        for tmp in self.home.glob(".dense.*.tmp"):
+            try:
+                pid = int(tmp.name.split(".")[-2])
+                if pid != os.getpid():
+                    os.kill(pid, 0)
+            except ValueError:
+                continue
+            except ProcessLookupError:
+                tmp.unlink(missing_ok=True)
+            except PermissionError:  # alive, another user's process
+                continue
 
     @property
     def kind(self) -> str:
@@ -117,7 +143,7 @@ class DenseIndex:
                 if self.kind == "flat" and self.index.ntotal > self.ann_threshold:
                     changed = self._rebuild(store) or changed
             self.generation = generation
-            if save and (changed or not (self.home / STAMP_FILE).exists()):
+            if save and (changed or self._stamp_stale or not (self.home / STAMP_FILE).exists()):
                 self.save()
             return changed
 
