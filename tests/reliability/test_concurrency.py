@@ -293,3 +293,25 @@ def test_writer_that_cannot_get_the_lock_fails_clearly_and_loses_nothing(tmp_pat
     corpus.remove(1)
     assert [r.status for r in corpus.add_paths(paths[2:])] == ["added"]
     assert sorted(t for _, t in read_store(home)["docs"].values()) == ["Doc number 1", "Doc number 2"]
+
+
+def test_dense_file_paired_with_another_saves_stamp_is_resynced(tmp_path, make_corpus):
+    """Two processes saving the dense index at once can leave one's index file under the other's stamp
+    (same count, current generation). Opening must not trust that pair: dense search still finds a
+    document replaced in between, and the file on disk is rewritten to match the store."""
+    home = tmp_path / "index"
+    paths = write_docs(tmp_path / "docs", 3, seed=61)
+    corpus = make_corpus(home)
+    assert [r.status for r in corpus.add_paths(paths)] == ["added"] * 3
+    corpus.search("warm up", k=1)
+    older = (home / "dense.faiss").read_bytes()  # process A's save
+    paths[1].write_text(paths[1].read_text().replace(" report ", " bulletin "))
+    assert [r.status for r in corpus.add_paths([paths[1]])] == ["replaced"]  # process B's save
+    corpus.close()
+    (home / "dense.faiss").write_bytes(older)  # A's index renamed last, B's stamp renamed last
+    reopened = make_corpus(home)
+    probe = expected(paths[1]).passages[0]
+    hits = reopened.search(probe, k=1, mode="dense")
+    assert hits and hits[0].title == "Doc number 1"
+    passages = {pid for rows in read_store(home)["passages"].values() for pid, _, _ in rows}
+    assert dense_ids(home) == passages

@@ -203,3 +203,24 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stdout + verify.stderr
     assert check_whole_or_absent(home, wanted, dense_ids(home)) == len(wanted)
     assert read_store(home)["embedded"] >= {h for w in wanted for h in w.embed_hashes}
+
+
+def test_temp_files_of_a_save_killed_midway_are_removed(tmp_path, make_corpus):
+    """A kill between writing the dense temp file and renaming it leaves ``.dense.faiss.<pid>.tmp``
+    (as large as the index); the next save removes it, but never a live process's temp file."""
+    home = tmp_path / "index"
+    corpus = make_corpus(home)
+    paths = write_docs(tmp_path / "docs", 2, seed=51)
+    assert corpus.add_paths(paths[:1])[0].status == "added"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)
+    leftovers = [home / f".dense.faiss.{dead_pid}.tmp", home / f".dense.json.{dead_pid}.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"\0" * 100_000)
+    live = home / f".dense.faiss.{os.getppid()}.tmp"  # a process that is still saving
+    live.write_bytes(b"\0" * 10)
+    assert corpus.add_paths(paths[1:])[0].status == "added"  # saves the dense index
+    assert not any(p.exists() for p in leftovers)
+    assert live.exists()
+    assert check_whole_or_absent(home, [expected(p) for p in paths], dense_ids(home)) == 2

@@ -11,6 +11,8 @@ import faiss
 import numpy as np
 import pytest
 
+from retrieval.dense import _ids_digest
+
 from ..conftest import SEED_ARTICLE
 from .conftest import citebot, dense_ids, read_store, write_docs
 
@@ -41,6 +43,15 @@ def drop_embedding(corpus) -> None:
     _raw(corpus).execute("DELETE FROM embeddings WHERE text_hash = (SELECT embed_hash FROM passages WHERE id = 2)")
 
 
+def restamp(home: Path, index) -> None:
+    """A stamp that describes the altered file exactly (count, ids) and claims the current generation:
+    only comparing the index with the store can tell it is wrong."""
+    stamp = json.loads((home / "dense.json").read_text())
+    stamp["count"] = int(index.ntotal)
+    stamp["ids"] = _ids_digest(faiss.vector_to_array(index.id_map))
+    (home / "dense.json").write_text(json.dumps(stamp))
+
+
 def drop_dense_vector(corpus) -> None:
     """A dense file that silently lacks one vector while its stamp still claims to be current."""
     home = corpus.settings.home_path
@@ -48,9 +59,7 @@ def drop_dense_vector(corpus) -> None:
     index = faiss.read_index(str(home / "dense.faiss"))
     index.remove_ids(faiss.IDSelectorBatch(np.array([3], dtype=np.int64)))
     faiss.write_index(index, str(home / "dense.faiss"))
-    stamp = json.loads((home / "dense.json").read_text())
-    stamp["count"] = int(index.ntotal)
-    (home / "dense.json").write_text(json.dumps(stamp))
+    restamp(home, index)
 
 
 def add_ghost_dense_vector(corpus) -> None:
@@ -60,9 +69,7 @@ def add_ghost_dense_vector(corpus) -> None:
     index = faiss.read_index(str(home / "dense.faiss"))
     index.add_with_ids(np.ones((1, index.d), dtype=np.float32) / np.sqrt(index.d), np.array([999999], dtype=np.int64))
     faiss.write_index(index, str(home / "dense.faiss"))
-    stamp = json.loads((home / "dense.json").read_text())
-    stamp["count"] = int(index.ntotal)
-    (home / "dense.json").write_text(json.dumps(stamp))
+    restamp(home, index)
 
 
 DAMAGE: dict[str, tuple[Callable, str]] = {
