@@ -597,6 +597,8 @@ def evaluate(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any, mo
         queries=len(evalset.queries), documents=len(evalset.docs), distractors=len(distractors),
         passages=passages, build_seconds=build_seconds, added=added, mode=mode, model=model,
         dataset=evalset.name, home=str(settings.home),
+        extra={name: getattr(settings, name) for name in
+               ("passage_min_words", "passage_max_words", "fusion", "lexical_weight") if hasattr(settings, name)},
     )
 
 
