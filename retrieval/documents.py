@@ -300,9 +300,20 @@ def load_text(text: str, path: str = "-", suffix: str = ".txt", label: str | Non
     return [doc]
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """safe_load without anchors/aliases: nine nested aliases ("billion laughs") expand to 9**9 items
+    when the title is turned into text, hanging `citebot add`; front matter never needs them."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases are not allowed", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _front_matter(raw: str, label: str) -> dict[str, Any]:
     try:
-        meta = yaml.safe_load(raw) if raw.strip() else {}
+        meta = yaml.load(raw, Loader=_FrontMatterLoader) if raw.strip() else {}  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
@@ -452,9 +463,13 @@ def _jsonl_records(text: str, label: str) -> Iterator[tuple[int, Any]]:
             yield lineno, json.loads(line)
         except json.JSONDecodeError as exc:
             yield lineno, UserError(f"{label} line {lineno}: not valid JSON ({exc.msg})")
+        except RecursionError:
+            yield lineno, UserError(f"{label} line {lineno}: not valid JSON (nested too deeply)")
 
 
 def _csv_records(text: str, label: str) -> Iterator[tuple[int, Any]]:
+    # the file is already size-limited; csv's own 128 KiB field limit would refuse long articles
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
     if "text" not in fields:
