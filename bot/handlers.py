@@ -267,13 +267,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if kind == "s":
         await query.answer()
         text, markup = await _sources_page(state, int(rest or 0), lang)
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                      link_preview_options=NO_PREVIEW)
+        with contextlib.suppress(BadRequest):  # "message is not modified" on a double tap
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                          link_preview_options=NO_PREVIEW)
         return
     stored = await asyncio.to_thread(state.feedback.question, parts[0]) if parts[0] else None
     if stored is None:
         await query.answer(t("expired", lang), show_alert=True)
         return
+    current_markup = getattr(query.message, "reply_markup", None)  # None if the message is too old
     if kind == "f" and len(parts) == 2:
         user = update.effective_user
         await asyncio.to_thread(state.feedback.vote, stored.key, user.id if user else None,
@@ -281,9 +283,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("feedback %s on question %s", "+1" if parts[1] == "1" else "-1", stored.key)
         await query.answer(t("thanks", lang))
         with contextlib.suppress(BadRequest):  # "message is not modified" on a double tap
-            await query.edit_message_reply_markup(reply_markup=_without_feedback(query.message.reply_markup))
+            await query.edit_message_reply_markup(reply_markup=_without_feedback(current_markup))
         return
     if kind in {"m", "p"} and len(parts) == (3 if kind == "p" else 2):
+        user = update.effective_user
+        wait = state.limiter.check(user.id) if user else 0.0
+        if wait:  # paging costs a search like a question does
+            await query.answer(t("slow_down", lang, limit=state.limiter.limit, seconds=int(wait + 0.999)),
+                               show_alert=True)
+            return
         offset = int(parts[1])
         base = int(parts[2]) if kind == "p" else offset
         async with typing(context, update.effective_chat.id):
@@ -292,7 +300,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer(t("no_more", lang))
             if kind == "m":
                 with contextlib.suppress(BadRequest):
-                    await query.edit_message_reply_markup(reply_markup=_without_more(query.message.reply_markup))
+                    await query.edit_message_reply_markup(reply_markup=_without_more(current_markup))
             return
         await query.answer()
         text = render_hits(hits, stored.question, offset + 1, lang)
@@ -301,10 +309,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML,
                                            reply_markup=markup, link_preview_options=NO_PREVIEW)
             with contextlib.suppress(BadRequest):
-                await query.edit_message_reply_markup(reply_markup=_without_more(query.message.reply_markup))
+                await query.edit_message_reply_markup(reply_markup=_without_more(current_markup))
         else:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                          link_preview_options=NO_PREVIEW)
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                              link_preview_options=NO_PREVIEW)
         return
     await query.answer()
 

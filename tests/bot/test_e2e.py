@@ -233,3 +233,18 @@ def test_webhook_mode_accepts_updates_with_the_secret_only(corpus, start_bot, fa
     [reply] = fake_api.wait_messages(USER, 1)
     assert "joint declaration" in visible(reply)
     assert fake_api.calls_to("getUpdates") == []
+
+
+def test_sources_list_pages_in_place(corpus, start_bot, fake_api):
+    for i in range(11):
+        corpus.add_document(Document(text=f"Item {i}: the harbour of town {i} reopened after repairs on Monday.",
+                                     title=f"Harbour <{i}> reopens", date=f"2024-03-{i + 1:02d}", source="Local"))
+    start_bot(corpus)
+    fake_api.send_text(USER, "/sources")
+    [page] = fake_api.wait_messages(USER, 1)
+    assert visible(page).startswith("Documents 1–10:") and "Harbour <0> reopens" in visible(page)
+    fake_api.press(USER, page, buttons(page)["More ▶"])
+    fake_api.wait_for(lambda: visible(fake_api.bot_messages(USER)[0]).startswith("Documents 11–12:"))
+    page = fake_api.bot_messages(USER)[0]
+    assert set(buttons(page)) == {"◀ Back"}
+    assert fake_api.rejected == []

@@ -231,3 +231,18 @@ def test_forged_or_stale_button_data_gets_a_polite_alert_not_a_crash(harness):
 def test_token_is_not_in_any_request_text(harness):
     request = harness().feed(message(USER, "/start"), message(USER, QUESTION))
     assert all(TOKEN not in json.dumps(p) for _, p in request.calls)
+
+
+def test_paging_buttons_count_against_the_rate_limit(harness):
+    h = harness(CITEBOT_TELEGRAM_RATE_LIMIT="1")
+    [answer] = h.feed(message(USER, QUESTION)).sent()
+    more = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    press = {"update_id": next(_update_ids), "callback_query": {
+        "id": "q1", "from": {"id": USER, "is_bot": False, "first_name": "U"}, "chat_instance": "c", "data": more,
+        "message": {"message_id": 5000, "date": 0, "chat": {"id": USER, "type": "private"}, "from": BOT,
+                    "text": "answer", "reply_markup": answer["reply_markup"]}}}
+    h.request.calls.clear()
+    h.feed(press)
+    [alert] = h.request.sent("answerCallbackQuery")
+    assert alert["show_alert"] and "Please slow down: at most 1 questions a minute" in alert["text"]
+    assert h.request.sent() == []  # no search, no new message
