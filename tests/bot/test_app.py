@@ -46,3 +46,40 @@ def test_redact_hides_plain_and_percent_encoded_secrets():
     protect_secrets("999:secret-value")
     assert redact("GET /file/bot999%3Asecret-value/x and bot999:secret-value") == \
         "GET /file/bot<redacted>/x and bot<redacted>"
+
+
+def test_citebot_bot_process_serves_and_stops_cleanly_on_sigterm(tmp_path, seed_index):
+    """The real console script: starts, answers through the fake server, exits 0 on SIGTERM,
+    and its whole output never contains the token."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.bot.conftest import TOKEN, USER
+    from tests.bot.fake_api import FakeBotAPI, parse_telegram_html
+
+    home = tmp_path / "index"
+    shutil.copytree(seed_index, home)
+    citebot = Path(sys.executable).with_name("citebot")
+    with FakeBotAPI(TOKEN) as api:
+        env = dict(os.environ, CITEBOT_HOME=str(home), TELEGRAM_BOT_TOKEN=TOKEN, CITEBOT_TELEGRAM_API_URL=api.url,
+                   HF_HUB_OFFLINE="1")
+        proc = subprocess.Popen([str(citebot), "bot"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        try:
+            api.wait_for(lambda: api.calls_to("getUpdates"), timeout=90)
+            api.send_text(USER, "Which islands does Japan claim?")
+            [reply] = api.wait_messages(USER, 1, timeout=60)
+            assert "Kunashir" in parse_telegram_html(reply["text"])
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, out
+    assert "serving by long polling as @citebot_test_bot" in out
+    assert TOKEN not in out
