@@ -139,13 +139,18 @@ def _atoms(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split Telegram HTML into messages of at most ``limit`` characters without breaking tags.
+    """Split Telegram HTML into messages of at most ``limit`` UTF-16 units without breaking tags.
 
     Preferred cut points, best first: a blank line outside any tag, a newline, a space, anywhere.
     """
     text = text.strip()
-    if len(text) <= limit:
+    if units(text) <= limit:
         return [text] if text else []
     atoms = _atoms(text)
     # stacks[i] = open tags (their opening strings) before atom i
@@ -177,10 +182,10 @@ def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         if start >= n:
             break
         prefix = "".join(stacks[start])
-        size = len(prefix)
+        size = units(prefix)
         end = start
-        while end < n and size + len(atoms[end]) + len(closing(stacks[end + 1])) <= limit:
-            size += len(atoms[end])
+        while end < n and size + units(atoms[end]) + len(closing(stacks[end + 1])) <= limit:
+            size += units(atoms[end])
             end += 1
         if end == n:
             cut = n

@@ -457,7 +457,7 @@ class FakeBotAPI:
                 raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
         if not visible.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(visible) > TEXT_LIMIT:
+        if _utf16_len(visible) > TEXT_LIMIT:  # Telegram counts UTF-16 code units
             raise ApiError(400, "Bad Request: message is too long")
         return text
 

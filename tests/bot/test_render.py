@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from bot.render import answer_html, esc, highlight, render_answer, render_hits, split_html
+from bot.render import answer_html, esc, highlight, render_answer, render_hits, split_html, units
 from retrieval.types import Answer, Citation, Hit
 from tests.bot.fake_api import ParseError, parse_telegram_html
 
@@ -129,3 +129,11 @@ def test_more_sources_page_is_numbered_from_the_offset_and_escapes_the_question(
     assert "[4] <b>Title</b>" in html and "[5] <b>Title</b>" in html
     assert "why &lt;b&gt;?&lt;/b&gt;" in html
     parse_telegram_html(html)
+
+
+def test_emoji_count_twice_as_telegram_counts_utf16_units():
+    text = "<b>" + "😀" * 3000 + "</b>"  # 3007 characters, 6007 UTF-16 units
+    chunks = split_html(text, 4096)
+    assert len(chunks) == 2
+    assert all(units(c) <= 4096 for c in chunks)
+    assert "".join(parse_telegram_html(c) for c in chunks) == "😀" * 3000
