@@ -172,6 +172,8 @@ FILES = {
     "missing file": F("missing.txt", None, "no such file or directory"),
     "CSV without a text column": F("table.csv", b"title,body\nA,b\n", "needs a header row with a 'text' column"),
     "JSON Lines, all lines bad": F("bad.jsonl", b"{not json\n[1, 2]\n", "not valid JSON"),
+    "JSON nested 100,000 deep": F("deep.jsonl", b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+                                  "not valid JSON (nested too deeply)"),
 }
 
 
@@ -263,6 +265,40 @@ def test_terminal_escapes_in_a_document_never_reach_the_terminal(corpus, tmp_pat
     assert "\x1b" not in out.stdout and "\x07" not in out.stdout
 
 
+def _alias_bomb() -> str:
+    """"Billion laughs": nine levels of nine aliases; turning the title into text would build 9**9 items."""
+    lines = ["---", 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    return "\n".join(lines + ["title: *i", "---", "The budget passed on Monday after a long debate.", ""])
+
+
+def test_csv_article_longer_than_csvs_default_field_limit_is_read_whole(tmp_path):
+    from retrieval.documents import load_file
+
+    body = " ".join(f"Sentence {i} about the harbour budget." for i in range(5000))  # ~190 KB
+    path = tmp_path / "long.csv"
+    path.write_text(f'title,text\nLong one,"{body}"\n')
+    (doc,) = load_file(path, 1024 * 1024)
+    assert len(doc.text) > 131_072 and doc.text.endswith("Sentence 4999 about the harbour budget.")
+
+
+def test_html_scripts_and_styles_are_not_indexed(corpus, tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>Harbour vote</title><style>body{color:red}</style>"
+        "<script>var secretScriptToken = 1; alert('x')</script></head><body><article>"
+        "<p>The harbour commission approved the dredging plan on Monday after a long public debate.</p>"
+        "<p>Officials said the dredging would start in spring and finish before the autumn storms.</p>"
+        "<script>document.write('injectedScriptText')</script></article></body></html>")
+    (result,) = corpus.add_paths([path])
+    assert result.status == "added", result
+    text = corpus.document_text(result.doc_id)
+    assert "dredging plan" in text
+    for leaked in ("secretScriptToken", "injectedScriptText", "alert(", "color:red"):
+        assert leaked not in text
+
+
 # -- 3. the CLI ----------------------------------------------------------------------------------------
 CLI = {
     "100,000-character question": (("ask", "why?" * 25_000), None, {}, 2, "the limit is 2,000"),
@@ -271,6 +307,7 @@ CLI = {
     "unsupported file": (("add", "{tmp}/program.exe"), None, {}, 1, "unsupported file type .exe"),
     "symlink loop only": (("add", "{tmp}/loop"), None, {}, 1, "no supported files in this directory"),
     "empty stdin": (("add", "-"), "", {}, 1, "-: empty"),
+    "YAML alias bomb in front matter": (("add", "{tmp}/laughs.md"), None, {}, 1, "invalid YAML front matter"),
     "invalid --date": (("add", str(SEED_ARTICLE), "--date", "2024-13-45"), None, {}, 2, "--date: '2024-13-45' is not a date"),
     "unknown id to remove": (("remove", "999"), None, {}, 2, "no document '999'"),
     "unknown id to show": (("show", "abc"), None, {}, 2, "no document 'abc'"),
@@ -283,6 +320,7 @@ CLI = {
 def cli_files(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("cli-files")
     (tmp / "program.exe").write_bytes(b"MZ\x90\x00")
+    (tmp / "laughs.md").write_text(_alias_bomb())
     (tmp / "loop").mkdir()
     (tmp / "loop" / "again").symlink_to(tmp / "loop", target_is_directory=True)
     return tmp
