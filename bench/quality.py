@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality-study.json"))
+    parser.add_argument("--title-weight", type=float, default=0.5, help="FTS5 bm25 weight of the title column")
     args = parser.parse_args(argv)
     evalset = load_beir(args.data / "corpus.jsonl", args.data / "queries.jsonl", args.data / "qrels" / "train.tsv")
     settings = load_settings().replace(home=args.home)
@@ -168,16 +169,19 @@ def main(argv: list[str] | None = None) -> int:
         expr = match_expression(q)
         if not expr:
             continue
-        for pid, s in corpus.store.lexical_search(expr, 2000):
+        for pid, s in corpus.store.lexical_search(expr, 2000, title_weight=args.title_weight):
             if pid in pos:
                 fts_p[qi, pos[pid]] = s
     fts_d = np.stack([doc_max(row, ix.pdoc, ndocs) for row in fts_p])
 
     results: dict[str, dict[str, float]] = {}
+    indexed = set(ix.doc_keys)
+    qrels = {q: r for q, r in evalset.qrels.items() if set(r) <= indexed}  # all, once the index is complete
+    print(f"{len(qrels)} of {len(evalset.qrels)} queries have every judged document indexed", file=sys.stderr)
 
     def record(name: str, doc_scores: np.ndarray) -> None:
         rankings = {q.qid: rank_keys(doc_scores[i], ix.doc_keys) for i, q in enumerate(evalset.queries)}
-        s = score_rankings(rankings, evalset.qrels)
+        s = score_rankings(rankings, qrels)
         results[name] = {"ndcg@10": round(s.ndcg_at_10, 4), "recall@100": round(s.recall_at_100, 4)}
         print(f"{name:<58} nDCG@10 {s.ndcg_at_10:.4f}  R@100 {s.recall_at_100:.4f}", flush=True)
 
@@ -192,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     lex_p = np.stack([doc_max(bmp.scores(t), ix.pdoc, ndocs) for t in qterms])
     record("lexical BM25 passage max k1=0.9 b=0.4", lex_p)
 
-    def product_like(w: float, lexical_p: np.ndarray, cands: int = 200) -> np.ndarray:
+    def product_like(w: float, lexical_p: np.ndarray, cands: int = 200, norm: str = "minmax",
+                     doc_share: float = 0.0) -> np.ndarray:
         """What retrieval/search.py does: passage-level min-max over each list's candidates (the dense
         score of lexical candidates computed exactly, lexical missing = 0), then best passage per doc."""
         out = []
@@ -202,13 +207,30 @@ def main(argv: list[str] | None = None) -> int:
             l_top = l_pos[np.argsort(-lexical_p[i][l_pos])[:cands]]
             ids = np.union1d(d_top, l_top)
             dv = dense_p[i][ids]
-            dn = (dv - dv.min()) / max(dv.max() - dv.min(), 1e-9)
             lv = lexical_p[i][ids]
             lmask = np.isin(ids, l_top)
             ln = np.zeros_like(lv)
-            if lmask.any():
-                lo, hi = lv[lmask].min(), lv[lmask].max()
-                ln[lmask] = (lv[lmask] - lo) / max(hi - lo, 1e-9)
+            if norm == "minmax":
+                dn = (dv - dv.min()) / max(dv.max() - dv.min(), 1e-9)
+                if lmask.any():
+                    lo, hi = lv[lmask].min(), lv[lmask].max()
+                    ln[lmask] = (lv[lmask] - lo) / max(hi - lo, 1e-9)
+            else:  # z-score over each list's own candidates; a missing lexical score is the list minimum
+                dc = dense_p[i][d_top]
+                dn = (dv - dc.mean()) / (dc.std() + 1e-9)
+                if lmask.any():
+                    lc = lexical_p[i][l_top]
+                    z = (lv - lc.mean()) / (lc.std() + 1e-9)
+                    ln = np.where(lmask, z, z[lmask].min())
+            if doc_share:
+                # each passage also gets its document's best normalised scores among the candidates
+                docs = ix.pdoc[ids]
+                best_l = np.full(ndocs, -np.inf, dtype=np.float32)
+                np.maximum.at(best_l, docs, ln)
+                best_d = np.full(ndocs, -np.inf, dtype=np.float32)
+                np.maximum.at(best_d, docs, dn)
+                ln = (1 - doc_share) * ln + doc_share * best_l[docs]
+                dn = (1 - doc_share) * dn + doc_share * best_d[docs]
             fused = np.full(len(ix.pids), -np.inf, dtype=np.float32)
             fused[ids] = (1 - w) * dn + w * ln
             out.append(doc_max(fused, ix.pdoc, ndocs))
@@ -216,8 +238,40 @@ def main(argv: list[str] | None = None) -> int:
 
     for w in (0.2, 0.3, 0.4, 0.5):
         record(f"product-like passage convex w={w} (FTS5)", product_like(w, fts_p))
+    for w in (0.3, 0.4, 0.5):
+        record(f"product-like passage zscore w={w} (FTS5)", product_like(w, fts_p, norm="z"))
+    for w in (0.3, 0.4):
+        for share in (0.3, 0.5):
+            record(f"product-like minmax w={w} doc_share={share}", product_like(w, fts_p, doc_share=share))
+            record(f"product-like zscore w={w} doc_share={share}", product_like(w, fts_p, norm="z", doc_share=share))
+
+    # dense aggregation: best passage plus a share of the document's second-best passage
+    def doc_top2(pscores: np.ndarray, alpha: float) -> np.ndarray:
+        best = doc_max(pscores, ix.pdoc, ndocs)
+        is_best = pscores >= best[ix.pdoc] - 1e-7
+        rest = np.where(is_best, -np.inf, pscores)
+        second = doc_max(rest, ix.pdoc, ndocs)
+        second = np.where(np.isfinite(second), second, best)
+        return best + alpha * second
+
+    for alpha in (0.2, 0.5):
+        record(f"dense best + {alpha} * second passage", np.stack([doc_top2(r, alpha) for r in dense_p]))
+
+    # dense pseudo-relevance feedback: move the query toward its top passages
+    for beta, top in ((0.3, 3), (0.5, 5)):
+        q2 = []
+        for i in range(len(qtexts)):
+            best = np.argsort(-dense_p[i])[:top]
+            v = qvecs[i] + beta * ix.vectors[best].mean(axis=0)
+            q2.append(v / np.linalg.norm(v))
+        prf_p = np.stack(q2) @ ix.vectors.T
+        record(f"dense PRF beta={beta} top={top}", np.stack([doc_max(r, ix.pdoc, ndocs) for r in prf_p]))
 
     best_lex = lex[(0.9, 0.4)]
+    for wd, wp in ((0.2, 0.2), (0.25, 0.15), (0.15, 0.25), (0.3, 0.2)):
+        fused = np.stack([(1 - wd - wp) * zscore_top(dense_d[i], 100) + wd * zscore_top(best_lex[i], 100)
+                          + wp * zscore_top(fts_d[i], 100) for i in range(len(qtexts))])
+        record(f"three-way zscore dense + {wd} bm25-doc + {wp} fts5-passage", fused)
     for lname, L in (("fts5-passage", fts_d), ("bm25-doc", best_lex), ("bm25-passage", lex_p)):
         for w in (0.3, 0.4, 0.5, 0.6):
             fused = np.stack([(1 - w) * minmax_top(dense_d[i], 100) + w * minmax_top(L[i], 100)
