@@ -397,13 +397,15 @@ def _describe(result: AddResult, lang: str) -> str:
     if result.status in {"added", "replaced"}:
         return t(result.status, lang, title=title, date=date, passages=result.passages, doc_id=result.doc_id)
     if result.status in {"duplicate", "near-duplicate"}:
-        detail = f" ({esc(result.message)})" if result.message else ""
-        return t("duplicate", lang, title=title, detail=detail)
+        reason = re.sub(r";?\s*use --force to add it anyway\.?", "", result.message or "")
+        detail = f" ({esc(reason)})" if reason else ""
+        text = t("duplicate", lang, title=title, detail=detail)
+        return text + (t("force_hint", lang) if result.status == "near-duplicate" else "")
     return t("add_failed", lang, reason=esc(result.message or result.status))
 
 
 async def add_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message,
-                     title: str | None) -> None:
+                     title: str | None, force: bool = False) -> None:
     """Check the size, download to a temp dir under a safe name, ingest like ``citebot add``."""
     state = state_of(context)
     lang = _lang(update)
@@ -425,7 +427,8 @@ async def add_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, message
             if title:
                 overrides["title"] = title
             try:
-                results = await asyncio.to_thread(state.corpus.add_paths, [path], overrides=overrides)
+                results = await asyncio.to_thread(state.corpus.add_paths, [path], overrides=overrides,
+                                                  force=force)
             except UserError as exc:
                 await send_html(update, context, split_html(t("add_failed", lang, reason=esc(exc))))
                 return
@@ -451,12 +454,15 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not await allowed(update, context) or not await admin_only(update, context):
         return
     rest = _command_rest(message.caption if message.document else message.text)
+    force = bool(re.match(r"--force(\s|$)", rest))
+    if force:
+        rest = rest[len("--force"):].lstrip(" \t")
     if message.document is not None:
-        await add_upload(update, context, message, rest.splitlines()[0].strip() if rest.strip() else None)
+        await add_upload(update, context, message, rest.splitlines()[0].strip() if rest.strip() else None, force)
         return
     reply = message.reply_to_message
     if reply is not None and reply.document is not None:
-        await add_upload(update, context, reply, rest.strip() or None)
+        await add_upload(update, context, reply, rest.strip() or None, force)
         return
     title, _, body = rest.strip("\n").partition("\n")
     if not body.strip():
@@ -466,7 +472,7 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     async with typing(context, update.effective_chat.id):
         try:
             result = await asyncio.to_thread(state.corpus.add_document,
-                                             Document(text=body.strip(), title=title.strip()))
+                                             Document(text=body.strip(), title=title.strip()), force)
         except UserError as exc:
             result = AddResult(status="error", path="-", title=title.strip(), message=str(exc))
     log.info("text document added by user %s: %s", update.effective_user.id, result.status)

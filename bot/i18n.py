@@ -23,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "\n\n<b>Admin</b>\n"
             "Send a file with the caption <code>/add</code> (or reply <code>/add</code> to a file) to add it.\n"
             "<code>/add Title</code> + new line + text adds a text.\n"
+            "<code>/add --force</code> adds a near-duplicate (e.g. an updated version) anyway.\n"
             "<code>/remove ID</code> removes a document (ids are in /sources)."
         ),
         "cmd_start": "Introduction",
@@ -63,6 +64,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "replaced": "Replaced “{title}”{date}: {passages} passages (id {doc_id}).",
         "duplicate": "Not added: “{title}” is already in the library{detail}.",
         "add_failed": "Not added: {reason}",
+        "force_hint": " To add it anyway, send it again with <code>/add --force</code>.",
         "remove_usage": "Usage: <code>/remove ID</code> (ids are in /sources).",
         "removed": "Removed “{title}” (id {doc_id}).",
     },
@@ -83,6 +85,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "\n\n<b>Администратор</b>\n"
             "Пришлите файл с подписью <code>/add</code> (или ответьте <code>/add</code> на файл), чтобы добавить его.\n"
             "<code>/add Заголовок</code> + новая строка + текст добавляет текст.\n"
+            "<code>/add --force</code> добавляет почти совпадающий документ (например, новую версию).\n"
             "<code>/remove ID</code> удаляет документ (id — в /sources)."
         ),
         "cmd_start": "Знакомство",
@@ -123,6 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "replaced": "Заменено «{title}»{date}: фрагментов — {passages} (id {doc_id}).",
         "duplicate": "Не добавлено: «{title}» уже есть в библиотеке{detail}.",
         "add_failed": "Не добавлено: {reason}",
+        "force_hint": " Чтобы всё равно добавить, пришлите его ещё раз с <code>/add --force</code>.",
         "remove_usage": "Использование: <code>/remove ID</code> (id — в /sources).",
         "removed": "Удалено «{title}» (id {doc_id}).",
     },

@@ -246,3 +246,16 @@ def test_paging_buttons_count_against_the_rate_limit(harness):
     [alert] = h.request.sent("answerCallbackQuery")
     assert alert["show_alert"] and "Please slow down: at most 1 questions a minute" in alert["text"]
     assert h.request.sent() == []  # no search, no new message
+
+
+def test_near_duplicate_is_explained_and_force_adds_it(harness, corpus):
+    from tests.conftest import SEED_ARTICLE
+
+    body = SEED_ARTICLE.read_text(encoding="utf-8").split("\n", 1)[1].replace("Rudenko added", "Rudenko stressed")
+    [reply] = harness().feed(message(ADMIN, f"/add Updated version\n{body}")).texts()
+    assert "Not added" in reply and "nearly identical to document" in reply
+    assert "--force to add it anyway" not in reply and "send it again with <code>/add --force</code>" in reply
+    assert len(corpus.documents()) == 1
+    [reply] = harness().feed(message(ADMIN, f"/add --force Updated version\n{body}")).texts()
+    assert "Added “Updated version”" in reply
+    assert len(corpus.documents()) == 2
