@@ -142,8 +142,12 @@ class Store:
                         "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                     )
                 self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
+            except BaseException as exc:
+                if self.db.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
+                    self.db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                    raise UserError(f"the disk holding the index in {self.home} is full: nothing of this "
+                                    f"change was written; free some space and run the command again") from None
                 raise
 
     def _migrate(self) -> None:
