@@ -579,10 +579,13 @@ def evaluate(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any, mo
     try:
         added, build_seconds = build_index(corpus, list(evalset.docs) + list(distractors), progress=progress)
         key_of = {}
+        distractor_keys = {d.key for d in distractors}
+        distractor_passages = 0
         for info in corpus.documents():
             key = _doc_key(info.url)
             if key is not None:
                 key_of[info.doc_id] = key
+                distractor_passages += info.passages if key in distractor_keys else 0
         rankings, latencies = run_queries(corpus, evalset, mode, depth, key_of)
         stats = corpus.stats()
         model = str(stats.get("model") or stats.get("embedder") or getattr(settings, "embedder", ""))
@@ -597,8 +600,9 @@ def evaluate(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any, mo
         queries=len(evalset.queries), documents=len(evalset.docs), distractors=len(distractors),
         passages=passages, build_seconds=build_seconds, added=added, mode=mode, model=model,
         dataset=evalset.name, home=str(settings.home),
-        extra={name: getattr(settings, name) for name in
-               ("passage_min_words", "passage_max_words", "fusion", "lexical_weight") if hasattr(settings, name)},
+        extra={"distractor_passages": distractor_passages,
+               **{name: getattr(settings, name) for name in
+                  ("passage_min_words", "passage_max_words", "fusion", "lexical_weight") if hasattr(settings, name)}},
     )
 
 

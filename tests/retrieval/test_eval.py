@@ -345,3 +345,9 @@ def test_eval_text_output_is_a_table_and_distractors_are_indexed(tmp_path, embed
     out = capsys.readouterr().out
     assert "nDCG@10" in out and "Recall@100" in out and "latency p95" in out
     assert "4 + 3 distractors" in out
+    assert run(parser.parse_args(_tiny_beir(tmp_path) + ["--distractors", str(extra), "--home", str(tmp_path / "ix"),
+                                                         "--json"]), load_settings(env={}), embedder=embedder) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["added"] == 0 and again["distractors"] == 3
+    assert again["distractor_passages"] == 3  # one short story, one passage each
+    assert again["passages"] == again["distractor_passages"] + 4

@@ -1,0 +1,61 @@
+"""Markdown tables for docs/quality.md from the `citebot eval --json` outputs in bench/results/.
+
+The numbers in the README are copied from here, never typed by hand:
+
+    python -m bench.report
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = (("sentence-transformers", "all-MiniLM-L6-v2"), ("use-multilingual", "USE multilingual v3"),
+          ("e5-small", "multilingual-e5-small (4-bit)"))
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def scifact(prefix: str, label: str) -> list[str]:
+    rows = []
+    for mode in ("lexical", "dense", "hybrid"):
+        r = load(f"{prefix}-{mode}")
+        if r:
+            rows.append(f"| {label} | {mode} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['recall@10']:.4f} | "
+                        f"{r['mrr@10']:.4f} | {r['latency_ms_p50']:.0f} / {r['latency_ms_p95']:.0f} |")
+    return rows
+
+
+def main() -> int:
+    print("| model | mode | nDCG@10 | Recall@100 | Recall@10 | MRR@10 | query ms p50 / p95 |")
+    print("|---|---|---|---|---|---|---|")
+    for prefix, label in (("scifact-minilm-p60", "all-MiniLM-L6-v2"), ("scifact-use-p60", "USE multilingual v3"),
+                          ("scifact-minilm", "all-MiniLM-L6-v2, 40-120-word passages")):
+        for row in scifact(prefix, label):
+            print(row)
+    print()
+    print("| model | mode | en→en R@5 | ru→ru R@5 | ru→en R@5 | distractor passages en / ru | query ms p50 / p95 (en→en) |")
+    print("|---|---|---|---|---|---|---|")
+    for backend, label in MODELS:
+        for mode in ("dense", "hybrid"):
+            en, ru, x = (load(f"xquad-{p}-{backend}-{mode}") for p in ("en-en", "ru-ru", "ru-en"))
+            if not (en or ru or x):
+                continue
+
+            def r5(r):
+                return f"{r['recall@5']:.4f}" if r else "n/a"
+
+            dis = f"{en.get('distractor_passages', '?') if en else '?'} / {ru.get('distractor_passages', '?') if ru else '?'}"
+            lat = f"{en['latency_ms_p50']:.0f} / {en['latency_ms_p95']:.0f}" if en else "n/a"
+            print(f"| {label} | {mode} | {r5(en)} | {r5(ru)} | {r5(x)} | {dis} | {lat} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
