@@ -537,3 +537,44 @@ def test_citation_fields_are_escaped_by_the_renderer():
     html = render.render_citation(c)
     assert "<script>" not in html and "<img" not in html and "<i>2024" not in html and "javascript:" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+FULL_DISK = r"""
+import resource, signal, sys
+from retrieval import lang
+lang.detect("The budget passed on Monday after a long debate.")  # unpacks its model to a temp file first
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, like a full disk
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from retrieval.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_disk_full_during_add_loses_nothing(snapshot, tmp_path, embedder):
+    """No file may grow past the store's current size (RLIMIT_FSIZE stands in for a full disk without
+    privileges): `citebot add` fails with one line, the store is unchanged, and once there is room the
+    same add succeeds."""
+    import subprocess
+    import sys
+
+    from .conftest import cli_env, write_docs
+    from ..conftest import ROOT
+
+    home = copy_of(snapshot, tmp_path)
+    paths = write_docs(tmp_path / "docs", 3, seed=71)
+    before = read_store(home)
+    limit = (home / "citebot.sqlite3").stat().st_size + 4096
+    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(limit), "add", str(tmp_path / "docs")],
+                            env=cli_env(home), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert one_line(result.stderr) and result.stderr.startswith("citebot: error:"), result.stderr
+    assert "cannot rollback" not in result.stderr
+    after = read_store(home)
+    for key in ("docs", "passages", "lexical", "generation"):  # the embedding cache may have grown
+        assert after[key] == before[key], key
+    verify = citebot(home, "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    settings = load_settings(env={}).replace(home=str(home))
+    with Corpus.open(settings, embedder=embedder) as corpus:
+        assert [r.status for r in corpus.add_paths(paths)] == ["added"] * 3
