@@ -190,6 +190,9 @@ def adder(corpus_home: Path, embedder: Any, docs: list[Any], stop: threading.Eve
             if result.status == "added":
                 out["documents"] += 1
                 out["passages"] += result.passages
+            else:
+                out["skipped"] += 1
+        out["ran_out"] = int(not stop.is_set())
 
 
 def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: int) -> dict[str, Any]:
@@ -215,7 +218,7 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
             asks = [[pool[(offset + u * args.questions + i) % len(pool)] for i in range(args.questions)]
                     for u in range(args.users)]
             stop_adding = threading.Event()
-            added = {"documents": 0, "passages": 0}
+            added = {"documents": 0, "passages": 0, "skipped": 0, "ran_out": 0}
             writer = None
             if name == "adding":
                 docs = reuters_documents(args.add_docs)
@@ -247,8 +250,11 @@ def report(name: str, args: argparse.Namespace, r: dict[str, Any]) -> None:
               f"max {max(lat):.2f} s, mean {statistics.mean(lat):.2f} s; "
               f"{len(lat) / r['elapsed']:.1f} replies/s over {r['elapsed']:.1f} s")
     if name == "adding":
-        print(f"  documents added concurrently: {r['added']['documents']} "
-              f"({r['added']['passages']} passages) while the load ran")
+        a = r["added"]
+        print(f"  documents added concurrently: {a['documents']} ({a['passages']} passages), "
+              f"{a['skipped']} skipped as duplicates or near-duplicates; "
+              + ("the adder ran out of stories before the load ended" if a["ran_out"]
+                 else "still adding when the load ended"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--questions", type=int, default=20, help="questions per user")
     parser.add_argument("--variants", default="plain,adding", help="comma list of: plain, adding")
-    parser.add_argument("--add-docs", type=int, default=400, help="Reuters stories available to add (--adding)")
+    parser.add_argument("--add-docs", type=int, default=3000, help="Reuters stories available to add (adding)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a reply counts as lost")
     parser.add_argument("--faults", type=float, default=0.0, metavar="SHARE",
                         help="answer this share of sends (0-1) with 429 retry_after=1 or 502")
