@@ -443,6 +443,19 @@ async def add_upload(update: Update, context: ContextTypes.DEFAULT_TYPE, message
     await send_html(update, context, split_html(text))
 
 
+async def add_url(update: Update, context: ContextTypes.DEFAULT_TYPE, url: str, force: bool = False) -> None:
+    """``/add URL``: fetched and ingested exactly like ``citebot add URL`` (timeout and size limit)."""
+    state = state_of(context)
+    async with typing(context, update.effective_chat.id):
+        try:
+            results = await asyncio.to_thread(state.corpus.add_paths, [url], force=force)
+        except UserError as exc:
+            results = [AddResult(status="error", path=url, message=str(exc))]
+    log.info("url added by user %s: %s", update.effective_user.id, [r.status for r in results])
+    text = "\n".join(_describe(r, _lang(update)) for r in results)
+    await send_html(update, context, split_html(text))
+
+
 def _command_rest(text: str) -> str:
     """Everything after ``/add`` or ``/add@bot`` (keeping newlines, unlike ``context.args``)."""
     return re.sub(r"^/\w+(@\w+)?", "", text or "", count=1).strip(" \t")
@@ -463,6 +476,9 @@ async def add_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     reply = message.reply_to_message
     if reply is not None and reply.document is not None:
         await add_upload(update, context, reply, rest.strip() or None, force)
+        return
+    if re.fullmatch(r"https?://\S+", rest.strip()):
+        await add_url(update, context, rest.strip(), force)
         return
     title, _, body = rest.strip("\n").partition("\n")
     if not body.strip():

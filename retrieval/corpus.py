@@ -374,7 +374,7 @@ class Corpus:
         counts = self.store.counts()
         counts.update(
             home=str(self.settings.home_path), store=str(self.store.path), generation=self.store.generation(),
-            model=self.embedder.name if self._embedder or True else None,
+            model=self.embedder.name,
         )
         return counts
 

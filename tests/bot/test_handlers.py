@@ -259,3 +259,39 @@ def test_near_duplicate_is_explained_and_force_adds_it(harness, corpus):
     [reply] = harness().feed(message(ADMIN, f"/add --force Updated version\n{body}")).texts()
     assert "Added “Updated version”" in reply
     assert len(corpus.documents()) == 2
+
+
+def test_admin_adds_a_url_and_the_next_question_cites_it(harness, corpus):
+    import http.server
+
+    page = ("<html><head><title>Glacier study</title><meta property='og:site_name' content='Polar Times'></head>"
+            "<body><nav>Home | World | Sport</nav><article><h1>Glacier study</h1>"
+            "<p>Researchers in Svalbard measured that the Nordenskiold glacier retreated 300 metres last summer, "
+            "the fastest retreat on record, because of an unusually warm August.</p>"
+            "<p>The team plans to repeat the survey next year with drones.</p></article></body></html>").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/glacier.html"
+    try:
+        refused = harness().feed(message(USER, f"/add {url}"))
+        assert "only the bot's admins" in refused.texts()[0]
+        request = harness().feed(message(ADMIN, f"/add {url}"))
+        assert "Added" in request.texts()[0]
+    finally:
+        server.shutdown()
+    [doc] = [d for d in corpus.documents() if d.url == url]
+    reply = harness().feed(message(USER, "How far did the Nordenskiold glacier retreat?")).sent()[-1]
+    assert "300 metres" in reply["text"] and url in reply["text"]
