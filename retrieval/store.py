@@ -115,6 +115,8 @@ class Store:
         except sqlite3.DatabaseError as exc:
             if "readonly" in str(exc) or "unable to open" in str(exc):
                 raise UserError(f"cannot write the index in {self.home}: {exc}") from None
+            if "full" in str(exc) or "I/O error" in str(exc):  # not damage: never advise a restore
+                raise UserError(f"cannot open the index in {self.home}: {exc} (is the disk full?)") from None
             raise _corrupt(self.path, exc) from None
         self.journal_mode = mode
 
