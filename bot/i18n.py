@@ -56,7 +56,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stat_model": "Embedding model",
         "add_usage": (
             "To add a document send a file with the caption <code>/add</code>, reply <code>/add</code> to a "
-            "file, or write <code>/add Title</code>, a new line and the text."
+            "file, write <code>/add Title</code>, a new line and the text, or <code>/add https://…</code> for a web page."
         ),
         "add_too_large": "“{name}” is too large ({size} MB); the limit is {limit} MB.",
         "add_unsupported": "“{name}”: this file type is not supported.",
@@ -118,7 +118,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stat_model": "Модель эмбеддингов",
         "add_usage": (
             "Чтобы добавить документ, пришлите файл с подписью <code>/add</code>, ответьте <code>/add</code> на "
-            "файл или напишите <code>/add Заголовок</code>, новую строку и текст."
+            "файл, напишите <code>/add Заголовок</code>, новую строку и текст или <code>/add https://…</code> для веб-страницы."
         ),
         "add_too_large": "«{name}» слишком большой ({size} МБ); предел — {limit} МБ.",
         "add_unsupported": "«{name}»: этот тип файлов не поддерживается.",
