@@ -42,16 +42,24 @@ def main() -> int:
     print()
     print("| model | mode | en→en R@5 | ru→ru R@5 | ru→en R@5 | distractor passages en / ru | query ms p50 / p95 (en→en) |")
     print("|---|---|---|---|---|---|---|")
-    for backend, label in MODELS:
-        for mode in ("dense", "hybrid"):
-            en, ru, x = (load(f"xquad-{p}-{backend}-{mode}") for p in ("en-en", "ru-ru", "ru-en"))
+    for backend, label in (("", "lexical only (BM25)"),) + MODELS:
+        for mode in (("lexical",) if not backend else ("dense", "hybrid")):
+            suffix = f"{backend}-{mode}" if backend else "lexical"
+            en, ru, x = (load(f"xquad-{p}-{suffix}") for p in ("en-en", "ru-ru", "ru-en"))
             if not (en or ru or x):
                 continue
 
             def r5(r):
                 return f"{r['recall@5']:.4f}" if r else "n/a"
 
-            dis = f"{en.get('distractor_passages', '?') if en else '?'} / {ru.get('distractor_passages', '?') if ru else '?'}"
+            def passages(pair: str) -> str:
+                for m in ("hybrid", "dense", "lexical"):
+                    r = load(f"xquad-{pair}-{backend}-{m}" if backend else f"xquad-{pair}-lexical")
+                    if r and "distractor_passages" in r:
+                        return f"{r['distractor_passages']:,}"
+                return "?"
+
+            dis = f"{passages('en-en')} / {passages('ru-ru')}"
             lat = f"{en['latency_ms_p50']:.0f} / {en['latency_ms_p95']:.0f}" if en else "n/a"
             print(f"| {label} | {mode} | {r5(en)} | {r5(ru)} | {r5(x)} | {dis} | {lat} |")
     return 0
