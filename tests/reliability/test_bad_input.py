@@ -580,3 +580,55 @@ def test_disk_full_during_add_loses_nothing(snapshot, tmp_path, embedder):
     assert verify.returncode == 0, verify.stdout + verify.stderr
     with Corpus.open(settings, embedder=embedder) as corpus:
         assert [r.status for r in corpus.add_paths(paths)] == ["added"] * 3
+
+
+HOSTILE = {  # one megabyte each; the regexes they once hit took hours on them (quadratic backtracking)
+    "dots.txt": "Dots" + "." * 1_000_000 + " end",
+    "bangs.txt": "Wow" + "!" * 1_000_000 + " yes",
+    "brackets.md": "Text " + "[" * 1_000_000,
+    "open-links.md": "Text " + "[a](" * 250_000,
+    "unclosed-bold.md": "Text " + "**a " * 250_000,
+    "unclosed-underscores.md": "Text " + "__a " * 250_000,
+    "hash-heading.md": "# " * 500_000 + "x",
+    "open-comments.md": "Text\n" + "<!--\n" * 200_000,
+}
+
+PIPELINE = r"""
+import sys
+from pathlib import Path
+from retrieval import dates, lang, neardup
+from retrieval.documents import load_file
+from retrieval.errors import UserError
+from retrieval.lexical import terms
+from retrieval.passages import make_passages
+
+for name in sys.argv[2:]:
+    try:
+        for doc in load_file(Path(sys.argv[1]) / name, 4 * 1024 * 1024):
+            make_passages(doc.text, doc.lang, 60, 120)
+            terms(doc.text)
+            neardup.signature(doc.text)
+            lang.detect(doc.text)
+            dates.find_dateline(doc.text)
+        print("document", name, flush=True)
+    except UserError as exc:
+        print("error", name, str(exc).replace("\n", " "), flush=True)
+"""
+
+
+def test_hostile_megabyte_files_are_loaded_and_split_without_hanging(tmp_path):
+    """Loading, Markdown clean-up, sentence splitting, stemming, near-duplicate signature, language and
+    dateline detection all finish on each file (the timeout is a liveness bound, not a speed test)."""
+    import subprocess
+    import sys
+
+    from ..conftest import ROOT
+
+    for name, text in HOSTILE.items():
+        (tmp_path / name).write_text(text)
+    result = subprocess.run([sys.executable, "-c", PIPELINE, str(tmp_path), *HOSTILE], cwd=ROOT,
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    outcomes = [line.split()[:2] for line in result.stdout.splitlines()]
+    assert [name for _, name in outcomes] == list(HOSTILE)
+    assert all(kind in ("document", "error") for kind, _ in outcomes)
