@@ -132,7 +132,7 @@ def _html_blocks(body) -> str:  # type: ignore[no-untyped-def]
 def load_pdf(data: bytes, path: str, label: str, url: str = "") -> Document:
     """Text of every page; ``page_starts`` holds each page's char offset so citations name the page."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, PyPdfError
 
     if not data.strip():
         raise UserError(f"{label}: file is empty")
@@ -154,7 +154,9 @@ def load_pdf(data: bytes, path: str, label: str, url: str = "") -> Document:
         raise
     except FileNotDecryptedError:
         raise UserError(f"{label}: encrypted PDF (password protected); decrypt it first") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
+    except LimitReachedError:  # a small file inflating to hundreds of MB: refused, not a traceback
+        raise UserError(f"{label}: PDF content expands past the decompression limit (a compression bomb?)") from None
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError,
             RecursionError, zlib_error()) as exc:
         raise UserError(f"{label}: corrupt or unreadable PDF ({type(exc).__name__})") from None
     if not pages:
