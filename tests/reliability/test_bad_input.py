@@ -132,6 +132,32 @@ def _pdf(encrypt: bool = False) -> bytes:
     return buf.getvalue()
 
 
+def _pdf_bomb() -> bytes:
+    """A 100 KB PDF whose one content stream inflates to 100 MB (pypdf stops at 75 MB)."""
+    import zlib
+
+    stream = zlib.compress(b"BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n" + b" " * 100_000_000, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % i + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % o for o in offsets))
+    out.write(b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
 def _html_only_scripts() -> bytes:
     return b"<html><head><script>alert('x')</script></head><body><script>document.write(1)</script></body></html>"
 
@@ -154,6 +180,7 @@ FILES = {
     "truncated PDF": F("truncated.pdf", lambda: _pdf()[:300], "corrupt or unreadable PDF"),
     "text named .pdf": F("fake.pdf", b"just some text, not a PDF at all", "not a PDF file"),
     "encrypted PDF": F("locked.pdf", lambda: _pdf(encrypt=True), "encrypted PDF (password protected)"),
+    "PDF compression bomb": F("bomb.pdf", _pdf_bomb, "expands past the decompression limit"),
     "corrupt DOCX": F("broken.docx", b"PK\x03\x04 not really a zip", "not a readable DOCX file"),
     "HTML with only scripts": F("script.html", _html_only_scripts, "no article text found"),
     "over the size limit": F("huge.txt", lambda: b"The budget grew again. " * 50_000, "over the size limit"),
