@@ -43,6 +43,15 @@ def _embed_text(title: str, passage: str) -> str:
     return f"{title}\n{passage}" if title else passage
 
 
+def _clean(value: str) -> str:
+    """Lone surrogates (a file name that is not UTF-8, a "\\udce9" escape in JSON) made SQLite and stdout
+    raise mid-add; they become visible backslash escapes instead."""
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _valid_date(value: str | None, what: str) -> str | None:
     if value in (None, ""):
         return None
@@ -174,13 +183,14 @@ class Corpus:
 
     def _prepare(self, doc: Document, force: bool, pending_hashes: set[str],
                  pending_signatures: list[tuple[bytes, str]]):
+        doc = replace(doc, path=_clean(doc.path or ""))
         label = doc.path or doc.title or "document"
         text = doc.text.replace("\r\n", "\n").replace("\r", "\n") if doc.text else ""
-        text = _CONTROL.sub(" ", text)  # one for one, so PDF page offsets stay valid
+        text = _CONTROL.sub(" ", _clean(text))  # one for one, so PDF page offsets stay valid
         if not text.strip():
             return AddResult("error", label, message="empty document: no text to index"), None
         doc = replace(doc, text=text, date=_valid_date(doc.date, f"{label}: date"),
-                      **{k: _CONTROL.sub("", getattr(doc, k) or "") for k in ("title", "source", "url", "place")})
+                      **{k: _CONTROL.sub("", _clean(getattr(doc, k) or "")) for k in ("title", "source", "url", "place")})
         content_hash = doc.content_hash
         existing = self.store.find_document(content_hash=content_hash)
         if existing is not None or content_hash in pending_hashes:
@@ -255,7 +265,7 @@ class Corpus:
         def documents() -> Iterator[Document]:
             for label, loaded in load_sources([str(p) for p in paths], max_bytes):
                 if isinstance(loaded, Exception):
-                    error = AddResult("error", label, message=str(loaded))
+                    error = AddResult("error", _clean(label), message=_clean(str(loaded)))
                     results.append(error)
                     if progress:
                         progress(error)
