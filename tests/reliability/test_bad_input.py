@@ -659,3 +659,27 @@ def test_hostile_megabyte_files_are_loaded_and_split_without_hanging(tmp_path):
     outcomes = [line.split()[:2] for line in result.stdout.splitlines()]
     assert [name for _, name in outcomes] == list(HOSTILE)
     assert all(kind in ("document", "error") for kind, _ in outcomes)
+
+
+def test_file_name_that_is_not_utf8_does_not_stop_the_directory(corpus, tmp_path):
+    """Latin-1 names from old archives arrive as lone surrogates; the file is added under a visible
+    escape and the files after it in the same directory are added too."""
+    root = tmp_path / "archive"
+    root.mkdir()
+    with open(os.path.join(os.fsencode(root), b"caf\xe9-report.txt"), "w") as fh:
+        fh.write("---\ntitle: Latin one name\n---\n" + article(random.Random(81), "latinname"))
+    (root / "zz-after.txt").write_text("---\ntitle: After the odd name\n---\n" + article(random.Random(82), "after"))
+    results = corpus.add_paths([root])
+    assert [r.status for r in results] == ["added", "added"], results
+    assert results[0].path.endswith("caf\\xe9-report.txt")
+    assert corpus.document(results[0].doc_id).path == results[0].path
+
+
+def test_lone_surrogates_in_json_lines_are_escaped_not_fatal(corpus, tmp_path):
+    path = tmp_path / "surrogates.jsonl"
+    body = article(random.Random(83), "surrogate")
+    path.write_text('{"title": "Odd \\udce9 title \\ud800", "text": "' + body + ' \\ud800"}\n')
+    (result,) = corpus.add_paths([path])
+    assert result.status == "added", result
+    assert result.title == "Odd \\udce9 title \\ud800"
+    assert corpus.document_text(result.doc_id).endswith("\\ud800")
