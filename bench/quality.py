@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality-study.json"))
     parser.add_argument("--title-weight", type=float, default=0.5, help="FTS5 bm25 weight of the title column")
+    parser.add_argument("--second-home", help="an eval index of the same data built with another embedder")
+    parser.add_argument("--second-embedder", default="use-multilingual", help="that index's CITEBOT_EMBEDDER")
     args = parser.parse_args(argv)
     evalset = load_beir(args.data / "corpus.jsonl", args.data / "queries.jsonl", args.data / "qrels" / "train.tsv")
     settings = load_settings().replace(home=args.home)
@@ -283,6 +285,23 @@ def main(argv: list[str] | None = None) -> int:
             record(f"convex zscore top100 w={w} dense+{lname}", fused)
         fused = np.stack([rrf([dense_d[i], L[i]]) for i in range(len(qtexts))])
         record(f"rrf k=60 dense+{lname}", fused)
+
+    if args.second_home:
+        # a second dense model: does it add information the first one lacks? (document level)
+        other = Corpus.open(load_settings().replace(home=args.second_home, embedder=args.second_embedder))
+        ix2 = load_index(other)
+        q2 = other._vectors(qtexts, queries=True)
+        row_of = {k: i for i, k in enumerate(ix2.doc_keys)}
+        align = np.asarray([row_of.get(k, -1) for k in ix.doc_keys])
+        dense2_d = np.stack([doc_max(r, ix2.pdoc, len(ix2.doc_keys))[align] for r in (q2 @ ix2.vectors.T)])
+        dense2_d[:, align < 0] = -np.inf
+        other.close()
+        record(f"second model {args.second_embedder} dense max-passage", dense2_d)
+        for w2 in (0.1, 0.2, 0.3):
+            for wl in (0.3, 0.4):
+                fused = np.stack([(1 - w2 - wl) * minmax_top(dense_d[i], 100) + w2 * minmax_top(dense2_d[i], 100)
+                                  + wl * minmax_top(fts_d[i], 100) for i in range(len(qtexts))])
+                record(f"minilm + {w2} {args.second_embedder} + {wl} fts5 (doc-level minmax)", fused)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
