@@ -226,6 +226,18 @@ class Corpus:
                 self._vectors(texts)  # cached in their own transaction before the documents are written
                 with self.store.write() as db:
                     for doc, passages, replaces, signature in prepared:
+                        # checked again under the write lock: another process may have added the same
+                        # text, or replaced the same path, since _prepare (the UNIQUE constraint failed)
+                        existing = self.store.find_document(content_hash=doc.content_hash)
+                        if existing is not None:
+                            info = self.store.document_info(existing)
+                            written[id(doc)] = AddResult(
+                                "duplicate", doc.path or doc.title, existing, info.title if info else doc.title,
+                                info.date if info else doc.date, info.passages if info else 0,
+                                f"already in the corpus as document {existing}")
+                            continue
+                        if doc.path and doc.path != "-":
+                            replaces = self.store.find_document(path=doc.path)
                         status = "added"
                         if replaces is not None and self.store.document_info(replaces) is not None:
                             self.store.delete_document(db, replaces)
