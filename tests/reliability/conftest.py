@@ -103,7 +103,9 @@ def read_store(home: Path) -> dict:
     """Documents, passages, lexical rows and embedding hashes, read with a plain SQLite connection."""
     db = sqlite3.connect(home / "citebot.sqlite3", timeout=30)
     try:
-        docs = {path: (doc_id, title) for doc_id, path, title in db.execute("SELECT id, path, title FROM documents")}
+        rows = db.execute("SELECT id, path, title FROM documents").fetchall()
+        docs = {path: (doc_id, title) for doc_id, path, title in rows}
+        assert len(docs) == len(rows), "two documents share a path"
         passages: dict[int, list[tuple[int, str, str]]] = {}
         for pid, doc_id, ptext, embed_hash in db.execute(
                 "SELECT id, doc_id, text, embed_hash FROM passages ORDER BY doc_id, ordinal"):

@@ -315,3 +315,49 @@ def test_dense_file_paired_with_another_saves_stamp_is_resynced(tmp_path, make_c
     assert hits and hits[0].title == "Doc number 1"
     passages = {pid for rows in read_store(home)["passages"].values() for pid, _, _ in rows}
     assert dense_ids(home) == passages
+
+
+def _race(second, action) -> None:
+    """Run ``action`` (the other writer) after ``second`` has prepared its batch but before it writes."""
+    original = second._vectors
+    fired = []
+
+    def racing(texts, queries=False):
+        if not queries and not fired:
+            fired.append(True)
+            action()
+        return original(texts, queries)
+
+    second._vectors = racing
+
+
+def test_same_document_added_by_two_writers_at_once_is_stored_once(tmp_path, make_corpus):
+    home = tmp_path / "index"
+    path, other = write_docs(tmp_path / "docs", 2, seed=91)
+    first, second = make_corpus(home), make_corpus(home)
+    _race(second, lambda: first.add_paths([path]))
+    results = second.add_paths([path, other])  # one batch: the other document must not be lost
+    assert [r.status for r in results] == ["duplicate", "added"], results
+    assert sorted(t for _, t in read_store(home)["docs"].values()) == ["Doc number 0", "Doc number 1"]
+    assert second.verify().ok
+
+
+def test_same_path_replaced_by_two_writers_at_once_keeps_one_version(tmp_path, make_corpus):
+    home = tmp_path / "index"
+    (path,) = write_docs(tmp_path / "docs", 1, seed=92)
+    first, second = make_corpus(home), make_corpus(home)
+    assert first.add_paths([path])[0].status == "added"
+    v2, v3 = (path.read_text().replace("Doc number 0", f"Doc version {n}").replace(" report ", f" report{n} ")
+              for n in (2, 3))
+
+    def first_replaces() -> None:
+        path.write_text(v2)
+        assert first.add_paths([path])[0].status == "replaced"
+        path.write_text(v3)  # what the second writer had already read
+
+    path.write_text(v3)
+    _race(second, first_replaces)
+    assert [r.status for r in second.add_paths([path])] == ["replaced"]
+    docs = read_store(home)["docs"]
+    assert [title for _, title in docs.values()] == ["Doc version 3"]
+    assert second.verify().ok
