@@ -105,7 +105,8 @@ def read_store(home: Path) -> dict:
     try:
         rows = db.execute("SELECT id, path, title FROM documents").fetchall()
         docs = {path: (doc_id, title) for doc_id, path, title in rows}
-        assert len(docs) == len(rows), "two documents share a path"
+        named = [path for _, path, _ in rows if path not in ("", "-")]  # stdin documents share "-"
+        assert len(set(named)) == len(named), "two documents share a path"
         passages: dict[int, list[tuple[int, str, str]]] = {}
         for pid, doc_id, ptext, embed_hash in db.execute(
                 "SELECT id, doc_id, text, embed_hash FROM passages ORDER BY doc_id, ordinal"):
