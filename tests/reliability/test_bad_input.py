@@ -683,3 +683,22 @@ def test_lone_surrogates_in_json_lines_are_escaped_not_fatal(corpus, tmp_path):
     assert result.status == "added", result
     assert result.title == "Odd \\udce9 title \\ud800"
     assert corpus.document_text(result.doc_id).endswith("\\ud800")
+
+
+@pytest.mark.parametrize("values, error", [
+    (["123", "@alice"], "'@alice' is not a numeric Telegram id"),
+    (["12.5"], "'12.5' is not a numeric Telegram id"),
+    (["<b>1</b>"], "'<b>1</b>' is not a numeric Telegram id"),
+], ids=["username instead of id", "fraction", "markup"])
+def test_bad_telegram_ids_in_settings_are_one_clear_error(values, error):
+    from bot.access import parse_ids
+
+    with pytest.raises(UserError) as caught:
+        parse_ids(values, "CITEBOT_TELEGRAM_ADMINS")
+    assert str(caught.value) == f"CITEBOT_TELEGRAM_ADMINS: {error}"
+
+
+def test_blank_and_negative_telegram_ids_are_accepted():
+    from bot.access import parse_ids
+
+    assert parse_ids([" ", "-1001234567890", " 42 "], "CITEBOT_TELEGRAM_ALLOWED_CHATS") == {-1001234567890, 42}
