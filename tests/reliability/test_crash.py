@@ -185,6 +185,23 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
         # the kills landed in the writing phase too: some documents were added by killed runs, not all
         assert 0 < progress < len(wanted), progress
 
+        # Ctrl-C (SIGINT) at random moments: the same guarantees, and one line instead of a traceback
+        interrupted = 0
+        for i in range(4):
+            out = tmp_path / f"sigint{i}.out"
+            pid = zygote.start(["add", "-q", str(docs_dir)], out)
+            time.sleep(rng.uniform(0.0, 1.5))
+            os.kill(pid, signal.SIGINT)
+            result = zygote.wait(pid)
+            text = out.read_text()
+            assert result["rc"] in (0, 130), text
+            assert "Traceback" not in text, text
+            if result["rc"] == 130:
+                interrupted += 1
+                assert text.strip().splitlines()[-1] == "citebot: interrupted", text
+            after_kill()
+        assert interrupted, "no run was interrupted"
+
         # 3. a rerun of the same add finishes the job, embedding only what was never stored
         before = read_store(home)["embedded"]
         log.unlink(missing_ok=True)
