@@ -36,6 +36,7 @@ EMBED_BATCH = 256  # passages gathered across documents before one encode call
 # C0/C1 control characters other than tab and newline: a document's ESC sequences would otherwise reach
 # the user's terminal through `citebot ask/search/show` (clear the screen, retitle the window, ...).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -186,7 +187,7 @@ class Corpus:
         doc = replace(doc, path=_clean(doc.path or ""))
         label = doc.path or doc.title or "document"
         text = doc.text.replace("\r\n", "\n").replace("\r", "\n") if doc.text else ""
-        text = _CONTROL.sub(" ", _clean(text))  # one for one, so PDF page offsets stay valid
+        text = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", text))  # one for one: PDF page offsets stay valid
         if not text.strip():
             return AddResult("error", label, message="empty document: no text to index"), None
         doc = replace(doc, text=text, date=_valid_date(doc.date, f"{label}: date"),
