@@ -675,14 +675,14 @@ def test_file_name_that_is_not_utf8_does_not_stop_the_directory(corpus, tmp_path
     assert corpus.document(results[0].doc_id).path == results[0].path
 
 
-def test_lone_surrogates_in_json_lines_are_escaped_not_fatal(corpus, tmp_path):
+def test_lone_surrogates_in_json_lines_are_replaced_not_fatal(corpus, tmp_path):
     path = tmp_path / "surrogates.jsonl"
     body = article(random.Random(83), "surrogate")
     path.write_text('{"title": "Odd \\udce9 title \\ud800", "text": "' + body + ' \\ud800"}\n')
     (result,) = corpus.add_paths([path])
     assert result.status == "added", result
     assert result.title == "Odd \\udce9 title \\ud800"
-    assert corpus.document_text(result.doc_id).endswith("\\ud800")
+    assert corpus.document_text(result.doc_id).endswith("\ufffd")  # one character for one, offsets kept
 
 
 @pytest.mark.parametrize("values, error", [
