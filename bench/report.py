@@ -35,8 +35,7 @@ def scifact(prefix: str, label: str) -> list[str]:
 def main() -> int:
     print("| model | mode | nDCG@10 | Recall@100 | Recall@10 | MRR@10 | query ms p50 / p95 |")
     print("|---|---|---|---|---|---|---|")
-    for prefix, label in (("scifact-minilm-p60", "all-MiniLM-L6-v2"), ("scifact-use-p60", "USE multilingual v3"),
-                          ("scifact-minilm", "all-MiniLM-L6-v2, 40-120-word passages")):
+    for prefix, label in (("scifact-minilm-p60", "all-MiniLM-L6-v2"), ("scifact-use-p60", "USE multilingual v3")):
         for row in scifact(prefix, label):
             print(row)
     print()
