@@ -342,9 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # Ctrl-C while building the parser: one line too
         return args.func(args)
     except (CitebotError, SettingsError) as exc:
         print(f"citebot: error: {exc}", file=sys.stderr)
