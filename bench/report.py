@@ -39,28 +39,32 @@ def main() -> int:
         for row in scifact(prefix, label):
             print(row)
     print()
-    print("| model | mode | en→en R@5 | ru→ru R@5 | ru→en R@5 | distractor passages en / ru | query ms p50 / p95 (en→en) |")
-    print("|---|---|---|---|---|---|---|")
-    for backend, label in (("", "lexical only (BM25)"),) + MODELS:
-        for mode in (("lexical",) if not backend else ("dense", "hybrid")):
-            suffix = f"{backend}-{mode}" if backend else "lexical"
-            en, ru, x = (load(f"xquad-{p}-{suffix}") for p in ("en-en", "ru-ru", "ru-en"))
-            if not (en or ru or x):
-                continue
+    for title, prefix, backends in (
+        ("about 5,000 distractor passages", "", MODELS[:2]),
+        ("about 1,100 distractor passages (the e5 budget)", "small-", MODELS),
+    ):
+        print(f"XQuAD, {title}")
+        print()
+        print("| model | mode | en→en R@5 | ru→ru R@5 | ru→en R@5 | distractor passages en / ru | query ms p50 / p95 (en→en) |")
+        print("|---|---|---|---|---|---|---|")
+        rows = ((("", "lexical only (BM25)"),) if not prefix else ()) + tuple(backends)
+        for backend, label in rows:
+            for mode in (("lexical",) if not backend else ("dense", "hybrid")):
+                suffix = f"{backend}-{mode}" if backend else "lexical"
+                pre = "" if backend == "e5-small" else prefix
+                en, ru, x = (load(f"{pre}xquad-{p}-{suffix}") for p in ("en-en", "ru-ru", "ru-en"))
+                if not (en or ru or x):
+                    continue
 
-            def r5(r):
-                return f"{r['recall@5']:.4f}" if r else "n/a"
+                def r5(r):
+                    return f"{r['recall@5']:.4f}" if r else "n/a"
 
-            def passages(pair: str) -> str:
-                for m in ("hybrid", "dense", "lexical"):
-                    r = load(f"xquad-{pair}-{backend}-{m}" if backend else f"xquad-{pair}-lexical")
-                    if r and "distractor_passages" in r:
-                        return f"{r['distractor_passages']:,}"
-                return "?"
+                def passages(r):
+                    return f"{r['distractor_passages']:,}" if r and "distractor_passages" in r else "?"
 
-            dis = f"{passages('en-en')} / {passages('ru-ru')}"
-            lat = f"{en['latency_ms_p50']:.0f} / {en['latency_ms_p95']:.0f}" if en else "n/a"
-            print(f"| {label} | {mode} | {r5(en)} | {r5(ru)} | {r5(x)} | {dis} | {lat} |")
+                lat = f"{en['latency_ms_p50']:.0f} / {en['latency_ms_p95']:.0f}" if en else "n/a"
+                print(f"| {label} | {mode} | {r5(en)} | {r5(ru)} | {r5(x)} | {passages(en)} / {passages(ru)} | {lat} |")
+        print()
     return 0
 
 
