@@ -16,7 +16,11 @@ spend nearly all its kills in the import. The loop therefore has two kinds of vi
   moments fall both in the model load and in the writing phase. The children use a small embedding
   batch (``EMBED_BATCH``) so one add is many separate transactions: more moments where a kill lands
   between two of them. Each child logs the hashes of the texts it sent to the model, which is how the
-  test proves that nothing already stored is ever embedded again. ``citebot verify`` after each kill
+  test proves that nothing already stored is ever embedded again. Every SQL statement inside a write
+  transaction in a child is delayed by 30 ms: a transaction otherwise lasts a few milliseconds against
+  ~0.4 s of embedding per batch, and random kills almost never land inside one (checked by mutation:
+  with the document row committed apart from its passages, 20 kills passed at no delay and were caught
+  1 time in 2 at 10 ms, 3 times in 3 at 30 ms). ``citebot verify`` after each kill
   runs the same way (a forked ``main(["verify"])``); the final check runs the console script.
 """
 from __future__ import annotations
@@ -37,16 +41,44 @@ from .conftest import check_whole_or_absent, citebot, citebot_argv, cli_env, den
 
 KILLS_WANTED = 20
 SMALL_BATCH = 6  # passages per embed + write round in the forked children (the CLI default is 256)
+STATEMENT_DELAY_S = 0.03  # before each statement of a write transaction in the children (see docstring)
 
 ZYGOTE = r"""
-import json, os, sys
+import json, os, sys, time
 import torch, sentence_transformers  # the slow imports, once; no model is loaded before a fork
 import retrieval.cli as cli
 import retrieval.corpus as corpus_mod
 import retrieval.embedder as embedder_mod
+import retrieval.store as store_mod
 from retrieval.types import text_hash
 
 corpus_mod.EMBED_BATCH = int(sys.argv[1])
+DELAY = float(sys.argv[2])
+
+class Delayed:  # statements in a transaction a little late, so writes become wide targets for a kill
+    def __init__(self, conn):
+        self._conn = conn
+
+    def execute(self, *args):
+        if self._conn.in_transaction:  # only inside write transactions: reads stay fast
+            time.sleep(DELAY)
+        return self._conn.execute(*args)
+
+    def executemany(self, *args):
+        if self._conn.in_transaction:
+            time.sleep(DELAY)
+        return self._conn.executemany(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+_store_init = store_mod.Store.__init__
+
+def store_init(self, home):
+    _store_init(self, home)
+    self.db = Delayed(self.db)
+
+store_mod.Store.__init__ = store_init
 _encode = embedder_mod.SentenceTransformerEmbedder.encode_passages
 
 def encode_passages(self, texts):
@@ -89,7 +121,7 @@ class Zygote:
     def __init__(self, home: Path, log: Path) -> None:
         self.home, self.log = home, log
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE, str(SMALL_BATCH)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-c", ZYGOTE, str(SMALL_BATCH), str(STATEMENT_DELAY_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, env=cli_env(home, CRASH_ENCODE_LOG=str(log)), cwd=ROOT,
         )
         self.ready = False  # its imports run while the test does other things
