@@ -555,9 +555,33 @@ def build_index(corpus: Any, docs: Sequence[EvalDoc], progress: bool = False) ->
     return added, time.perf_counter() - start
 
 
+def forget_query_vectors(corpus: Any, texts: Sequence[str]) -> int:
+    """Drop cached vectors of the query texts from the eval index, so a rerun's latency still includes
+    embedding the question (as a user's new question does). Texts that are also passages are kept."""
+    from .types import text_hash
+
+    store = corpus.store
+    model = corpus.embedder.name
+    hashes = list({text_hash(t) for t in texts})
+    with store.lock:
+        used = set()
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            used.update(r[0] for r in store.db.execute(
+                f"SELECT DISTINCT embed_hash FROM passages WHERE embed_hash IN ({marks})", chunk))
+        drop = [h for h in hashes if h not in used]
+        if drop:
+            with store.write() as db:
+                db.executemany("DELETE FROM embeddings WHERE model = ? AND text_hash = ?", [(model, h) for h in drop])
+    return len(drop)
+
+
 def run_queries(corpus: Any, evalset: EvalSet, mode: str, depth: int,
                 key_of: dict[int, str]) -> tuple[dict[str, list[str]], list[float]]:
     """Rank documents for every query; returns (document rankings, per-query latency in ms)."""
+    if mode != "lexical":
+        forget_query_vectors(corpus, [q.text for q in evalset.queries])
     rankings: dict[str, list[str]] = {}
     latencies: list[float] = []
     for query in evalset.queries:

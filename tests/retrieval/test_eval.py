@@ -351,3 +351,22 @@ def test_eval_text_output_is_a_table_and_distractors_are_indexed(tmp_path, embed
     assert again["added"] == 0 and again["distractors"] == 3
     assert again["distractor_passages"] == 3  # one short story, one passage each
     assert again["passages"] == again["distractor_passages"] + 4
+
+
+def test_rerun_latency_includes_embedding_the_question(tmp_path, make_corpus):
+    """A rerun must not time cached question vectors: the eval forgets them first."""
+    from retrieval import Document
+    from retrieval.eval import forget_query_vectors
+
+    corpus = make_corpus(home=tmp_path / "ix")
+    corpus.add_document(Document(text="Domestic cats sleep for twelve to sixteen hours every day.", title="Cats"))
+    question = "How long do cats sleep?"
+    corpus.search(question, mode="dense")
+    seen = len(corpus.embedder.query_texts)
+    corpus.search(question, mode="dense")
+    assert len(corpus.embedder.query_texts) == seen  # cached: the model was not asked again
+    assert forget_query_vectors(corpus, [question]) == 1
+    corpus.search(question, mode="dense")
+    assert len(corpus.embedder.query_texts) == seen + 1
+    # a passage vector is never forgotten, even when a query has the same text
+    assert forget_query_vectors(corpus, ["Cats\nDomestic cats sleep for twelve to sixteen hours every day."]) == 0
