@@ -56,8 +56,38 @@ while not os.path.exists(stop):
 """
 
 WRITER = r"""
-import json, sys
+import json, sys, time
+import retrieval.store as store_mod
 from retrieval import Corpus, load_settings
+
+
+class Delayed:  # statements inside a write transaction 20 ms late: a half-done write stays visible
+    def __init__(self, conn):  # long enough for the reader to catch it, if writes were not atomic
+        self._conn = conn
+
+    def execute(self, *args):
+        if self._conn.in_transaction:
+            time.sleep(0.02)
+        return self._conn.execute(*args)
+
+    def executemany(self, *args):
+        if self._conn.in_transaction:
+            time.sleep(0.02)
+        return self._conn.executemany(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+_store_init = store_mod.Store.__init__
+
+
+def store_init(self, home):
+    _store_init(self, home)
+    self.db = Delayed(self.db)
+
+
+store_mod.Store.__init__ = store_init
 corpus = Corpus.open(load_settings())
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
