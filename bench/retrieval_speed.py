@@ -244,6 +244,14 @@ def build_scale(home: Path, docs: list[Any], target: int | None, embedder: Any, 
             "build_seconds_this_run": round(time.perf_counter() - start, 1), "documents_added_this_run": added}
 
 
+def forget_non_passage_vectors(corpus: Any) -> int:
+    """Questions and answer sentences are cached like passages; drop those vectors so every timed
+    question is new to the index, as a user's question is (this is the bench's own index)."""
+    with corpus.store.write() as db:
+        cur = db.execute("DELETE FROM embeddings WHERE text_hash NOT IN (SELECT embed_hash FROM passages)")
+    return cur.rowcount
+
+
 def child_ask(home: Path, n_questions: int) -> dict[str, Any]:
     """Runs in a fresh process: open the index, warm up, time ``ask`` per question; RSS included."""
     import torch
@@ -252,6 +260,7 @@ def child_ask(home: Path, n_questions: int) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     corpus = Corpus.open(bench_settings(home))
+    forget_non_passage_vectors(corpus)
     qs = questions(n_questions + 3)
     start = time.perf_counter()
     for q in qs[:3]:  # model load, index load, first-query effects
@@ -260,12 +269,14 @@ def child_ask(home: Path, n_questions: int) -> dict[str, Any]:
     times, search_times, answered = [], [], 0
     for q in qs[3:]:
         t = time.perf_counter()
-        corpus.search(q, k=corpus.settings.top_k)
-        search_times.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
         answer = corpus.ask(q)
         times.append((time.perf_counter() - t) * 1000)
         answered += answer.answered
+    forget_non_passage_vectors(corpus)  # search timing: the question vector is not cached either
+    for q in qs[3:]:
+        t = time.perf_counter()
+        corpus.search(q, k=corpus.settings.top_k)
+        search_times.append((time.perf_counter() - t) * 1000)
     stats = corpus.store.counts()
     kind = corpus.dense.kind
     corpus.close()
