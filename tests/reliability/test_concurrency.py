@@ -246,7 +246,11 @@ def test_reader_never_sees_half_documents_and_picks_up_changes(tmp_path, make_co
     errors = [o["error"] for o in observations if "error" in o]
     assert not errors, errors
     asks = [o for o in observations if "cited" in o]
-    assert asks and all(o["cited"] for o in asks)
+    assert asks and any(o["cited"] for o in asks)
+    # an answer may cite nothing only when the passages it found were removed while it was composed
+    # (it never cites a removed document): the topics of the removed and the replaced documents
+    changed = {t["title"] for t in topics[2:5]} | {old_title}
+    assert all(o["topic"] in changed for o in asks if not o["cited"]), [o for o in asks if not o["cited"]]
     base_titles = [t["title"] for t in topics[:2]]
     first_v1 = min(o["t0"] for o in observations if old_title in o["docs"])
     for obs in observations:
