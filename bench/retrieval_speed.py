@@ -190,6 +190,21 @@ def seed_cache(store: Any, model: str, sources: Sequence[Path]) -> int:
     return copied
 
 
+def count_real(home: Path, sources: Sequence[Path], model: str) -> int:
+    """Passages of ``home`` whose vector came from a real embedding (present in a source index)."""
+    real: set[str] = set()
+    for src in sources:
+        path = src / "citebot.sqlite3"
+        if path.exists():
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            real.update(h for (h,) in db.execute("SELECT text_hash FROM embeddings WHERE model = ?", (model,)))
+            db.close()
+    db = sqlite3.connect(f"file:{home / 'citebot.sqlite3'}?mode=ro", uri=True)
+    n = sum(1 for (h,) in db.execute("SELECT embed_hash FROM passages") if h in real)
+    db.close()
+    return n
+
+
 def scale_documents() -> tuple[list[Any], list[Any]]:
     """(10k-set documents, the remaining documents in a fixed order) from Reuters + Telegram."""
     from retrieval.eval import load_distractors
@@ -356,6 +371,10 @@ def table(res: dict[str, Any]) -> str:
                 rows.append((f"  of which search @ {a['passages']:,}",
                              f"p50 {a['search_ms_p50']:.0f} ms, p95 {a['search_ms_p95']:.0f} ms"))
             rows.append((f"RSS @ {a['passages']:,} passages", f"{a['vmrss_mb']:.0f} MB (peak {a['vmhwm_mb']:.0f} MB)"))
+    if "build_100k" in res and "passages_with_real_vectors" in res["build_100k"]:
+        b = res["build_100k"]
+        rows.append(("100k vectors", f"{b['passages_with_real_vectors']:,} real MiniLM, "
+                                     f"{b['passages'] - b['passages_with_real_vectors']:,} synthetic"))
     if "ivf" in res:
         v = res["ivf"]
         rows.append(("IVF recall@10 vs flat @ 100k", f"{v['recall@10']:.4f} (nlist {v['nlist']}, nprobe {v['nprobe']}; "
@@ -420,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res["build_100k"] = build_scale(home100, small + rest, 100_000, synthetic, log)
         res["build_100k"]["real_vectors_seeded"] = seeded
         res["build_100k"]["synthetic_vectors_this_run"] = synthetic.synthetic
+        res["build_100k"]["passages_with_real_vectors"] = count_real(home100, [home10, *sorted(RESULTS.glob("idx/scifact-minilm*"))], embedder.name)
         log("timing ask at 100k ...")
         res["ask_100k"] = run_child(home100, args.questions)
         log("IVF vs flat recall at 100k ...")
