@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     squad = json.loads((DATA / "xquad" / "xquad.en.dev.json").read_text(encoding="utf-8"))["data"]
     indexed, held_out = squad[:12], squad[12:]
-    settings = load_settings(env={}).replace(home=str(args.home))
+    settings = load_settings().replace(home=str(args.home))  # CITEBOT_EMBEDDER etc. apply
     corpus = Corpus.open(settings)
     docs = [Document(text=p["context"], title=a["title"].replace("_", " "), source="Wikipedia (XQuAD)",
                      path=f"xquad:{a['title']}:{i}", lang="en")
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "ask_latency_ms_p95": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 1),
         "threshold_sweep": [],
     }
-    for threshold in (0.3, 0.35, 0.4, 0.45, 0.5):
+    for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9):
         result["threshold_sweep"].append({
             "min_score": threshold,
             "answered_answerable": round(sum(r["confidence"] >= threshold for r in ans) / len(ans), 3),

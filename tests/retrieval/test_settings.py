@@ -6,7 +6,8 @@ from retrieval.settings import SETTINGS, SettingsError, load_settings
 def test_defaults_and_sources():
     settings = load_settings(env={"CITEBOT_TOP_K": "5"})
     assert settings.top_k == 5 and settings.sources["top_k"] == "env CITEBOT_TOP_K"
-    assert settings.min_score == 0.40 and settings.sources["min_score"] == "default"
+    assert settings.min_score is None and settings.sources["min_score"] == "default"  # calibrated per embedder
+    assert settings.embedder == "use-multilingual"
 
 
 @pytest.mark.parametrize("env, message", [
