@@ -1,4 +1,35 @@
-"""`make bench` runs `python -m bench`: the speed benchmark (see bench/retrieval_speed.py)."""
-from bench.retrieval_speed import main
+"""`make bench` runs `python -m bench`: every benchmark that prints figures, one after another.
 
-raise SystemExit(main())
+Benchmarks are slow (minutes each on two cores) and live outside `make test` on purpose. Run one alone
+with `python -m bench.NAME`. Results are also written under bench/results/ (not committed).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+BENCHMARKS = (
+    ("retrieval_speed", "ingest rate vs raw encode, ask latency and RSS at 10k/100k passages, IVF recall"),
+    ("answer_quality", "XQuAD: answerable questions answered with the gold sentence, unanswerable ones refused"),
+    ("embedders", "passages/s and question latency per embedding backend"),
+    ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = argv if argv else [name for name, _ in BENCHMARKS]
+    failed = []
+    for name in names:
+        about = dict(BENCHMARKS).get(name, "")
+        print(f"\n=== bench.{name}: {about}", flush=True)
+        started = time.perf_counter()
+        rc = importlib.import_module(f"bench.{name}").main([])
+        print(f"=== bench.{name} finished in {time.perf_counter() - started:.0f} s (exit {rc})", flush=True)
+        if rc:
+            failed.append(name)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
