@@ -27,24 +27,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distractors", type=int, default=500, help="Reuters stories mixed in (default 500)")
     parser.add_argument("--home", type=Path, default=ROOT / "bench" / "results" / "answer-index")
     parser.add_argument("--questions", type=int, default=0, help="limit questions per side (0 = all)")
+    parser.add_argument("--lang", choices=("en", "ru"), default="en",
+                        help="XQuAD language; distractors are Reuters stories (en) or Telegram posts (ru)")
     args = parser.parse_args(argv)
 
     from retrieval import Corpus, Document, load_settings
-    from retrieval.eval import load_reuters
+    from retrieval.eval import load_reuters, load_telegram
 
-    squad = json.loads((DATA / "xquad" / "xquad.en.dev.json").read_text(encoding="utf-8"))["data"]
+    squad = json.loads((DATA / "xquad" / f"xquad.{args.lang}.dev.json").read_text(encoding="utf-8"))["data"]
     indexed, held_out = squad[:12], squad[12:]
     settings = load_settings().replace(home=str(args.home))  # CITEBOT_EMBEDDER etc. apply
     corpus = Corpus.open(settings)
     docs = [Document(text=p["context"], title=a["title"].replace("_", " "), source="Wikipedia (XQuAD)",
-                     path=f"xquad:{a['title']}:{i}", lang="en")
+                     path=f"xquad:{a['title']}:{i}", lang=args.lang)
             for a in indexed for i, p in enumerate(a["paragraphs"])]
     reuters = []
-    for sgm in sorted((DATA / "reuters21578").glob("reut2-*.sgm")):
-        reuters.extend(load_reuters(sgm))
+    files = (sorted((DATA / "reuters21578").glob("reut2-*.sgm")) if args.lang == "en"
+             else sorted((DATA / "tg_news_ru" / "raw").glob("*.json")))
+    for path in files:
+        reuters.extend(load_reuters(path) if args.lang == "en" else load_telegram(path)[:100])
         if len(reuters) >= args.distractors:
             break
-    docs += [Document(text=d.text, title=d.title, date=d.date, source=d.source, path=d.key, lang="en")
+    docs += [Document(text=d.text, title=d.title, date=d.date, source=d.source, path=d.key, lang=args.lang)
              for d in reuters[:args.distractors]]
     started = time.perf_counter()
     statuses: dict[str, int] = {}
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ans = [r for r in records if r["side"] == "answerable"]
     una = [r for r in records if r["side"] == "unanswerable"]
     result = {
-        "model": corpus.embedder.name, "min_score": settings.min_score, "distractors": args.distractors,
+        "model": corpus.embedder.name, "min_score": corpus.min_score, "distractors": args.distractors,
         "documents_indexed": statuses, "build_seconds": round(build_s, 1),
         "answerable_questions": len(ans), "unanswerable_questions": len(una),
         "answered_rate_answerable": round(rate(ans, "answered"), 3),
@@ -98,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 sum(r["first_citation_has_gold"] for r in ans if r["confidence"] >= threshold)
                 / max(1, sum(r["confidence"] >= threshold for r in ans)), 3),
         })
-    out = ROOT / "bench" / "results" / "answer_quality.json"
+    out = ROOT / "bench" / "results" / f"answer_quality-{args.lang}-{result['model']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    print(f"Answer quality on XQuAD en (articles 1-12 indexed + {args.distractors} Reuters distractors), "
+    kind = "Reuters stories" if args.lang == "en" else "Telegram posts"
+    print(f"Answer quality on XQuAD {args.lang} (articles 1-12 indexed + {args.distractors} {kind} as distractors), "
           f"model {result['model']}, min_score {result['min_score']}")
     for key in ("answerable_questions", "answered_rate_answerable", "gold_in_answer_rate", "gold_in_citation1_rate",
                 "unanswerable_questions", "answered_rate_unanswerable", "ask_latency_ms_p50", "ask_latency_ms_p95",
