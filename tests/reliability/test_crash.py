@@ -223,7 +223,11 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
         # the kills landed in the writing phase too: some documents were added by killed runs, not all
         assert 0 < progress < len(wanted), progress
 
-        # Ctrl-C (SIGINT) at random moments: the same guarantees, and one line instead of a traceback
+        # Ctrl-C (SIGINT) at random moments: the same guarantees, and one line instead of a traceback.
+        # Fresh documents first, so each interrupted run has real work (model load, embedding, delayed
+        # writes): the kill loop may have left only one or two documents to add.
+        extra = write_docs(docs_dir, 12, seed=5, prefix="late", sentences=11)
+        wanted.extend(expected(p) for p in extra)
         interrupted = 0
         for i in range(4):
             out = tmp_path / f"sigint{i}.out"
