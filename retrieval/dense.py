@@ -167,7 +167,9 @@ class DenseIndex:
             rng = np.random.default_rng(0)
             sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
             ivf.train(sample)
-            ivf.nprobe = max(8, nlist // 16)
+            # nlist/2 probes: 0.98 recall@10 against flat at 100k passages (bench.retrieval_speed);
+            # nlist/16 gave 0.90, too lossy for citations
+            ivf.nprobe = max(8, nlist // 2)
             self.index = faiss.IndexIDMap2(ivf)
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
