@@ -44,7 +44,7 @@ SMALL_BATCH = 6  # passages per embed + write round in the forked children (the 
 STATEMENT_DELAY_S = 0.03  # before each statement of a write transaction in the children (see docstring)
 
 ZYGOTE = r"""
-import json, os, sys, time
+import json, os, signal, sys, time
 import torch, sentence_transformers  # the slow imports, once; no model is loaded before a fork
 import retrieval.cli as cli
 import retrieval.corpus as corpus_mod
@@ -94,6 +94,9 @@ for line in sys.stdin:
     if cmd["op"] == "run":
         pid = os.fork()
         if pid == 0:
+            # Ctrl-C as in a terminal, even when the test run itself was started in the background
+            # (a non-interactive shell starts background jobs with SIGINT ignored, and children inherit it)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             fd = os.open(cmd["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
