@@ -1,6 +1,6 @@
 """Who may use the bot, who may change the library, and how fast anyone may ask.
 
-Rules (documented in docs/telegram.md):
+Rules (documented in the README, "Telegram bot"):
 - an empty allow-list is open; a non-empty one must contain the user (users list) and the chat
   (chats list) — both lists apply, in private chats and in groups alike;
 - admins may always use the bot and are the only ones who may add or remove documents; an empty
