@@ -155,6 +155,8 @@ class Corpus:
                 pending, pending_hashes, pending_signatures, pending_passages = [], set(), [], 0
         if pending:
             yield from self._flush(pending, progress)
+        if self._embedder is not None and self.store.missing_embeddings(self.embedder.name):
+            self.reindex()  # the index was built with another model: bring every passage to this one
         self._sync_dense()
 
     def _near_duplicate(self, signature: bytes, exclude: int | None,

@@ -67,12 +67,13 @@ def minilm() -> SentenceTransformerEmbedder:
 
 @pytest.fixture
 def make_corpus(tmp_path: Path, embedder):
-    """Factory: ``make_corpus(home=None, **setting_overrides)`` -> Corpus with a CountingEmbedder."""
+    """Factory: ``make_corpus(home=None, model=None, **setting_overrides)`` -> Corpus with a CountingEmbedder
+    around ``model`` (default: the session's default embedder)."""
     opened: list[Corpus] = []
 
-    def factory(home: Path | None = None, **overrides) -> Corpus:
+    def factory(home: Path | None = None, model=None, **overrides) -> Corpus:
         settings = load_settings(env={}).replace(home=str(home or tmp_path / "index"), **overrides)
-        corpus = Corpus.open(settings, embedder=CountingEmbedder(embedder))
+        corpus = Corpus.open(settings, embedder=CountingEmbedder(model or embedder))
         opened.append(corpus)
         return corpus
 

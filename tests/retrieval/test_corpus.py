@@ -208,3 +208,18 @@ def test_citation_names_the_page_of_the_quoted_sentence(make_corpus):
     first = answer.citations[0]
     assert "crane failures" in answer.answer
     assert first.page == 2
+
+
+def test_adding_with_another_model_brings_the_whole_index_to_that_model(make_corpus, minilm, tmp_path):
+    home = tmp_path / "switch"
+    old = make_corpus(home=home, model=minilm)
+    old.add_paths([SEED_ARTICLE])
+    old.close()
+    story = tmp_path / "bank.md"
+    story.write_text(OTHER_STORY, encoding="utf-8")
+    new = make_corpus(home=home)  # the default embedder, a different model
+    assert new.embedder.name != minilm.name
+    new.add_paths([story])
+    assert new.store.missing_embeddings(new.embedder.name) == []
+    hits = new.search("Moscow stopped peace treaty talks with Tokyo", k=3, mode="dense")
+    assert hits and hits[0].source == "TASS"
