@@ -186,7 +186,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
-    stats = corpus.store.counts() | {"home": str(corpus.settings.home_path), "generation": corpus.store.generation()}
+    stats = corpus.stats()
     if args.json:
         print(json.dumps(stats, indent=2))
     else:

@@ -424,10 +424,7 @@ class Corpus:
             if progress:
                 progress(done, len(texts))
         with self.lock:
-            self.dense.index = None
-            self.dense.generation = -1
-            for name in ("dense.faiss", "dense.json"):
-                (self.settings.home_path / name).unlink(missing_ok=True)
+            self.dense.discard()
             self.dense.sync(self.store)
         return {"embedded": len(texts), "indexed": int(self.dense.index.ntotal if self.dense.index else 0)}
 
@@ -498,10 +495,7 @@ def _verify_store(corpus: Corpus, repair: bool) -> VerifyReport:
         report.repairs.append(f"embedded {len(missing)} passage texts and rebuilt the dense index")
     elif repair:
         with corpus.lock:
-            corpus.dense.index = None
-            corpus.dense.generation = -1
-            for name in ("dense.faiss", "dense.json"):
-                (corpus.settings.home_path / name).unlink(missing_ok=True)
+            corpus.dense.discard()
         report.repairs.append("dense index rebuilt from the store")
     with corpus.lock:
         corpus.dense.sync(store)

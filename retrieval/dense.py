@@ -99,6 +99,14 @@ class DenseIndex:
             except PermissionError:  # alive, another user's process
                 continue
 
+    def discard(self) -> None:
+        """Forget the index in memory and on disk, so the next sync rebuilds it from the store."""
+        with self.lock:
+            self.index = None
+            self.generation = -1
+            for name in (INDEX_FILE, STAMP_FILE):
+                (self.home / name).unlink(missing_ok=True)
+
     @property
     def kind(self) -> str:
         if self.index is None:
