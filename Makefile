@@ -29,6 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -259,24 +259,18 @@ def build_scale(home: Path, docs: list[Any], target: int | None, embedder: Any, 
             "build_seconds_this_run": round(time.perf_counter() - start, 1), "documents_added_this_run": added}
 
 
-def forget_non_passage_vectors(corpus: Any) -> int:
-    """Questions and answer sentences are cached like passages; drop those vectors so every timed
-    question is new to the index, as a user's question is (this is the bench's own index)."""
-    with corpus.store.write() as db:
-        cur = db.execute("DELETE FROM embeddings WHERE text_hash NOT IN (SELECT embed_hash FROM passages)")
-    return cur.rowcount
-
-
-def child_ask(home: Path, n_questions: int) -> dict[str, Any]:
+def child_ask(home: Path, n_questions: int, embedder: str = "sentence-transformers") -> dict[str, Any]:
     """Runs in a fresh process: open the index, warm up, time ``ask`` per question; RSS included."""
     import torch
 
     from retrieval import Corpus
+    from retrieval.eval import forget_query_vectors
 
     torch.set_num_threads(1)
-    corpus = Corpus.open(bench_settings(home))
-    forget_non_passage_vectors(corpus)
+    corpus = Corpus.open(bench_settings(home, embedder=embedder))  # the backend the index was built with
     qs = questions(n_questions + 3)
+    # answer-sentence vectors are computed at ingest (they stay); questions must be new to the index
+    forget_query_vectors(corpus, qs)
     start = time.perf_counter()
     for q in qs[:3]:  # model load, index load, first-query effects
         corpus.ask(q)
@@ -287,7 +281,7 @@ def child_ask(home: Path, n_questions: int) -> dict[str, Any]:
         answer = corpus.ask(q)
         times.append((time.perf_counter() - t) * 1000)
         answered += answer.answered
-    forget_non_passage_vectors(corpus)  # search timing: the question vector is not cached either
+    forget_query_vectors(corpus, qs)  # search timing: the question vector is not cached either
     for q in qs[3:]:
         t = time.perf_counter()
         corpus.search(q, k=corpus.settings.top_k)
@@ -299,12 +293,14 @@ def child_ask(home: Path, n_questions: int) -> dict[str, Any]:
             "ask_ms_p50": round(percentile(times, 50), 1), "ask_ms_p95": round(percentile(times, 95), 1),
             "search_ms_p50": round(percentile(search_times, 50), 1),
             "search_ms_p95": round(percentile(search_times, 95), 1),
+            "ask_search_p50_ratio": round(percentile(times, 50) / max(1e-9, percentile(search_times, 50)), 2),
             "open_and_warmup_s": round(warm_s, 1), **{k.lower() + "_mb": v for k, v in rss_mb().items()}}
 
 
-def run_child(home: Path, n_questions: int) -> dict[str, Any]:
+def run_child(home: Path, n_questions: int, embedder: str = "sentence-transformers") -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-m", "bench.retrieval_speed", "--child-ask", str(home),
-                          "--questions", str(n_questions)], cwd=ROOT, capture_output=True, text=True, check=False)
+                          "--questions", str(n_questions), "--embedder", embedder],
+                         cwd=ROOT, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"ask benchmark failed: {out.stderr.strip().splitlines()[-1] if out.stderr else out.returncode}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -370,6 +366,8 @@ def table(res: dict[str, Any]) -> str:
             if "search_ms_p50" in a:
                 rows.append((f"  of which search @ {a['passages']:,}",
                              f"p50 {a['search_ms_p50']:.0f} ms, p95 {a['search_ms_p95']:.0f} ms"))
+                rows.append((f"  ask / search p50 @ {a['passages']:,}",
+                             f"{a['ask_ms_p50'] / max(1e-9, a['search_ms_p50']):.2f} (goal <= 1.5)"))
             rows.append((f"RSS @ {a['passages']:,} passages", f"{a['vmrss_mb']:.0f} MB (peak {a['vmhwm_mb']:.0f} MB)"))
     if "build_100k" in res and "passages_with_real_vectors" in res["build_100k"]:
         b = res["build_100k"]
@@ -394,14 +392,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-from", type=Path, action="append", default=None,
                         help="citebot index dirs whose cached MiniLM vectors may be reused")
     parser.add_argument("--skip", action="append", default=[], choices=["ingest", "10k", "100k"])
+    parser.add_argument("--embedder", default="sentence-transformers",
+                        help="backend of the scale indexes (CITEBOT_EMBEDDER values); the ingest ratio is MiniLM")
     parser.add_argument("--child-ask", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child_ask:
-        print(json.dumps(child_ask(args.child_ask, args.questions)))
+        print(json.dumps(child_ask(args.child_ask, args.questions, args.embedder)))
         return 0
 
-    from retrieval.embedder import SentenceTransformerEmbedder
+    from retrieval.embedder import SentenceTransformerEmbedder, make_embedder
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -415,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     small, rest = scale_documents()
     seeds = args.seed_from or sorted(RESULTS.glob("idx/xquad-*-sentence-transformers"))
     home10, home100 = args.work / "10k", args.work / "100k"
+    if args.embedder != "sentence-transformers":
+        embedder = make_embedder(bench_settings(args.work, embedder=args.embedder))
+        home10, home100 = args.work / f"10k-{args.embedder}", args.work / f"100k-{args.embedder}"
     if "10k" not in args.skip:
         from retrieval.store import Store
 
@@ -424,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"building ~10k passages (real vectors; {res['seeded_vectors_10k']} reused from {len(seeds)} eval indexes) ...")
         res["build_10k"] = build_scale(home10, small + rest, 10_000, embedder, log)
         log("timing ask at 10k ...")
-        res["ask_10k"] = run_child(home10, args.questions)
+        res["ask_10k"] = run_child(home10, args.questions, args.embedder)
     if "100k" not in args.skip:
         from retrieval.store import Store
 
@@ -441,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res["build_100k"]["synthetic_vectors_this_run"] = synthetic.synthetic
         res["build_100k"]["passages_with_real_vectors"] = count_real(home100, [home10, *sorted(RESULTS.glob("idx/scifact-minilm*"))], embedder.name)
         log("timing ask at 100k ...")
-        res["ask_100k"] = run_child(home100, args.questions)
+        res["ask_100k"] = run_child(home100, args.questions, args.embedder)
         log("IVF vs flat recall at 100k ...")
         res["ivf"] = ivf_recall(home100, synthetic, 200)
     args.out.parent.mkdir(parents=True, exist_ok=True)

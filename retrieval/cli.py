@@ -64,8 +64,16 @@ def _width() -> int | None:
     return min(shutil.get_terminal_size().columns, 100) if sys.stdout.isatty() else None
 
 
+def _bold(answer: Answer, tty: bool) -> str:
+    """The answer text with its answer spans in bold (terminal) or between ** (piped)."""
+    text, on, off = answer.answer, ("\x1b[1m", "\x1b[0m") if tty else ("**", "**")
+    for s, e in sorted(getattr(answer, "highlights", []) or [], reverse=True):
+        text = text[:s] + on + text[s:e] + off + text[e:]
+    return text
+
+
 def format_answer(answer: Answer, width: int | None = None) -> str:
-    lines = [_wrap(answer.answer, width)]
+    lines = [_wrap(_bold(answer, bool(width)), width)]
     if answer.citations:
         lines.append("")
         lines.append("Sources:" if answer.answered else "Nearest passages (weak matches, they do not answer it):")
@@ -128,13 +136,28 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    if (args.question is None) == (args.batch is None):
+        raise UserError("give either a question or --batch FILE (- for stdin)")
     corpus = _corpus(args)
+    if args.batch is not None:
+        from .answer import batch
+
+        with (sys.stdin if args.batch == "-" else _open_batch(args.batch)) as lines:
+            done = batch.run(corpus, lines, sys.stdout, args.k, args.since, args.until, args.source)
+        return 1 if done.errors else 0
     answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
     else:
         print(format_answer(answer, _width()))
     return 0
+
+
+def _open_batch(path: str):
+    try:
+        return open(path, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -298,10 +321,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
 
     p = command("ask", cmd_ask, "Answer a question with quoted sentences and cited passages.")
-    p.add_argument("question")
+    p.add_argument("question", nargs="?")
     p.add_argument("-k", type=int, default=None, help="passages to cite (default: CITEBOT_TOP_K)")
     filters(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--batch", metavar="FILE", help="questions from FILE (- for stdin), one per line or JSON Lines "
+                   "{question, since, until, source}; prints one --json object per line")
 
     p = command("search", cmd_search, "Ranked passages for a query, with scores.")
     p.add_argument("query")

@@ -231,6 +231,9 @@ class Corpus:
         """Embed, then write every prepared document of ``pending`` in one transaction; yield in order."""
         prepared = [item for item in pending if not isinstance(item, AddResult)]
         texts = [_embed_text(doc.title, p.text) for doc, passages, _, _ in prepared for p in passages]
+        # answer sentences too, so `ask` finds their vectors cached instead of embedding them per question
+        texts += [t for _, passages, _, _ in prepared for p in passages
+                  for t in answer_mod.sentence_texts(p.text, p.start, p.sentences)]
         written: dict[int, AddResult] = {}
         with self.lock:
             if prepared:

@@ -103,6 +103,7 @@ class Citation:
     score: float
     quotes: list[tuple[int, int]] = field(default_factory=list)
     page: int | None = None
+    bold: list[tuple[int, int]] = field(default_factory=list)  # spans inside ``passage`` that answer (shown bold)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class Answer:
     citations: list[Citation]
     sentences: list[tuple[str, int]] = field(default_factory=list)  # (verbatim sentence, citation n)
     confidence: float = 0.0  # the best sentence's score, compared with the min_score threshold
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # spans of ``answer`` to show in bold
 
     def to_json(self) -> dict[str, Any]:
         """The stable ``ask --json`` shape other tools read."""
@@ -126,6 +128,7 @@ class Answer:
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
+            "highlights": [list(span) for span in self.highlights],
             "citations": [
                 {
                     "n": c.n,

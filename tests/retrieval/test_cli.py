@@ -108,3 +108,39 @@ def test_verify_passes_on_a_healthy_index(home):
     result = citebot(home, "verify")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")
+
+
+def test_ask_batch_answers_each_line_and_reports_bad_lines(home, tmp_path):
+    lines = [
+        "why did talks stop?",
+        json.dumps({"question": "What is the capital of Peru?"}),
+        "{not json",
+        json.dumps({"question": "why did talks stop?", "since": "2025-01-01"}),
+        "",
+        json.dumps({"question": "why did talks stop?", "until": "yesterday"}),
+        json.dumps({"text": "no question field"}),
+    ]
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = citebot(home, "ask", "--batch", str(batch))
+    assert result.returncode == 1  # some lines failed; every other line was still answered
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 6  # the blank line is skipped, every other line gives one object
+    assert out[0]["answered"] is True and TALKS in out[0]["citations"][0]["passage"]
+    assert out[1]["answered"] is False
+    assert out[2]["line"] == 3 and "not valid JSON" in out[2]["error"]
+    assert out[3]["answered"] is False and out[3]["citations"] == []  # the article is dated 2024: filtered out
+    assert out[4]["line"] == 6 and "not a date" in out[4]["error"]
+    assert out[5]["line"] == 7 and "text" in out[5]["error"]
+
+
+def test_ask_batch_reads_stdin_and_matches_single_ask(home):
+    single = json.loads(citebot(home, "ask", "why did talks stop?", "--json").stdout)
+    result = citebot(home, "ask", "--batch", "-", stdin="why did talks stop?\n")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [single]
+
+
+def test_ask_needs_a_question_or_a_batch(home):
+    result = citebot(home, "ask")
+    assert result.returncode == 2 and "--batch" in result.stderr

@@ -1,0 +1,120 @@
+"""The sentence-selection study: every candidate rule replayed on the same retrieved passages, with its
+gain over the baseline and the noise of that gain, per language pair (XQuAD dev, bench/answer_quality.py
+protocol).
+
+Retrieval does not depend on the answer rules, so each question's hits, sentence spans, question vector
+and sentence vectors are fetched once and `answer.compose` is replayed per variant (milliseconds each).
+A gain is reported with the questions it won and lost against the baseline; "noise" is the standard
+deviation of the net change under a sign test, sqrt(won + lost) questions. A rule is worth keeping
+when its net gain is above twice that, on the pairs it is meant for, without costing the others.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.answer_quality import FOLDS, PAIRS, RESULTS, build_index, load_questions
+
+VARIANTS: dict[str, dict[str, Any]] = {}
+
+
+def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per pair: every (question, side) with what compose needs, fetched once."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    corpora: dict[tuple[str, str], Any] = {}
+    for pair in pairs:
+        q_lang, doc_lang = pair.split("-")
+        cases = []
+        qs = load_questions(q_lang, doc_lang, range(24))
+        for fold, (lo, hi) in FOLDS.items():
+            if (doc_lang, fold) not in corpora:
+                corpora[(doc_lang, fold)] = build_index(doc_lang, fold, distractors, work)[0]
+            corpus = corpora[(doc_lang, fold)]
+            for q in qs:
+                side = "answerable" if lo <= q.article < hi else "unanswerable"
+                hits = corpus.search(q.text, k=corpus.settings.top_k)
+                rows = corpus.store.passages([h.passage_id for h in hits])
+                spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
+                qvec = corpus._vectors([q.text], queries=True, reading=True)[0]
+                texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(hits, spans) for s, e in sp})
+                vecs = dict(zip(texts, corpus._vectors(texts, reading=True))) if texts else {}
+                cases.append({"q": q, "side": side, "hits": hits, "spans": spans, "qvec": qvec, "vecs": vecs,
+                              "min_score": corpus.min_score})
+        out[pair] = cases
+        print(f"  collected {pair}: {len(cases)} cases", file=sys.stderr, flush=True)
+    for corpus in corpora.values():
+        corpus.close()
+    return out
+
+
+def evaluate(cases: list[dict[str, Any]], rules: Any, min_score: float | None = None) -> list[dict[str, bool]]:
+    import numpy as np
+
+    from retrieval import answer
+
+    res = []
+    for c in cases:
+        vecs = c["vecs"]
+        a = answer.compose(c["q"].text, c["hits"], c["spans"], c["qvec"],
+                           lambda texts: np.stack([vecs[t] for t in texts]) if texts else np.zeros((0, 1)),
+                           c["min_score"] if min_score is None else min_score, rules)
+        res.append({"side": c["side"], "answered": a.answered,
+                    "quoted": a.answered and any(g in a.answer for g in c["q"].golds),
+                    "words": len(" ".join(t for t, _ in a.sentences).split()) if a.answered else 0,
+                    "confidence": a.confidence})
+    return res
+
+
+def summary(res: list[dict[str, Any]], base: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    ans = [i for i, r in enumerate(res) if r["side"] == "answerable"]
+    una = [i for i, r in enumerate(res) if r["side"] == "unanswerable"]
+    out = {"quoted": sum(res[i]["quoted"] for i in ans) / len(ans),
+           "answered": sum(res[i]["answered"] for i in ans) / len(ans),
+           "unans": sum(res[i]["answered"] for i in una) / len(una),
+           "words": sum(res[i]["words"] for i in ans if res[i]["answered"]) / max(1, sum(res[i]["answered"] for i in ans))}
+    if base is not None:
+        won = sum(res[i]["quoted"] and not base[i]["quoted"] for i in ans)
+        lost = sum(base[i]["quoted"] and not res[i]["quoted"] for i in ans)
+        out.update(won=won, lost=lost, noise=math.sqrt(won + lost))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--distractors", type=int, default=500)
+    parser.add_argument("--work", type=Path, default=RESULTS / "answer-idx")
+    parser.add_argument("--pairs", default=",".join(PAIRS))
+    parser.add_argument("--variants", type=Path, help="JSON {name: {Rules field: value}}; default: the built-in list")
+    parser.add_argument("--base", default="{}", help="JSON Rules fields of the baseline")
+    args = parser.parse_args(argv)
+    from retrieval.answer import Rules
+
+    pairs = tuple(args.pairs.split(","))
+    data = collect(pairs, args.distractors, args.work)
+    base_rules = replace(Rules(), **json.loads(args.base))
+    variants = json.loads(args.variants.read_text()) if args.variants else VARIANTS
+    base = {p: evaluate(data[p], base_rules) for p in pairs}
+    print(f"baseline {json.loads(args.base)}")
+    for p in pairs:
+        s = summary(base[p])
+        print(f"  {p}: quoted {100 * s['quoted']:.1f}% answered {100 * s['answered']:.1f}% "
+              f"unans {100 * s['unans']:.1f}% words {s['words']:.1f}")
+    for name, fields in variants.items():
+        rules = replace(base_rules, **fields)
+        line = [f"{name:<28}"]
+        for p in pairs:
+            s = summary(evaluate(data[p], rules), base[p])
+            net = s["won"] - s["lost"]
+            line.append(f"{p} {100 * s['quoted']:.1f}% ({net:+d} q: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) "
+                        f"ans {100 * s['answered']:.1f} un {100 * s['unans']:.1f} w {s['words']:.0f}")
+        print(" | ".join(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

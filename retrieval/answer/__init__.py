@@ -1,0 +1,173 @@
+"""Extractive, faithful answers: one to three sentences quoted verbatim from the shown passages.
+
+Every answer sentence is a character span of a cited passage, so it can be checked against the source;
+nothing is paraphrased or generated. Two scores per candidate sentence:
+- relevance, the gate: its similarity to the question plus the share of the question's words it holds
+  (across languages, where no word is shared, the similarity alone, shifted: see gate.py). When no
+  sentence reaches the threshold (``min_score``) the answer says so and the passages are shown as weak
+  matches;
+- the selection score: relevance plus the rules measured to pick the sentence that states the answer
+  (bench/answer_quality.py, docs/answers.md): an answer of the expected type (when -> a date, how
+  many -> a number, ...), the rank of its passage, and its neighbours' relevance.
+A sentence that opens with a pronoun is quoted together with the sentence before it, which names the
+subject. The span of the expected type inside a chosen sentence is returned for bold display.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..lexical import terms
+from ..types import Answer, Citation, Hit
+from . import features, gate
+from .qtype import question_type
+
+NO_ANSWER = "Nothing in the corpus answers this question."
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Weights of the selection rules; the defaults are the measured ones (docs/answers.md)."""
+
+    lexical_weight: float = 0.3
+    type_weight: float = 0.0
+    rank_weight: float = 0.0
+    context_weight: float = 0.0
+    novelty_weight: float = 0.0
+    join_pronouns: bool = False
+    bold: bool = True
+    max_sentences: int = 3
+    keep_ratio: float = 0.85  # further sentences must score at least this share of the best one
+    cross_shift: float | None = None  # None: gate.CROSS_SHIFT
+
+
+DEFAULT_RULES = Rules()
+
+
+def sentence_texts(passage_text: str, passage_start: int, spans: Iterable[tuple[int, int]]) -> list[str]:
+    """The sentence texts `ask` embeds for a passage, so ingest can embed (and cache) them ahead."""
+    return [passage_text[s - passage_start:e - passage_start] for s, e in spans]
+
+
+def compose(
+    question: str,
+    hits: list[Hit],
+    sentence_spans: list[list[tuple[int, int]]],
+    query_vector: np.ndarray,
+    encode_sentences: Callable[[list[str]], np.ndarray],
+    min_score: float,
+    rules: Rules | None = None,
+) -> Answer:
+    """Build the answer from ranked hits; ``sentence_spans`` are each hit's sentences in document offsets."""
+    rules = rules or DEFAULT_RULES
+    if not hits:
+        return Answer(question, False, NO_ANSWER, [])
+    weak = Answer(question, False, NO_ANSWER, _citations(hits, list(range(len(hits))), {}, {}))
+    cands = features.candidates(hits, sentence_spans, question)
+    if not cands:
+        return weak
+    _score(cands, question, hits, query_vector, encode_sentences, rules)
+    pool = [c for c in cands if not c.duplicate]
+    best_gate = max(pool, key=lambda c: c.relevance)
+    # The gate is the best sentence's own relevance: on XQuAD (bench/answer_quality.py) it separated
+    # answerable from unanswerable questions far better than the best passage's cosine.
+    weak.confidence = best_gate.relevance
+    if best_gate.relevance < min_score:
+        return weak
+    ranked = sorted((c for c in pool if c.relevance >= min_score), key=lambda c: c.score, reverse=True)
+    best = ranked[0]
+    chosen = [best]
+    for cand in ranked[1:]:
+        if len(chosen) >= rules.max_sentences:
+            break
+        if cand.score >= rules.keep_ratio * best.score and cand.text not in {c.text for c in chosen}:
+            chosen.append(cand)
+    quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
+    return _answer(question, hits, quoted, best_gate.relevance, rules)
+
+
+def _score(cands: list[features.Candidate], question: str, hits: list[Hit], query_vector: np.ndarray,
+           encode_sentences: Callable[[list[str]], np.ndarray], rules: Rules) -> None:
+    vectors = encode_sentences([c.text for c in cands])
+    sims = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    q_terms = set(terms(question))
+    kind = question_type(question)
+    top = max(h.score for h in hits) or 1.0
+    shift = gate.CROSS_SHIFT if rules.cross_shift is None else rules.cross_shift
+    for cand, sim in zip(cands, sims):
+        cand.sim = float(sim)
+        if cand.cross:  # no word is shared across languages: similarity alone, on the same-language scale
+            cand.relevance = cand.sim - shift
+        else:
+            cand.overlap = features.overlap(q_terms, cand.text)
+            cand.relevance = (1 - rules.lexical_weight) * cand.sim + rules.lexical_weight * cand.overlap
+            cand.novelty = features.novelty(q_terms, cand.text)
+        cand.type_spans = features.novel_type_spans(cand.text, kind, q_terms, cand.cross)
+    by_place = {(c.hit_index, c.position): c for c in cands}
+    for cand in cands:
+        neighbours = [by_place.get((cand.hit_index, cand.position + d)) for d in (-1, 1)]
+        context = max((n.relevance for n in neighbours if n is not None), default=0.0)
+        cand.score = (cand.relevance
+                      + rules.type_weight * bool(cand.type_spans)
+                      + rules.rank_weight * hits[cand.hit_index].score / top
+                      + rules.context_weight * context
+                      + rules.novelty_weight * cand.novelty)
+
+
+def _with_antecedents(chosen: list[features.Candidate], cands: list[features.Candidate]) -> list[features.Candidate]:
+    """Each pronoun-led sentence preceded by the sentence before it in the same passage (once)."""
+    by_place = {(c.hit_index, c.position): c for c in cands}
+    out: list[features.Candidate] = []
+    for cand in chosen:
+        prev = by_place.get((cand.hit_index, cand.position - 1))
+        if prev is not None and features.leans_on_previous(cand.text) and prev not in out:
+            out.append(prev)
+        if cand not in out:
+            out.append(cand)
+    return out
+
+
+def _answer(question: str, hits: list[Hit], quoted: list[features.Candidate], confidence: float,
+            rules: Rules) -> Answer:
+    # Citation numbers follow first use in the answer; passages not quoted follow as further sources.
+    order: list[int] = []
+    for cand in quoted:
+        if cand.hit_index not in order:
+            order.append(cand.hit_index)
+    order += [i for i in range(len(hits)) if i not in order]
+    number = {hit_index: n + 1 for n, hit_index in enumerate(order)}
+    quotes: dict[int, list[tuple[int, int]]] = {}
+    bold: dict[int, list[tuple[int, int]]] = {}
+    parts: list[str] = []
+    highlights: list[tuple[int, int]] = []
+    offset = 0
+    for k, cand in enumerate(quoted):
+        quotes.setdefault(cand.hit_index, []).append((cand.start, cand.end))
+        nxt = quoted[k + 1] if k + 1 < len(quoted) else None
+        joined = nxt is not None and nxt.hit_index == cand.hit_index and nxt.position == cand.position + 1
+        piece = cand.text if joined else f"{cand.text} [{number[cand.hit_index]}]"
+        if rules.bold and cand.type_spans:
+            s, e = cand.type_spans[0]
+            bold.setdefault(cand.hit_index, []).append((cand.start + s, cand.start + e))
+            highlights.append((offset + s, offset + e))
+        parts.append(piece)
+        offset += len(piece) + 1
+    sentences = [(cand.text, number[cand.hit_index]) for cand in quoted]
+    answer = Answer(question, True, " ".join(parts), _citations(hits, order, quotes, bold), sentences, confidence)
+    answer.highlights = highlights
+    return answer
+
+
+def _citations(hits: list[Hit], order: list[int], quotes: dict[int, list[tuple[int, int]]],
+               bold: dict[int, list[tuple[int, int]]]) -> list[Citation]:
+    return [
+        Citation(
+            n=n + 1, doc_id=hits[i].doc_id, passage_id=hits[i].passage_id, title=hits[i].title,
+            date=hits[i].date, source=hits[i].source, url=hits[i].url, passage=hits[i].text,
+            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=hits[i].page,
+            bold=sorted(bold.get(i, [])),
+        )
+        for n, i in enumerate(order)
+    ]

@@ -1,0 +1,100 @@
+"""Candidate answer sentences and what is measured on each: similarity, shared words, novelty,
+expected-type matches, and whether it leans on the previous sentence (a leading pronoun).
+
+Kept apart from the selection itself so each rule can be tested on a handful of hand-made sentences.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..lexical import terms
+from ..types import Hit
+from .qtype import type_spans
+
+_CYRILLIC = re.compile(r"[а-яёА-ЯЁ]")
+_LATIN = re.compile(r"[A-Za-z]")
+_FIRST_WORD = re.compile(r"[\"'«“(]*(\w+)")
+PRONOUNS = frozenset(
+    "he she it they his her its their this these those such there "
+    "он она оно они его её ее их этот эта это эти этого этой этих там тогда".split()
+)
+
+
+@dataclass
+class Candidate:
+    """One sentence of a ranked passage; offsets are inside the passage text."""
+
+    hit_index: int
+    position: int  # index among the passage's sentences (neighbours are position +/- 1)
+    start: int
+    end: int
+    text: str
+    cross: bool = False  # the question and the passage are in different scripts (ru question, en news)
+    sim: float = 0.0
+    overlap: float = 0.0
+    novelty: float = 0.0
+    type_spans: list[tuple[int, int]] = field(default_factory=list)
+    relevance: float = 0.0  # what the gate compares with the threshold
+    score: float = 0.0  # what the selection ranks by
+    duplicate: bool = False  # already a sentence of a better-ranked passage (kept only as a neighbour)
+
+
+def script(text: str) -> str:
+    """'cyr' or 'lat', by the majority of letters; '' when there are none."""
+    cyr, lat = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
+    if not cyr and not lat:
+        return ""
+    return "cyr" if cyr > lat else "lat"
+
+
+def candidates(hits: list[Hit], sentence_spans: list[list[tuple[int, int]]], question: str) -> list[Candidate]:
+    """Every sentence of every hit, in passage order. A sentence also present in a better-ranked passage
+    is marked ``duplicate`` (it is scored there) but kept so its neighbours can see it."""
+    q_script = script(question)
+    seen: set[tuple[int, int, int]] = set()
+    out: list[Candidate] = []
+    for i, (hit, spans) in enumerate(zip(hits, sentence_spans)):
+        cross = bool(q_script) and script(hit.text) not in ("", q_script)
+        position = 0
+        for s, e in spans:
+            if not (hit.start <= s and e <= hit.end):
+                continue
+            key = (hit.doc_id, s, e)
+            rel_s, rel_e = s - hit.start, e - hit.start
+            out.append(Candidate(i, position, rel_s, rel_e, hit.text[rel_s:rel_e], cross, duplicate=key in seen))
+            seen.add(key)
+            position += 1
+    return out
+
+
+def overlap(question_terms: set[str], text: str) -> float:
+    """Share of the question's content terms the sentence contains."""
+    if not question_terms:
+        return 0.0
+    return len(question_terms & set(terms(text))) / len(question_terms)
+
+
+def novelty(question_terms: set[str], text: str) -> float:
+    """Share of the sentence's terms the question does not already contain (what it would add)."""
+    own = set(terms(text))
+    if not own:
+        return 0.0
+    return len(own - question_terms) / len(own)
+
+
+def novel_type_spans(text: str, kind: str, question_terms: set[str], cross: bool) -> list[tuple[int, int]]:
+    """Spans of the expected type that the question does not already name (same language only: across
+    languages the question's words cannot be compared)."""
+    if not kind:
+        return []
+    spans = type_spans(text, kind)
+    if cross or not question_terms:
+        return spans
+    return [(s, e) for s, e in spans if not set(terms(text[s:e])) <= question_terms]
+
+
+def leans_on_previous(text: str) -> bool:
+    """True when the sentence opens with a pronoun, so its subject is named in the sentence before."""
+    m = _FIRST_WORD.match(text)
+    return bool(m) and m.group(1).lower() in PRONOUNS
