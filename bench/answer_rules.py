@@ -14,7 +14,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,42 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
         print(f"  collected {pair}: {len(cases)} cases", file=sys.stderr, flush=True)
     for corpus in corpora.values():
         corpus.close()
+    return out
+
+
+def save(data: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """Collected cases as JSON + one .npy of vectors (no pickle), so a study can be rerun in seconds."""
+    import numpy as np
+
+    rows: list[Any] = []
+    meta: dict[str, list[dict[str, Any]]] = {}
+    for pair, cases in data.items():
+        meta[pair] = []
+        for c in cases:
+            texts = list(c["vecs"])
+            meta[pair].append({"q": asdict(c["q"]), "side": c["side"], "min_score": c["min_score"],
+                               "hits": [asdict(h) for h in c["hits"]], "spans": c["spans"],
+                               "qvec": len(rows), "texts": texts, "first": len(rows) + 1})
+            rows.append(c["qvec"])
+            rows.extend(c["vecs"][t] for t in texts)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "cases.json").write_text(json.dumps(meta, ensure_ascii=False))
+    np.save(path / "vectors.npy", np.stack(rows).astype(np.float32))
+
+
+def load(path: Path) -> dict[str, list[dict[str, Any]]]:
+    import numpy as np
+
+    from bench.answer_quality import Question
+    from retrieval.types import Hit
+
+    vectors = np.load(path / "vectors.npy")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for pair, cases in json.loads((path / "cases.json").read_text()).items():
+        out[pair] = [{"q": Question(**c["q"]), "side": c["side"], "min_score": c["min_score"],
+                      "hits": [Hit(**h) for h in c["hits"]], "spans": [[tuple(s) for s in sp] for sp in c["spans"]],
+                      "qvec": vectors[c["qvec"]],
+                      "vecs": {t: vectors[c["first"] + i] for i, t in enumerate(c["texts"])}} for c in cases]
     return out
 
 
@@ -91,11 +127,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", default=",".join(PAIRS))
     parser.add_argument("--variants", type=Path, help="JSON {name: {Rules field: value}}; default: the built-in list")
     parser.add_argument("--base", default="{}", help="JSON Rules fields of the baseline")
+    parser.add_argument("--sweep", type=lambda v: [float(x) for x in v.split(",")], default=[0.3, 0.35, 0.4],
+                        help="comma-separated thresholds for the gate sweep on the baseline")
+    parser.add_argument("--cache", type=Path, default=RESULTS / "answer-cases",
+                        help="collected cases are saved here and reused (delete it after changing retrieval)")
     args = parser.parse_args(argv)
     from retrieval.answer import Rules
 
     pairs = tuple(args.pairs.split(","))
-    data = collect(pairs, args.distractors, args.work)
+    if (args.cache / "cases.json").exists():
+        data = {p: c for p, c in load(args.cache).items() if p in pairs}
+    else:
+        data = collect(pairs, args.distractors, args.work)
+        save(data, args.cache)
     base_rules = replace(Rules(), **json.loads(args.base))
     variants = json.loads(args.variants.read_text()) if args.variants else VARIANTS
     base = {p: evaluate(data[p], base_rules) for p in pairs}
@@ -104,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         s = summary(base[p])
         print(f"  {p}: quoted {100 * s['quoted']:.1f}% answered {100 * s['answered']:.1f}% "
               f"unans {100 * s['unans']:.1f}% words {s['words']:.1f}")
+    print("gate sweep on the baseline (threshold: answerable answered / quoted / unanswerable answered)")
+    for p in pairs:
+        cells = []
+        for t in args.sweep:
+            res = evaluate(data[p], base_rules, min_score=t)
+            s = summary(res)
+            cells.append(f"{t:.2f}: {100 * s['answered']:.1f}/{100 * s['quoted']:.1f}/{100 * s['unans']:.1f}")
+        print(f"  {p}: " + "  ".join(cells), flush=True)
     for name, fields in variants.items():
         rules = replace(base_rules, **fields)
         line = [f"{name:<28}"]

@@ -128,7 +128,6 @@ class Answer:
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
-            "highlights": [list(span) for span in self.highlights],
             "citations": [
                 {
                     "n": c.n,
@@ -140,6 +139,7 @@ class Answer:
                     "passage": c.passage,
                     "score": round(c.score, 4),
                     "page": c.page,
+                    "bold": [list(span) for span in c.bold],
                 }
                 for c in self.citations
             ],

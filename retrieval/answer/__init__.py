@@ -32,15 +32,21 @@ class Rules:
     """Weights of the selection rules; the defaults are the measured ones (docs/answers.md)."""
 
     lexical_weight: float = 0.3
-    type_weight: float = 0.0
+    type_weight: float = 0.2
     rank_weight: float = 0.0
     context_weight: float = 0.0
-    novelty_weight: float = 0.0
-    join_pronouns: bool = False
+    novelty_weight: float = 0.2
+    join_pronouns: bool = True
     bold: bool = True
     max_sentences: int = 3
     keep_ratio: float = 0.85  # further sentences must score at least this share of the best one
-    cross_shift: float | None = None  # None: gate.CROSS_SHIFT
+    cross_shift: float | None = None  # None: gate.CROSS_SHIFT (Russian question, English passage, ...)
+    russian_shift: float | None = None  # None: gate.RUSSIAN_SHIFT (Russian question, Russian passage)
+    latin_shift: float | None = None  # None: gate.LATIN_SHIFT (English question, English passage)
+    passage_weight: float = 0.1  # gate credit for the question words in the sentence's passage and title
+    gate_type_penalty: float = 0.0  # a typed question ("when ...") whose sentence holds no such span
+    name_penalty: float = 0.1  # times the share of the question's names missing from the passage and title
+    extend_to_type: bool = True  # best sentence lacks the expected type, a neighbour has it: quote both
 
 
 DEFAULT_RULES = Rules()
@@ -84,6 +90,8 @@ def compose(
             break
         if cand.score >= rules.keep_ratio * best.score and cand.text not in {c.text for c in chosen}:
             chosen.append(cand)
+    if rules.extend_to_type and best.type_spans == [] and question_type(question):
+        chosen = _extend_to_type(best, chosen, cands)
     quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
     return _answer(question, hits, quoted, best_gate.relevance, rules)
 
@@ -96,15 +104,29 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
     kind = question_type(question)
     top = max(h.score for h in hits) or 1.0
     shift = gate.CROSS_SHIFT if rules.cross_shift is None else rules.cross_shift
+    ru_shift = gate.RUSSIAN_SHIFT if rules.russian_shift is None else rules.russian_shift
+    lat_shift = gate.LATIN_SHIFT if rules.latin_shift is None else rules.latin_shift
+    q_script = features.script(question)
+    passage_overlap = [features.overlap(q_terms, f"{h.title}\n{h.text}") for h in hits]
     for cand, sim in zip(cands, sims):
         cand.sim = float(sim)
         if cand.cross:  # no word is shared across languages: similarity alone, on the same-language scale
             cand.relevance = cand.sim - shift
         else:
             cand.overlap = features.overlap(q_terms, cand.text)
-            cand.relevance = (1 - rules.lexical_weight) * cand.sim + rules.lexical_weight * cand.overlap
+            cand.relevance = ((1 - rules.lexical_weight) * cand.sim + rules.lexical_weight * cand.overlap
+                              + rules.passage_weight * passage_overlap[cand.hit_index])
+            cand.relevance -= ru_shift if q_script == "cyr" else lat_shift
             cand.novelty = features.novelty(q_terms, cand.text)
         cand.type_spans = features.novel_type_spans(cand.text, kind, q_terms, cand.cross)
+        if kind and not cand.type_spans:
+            cand.relevance -= rules.gate_type_penalty
+    if rules.name_penalty:
+        names = features.question_names(question)
+        missing = {i: features.missing_share(names, hit.title + "\n" + hit.text) for i, hit in enumerate(hits)}
+        for cand in cands:
+            if not cand.cross:
+                cand.relevance -= rules.name_penalty * missing[cand.hit_index]
     by_place = {(c.hit_index, c.position): c for c in cands}
     for cand in cands:
         neighbours = [by_place.get((cand.hit_index, cand.position + d)) for d in (-1, 1)]
@@ -114,6 +136,20 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
                       + rules.rank_weight * hits[cand.hit_index].score / top
                       + rules.context_weight * context
                       + rules.novelty_weight * cand.novelty)
+
+
+def _extend_to_type(best: features.Candidate, chosen: list[features.Candidate],
+                    cands: list[features.Candidate]) -> list[features.Candidate]:
+    """The neighbour of the best sentence that holds the expected type (the number is often in the next
+    sentence), quoted right after (or before) it."""
+    by_place = {(c.hit_index, c.position): c for c in cands}
+    for d in (1, -1):
+        n = by_place.get((best.hit_index, best.position + d))
+        if n is not None and n.type_spans and n not in chosen:
+            rest = [c for c in chosen if c is not best]
+            pair = [best, n] if d == 1 else [n, best]
+            return pair + rest[:max(0, len(chosen) - 1)]
+    return chosen
 
 
 def _with_antecedents(chosen: list[features.Candidate], cands: list[features.Candidate]) -> list[features.Candidate]:

@@ -5,6 +5,7 @@ Kept apart from the selection itself so each rule can be tested on a handful of 
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -68,16 +69,22 @@ def candidates(hits: list[Hit], sentence_spans: list[list[tuple[int, int]]], que
     return out
 
 
+@functools.lru_cache(maxsize=32768)
+def term_set(text: str) -> frozenset[str]:
+    """The stemmed terms of a sentence, cached: the same sentences come back question after question."""
+    return frozenset(terms(text))
+
+
 def overlap(question_terms: set[str], text: str) -> float:
     """Share of the question's content terms the sentence contains."""
     if not question_terms:
         return 0.0
-    return len(question_terms & set(terms(text))) / len(question_terms)
+    return len(question_terms & term_set(text)) / len(question_terms)
 
 
 def novelty(question_terms: set[str], text: str) -> float:
     """Share of the sentence's terms the question does not already contain (what it would add)."""
-    own = set(terms(text))
+    own = term_set(text)
     if not own:
         return 0.0
     return len(own - question_terms) / len(own)
@@ -91,10 +98,25 @@ def novel_type_spans(text: str, kind: str, question_terms: set[str], cross: bool
     spans = type_spans(text, kind)
     if cross or not question_terms:
         return spans
-    return [(s, e) for s, e in spans if not set(terms(text[s:e])) <= question_terms]
+    return [(s, e) for s, e in spans if not term_set(text[s:e]) <= question_terms]
 
 
 def leans_on_previous(text: str) -> bool:
     """True when the sentence opens with a pronoun, so its subject is named in the sentence before."""
     m = _FIRST_WORD.match(text)
     return bool(m) and m.group(1).lower() in PRONOUNS
+
+
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZА-ЯЁ][\w'’-]+")
+
+
+def question_names(question: str) -> set[str]:
+    """Stemmed terms of the capitalised words of a question other than its first word (names, places)."""
+    return {t for m in _NAME.finditer(question.strip()) for t in terms(m.group())}
+
+
+def missing_share(names: set[str], text: str) -> float:
+    """Share of ``names`` that ``text`` does not contain (0 when the question names nothing)."""
+    if not names:
+        return 0.0
+    return len(names - term_set(text)) / len(names)

@@ -7,6 +7,7 @@ prefer sentences that hold an answer of the right type and to show that span in 
 """
 from __future__ import annotations
 
+import functools
 import re
 
 DATE, NUMBER, PERSON, PLACE = "date", "number", "person", "place"
@@ -55,13 +56,18 @@ def question_type(question: str) -> str:
 
 def type_spans(sentence: str, kind: str) -> list[tuple[int, int]]:
     """Spans of ``sentence`` that could answer a question of type ``kind``."""
+    return list(_type_spans(sentence, kind))
+
+
+@functools.lru_cache(maxsize=32768)
+def _type_spans(sentence: str, kind: str) -> tuple[tuple[int, int], ...]:
     if kind == DATE:
-        return [m.span() for m in _DATE_SPAN.finditer(sentence)]
+        return tuple(m.span() for m in _DATE_SPAN.finditer(sentence))
     if kind == NUMBER:
-        return [m.span() for m in _NUMBER_SPAN.finditer(sentence) if not _is_year_only(m.group())]
+        return tuple(m.span() for m in _NUMBER_SPAN.finditer(sentence) if not _is_year_only(m.group()))
     if kind in (PERSON, PLACE):
-        return [m.span() for m in _NAME_SPAN.finditer(sentence)]
-    return []
+        return tuple(m.span() for m in _NAME_SPAN.finditer(sentence))
+    return ()
 
 
 def _is_year_only(text: str) -> bool:

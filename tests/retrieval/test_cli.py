@@ -144,3 +144,13 @@ def test_ask_batch_reads_stdin_and_matches_single_ask(home):
 def test_ask_needs_a_question_or_a_batch(home):
     result = citebot(home, "ask")
     assert result.returncode == 2 and "--batch" in result.stderr
+
+
+def test_ask_shows_the_answer_span_in_bold(home):
+    result = citebot(home, "ask", "How many packages of sanctions has Japan adopted?")
+    assert result.returncode == 0, result.stderr
+    answer = result.stdout.split("Sources:")[0]
+    assert "More than **20** packages of illegitimate sanctions" in answer  # piped: ** marks the span
+    data = json.loads(citebot(home, "ask", "How many packages of sanctions has Japan adopted?", "--json").stdout)
+    first = data["citations"][0]
+    assert [first["passage"][s:e] for s, e in first["bold"]] == ["20"]
