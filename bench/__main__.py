@@ -11,7 +11,8 @@ import time
 
 BENCHMARKS = (
     ("retrieval_speed", "ingest rate vs raw encode, ask latency and RSS at 10k/100k passages, IVF recall"),
-    ("answer_quality", "XQuAD: answerable questions answered with the gold sentence, unanswerable ones refused"),
+    ("answer_quality", "XQuAD per language pair: gold answer quoted, citation [1], answered, unanswerable refused"),
+    ("peer_txtai", "citebot vs txtai Embeddings(hybrid=True), same model and passages: quality, latency, build"),
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
 )
