@@ -392,8 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-from", type=Path, action="append", default=None,
                         help="citebot index dirs whose cached MiniLM vectors may be reused")
     parser.add_argument("--skip", action="append", default=[], choices=["ingest", "10k", "100k"])
-    parser.add_argument("--embedder", default="sentence-transformers",
-                        help="backend of the scale indexes (CITEBOT_EMBEDDER values); the ingest ratio is MiniLM")
+    parser.add_argument("--embedder", default="use-multilingual",
+                        help="backend of the scale indexes (CITEBOT_EMBEDDER values; default: the product's "
+                             "default); the ingest ratio is always MiniLM")
     parser.add_argument("--child-ask", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
