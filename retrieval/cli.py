@@ -66,7 +66,8 @@ def _width() -> int | None:
 
 def _bold(answer: Answer, tty: bool) -> str:
     """The answer text with its answer spans in bold (terminal) or between ** (piped)."""
-    text, on, off = answer.answer, ("\x1b[1m", "\x1b[0m") if tty else ("**", "**")
+    text = answer.answer
+    on, off = ("\x1b[1m", "\x1b[0m") if tty else ("**", "**")
     for s, e in sorted(getattr(answer, "highlights", []) or [], reverse=True):
         text = text[:s] + on + text[s:e] + off + text[e:]
     return text
