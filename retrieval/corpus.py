@@ -20,6 +20,7 @@ from . import answer as answer_mod
 from .dense import DenseIndex
 from .embedder import Embedder, make_embedder
 from .errors import UserError
+from .ingest import IngestOptions, load_sources
 from .lexical import terms
 from .passages import make_passages
 from .search import MODES, hybrid_search
@@ -273,20 +274,19 @@ class Corpus:
 
     def add_paths(
         self, paths: Iterable[str | Path], overrides: dict[str, str] | None = None,
-        progress: Callable[[AddResult], None] | None = None, force: bool = False,
+        progress: Callable[[AddResult], None] | None = None, force: bool = False, follow_links: bool = False,
     ) -> list[AddResult]:
         """Load files, directories, "-" (stdin) or URLs and add what they hold, one bad file never
-        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document."""
-        from .documents import load_sources
-
+        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document;
+        ``follow_links`` follows symbolic links that leave an added directory."""
         overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
         if "date" in overrides:
             overrides["date"] = _valid_date(overrides["date"], "--date")
-        max_bytes = self.settings.max_file_mb * 1024 * 1024
         results: list[AddResult] = []
 
         def documents() -> Iterator[Document]:
-            for label, loaded in load_sources([str(p) for p in paths], max_bytes):
+            options = IngestOptions.from_settings(self.settings, follow_links=follow_links)
+            for label, loaded in load_sources([str(p) for p in paths], options=options):
                 if isinstance(loaded, Exception):
                     error = AddResult("error", _clean(label), message=_clean(str(loaded)))
                     results.append(error)

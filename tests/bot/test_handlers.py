@@ -285,6 +285,7 @@ def test_admin_adds_a_url_and_the_next_question_cites_it(harness, corpus):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/glacier.html"
+    corpus.settings = corpus.settings.replace(allow_private_urls=True)  # CITEBOT_ALLOW_PRIVATE_URLS: a local page
     try:
         refused = harness().feed(message(USER, f"/add {url}"))
         assert "only the bot's admins" in refused.texts()[0]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.documents import SUPPORTED_SUFFIXES, load_file, load_sources, load_text
+from retrieval.ingest import SUPPORTED_SUFFIXES, load_file, load_sources, load_text
 from retrieval.errors import UserError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TASS = REPO / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"
 MAX = 10_000_000
 
