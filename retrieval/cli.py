@@ -441,6 +441,36 @@ def _safe_streams() -> None:
             pass
 
 
+class OutputError(CitebotError):
+    """Writing to stdout failed (a full disk behind `> file`, /dev/full, a closed pipe)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(cause.strerror or str(cause))
+        self.cause = cause
+
+
+class _GuardedStdout:
+    """sys.stdout whose write errors are OutputError, so they are told apart from the index's own I/O."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _output_failed(exc: OSError) -> int:
     """stdout is full or gone (`> /dev/full`, a closed pipe): one line, and no second error at exit."""
     try:
@@ -461,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _safe_streams()
     argv = list(sys.argv[1:] if argv is None else argv)
+    stdout = sys.stdout
+    sys.stdout = _GuardedStdout(stdout)  # type: ignore[assignment]
     try:
         try:
             args = build_parser().parse_args(argv)  # Ctrl-C while building the parser: one line too
@@ -469,6 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()
         return code
+    except OutputError as exc:
+        sys.stdout = stdout
+        return _output_failed(exc.cause)
     except (CitebotError, SettingsError) as exc:
         print(printable(f"citebot: error: {exc}"), file=sys.stderr)
         return EXIT_USER_ERROR
@@ -479,13 +514,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("citebot: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError as exc:
+        sys.stdout = stdout
         return _output_failed(exc)
-    except OSError as exc:
-        try:
-            sys.stdout.flush()
-        except OSError:
-            return _output_failed(exc)
-        raise
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

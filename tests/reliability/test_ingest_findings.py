@@ -119,17 +119,21 @@ def test_empty_citebot_home_is_the_default_not_the_working_directory(tmp_path):
     assert (work / ".citebot" / "citebot.sqlite3").exists()
 
 
-@pytest.mark.parametrize("bad_url", ["http://[::1", "http://" + "a" * 300 + ".example/x",
-                                     "http://" + ".".join(["b" * 70] * 2) + "/y", "http://host:99999/"],
-                         ids=["unclosed IPv6 bracket", "300-character host", "70-character label", "port too big"])
-def test_malformed_url_is_one_error_and_the_good_file_is_added(corpus, tmp_path, bad_url):
-    good = good_file(tmp_path, bad_url)
-    result = citebot(corpus.settings.home_path, "add", bad_url, str(good))
-    assert result.returncode == 1, result.stderr
+BAD_URLS = {  # each was a traceback that also lost the good file named after it
+    "http://[::1": "not a valid URL (Invalid IPv6 URL)",
+    "http://" + "a" * 300 + ".example/x": "not a valid host name (too long)",
+    "http://" + ".".join(["b" * 70] * 2) + "/y": "not a valid host name (too long)",
+    "http://host:99999/": "not a valid URL (Port out of range 0-65535)",
+}
+
+
+def test_malformed_urls_are_one_error_each_and_the_good_file_is_added(corpus, tmp_path):
+    good = good_file(tmp_path, "bad urls")
+    result = citebot(corpus.settings.home_path, "add", *BAD_URLS, str(good))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert "not a valid" in errors[0]
-    assert "added" in result.stdout and "Good file next to" in result.stdout
+    assert errors == [f"error: {url}: {message}" for url, message in BAD_URLS.items()], result.stderr
+    assert "Good file next to bad urls" in result.stdout
 
 
 @pytest.mark.parametrize("args", [("list", "--json"), ("list",), ("show", "1", "--json"),
