@@ -22,8 +22,7 @@ from retrieval.types import Document
 from . import formats
 from .fetch import load_url
 from .options import IngestOptions
-from .origin import LineError, Loaded, Origin
-from .plaintext import load_text
+from .origin import Loaded, Origin
 
 SUPPORTED_SUFFIXES = formats.SUPPORTED_SUFFIXES
 

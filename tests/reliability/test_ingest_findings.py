@@ -5,7 +5,6 @@ hang. Bad input next to a good file must still let the good file in.
 """
 from __future__ import annotations
 
-import io
 import os
 import random
 import shutil
