@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose errors are one line (`citebot: error: ...`), not a usage block."""
 
     def error(self, message: str) -> NoReturn:
-        raise UserError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+        raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:
