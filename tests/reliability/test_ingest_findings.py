@@ -118,23 +118,6 @@ def test_empty_citebot_home_is_the_default_not_the_working_directory(tmp_path):
     assert (work / ".citebot" / "citebot.sqlite3").exists()
 
 
-BAD_URLS = {  # each was a traceback that also lost the good file named after it
-    "http://[::1": "not a valid URL (Invalid IPv6 URL)",
-    "http://" + "a" * 300 + ".example/x": "not a valid host name (too long)",
-    "http://" + ".".join(["b" * 70] * 2) + "/y": "not a valid host name (too long)",
-    "http://host:99999/": "not a valid URL (Port out of range 0-65535)",
-}
-
-
-def test_malformed_urls_are_one_error_each_and_the_good_file_is_added(corpus, tmp_path):
-    good = good_file(tmp_path, "bad urls")
-    result = citebot(corpus.settings.home_path, "add", *BAD_URLS, str(good))
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {url}: {message}" for url, message in BAD_URLS.items()], result.stderr
-    assert "Good file next to bad urls" in result.stdout
-
-
 @pytest.mark.parametrize("args", [("list", "--json"), ("list",), ("show", "1", "--json"),
                                   ("ask", "why did talks stop?", "--json")], ids=["list --json", "list", "show", "ask"])
 def test_full_stdout_is_one_line(corpus, args):
@@ -230,70 +213,6 @@ def test_symlinks_leaving_the_directory_are_skipped_and_said(corpus, tmp_path):
     assert set(errors) == {"elsewhere", "passwd.txt"}, errors
     assert all("not followed" in m and "--follow-links" in m and one_line(m) for m in errors.values())
     assert "Outside secret" not in [d.title for d in corpus.documents()]
-
-
-def test_follow_links_follows_them(make_corpus, tmp_path):
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "secret.txt").write_text("---\ntitle: Outside but wanted\n---\n" + article(random.Random(13), "wanted"))
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    (tree / "link.txt").symlink_to(outside / "secret.txt")
-    result = citebot(tmp_path / "index", "add", "--follow-links", str(tree))
-    assert result.returncode == 0 and "Outside but wanted" in result.stdout, result.stderr
-
-
-def _no_dac_override() -> list[str]:
-    """root reads any directory; drop the capabilities that let it, so the test means the same as root."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    assert setpriv, "running as root needs setpriv (util-linux) to test an unreadable directory"
-    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
-
-
-def test_unreadable_subdirectory_is_reported(tmp_path):
-    tree = tmp_path / "tree"
-    (tree / "locked").mkdir(parents=True)
-    (tree / "locked" / "hidden.txt").write_text(article(random.Random(14), "locked"))
-    good_file(tree, "unreadable")
-    (tree / "locked").chmod(0o000)
-    try:
-        result = citebot(tmp_path / "index", "add", str(tree), prefix=_no_dac_override())
-    finally:
-        (tree / "locked").chmod(0o755)
-    assert result.returncode == 1, result.stdout + result.stderr
-    [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert "locked" in error and "cannot read this directory (permission denied)" in error
-    assert "Good file next to unreadable" in result.stdout
-
-
-def test_file_names_with_terminal_escapes_never_reach_the_terminal(corpus, tmp_path):
-    home = corpus.settings.home_path
-    evil = tmp_path / "news\x1b]0;pwned\x07\x1b[2J.txt"
-    evil.write_text(article(random.Random(15), "escapename"))  # no title: the path is shown
-    broken = tmp_path / "two\nlines.txt"
-    broken.write_bytes(b"")
-    result = citebot(home, "add", str(evil), str(broken))
-    for stream in (result.stdout, result.stderr):
-        assert "\x1b" not in stream and "\x07" not in stream, stream
-    [error] = [line for line in result.stderr.splitlines() if "two" in line]
-    assert "two\\x0alines.txt: file is empty" in error  # the newline in the name is shown, not obeyed
-    doc = next(d for d in corpus.documents() if "escapename" in corpus.document_text(d.doc_id))
-    show = citebot(home, "show", str(doc.doc_id))
-    assert show.returncode == 0 and "\x1b" not in show.stdout and "\x07" not in show.stdout
-    assert "news\\x1b]0;pwned\\x07\\x1b[2J.txt" in show.stdout
-
-
-# -- things that hung or blew up ------------------------------------------------------------------------
-def test_fifo_on_the_command_line_is_skipped_and_the_good_file_added(tmp_path):
-    fifo = tmp_path / "pipe.txt"
-    os.mkfifo(fifo)
-    good = good_file(tmp_path, "fifo")
-    result = citebot(tmp_path / "index", "add", str(fifo), str(good), timeout=120)
-    assert result.returncode == 1, result.stderr
-    assert "not a regular file (a named pipe (FIFO))" in result.stderr
-    assert "Good file next to fifo" in result.stdout
 
 
 def test_csv_field_with_one_huge_token_is_cut_into_bounded_passages(make_corpus, tmp_path):
@@ -400,11 +319,98 @@ def test_trickling_server_hits_the_overall_deadline(where):
     assert time.monotonic() - started < 30  # a liveness bound: without a deadline this ran 80 s
 
 
-def test_internal_url_is_refused_by_the_cli_and_the_good_file_added(tmp_path):
-    good = good_file(tmp_path, "metadata")
-    result = citebot(tmp_path / "index", "add", "http://169.254.169.254/latest/meta-data/", str(good))
-    assert result.returncode == 1, result.stderr
-    [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+# -- one `citebot add` of many bad arguments and one good file (one model load for all these checks) ----
+BAD_URLS = {  # each was a traceback that also lost the good file named after it
+    "http://[::1": "not a valid URL (Invalid IPv6 URL)",
+    "http://" + "a" * 300 + ".example/x": "not a valid host name (too long)",
+    "http://" + ".".join(["b" * 70] * 2) + "/y": "not a valid host name (too long)",
+    "http://host:99999/": "not a valid URL (Port out of range 0-65535)",
+}
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+
+
+@pytest.fixture(scope="module")
+def one_add(tmp_path_factory):
+    """`citebot add FIFO METADATA_URL BAD_URLS... EVIL_NAMED_GOOD_FILE EMPTY_FILE_WITH_NEWLINE_IN_NAME`."""
+    tmp = tmp_path_factory.mktemp("one-add")
+    fifo = tmp / "pipe.txt"
+    os.mkfifo(fifo)  # before the fix `add` blocked here forever, and the good file was never added
+    evil = tmp / "news\x1b]0;pwned\x07\x1b[2J.txt"
+    evil.write_text(article(random.Random(15), "escapename"))  # no title: the first sentence is used
+    broken = tmp / "two\nlines.txt"
+    broken.write_bytes(b"")
+    home = tmp / "index"
+    result = citebot(home, "add", str(fifo), METADATA_URL, *BAD_URLS, str(evil), str(broken), timeout=180)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    return result, errors, home
+
+
+def test_fifo_on_the_command_line_is_skipped_and_the_good_file_added(one_add):
+    result, errors, _ = one_add
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert any(e.endswith("pipe.txt: not a regular file (a named pipe (FIFO)); skipped") for e in errors), errors
+    assert "added" in result.stdout and "1 added" in result.stderr
+
+
+def test_internal_url_is_refused_by_the_cli_and_the_good_file_added(one_add):
+    _, errors, _ = one_add
+    [error] = [e for e in errors if METADATA_URL in e]
     assert "refused: 169.254.169.254 is the cloud metadata address" in error
     assert "CITEBOT_ALLOW_PRIVATE_URLS" in error
-    assert "Good file next to metadata" in result.stdout
+
+
+def test_malformed_urls_are_one_error_each_and_the_good_file_is_added(one_add):
+    result, errors, _ = one_add
+    assert [e for e in errors if any(e.startswith(f"error: {url}:") for url in BAD_URLS)] == [
+        f"error: {url}: {message}" for url, message in BAD_URLS.items()]
+    assert "1 added" in result.stderr
+
+
+def test_file_names_with_terminal_escapes_never_reach_the_terminal(one_add):
+    result, errors, home = one_add
+    for stream in (result.stdout, result.stderr):
+        assert "\x1b" not in stream and "\x07" not in stream, stream
+    [error] = [e for e in errors if "lines.txt" in e]
+    assert "two\\x0alines.txt: file is empty" in error  # the newline in the name is shown, not obeyed
+    show = citebot(home, "show", "1")
+    assert show.returncode == 0 and "\x1b" not in show.stdout and "\x07" not in show.stdout
+    [path_line] = [line for line in show.stdout.splitlines() if line.startswith("path:")]
+    assert path_line.endswith("news\\x1b]0;pwned\\x07\\x1b[2J.txt")
+
+
+# -- one `citebot add --follow-links` of a tree with a link leaving it and an unreadable subdirectory ----
+def _no_dac_override() -> list[str]:
+    """root reads any directory; drop the capabilities that let it, so the test means the same as root."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root needs setpriv (util-linux) to test an unreadable directory"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.fixture(scope="module")
+def tree_add(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tree-add")
+    outside = tmp / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("---\ntitle: Outside but wanted\n---\n" + article(random.Random(13), "wanted"))
+    tree = tmp / "tree"
+    (tree / "locked").mkdir(parents=True)
+    (tree / "locked" / "hidden.txt").write_text(article(random.Random(14), "locked"))
+    (tree / "link.txt").symlink_to(outside / "secret.txt")
+    (tree / "locked").chmod(0o000)
+    try:
+        result = citebot(tmp / "index", "add", "--follow-links", str(tree), prefix=_no_dac_override())
+    finally:
+        (tree / "locked").chmod(0o755)
+    return result
+
+
+def test_follow_links_follows_them(tree_add):
+    assert "Outside but wanted" in tree_add.stdout, tree_add.stdout + tree_add.stderr
+
+
+def test_unreadable_subdirectory_is_reported(tree_add):
+    assert tree_add.returncode == 1, tree_add.stdout + tree_add.stderr
+    [error] = [line for line in tree_add.stderr.splitlines() if line.startswith("error:")]
+    assert error.endswith("locked: cannot read this directory (permission denied); skipped"), error
