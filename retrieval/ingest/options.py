@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from retrieval.settings import Settings
+
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_TIMEOUT = 20.0  # seconds, for connecting and for each read
 DEFAULT_DEADLINE = 120.0  # seconds for a whole fetch, redirects included
@@ -24,13 +26,14 @@ class IngestOptions:
     fetch_deadline: float = DEFAULT_DEADLINE
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> "IngestOptions":
+    def from_settings(cls, settings: Settings, **overrides: Any) -> "IngestOptions":
         """Options from resolved settings (CITEBOT_MAX_FILE_MB, CITEBOT_ALLOW_PRIVATE_URLS, ...)."""
-        values = dict(
-            max_bytes=int(settings.max_file_mb) * 1024 * 1024,
-            allow_private_urls=bool(settings.allow_private_urls),
-            fetch_timeout=float(settings.fetch_timeout),
-            fetch_deadline=float(settings.fetch_deadline),
+        typed = settings.typed
+        values: dict[str, Any] = dict(
+            max_bytes=typed.max_file_mb * 1024 * 1024,
+            allow_private_urls=typed.allow_private_urls,
+            fetch_timeout=typed.fetch_timeout,
+            fetch_deadline=typed.fetch_deadline,
         )
         values.update(overrides)
         return cls(**values)
