@@ -20,6 +20,7 @@ from . import answer as answer_mod
 from .dense import DenseIndex
 from .embedder import Embedder, make_embedder
 from .errors import UserError
+from .questions import strip_markup
 from .lexical import terms
 from .passages import make_passages
 from .search import MODES, hybrid_search
@@ -312,7 +313,7 @@ class Corpus:
             doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
             info = self.store.document_info(doc_id) if doc_id else None
         if info is None:
-            raise UserError(f"no document {ref!r} (see `citebot list` for ids)")
+            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
         return info
 
     def remove(self, ref: str | int) -> DocumentInfo:
@@ -335,11 +336,13 @@ class Corpus:
             raise UserError("the question must be text")
         question = _TERMINAL_ESCAPE.sub(" ", question)  # pasted terminal colour codes are not words
         cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+        cleaned = strip_markup(cleaned)
         if not cleaned:
-            raise UserError("the question is empty")
+            raise UserError("the question is empty", code="question_empty")
         if len(cleaned) > self.settings.max_question_chars:
             raise UserError(
-                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}"
+                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}",
+                code="question_too_long", length=len(cleaned), limit=self.settings.max_question_chars,
             )
         return cleaned
 
