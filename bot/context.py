@@ -55,7 +55,7 @@ class BotData:
         self.storage: BotStorage | None = None
         self.conversations: Conversing | None = None
         self.max_upload_mb: int = 20
-        self.relevance: float | None = None  # min dense similarity for "More sources"; None: the corpus's
+        self.relevance: float | None = None  # min dense similarity for "More sources"; None: half the answer threshold
 
 
 class Context(CallbackContext[ExtBot, dict, dict, BotData]):

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 MORE_PAGE = 3  # passages per "More sources" page, fewer when they do not fit one message
 MAX_OFFSET = 300
-DEFAULT_RELEVANCE = 0.40
+DEFAULT_MIN_SCORE = 0.40  # the answer threshold when a corpus double has none
+RELEVANCE_SHARE = 0.5  # "More sources" lists passages at least this share of the answer threshold close
+LEXICAL_SHARE = 0.25
 
 KEY = r"([A-Za-z0-9_-]{1,16})"
 MORE = re.compile(rf"^m:{KEY}:(\d{{1,6}})$")
@@ -93,22 +95,28 @@ async def vote(update: Update, context: Context) -> None:
 
 # --- more sources ----------------------------------------------------------------------------------
 
-def relevant(hit: Hit, floor: float) -> bool:
-    """A passage worth listing as a source: it shares a question term, or its meaning is close."""
-    return (hit.lexical or 0.0) > 0.0 or (hit.dense is not None and hit.dense >= floor)
-
-
 def further_passages(corpus: Library, stored: StoredQuestion, upto: int, floor: float) -> list[Hit]:
-    """Relevant passages for the stored question, best first, without those shown with the answer."""
+    """Relevant passages for the stored question, best first, without those shown with the answer.
+
+    Relevant: dense similarity at least ``floor`` (half the corpus's answer threshold: on the bundled
+    article same-topic passages score 0.20-0.30 with USE, an unrelated article about 0), or a lexical
+    score at least a quarter of the best one (sharing a rare question word, not just a common one).
+    """
     shown = set(stored.passage_ids)
     hits = corpus.search(stored.question, k=upto + len(shown) + 1)
-    return [h for h in hits if h.passage_id not in shown and relevant(h, floor)]
+    best_lexical = max((h.lexical or 0.0 for h in hits), default=0.0)
+
+    def relevant(h: Hit) -> bool:
+        return ((h.dense is not None and h.dense >= floor)
+                or (best_lexical > 0 and (h.lexical or 0.0) >= LEXICAL_SHARE * best_lexical))
+
+    return [h for h in hits if h.passage_id not in shown and relevant(h)]
 
 
 def _floor(context: Context) -> float:
     if context.bot_data.relevance is not None:
         return context.bot_data.relevance
-    return float(getattr(context.corpus, "min_score", DEFAULT_RELEVANCE))
+    return RELEVANCE_SHARE * float(getattr(context.corpus, "min_score", DEFAULT_MIN_SCORE))
 
 
 def _page(others: list[Hit], stored: StoredQuestion, offset: int, language: str
