@@ -36,6 +36,7 @@ from bot.storage.base import DONE, BotStorage
 log = logging.getLogger(__name__)
 
 KEEP_FINISHED_S = 2 * 86400  # journal rows are pruned two days after they arrived
+PRUNE_EVERY = 1000  # finished updates between two prunes of a long-running bot
 
 
 def bot_id_of(token: str) -> int:
@@ -57,11 +58,14 @@ def _chat_id(payload: dict[str, Any]) -> int | None:
 class Journal:
     """The journal of one bot: storage calls (synchronous) plus the ids being handled right now."""
 
-    def __init__(self, storage: BotStorage, bot_id: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, storage: BotStorage, bot_id: int, clock: Callable[[], float] = time.time,
+                 keep_s: float = KEEP_FINISHED_S) -> None:
         self.storage = storage
         self.bot_id = bot_id
         self.clock = clock
+        self.keep_s = keep_s
         self.in_flight: set[int] = set()
+        self._finished = 0
 
     def record(self, payloads: list[dict[str, Any]]) -> None:
         """Record raw updates as they arrive (already-known ids are left as they are)."""
@@ -75,7 +79,11 @@ class Journal:
         return self.storage.receive(self.bot_id, update.update_id, _chat_id(payload), payload, self.clock())
 
     def finish(self, update_id: int) -> None:
-        self.storage.finish(self.bot_id, update_id, self.clock())
+        now = self.clock()
+        self.storage.finish(self.bot_id, update_id, now)
+        self._finished += 1
+        if self._finished % PRUNE_EVERY == 0:  # the journal stays bounded however long the bot runs
+            self.storage.prune(now - self.keep_s)
 
 
 class JournalingRequest(BaseRequest):
@@ -146,7 +154,8 @@ async def replay_unfinished(app: Application, journal: Journal, replay_max_age: 
                             apology_max_age: float) -> dict[str, int]:
     """At start-up: queue recent unanswered updates again, apologise for older ones, drop the rest."""
     now = journal.clock()
-    await asyncio.to_thread(journal.storage.prune, now - max(KEEP_FINISHED_S, apology_max_age))
+    journal.keep_s = max(journal.keep_s, apology_max_age)
+    await asyncio.to_thread(journal.storage.prune, now - journal.keep_s)
     entries = await asyncio.to_thread(journal.storage.unfinished, journal.bot_id)
     counts = {"replayed": 0, "apologised": 0, "dropped": 0}
     for entry in entries:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from retrieval import Corpus, load_settings
-from bot.app import build_application, serve
+from bot.app import build_application
 from bot.settings import BOT_SETTINGS
 from tests.fakes.bot_api import FakeBotAPI, RunningBot
 from tests.bot.recording import Harness, RecordingRequest
