@@ -108,17 +108,25 @@ _FORCE_HINT = re.compile(r";?\s*use --force to add it anyway\.?")
 
 
 def describe(result: AddResult, language: str) -> str:
-    """One line per added (or refused) document, from the result's fields."""
+    """One line per added (or refused) document, from the result's fields (``reason`` and
+    ``duplicate_of`` when the library sets them, so the reply is in the user's language)."""
     title = esc(shorten(result.title or Path(result.path).name, TITLE_CHARS))
     date = f", {esc(result.date)}" if result.date else ""
     reason = getattr(result, "reason", "") or result.status
+    duplicate_of = getattr(result, "duplicate_of", None)
     if result.status in {"added", "replaced"}:
         return t(result.status, language, title=title, date=date, passages=result.passages, doc_id=result.doc_id)
-    if result.status in {"duplicate", "near-duplicate"} or reason in {"duplicate", "near-duplicate"}:
-        detail = _FORCE_HINT.sub("", result.message or "")  # the CLI's flag; the bot has its own hint
-        text = t("duplicate", language, title=title, detail=f" ({esc(detail)})" if detail else "")
+    if reason in {"duplicate", "near-duplicate"} or result.status in {"duplicate", "near-duplicate"}:
+        if duplicate_of is not None:
+            detail = t("same_as" if reason == "duplicate" else "nearly_as", language, doc_id=int(duplicate_of))
+        else:
+            message = _FORCE_HINT.sub("", result.message or "")  # the CLI's flag; the bot has its own hint
+            detail = esc(message)
+        text = t("duplicate", language, title=title, detail=f" ({detail})" if detail else "")
         near = result.status == "near-duplicate" or reason == "near-duplicate"
         return text + (t("force_hint", language) if near else "")
+    if reason == "unsupported-format":
+        return t("add_unsupported", language, name=title)
     return t("add_failed", language, reason=esc(result.message or result.status))
 
 

@@ -28,3 +28,16 @@ def test_refused_url_is_one_clear_line(harness, corpus):
     [reply] = harness(Refusing()).feed(message(ADMIN, "/add http://127.0.0.1:8080/admin")).texts()
     shown = parse_telegram_html(reply)
     assert shown == "Not added: http://127.0.0.1:8080/admin: refusing to fetch an internal address (127.0.0.1)"
+
+
+def test_add_results_with_reason_codes_are_described_in_the_users_language():
+    from bot.handlers.library import describe
+    from retrieval.types import AddResult
+
+    near = AddResult(status="near-duplicate", path="x.txt", title="Talks", message="nearly identical to document 3")
+    near.reason, near.duplicate_of = "near-duplicate", 3  # fields the library's AddResult carries
+    assert describe(near, "ru") == ("Не добавлено: «Talks» уже есть в библиотеке (почти совпадает с документом 3). "
+                                    "Чтобы всё равно добавить, пришлите его ещё раз с <code>/add --force</code>.")
+    odd = AddResult(status="error", path="tool.exe", message="unsupported file type .exe")
+    odd.reason = "unsupported-format"
+    assert describe(odd, "ru") == "«tool.exe»: этот тип файлов не поддерживается."
