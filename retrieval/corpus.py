@@ -404,6 +404,10 @@ class Corpus:
             row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
             if row is not None and hit is not None and row.page_starts and citation.quotes:
                 citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+            from .generate import generative_answer
+
+            answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------
