@@ -17,6 +17,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest
 
+from retrieval.conversation import Conversations
 from retrieval.errors import UserError
 
 from bot.access import Access, RateLimiter
@@ -173,7 +174,7 @@ def build_application(settings: Any, corpus: Library, *, request: BaseRequest | 
     data.access = Access.from_settings(settings)
     data.limiter = RateLimiter(settings.telegram_rate_limit)
     data.storage = storage
-    data.conversations = conversations
+    data.conversations = conversations if conversations is not None else Conversations()
     data.max_upload_mb = settings.telegram_max_upload_mb
     register(app)
     return app
@@ -262,15 +263,6 @@ async def serve(app: Application, settings: Any, stop: asyncio.Event, *,
         await app.shutdown()
 
 
-def _conversations() -> Conversing | None:
-    """Follow-up questions need retrieval.conversation (branch llm); without it every question stands alone."""
-    try:
-        from retrieval.conversation import Conversations
-    except ImportError:
-        return None
-    return Conversations()
-
-
 def run(settings: Any) -> int:
     """Blocking entry point for ``citebot bot``: open the corpus, serve until SIGINT/SIGTERM."""
     if not settings.telegram_token:
@@ -282,7 +274,7 @@ def run(settings: Any) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     corpus = Corpus.open(settings)
-    app = build_application(settings, corpus, conversations=_conversations())
+    app = build_application(settings, corpus)
     log.info("loading the embedding model so the first question is not slow")
     try:
         corpus.search("warm up", k=1)
