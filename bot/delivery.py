@@ -175,8 +175,7 @@ async def replay_unfinished(app: Application, journal: Journal, replay_max_age: 
         if age <= apology_max_age and isinstance(message, dict) and entry.chat_id is not None:
             language = lang_of((message.get("from") or {}).get("language_code"))
             try:
-                await app.bot.send_message(entry.chat_id, t("restarting", language), parse_mode=ParseMode.HTML,
-                                           reply_to_message_id=None)
+                await app.bot.send_message(entry.chat_id, t("restarting", language), parse_mode=ParseMode.HTML)
                 counts["apologised"] += 1
             except TelegramError as exc:
                 log.warning("could not apologise in chat %s: %s", entry.chat_id, exc)
