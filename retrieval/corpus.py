@@ -20,9 +20,9 @@ from . import answer as answer_mod
 from .dense import DenseIndex
 from .embedder import Embedder, make_embedder
 from .errors import UserError
-from .questions import strip_markup
 from .lexical import terms
 from .passages import make_passages
+from .questions import strip_markup
 from .search import MODES, hybrid_search
 from .settings import Settings, load_settings
 from .store import Store
