@@ -120,8 +120,12 @@ def _width() -> int | None:
     return min(shutil.get_terminal_size().columns, 100) if sys.stdout.isatty() else None
 
 
-def format_answer(answer: Answer, width: int | None = None) -> str:
-    lines = [_wrap(answer.answer, width)]
+def format_answer(answer: Answer, width: int | None = None, quotes: bool = False) -> str:
+    lines = [f"searched for: {answer.searched_for}", ""] if answer.searched_for else []
+    if answer.mode == "generative":
+        lines += format_generated(answer, width, quotes)
+    else:
+        lines.append(_wrap(answer.answer, width))
     if answer.citations:
         lines.append("")
         lines.append("Sources:" if answer.answered else "Nearest passages (weak matches, they do not answer it):")
@@ -131,6 +135,20 @@ def format_answer(answer: Answer, width: int | None = None) -> str:
                 lines.append(f"    {printable(c.url)}")
             lines.append(_wrap(c.passage, width, "    "))
     return "\n".join(lines)
+
+
+def format_generated(answer: Answer, width: int | None, quotes: bool) -> list[str]:
+    """One verified generated sentence per line with its [n]; ``quotes`` adds the supporting quote."""
+    lines = []
+    for sentence in answer.sentences:
+        marks = "".join(f"[{n}]" for n in sentence.citations)
+        lines.append(_wrap(f"{sentence.text} {marks}", width))
+        if quotes and sentence.quote:
+            lines.append(_wrap(f"> \"{sentence.quote}\" (support {sentence.support:.2f})", width, "    "))
+    note = "Written by the LLM; every sentence checked against the passage it cites"
+    lines.append(f"({note}; {answer.dropped} unsupported sentence{'s' * (answer.dropped != 1)} dropped.)"
+                 if answer.dropped else f"({note}.)")
+    return lines
 
 
 def format_hits(hits: list[Hit], width: int | None = None) -> str:
@@ -211,7 +229,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(_json(answer.to_json()))
     else:
-        print(format_answer(answer, _width()))
+        print(format_answer(answer, _width(), quotes=args.quotes))
     return 0
 
 
@@ -295,10 +313,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from .conversation import Conversations
+
     corpus = _corpus(args)
+    conversation, key = Conversations(), "cli"  # follow-ups are rewritten using the previous turns
     interactive = sys.stdin.isatty()
     if interactive:
-        print("Ask a question (Ctrl-D to quit).")
+        print("Ask a question (/new starts a new conversation, Ctrl-D quits).")
     while True:
         if interactive:
             print("? ", end="", flush=True)
@@ -307,8 +328,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
             return 0
         if not line.strip():
             continue
+        if line.strip() == "/new":
+            conversation.forget(key)
+            print("New conversation: earlier questions are forgotten.\n")
+            continue
         try:
-            print(format_answer(corpus.ask(line.strip(), k=args.k), _width()))
+            answer = conversation.ask(corpus, key, line.strip(), k=args.k)
+            print(format_answer(answer, _width(), quotes=args.quotes))
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
         print()
@@ -385,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50 (default: CITEBOT_TOP_K)")
     filters(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
 
     p = command("search", cmd_search, "Ranked passages for a query, with scores.")
     p.add_argument("query", help="the query (one starting with '-' goes after --)")
@@ -405,8 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("reindex", cmd_reindex, "Embed passages missing a vector for the current model; rebuild the dense index.")
     p = command("verify", cmd_verify, "Check that the store and the derived indexes agree.")
     p.add_argument("--repair", action="store_true", help="rebuild derived indexes from the store")
-    p = command("chat", cmd_chat, "Read questions line by line from stdin and print cited answers.")
+    p = command("chat", cmd_chat, "Read questions line by line from stdin and print cited answers; follow-up "
+                "questions use the previous ones (/new forgets them).")
     p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50")
+    p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
     p = command("settings", cmd_settings, "Every setting, its value and where it came from.")
     p.add_argument("--json", action="store_true")
     p.add_argument("--markdown", action="store_true", help="print the docs' settings table (docs/settings.md)")

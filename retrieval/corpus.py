@@ -23,6 +23,7 @@ from .errors import UserError
 from .ingest import IngestOptions, load_sources
 from .lexical import terms
 from .passages import make_passages
+from .questions import strip_markup
 from .search import MODES, hybrid_search
 from .settings import Settings, load_settings
 from .store import Store
@@ -312,7 +313,7 @@ class Corpus:
             doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
             info = self.store.document_info(doc_id) if doc_id else None
         if info is None:
-            raise UserError(f"no document {ref!r} (see `citebot list` for ids)")
+            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
         return info
 
     def remove(self, ref: str | int) -> DocumentInfo:
@@ -335,11 +336,13 @@ class Corpus:
             raise UserError("the question must be text")
         question = _TERMINAL_ESCAPE.sub(" ", question)  # pasted terminal colour codes are not words
         cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+        cleaned = strip_markup(cleaned)
         if not cleaned:
-            raise UserError("the question is empty")
+            raise UserError("the question is empty", code="question_empty")
         if len(cleaned) > self.settings.max_question_chars:
             raise UserError(
-                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}"
+                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}",
+                code="question_too_long", length=len(cleaned), limit=self.settings.max_question_chars,
             )
         return cleaned
 
@@ -401,6 +404,10 @@ class Corpus:
             row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
             if row is not None and hit is not None and row.page_starts and citation.quotes:
                 citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+            from .generate import generative_answer
+
+            answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------

@@ -131,6 +131,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_deadline", 120.0, "CITEBOT_FETCH_DEADLINE",
             "Seconds a whole URL fetch (redirects, headers and body) may take; a server trickling bytes is cut "
             "off here.", float, bounds=(0.1, 3600)),
+    Setting("llm_url", "", "CITEBOT_LLM_URL",
+            "An OpenAI-compatible chat completions endpoint (Ollama `http://localhost:11434/v1`, vLLM or llama.cpp "
+            "`http://localhost:8000/v1`, a hosted API). When set, answers are written by the model and every sentence "
+            "is verified against the passages it cites; unsupported sentences are dropped, and the extractive answer "
+            "is given when none survives. Empty means extractive answers only. See docs/llm.md.", group="llm"),
+    Setting("llm_model", "", "CITEBOT_LLM_MODEL",
+            "Model name sent to the LLM server (e.g. `qwen2.5:3b` for Ollama); empty sends `default`, which "
+            "llama.cpp's server accepts.", group="llm"),
+    Setting("llm_api_key", "", "CITEBOT_LLM_API_KEY",
+            "Bearer token for the LLM server, if it needs one. Never printed or logged.", secret=True, group="llm"),
+    Setting("llm_timeout", 30.0, "CITEBOT_LLM_TIMEOUT",
+            "Seconds an answer may take from the LLM, retries included; past it the extractive answer is given.",
+            float, group="llm", bounds=(0.1, 600)),
+    Setting("llm_max_tokens", 256, "CITEBOT_LLM_MAX_TOKENS", "Longest generated answer, in tokens.", int,
+            group="llm", bounds=(16, 4096)),
+    Setting("llm_stream", False, "CITEBOT_LLM_STREAM",
+            "Ask the LLM server to stream its answer (server-sent events); the answer is still shown only after "
+            "verification.", bool, group="llm"),
+    Setting("llm_min_support", 0.5, "CITEBOT_LLM_MIN_SUPPORT",
+            "A generated sentence is kept only if its support score (0.5 x cosine similarity to the best cited "
+            "sentence + 0.5 x the share of its content words that sentence contains) reaches this, besides citing "
+            "shown passages and having every number, date and name in them.", float, group="llm", bounds=(0.0, 1.0)),
 )
 
 
