@@ -178,6 +178,13 @@ class Typed:
     allow_private_urls: bool
     fetch_timeout: float
     fetch_deadline: float
+    llm_url: str
+    llm_model: str
+    llm_api_key: str
+    llm_timeout: float
+    llm_max_tokens: int
+    llm_stream: bool
+    llm_min_support: float
 
     @property
     def home_path(self) -> Path:
