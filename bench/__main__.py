@@ -15,6 +15,7 @@ BENCHMARKS = (
     ("peer_txtai", "citebot vs txtai Embeddings(hybrid=True), same model and passages: quality, latency, build"),
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
+    ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
 )
 
 

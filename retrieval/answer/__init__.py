@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..lexical import terms
-from ..types import Answer, Citation, Hit
+from ..types import Answer, AnswerSentence, Citation, Hit
 from . import features, gate
 from .qtype import question_type
 
@@ -190,7 +190,7 @@ def _answer(question: str, hits: list[Hit], quoted: list[features.Candidate], co
             highlights.append((offset + s, offset + e))
         parts.append(piece)
         offset += len(piece) + 1
-    sentences = [(cand.text, number[cand.hit_index]) for cand in quoted]
+    sentences = [AnswerSentence(cand.text, [number[cand.hit_index]], 1.0, cand.text) for cand in quoted]
     answer = Answer(question, True, " ".join(parts), _citations(hits, order, quotes, bold), sentences, confidence)
     answer.highlights = highlights
     return answer

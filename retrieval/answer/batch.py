@@ -60,6 +60,10 @@ def run(corpus: Any, lines: Iterable[str], out: TextIO, k: int | None = None,
         except UserError as exc:
             summary.errors += 1
             record = {"line": number, "error": str(exc)}
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line_out = json.dumps(record, ensure_ascii=False)
+        try:
+            out.write(line_out + "\n")
+        except UnicodeEncodeError:  # a terminal that cannot show the text: \u escapes, still valid JSON
+            out.write(json.dumps(record) + "\n")
         out.flush()
     return summary

@@ -54,7 +54,7 @@ def ask(question: str, passages: list[tuple[Hit, list[tuple[int, int]]]], rules:
 
 def first_quote(answer) -> str:
     assert answer.answered, answer.answer
-    return answer.sentences[0][0]
+    return answer.sentences[0].text
 
 
 # -- what the question asks for -------------------------------------------------------------------------
