@@ -121,11 +121,12 @@ def _width() -> int | None:
 
 
 def _bold(answer: Answer, tty: bool) -> str:
-    """The answer text with its answer spans in bold (terminal) or between ** (piped)."""
+    """The answer text with its answer spans in bold on a terminal; piped, the quotes stay verbatim."""
     text = answer.answer
-    on, off = ("\x1b[1m", "\x1b[0m") if tty else ("**", "**")
+    if not tty:
+        return text
     for s, e in sorted(getattr(answer, "highlights", []) or [], reverse=True):
-        text = text[:s] + on + text[s:e] + off + text[e:]
+        text = text[:s] + "\x1b[1m" + text[s:e] + "\x1b[0m" + text[e:]
     return text
 
 

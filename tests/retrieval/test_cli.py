@@ -146,11 +146,16 @@ def test_ask_needs_a_question_or_a_batch(home):
     assert result.returncode == 2 and "--batch" in result.stderr
 
 
-def test_ask_shows_the_answer_span_in_bold(home):
+def test_ask_marks_the_answer_span_bold_on_a_terminal_and_in_json(home):
+    from retrieval.cli import format_answer
+    from retrieval.types import Answer
+
     result = citebot(home, "ask", "How many packages of sanctions has Japan adopted?")
     assert result.returncode == 0, result.stderr
-    answer = result.stdout.split("Sources:")[0]
-    assert "More than **20** packages of illegitimate sanctions" in answer  # piped: ** marks the span
+    assert "More than 20 packages of illegitimate sanctions" in result.stdout  # piped: verbatim, no markers
     data = json.loads(citebot(home, "ask", "How many packages of sanctions has Japan adopted?", "--json").stdout)
     first = data["citations"][0]
     assert [first["passage"][s:e] for s, e in first["bold"]] == ["20"]
+    answer = Answer("q", True, "More than 20 packages. [1]", [], highlights=[(10, 12)])
+    assert "More than \x1b[1m20\x1b[0m packages. [1]" in format_answer(answer, width=80)
+    assert format_answer(answer, width=None) == "More than 20 packages. [1]"
