@@ -371,7 +371,7 @@ def table(res: dict[str, Any]) -> str:
             rows.append((f"RSS @ {a['passages']:,} passages", f"{a['vmrss_mb']:.0f} MB (peak {a['vmhwm_mb']:.0f} MB)"))
     if "build_100k" in res and "passages_with_real_vectors" in res["build_100k"]:
         b = res["build_100k"]
-        rows.append(("100k vectors", f"{b['passages_with_real_vectors']:,} real MiniLM, "
+        rows.append(("100k vectors", f"{b['passages_with_real_vectors']:,} real, "
                                      f"{b['passages'] - b['passages_with_real_vectors']:,} synthetic"))
     if "ivf" in res:
         v = res["ivf"]
