@@ -67,6 +67,11 @@ class SettingsError(ValueError):
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", ".citebot", "CITEBOT_HOME",
             "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory."),
+    Setting("database_url", "", "CITEBOT_DATABASE_URL",
+            "Where the index store lives: empty means SQLite in CITEBOT_HOME; `postgresql://user@host/db` "
+            "(or `postgresql:///db?host=/run/postgresql` for a Unix socket) selects PostgreSQL with pgvector "
+            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME.",
+            secret=True),
     Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
             "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
             "14 more languages, also across languages), `sentence-transformers` (all-MiniLM-L6-v2 or CITEBOT_MODEL; "
