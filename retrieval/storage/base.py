@@ -304,6 +304,12 @@ class Storage(abc.ABC):
         how many were dropped. Does not move the generation."""
 
     @abc.abstractmethod
+    def trim_embeddings(self, model: str, keep: int) -> int:
+        """Keep at most ``keep`` cached vectors under ``model``: a bounded cache (the question vectors are
+        stored under ``<model>#query``). Which ones go is the engine's choice (oldest if it knows the
+        order, else any). Best effort: a busy store is left as it is. Returns how many were dropped."""
+
+    @abc.abstractmethod
     def get_meta(self, key: str) -> str | None: ...
 
     @abc.abstractmethod
@@ -351,7 +357,8 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def passage_vectors(self, model: str, ids: Sequence[int] | None = None) -> VectorBatch:
         """Vectors for ``model`` of these passages (all passages when None), ascending by id; passages
-        without a vector are left out. A stored vector of the wrong size raises StorageDamaged."""
+        without a vector are left out, and so are damaged ones (a size other than the most common one
+        among those read): search keeps working, and :meth:`verify` reports them."""
 
     @abc.abstractmethod
     def cached_embeddings(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
