@@ -304,10 +304,11 @@ class Storage(abc.ABC):
         how many were dropped. Does not move the generation."""
 
     @abc.abstractmethod
-    def trim_embeddings(self, model: str, keep: int) -> int:
+    def trim_embeddings(self, model: str, keep: int, recent: Sequence[str] = ()) -> int:
         """Keep at most ``keep`` cached vectors under ``model``: a bounded cache (the question vectors are
-        stored under ``<model>#query``). Which ones go is the engine's choice (oldest if it knows the
-        order, else any). Best effort: a busy store is left as it is. Returns how many were dropped."""
+        stored under ``<model>#query``). Never drops the ``recent`` hashes (just stored); which others go
+        is the engine's choice (oldest if it knows the order, else random). Best effort: a busy store is
+        left as it is. Returns how many were dropped."""
 
     @abc.abstractmethod
     def get_meta(self, key: str) -> str | None: ...
