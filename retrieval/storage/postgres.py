@@ -355,6 +355,7 @@ class PostgresStorage(Storage):
         self._errors = _Errors(self._location)
         self._models: dict[str, int] = {}
         self._models_lock = threading.Lock()
+        self._indexed: set[str] = set()
         self._closed = False
         try:
             self._migrate()
@@ -448,26 +449,42 @@ class PostgresStorage(Storage):
             tx.finish()
 
     def _ensure_model(self, conn: psycopg.Connection, model: str, dim: int) -> None:
-        """Register ``model`` with its dimension and create its HNSW index the first time it is seen."""
+        """Register ``model`` with its dimension the first time one of its vectors is stored."""
         if self._models.get(model) == dim:
             return
         row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
         if row is None:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+            conn.execute("INSERT INTO vector_models(model, dim, index_name) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (model) DO NOTHING", (model, dim, _index_name(model)))
             row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
-            if row is None:
-                name = _index_name(model)
-                conn.execute(sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw ((vector::{vt}({dim})) {ops}) "
-                    "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model}").format(
-                    name=sql.Identifier(name), vt=sql.SQL(INDEX_VECTOR_TYPE), dim=sql.Literal(dim),
-                    ops=sql.SQL(f"{INDEX_VECTOR_TYPE}_ip_ops"), m=sql.Literal(HNSW_M),
-                    ef=sql.Literal(HNSW_EF_CONSTRUCTION), model=sql.Literal(model)))
-                conn.execute("INSERT INTO vector_models(model, dim, index_name) VALUES (%s, %s, %s)",
-                             (model, dim, name))
-                row = (dim,)
         with self._models_lock:
             self._models[model] = int(row[0])
+
+    def _ensure_index(self, model: str) -> bool:
+        """Create the HNSW index of ``model``'s vectors if it is missing (once per model: the first search
+        or sync after its first vectors; a migration builds it at the end). Returns whether it built one.
+        Question vectors (``<model>#query``) are never searched, so they never get an index."""
+        if model in self._indexed:
+            return False
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT dim, index_name FROM vector_models WHERE model = %s", (model,)).fetchone()
+            if row is None:
+                return False
+            dim, name = int(row[0]), row[1]
+            built = False
+            if not conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'", (name,)).fetchone():
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                    conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+                    conn.execute(sql.SQL(
+                        "CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw ((vector::{vt}({dim})) {ops}) "
+                        "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model}").format(
+                        name=sql.Identifier(name), vt=sql.SQL(INDEX_VECTOR_TYPE), dim=sql.Literal(dim),
+                        ops=sql.SQL(f"{INDEX_VECTOR_TYPE}_ip_ops"), m=sql.Literal(HNSW_M),
+                        ef=sql.Literal(HNSW_EF_CONSTRUCTION), model=sql.Literal(model)))
+                built = True
+        self._indexed.add(model)
+        return built
 
     def _model_dim(self, conn: psycopg.Connection, model: str) -> int | None:
         if model in self._models:
@@ -513,9 +530,9 @@ class PostgresStorage(Storage):
                                (model, hashes))
             return cur.rowcount
 
-    def trim_embeddings(self, model: str, keep: int) -> int:
-        """Keep at most ``keep`` cached vectors of ``model`` (a bounded cache such as question vectors);
-        best effort: a busy store is left as it is."""
+    def trim_embeddings(self, model: str, keep: int, recent: Sequence[str] = ()) -> int:
+        """Keep at most ``keep`` cached vectors of ``model`` (a bounded cache such as question vectors),
+        never the ``recent`` ones; which others go is arbitrary (hash order). Best effort."""
         try:
             with self._write(lock=False) as conn:
                 conn.execute("SET LOCAL lock_timeout = '200ms'")
@@ -523,8 +540,9 @@ class PostgresStorage(Storage):
                 if count <= keep:
                     return 0
                 cur = conn.execute("""DELETE FROM embeddings WHERE model = %s AND text_hash IN (
-                                        SELECT text_hash FROM embeddings WHERE model = %s ORDER BY text_hash LIMIT %s)""",
-                                   (model, model, count - keep))
+                                        SELECT text_hash FROM embeddings WHERE model = %s AND NOT text_hash = ANY(%s)
+                                        ORDER BY text_hash LIMIT %s)""",
+                                   (model, model, list(recent), count - keep))
                 return cur.rowcount
         except (UserError, psycopg.Error):
             return 0
@@ -759,6 +777,7 @@ SELECT s.id, s.score FROM s {join} WHERE {where} ORDER BY s.score DESC, s.id LIM
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         if limit <= 0:
             return []
+        self._ensure_index(model)
         with self.pool.connection() as conn:
             dim = self._model_dim(conn, model)
             if dim is None or dim != len(q):
@@ -803,8 +822,10 @@ ORDER BY score DESC, id LIMIT %(limit)s""")
                              args).fetchone()[0]
         return count < EXACT_BELOW
 
+    @_one_line_errors
     def sync_vector_index(self, model: str) -> bool:
-        return False  # the HNSW index is maintained by PostgreSQL inside each transaction
+        # PostgreSQL maintains the HNSW index inside each transaction; only its creation is ours.
+        return self._ensure_index(model)
 
     @_one_line_errors
     def rebuild_vector_index(self, model: str) -> int:

@@ -132,8 +132,6 @@ def _check(storage: "PostgresStorage", model: str, repair: bool, report: VerifyR
                                            OR vector_norm(e.vector) = 'Infinity'::float8)""", (model, dim))]
             exists = conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'",
                                   (index_name,)).fetchone()
-            if not exists:
-                report.problems.append(f"the vector index for model {model} is missing")
     if damaged:
         if repair:
             storage.delete_embeddings(model, damaged, keep_used=False)
@@ -141,11 +139,11 @@ def _check(storage: "PostgresStorage", model: str, repair: bool, report: VerifyR
         else:
             report.problems.append(f"{len(damaged)} passage vectors for model {model} are damaged "
                                    f"(wrong size or zero)")
-    if row is not None and not exists and repair:
-        storage._models.pop(model, None)
-        with storage.pool.connection() as conn:
-            conn.execute("DELETE FROM vector_models WHERE model = %s", (model,))
-        report.repairs.append(f"vector index for model {model} will be recreated with the next vectors")
+    if row is not None and not exists:  # derived and created lazily (first search or sync): build it now
+        storage._indexed.discard(model)
+        storage._ensure_index(model)
+        if repair:
+            report.repairs.append(f"vector index for model {model} built")
     report.missing = storage.missing_embeddings(model)
     if report.missing and not repair:
         report.problems.append(f"{len(report.missing)} passage texts have no embedding for model {model}")
