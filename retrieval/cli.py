@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import textwrap
 from typing import Any, Callable, Sequence
 
 from .errors import CitebotError, UserError
+from .search import MODES
 from .settings import Setting, Settings, SettingsError, load_settings
 from .types import AddResult, Answer, Hit
 
@@ -123,7 +123,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to add"
-    print(f"{summary}; corpus has {corpus.store.counts()['documents']} documents", file=sys.stderr)
+    print(f"{summary}; corpus has {corpus.store.counts().documents} documents", file=sys.stderr)
     return 1 if counts.get("error") else 0
 
 
@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("search", cmd_search, "Ranked passages for a query, with scores.")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
-    p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
     filters(p)
     p.add_argument("--json", action="store_true", help="print the passages as JSON")
 
@@ -347,9 +347,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (CitebotError, SettingsError) as exc:
         print(f"citebot: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except sqlite3.DatabaseError as exc:  # a store damaged past its header: one line, not a traceback
-        print(f"citebot: error: the index store failed ({exc}); run `citebot verify` to check it", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)

@@ -5,7 +5,7 @@ Kept in one place so `bot/` and `retrieval/` agree on them without importing hea
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -44,7 +44,13 @@ def text_hash(text: str) -> str:
 
 @dataclass
 class AddResult:
-    """What adding one document did: ``added``, ``replaced``, ``duplicate``, ``near-duplicate`` or ``error``."""
+    """What adding one document did: ``added``, ``replaced``, ``duplicate``, ``near-duplicate`` or ``error``.
+
+    ``message`` is for people; ``reason`` is for programs (the bot words its own reply from it):
+    "duplicate", "near-duplicate", "empty", "no-sentences", or a loader's reason such as
+    "unsupported-format" ("unreadable" when the loader gave none); "" for added and replaced.
+    ``duplicate_of`` is the stored document a duplicate or near-duplicate matches (None when the match
+    is earlier in the same input)."""
 
     status: str
     path: str
@@ -53,6 +59,8 @@ class AddResult:
     date: str | None = None
     passages: int = 0
     message: str = ""
+    reason: str = ""
+    duplicate_of: int | None = None
 
 
 @dataclass
@@ -142,6 +150,3 @@ class Answer:
             ],
         }
 
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    return asdict(obj)

@@ -59,6 +59,14 @@ def vector_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=VECTOR_DTYPE).reshape(-1).tobytes()
 
 
+def unit_rows(vectors: np.ndarray, tolerance: float = 0.02) -> np.ndarray:
+    """Which rows are finite unit vectors. Encoders normalise every vector, so anything else stored
+    (zero-filled, half-overwritten, NaN) is damage."""
+    with np.errstate(all="ignore"):
+        norms = np.linalg.norm(np.asarray(vectors, dtype=np.float64), axis=-1)
+    return np.isfinite(norms) & (np.abs(norms - 1.0) <= tolerance)
+
+
 def vector_from_bytes(blob: bytes) -> np.ndarray:
     """One stored vector back as a native float32 array (a copy, writable)."""
     return np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
