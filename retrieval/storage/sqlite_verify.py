@@ -70,10 +70,10 @@ def _verify(store: "SQLiteStorage", model: str, repair: bool) -> VerifyReport:
         if repair and not report.missing:
             dense.discard()
             report.repairs.append("dense index rebuilt from the store")
-        if not damaged:  # with damaged vectors the store itself cannot be read whole: repair first
-            dense.sync(store)
-            if dense.rebuilt and not repair:
-                report.repairs.append("dense index was missing or unreadable: rebuilt from the store")
+        dense.sync(store)  # damaged vectors are left out of it, as they are out of search
+        if dense.rebuilt and not repair:
+            report.repairs.append("dense index was missing or unreadable: rebuilt from the store")
+        if not damaged:  # else it differs from the store by them: reported once, above
             _dense_problems(store, model, report)
     if repair:  # what the repair fixed is no longer a problem; missing vectors are the caller's to embed
         report.problems = [p for p in report.problems
