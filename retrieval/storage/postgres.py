@@ -15,7 +15,7 @@ engine puts into FTS5), and the embedding cache (a pgvector ``vector`` column).
   ``english``/``russian`` configurations, it was the only one close to FTS5 (docs/storage.md).
 * **Vector search** uses one HNSW index per model over ``halfvec`` casts of the cached vectors
   (a partial expression index), iterative scans for filtered queries, and exact re-scoring of the
-  candidates from the stored float32 vectors; small or narrowly filtered sets are scanned exactly.
+  candidates from the stored float32 vectors; narrowly filtered sets are scanned exactly.
 * **Schema** is a numbered list of migrations, each applied once in its own transaction under an
   advisory lock (table ``schema_migrations``).
 """
@@ -54,7 +54,7 @@ BUSY_TIMEOUT_S = 60.0
 POOL_MAX = 8  # connections per process: the bot's worker threads share them
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's constants
 MAX_LEXEME_BYTES = 1000  # longer "words" (btree entries are capped at ~2.7 kB) are never searched for
-EXACT_BELOW = 20_000  # vector sets up to this size are scanned exactly (faster than HNSW and exact)
+EXACT_BELOW = 10_000  # filters leaving fewer passages than this are scanned exactly
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 INDEX_VECTOR_TYPE = "halfvec"  # what the HNSW index stores; candidates are re-scored from float32
 
@@ -118,10 +118,12 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector vector NOT NULL,
     PRIMARY KEY (model, text_hash)
 );
+-- Vectors inline in the row, never TOASTed: a detoast per distance made exact scans 40x slower
+-- (512 float32 = 2 kB, three rows per page; fine up to ~2,000 dimensions).
+ALTER TABLE embeddings ALTER COLUMN vector SET STORAGE PLAIN;
 CREATE TABLE IF NOT EXISTS vector_models (
     model text PRIMARY KEY,
-    dim integer NOT NULL,
-    index_name text NOT NULL
+    dim integer NOT NULL
 );
 """),
 )
@@ -197,8 +199,9 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[i:i + size]
 
 
-def _index_name(model: str) -> str:
-    return "embeddings_hnsw_" + hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
+def index_name(model: str, vector_type: str = INDEX_VECTOR_TYPE) -> str:
+    """The HNSW index of one model's vectors (a partial expression index on ``embeddings``)."""
+    return f"embeddings_hnsw_{vector_type}_" + hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
 
 
 def _filters(filters: SearchFilters) -> tuple[sql.Composable, dict]:
@@ -269,11 +272,14 @@ class _PgTransaction(Transaction):
         self.rows_delta = 0
         self.tokens_delta = 0
         self.explicit_ids = False
+        self._passages: list[tuple] = []
+        self._postings: list[tuple] = []
 
     def find_document(self, *, content_hash: str | None = None, path: str | None = None) -> int | None:
         return self.storage._find_document(self.conn, content_hash, path)
 
     def document_info(self, doc_id: int) -> DocumentInfo | None:
+        self.flush()
         return self.storage._document_info(self.conn, doc_id)
 
     def insert_document(self, doc: NewDocument) -> int:
@@ -299,23 +305,35 @@ class _PgTransaction(Transaction):
             ids = [i if i is not None else next(fresh) for i in ids]
         if any(p.passage_id is not None for p in doc.passages):
             self.explicit_ids = True
-        with conn.cursor() as cur:
-            with cur.copy('COPY passages (id, doc_id, ordinal, start, "end", text, embed_hash, sentences, lex_len) '
-                          'FROM STDIN') as passages_copy:
-                postings = []
-                for pid, p in zip(ids, doc.passages):
-                    entries, length = lexical_postings(doc.title_terms, p.terms)
-                    self.rows_delta += 1
-                    self.tokens_delta += length
-                    passages_copy.write_row((pid, doc_id, p.ordinal, p.start, p.end, p.text, p.embed_hash,
-                                             json.dumps([list(s) for s in p.sentences]), length))
-                    postings.extend((term, pid, tf_title, tf_body, length) for term, tf_title, tf_body in entries)
-            with cur.copy("COPY postings (term, passage_id, tf_title, tf_body, len) FROM STDIN") as postings_copy:
-                for row in postings:
-                    postings_copy.write_row(row)
+        for pid, p in zip(ids, doc.passages):
+            entries, length = lexical_postings(doc.title_terms, p.terms)
+            self.rows_delta += 1
+            self.tokens_delta += length
+            self._passages.append((pid, doc_id, p.ordinal, p.start, p.end, p.text, p.embed_hash,
+                                   json.dumps([list(s) for s in p.sentences]), length))
+            self._postings.extend((term, pid, tf_title, tf_body, length) for term, tf_title, tf_body in entries)
+        if len(self._postings) > 200_000:
+            self.flush()
         return doc_id
 
+    def flush(self) -> None:
+        """Write the buffered passages and postings (two COPYs per batch instead of two per document);
+        called before anything in the transaction reads them, and before COMMIT."""
+        if not self._passages:
+            return
+        with self.conn.cursor() as cur:
+            with cur.copy('COPY passages (id, doc_id, ordinal, start, "end", text, embed_hash, sentences, lex_len) '
+                          'FROM STDIN') as copy:
+                for row in self._passages:
+                    copy.write_row(row)
+            with cur.copy("COPY postings (term, passage_id, tf_title, tf_body, len) FROM STDIN") as copy:
+                for row in self._postings:
+                    copy.write_row(row)
+        self._passages.clear()
+        self._postings.clear()
+
     def delete_document(self, doc_id: int) -> None:
+        self.flush()
         row = self.conn.execute("SELECT count(*), COALESCE(sum(lex_len), 0) FROM passages WHERE doc_id = %s",
                                 (doc_id,)).fetchone()
         self.rows_delta -= int(row[0])
@@ -326,7 +344,8 @@ class _PgTransaction(Transaction):
         self.conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
 
     def finish(self) -> None:
-        """Counters and sequences, in the same transaction just before COMMIT."""
+        """Buffered rows, counters and sequences, in the same transaction just before COMMIT."""
+        self.flush()
         conn = self.conn
         if self.rows_delta or self.tokens_delta:
             conn.execute("UPDATE lexical_totals SET rows = rows + %s, tokens = tokens + %s WHERE id = 1",
@@ -348,8 +367,12 @@ class PostgresStorage(Storage):
 
     engine = "postgresql"
 
-    def __init__(self, url: str, settings: Any = None, *, pool_size: int = POOL_MAX) -> None:
+    def __init__(self, url: str, settings: Any = None, *, pool_size: int = POOL_MAX,
+                 index_type: str = INDEX_VECTOR_TYPE) -> None:
+        if index_type not in ("halfvec", "vector"):
+            raise ValueError("index_type is halfvec or vector")
         self.url = url
+        self.index_type = index_type  # what the HNSW index stores (bench/storage.py compares the two)
         self.settings = settings
         self._location = safe_location(url)
         self._errors = _Errors(self._location)
@@ -454,8 +477,8 @@ class PostgresStorage(Storage):
             return
         row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
         if row is None:
-            conn.execute("INSERT INTO vector_models(model, dim, index_name) VALUES (%s, %s, %s) "
-                         "ON CONFLICT (model) DO NOTHING", (model, dim, _index_name(model)))
+            conn.execute("INSERT INTO vector_models(model, dim) VALUES (%s, %s) ON CONFLICT (model) DO NOTHING",
+                         (model, dim))
             row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
         with self._models_lock:
             self._models[model] = int(row[0])
@@ -467,10 +490,10 @@ class PostgresStorage(Storage):
         if model in self._indexed:
             return False
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT dim, index_name FROM vector_models WHERE model = %s", (model,)).fetchone()
+            row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
             if row is None:
                 return False
-            dim, name = int(row[0]), row[1]
+            dim, name = int(row[0]), index_name(model, self.index_type)
             built = False
             if not conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'", (name,)).fetchone():
                 with conn.transaction():
@@ -479,10 +502,11 @@ class PostgresStorage(Storage):
                     conn.execute(sql.SQL(
                         "CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw ((vector::{vt}({dim})) {ops}) "
                         "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model}").format(
-                        name=sql.Identifier(name), vt=sql.SQL(INDEX_VECTOR_TYPE), dim=sql.Literal(dim),
-                        ops=sql.SQL(f"{INDEX_VECTOR_TYPE}_ip_ops"), m=sql.Literal(HNSW_M),
+                        name=sql.Identifier(name), vt=sql.SQL(self.index_type), dim=sql.Literal(dim),
+                        ops=sql.SQL(f"{self.index_type}_ip_ops"), m=sql.Literal(HNSW_M),
                         ef=sql.Literal(HNSW_EF_CONSTRUCTION), model=sql.Literal(model)))
                 built = True
+                conn.execute("ANALYZE embeddings, passages, documents")  # plans for the first searches
         self._indexed.add(model)
         return built
 
@@ -801,20 +825,14 @@ SELECT id, score FROM (
   ORDER BY e.vector::{vt}({dim}) <#> %(q)s::vector::{vt}({dim}) LIMIT %(candidates)s) c
 ORDER BY score DESC, id LIMIT %(limit)s""")
                 composed = query_sql.format(join=join, where=where, model=sql.Literal(model),
-                                            vt=sql.SQL(INDEX_VECTOR_TYPE), dim=sql.Literal(dim))
+                                            vt=sql.SQL(self.index_type), dim=sql.Literal(dim))
                 rows = conn.execute(composed, {"q": q, "limit": int(limit), "candidates": candidates, **args}).fetchall()
         return [ScoredPassage(int(pid), float(score)) for pid, score in rows]
 
     def _small(self, conn: psycopg.Connection, filters: SearchFilters, join: sql.Composable,
                where: sql.Composable, args: dict) -> bool:
-        """Whether to scan exactly: few passages overall, or a filter that leaves few."""
-        est = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'passages'::regclass").fetchone()[0]
-        if est is not None and 0 <= est < EXACT_BELOW:
-            return True
-        if est is not None and est < 0:  # never analysed: count, cheaply bounded
-            n = conn.execute("SELECT count(*) FROM (SELECT 1 FROM passages LIMIT %s) s", (EXACT_BELOW,)).fetchone()[0]
-            if n < EXACT_BELOW:
-                return True
+        """Whether a filter leaves so few passages that scanning them exactly beats walking the HNSW graph
+        (whose iterative scan gives up after hnsw.max_scan_tuples candidates)."""
         if not filters.active:
             return False
         count = conn.execute(sql.SQL("SELECT count(*) FROM (SELECT 1 FROM passages p {join} WHERE {where} "
@@ -830,9 +848,12 @@ ORDER BY score DESC, id LIMIT %(limit)s""")
     @_one_line_errors
     def rebuild_vector_index(self, model: str) -> int:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT index_name FROM vector_models WHERE model = %s", (model,)).fetchone()
-            if row is not None:
-                conn.execute(sql.SQL("REINDEX INDEX {}").format(sql.Identifier(row[0])))
+            if conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'",
+                            (index_name(model, self.index_type),)).fetchone():
+                conn.execute(sql.SQL("REINDEX INDEX {}").format(sql.Identifier(index_name(model, self.index_type))))
+            else:
+                self._indexed.discard(model)
+                self._ensure_index(model)
         return self.vector_index_size(model)
 
     @_one_line_errors

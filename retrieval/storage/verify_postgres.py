@@ -41,7 +41,7 @@ def verify(storage: "PostgresStorage", model: str, repair: bool = False) -> Veri
 
 
 def _check(storage: "PostgresStorage", model: str, repair: bool, report: VerifyReport) -> None:
-    from .postgres import lexical_postings
+    from .postgres import index_name, lexical_postings
 
     with storage.pool.connection() as conn:
         invalid = conn.execute(
@@ -122,16 +122,16 @@ def _check(storage: "PostgresStorage", model: str, repair: bool, report: VerifyR
 
     # Vectors of the checked model.
     with storage.pool.connection() as conn:
-        row = conn.execute("SELECT dim, index_name FROM vector_models WHERE model = %s", (model,)).fetchone()
+        row = conn.execute("SELECT dim FROM vector_models WHERE model = %s", (model,)).fetchone()
         damaged: list[str] = []
         if row is not None:
-            dim, index_name = int(row[0]), row[1]
+            dim, name = int(row[0]), index_name(model, storage.index_type)
             damaged = [h for (h,) in conn.execute(
                 """SELECT DISTINCT e.text_hash FROM embeddings e JOIN passages p ON p.embed_hash = e.text_hash
                    WHERE e.model = %s AND (vector_dims(e.vector) <> %s OR NOT vector_norm(e.vector) > 0
                                            OR vector_norm(e.vector) = 'Infinity'::float8)""", (model, dim))]
             exists = conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'",
-                                  (index_name,)).fetchone()
+                                  (name,)).fetchone()
     if damaged:
         if repair:
             storage.delete_embeddings(model, damaged, keep_used=False)

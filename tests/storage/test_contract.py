@@ -240,7 +240,10 @@ def test_two_writers_at_once_both_finish(open_corpus, where):
         assert proc.returncode == 0, err[-2000:]
         outputs.append([line.split() for line in out.splitlines()])
     statuses = [s for out in outputs for s, *_ in out]
-    assert statuses.count("added") == 12 + 12 + 3 and statuses.count("duplicate") == 3
+    # the 3 shared texts are stored once; the loser of each race sees a duplicate (or, when the other
+    # process committed between its two checks, a near-duplicate of the same text)
+    assert statuses.count("added") == 12 + 12 + 3
+    assert statuses.count("duplicate") + statuses.count("near-duplicate") == 3
     assert corpus.store.counts().documents == 27
     ids = [int(i) for out in outputs for s, i, _ in out if s == "added"]
     assert len(set(ids)) == 27  # no id handed out twice, no write lost
