@@ -263,6 +263,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_mod.run(args, _settings(args))
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .storage import migrate
+
+    return migrate.run(args, _settings(args))
+
+
 def cmd_bot(args: argparse.Namespace) -> int:
     try:
         from bot.app import run
@@ -334,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
         eval_mod.add_arguments(p)
     except ImportError:  # pragma: no cover
         pass
+    p = command("migrate", cmd_migrate, "Copy the corpus to another store (a postgresql:// URL, or a SQLite index "
+                "directory or sqlite:///path) without embedding anything again; rerun to resume.")
+    from .storage import migrate as migrate_mod
+
+    migrate_mod.add_arguments(p)
     command("bot", cmd_bot, "Run the Telegram bot (needs TELEGRAM_BOT_TOKEN).")
     return parser
 
