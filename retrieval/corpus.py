@@ -345,7 +345,8 @@ class Corpus:
         """Counts of documents, passages and cached embeddings, where the store is, its generation."""
         counts = self.store.counts().as_dict()
         counts.update(
-            home=str(self.settings.home_path), store=self.store.location, generation=self.store.generation(),
+            home=str(self.settings.home_path), engine=self.store.engine, store=self.store.location,
+            generation=self.store.generation(),
             model=self.embedder.name,
         )
         return counts

@@ -116,7 +116,7 @@ def _chunk_long_sentence(text: str, span: tuple[int, int], max_words: int) -> li
     return chunks
 
 
-def make_passages(text: str, lang: str = "", min_words: int = 40, max_words: int = 120) -> list[Passage]:
+def make_passages(text: str, lang: str = "", min_words: int = 60, max_words: int = 120) -> list[Passage]:
     """Group sentences into passages of about ``min_words``-``max_words`` words, overlapping by one sentence.
 
     A passage closes once it reaches ``min_words`` or when the next sentence would push it past

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,15 @@ def test_open_storage_chooses_the_engine_from_the_url(tmp_path):
     store.close()
     with pytest.raises(UserError, match="unsupported database"):
         open_storage(settings, url="mysql://localhost/x")
+
+
+def test_postgres_without_its_driver_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    settings = load_settings(env={"CITEBOT_DATABASE_URL": "postgresql://localhost/citebot"}).replace(home=str(tmp_path))
+    with pytest.raises(ImportError) as raised:
+        open_storage(settings)
+    assert isinstance(raised.value, UserError) and "pip install 'citebot[postgres]'" in str(raised.value)
+    assert "\n" not in str(raised.value)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
