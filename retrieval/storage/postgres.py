@@ -412,17 +412,23 @@ class PostgresStorage(Storage):
             if conn.info.server_version < 130000:
                 raise UserError(f"PostgreSQL at {self._location} is version {conn.info.server_version // 10000}; "
                                 f"citebot needs 13 or newer (with pgvector 0.7 or newer)")
-            has_vector = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
-            if not has_vector:
-                try:
-                    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-                except (pgerr.InsufficientPrivilege, pgerr.FeatureNotSupported, pgerr.UndefinedFile) as exc:
-                    raise UserError(
-                        f"the database {self._location} lacks the pgvector extension and citebot may not create it "
-                        f"({str(exc).splitlines()[0]}): install pgvector on the server and run "
-                        f"`CREATE EXTENSION vector;` in that database as its owner or a superuser") from None
-            with conn.transaction():
+            if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None:
+                version = self._version(conn)
+                if version == SCHEMA_VERSION:
+                    return  # nothing to write: also how a read-only replica is opened
+                if version > SCHEMA_VERSION:
+                    raise UserError(f"the index in {self._location} was written by a newer citebot (schema {version})")
+            with conn.transaction():  # one process at a time: CREATE EXTENSION IF NOT EXISTS races otherwise
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+                    try:
+                        with conn.transaction():
+                            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                    except (pgerr.InsufficientPrivilege, pgerr.FeatureNotSupported, pgerr.UndefinedFile) as exc:
+                        raise UserError(
+                            f"the database {self._location} lacks the pgvector extension and citebot may not create "
+                            f"it ({str(exc).splitlines()[0]}): install pgvector on the server and run "
+                            f"`CREATE EXTENSION vector;` in that database as its owner or a superuser") from None
                 conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
                              "applied text NOT NULL)")
             version = self._version(conn)
