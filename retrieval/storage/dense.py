@@ -187,7 +187,7 @@ class DenseIndex:
                 return False
             if self.index is None:
                 self._load()
-                if self.index is not None and self.generation == generation:
+                if self.index is not None and self.generation == generation and not self._wrong_kind():
                     return False
             self.rebuilt = False
             changed = False
@@ -210,12 +210,21 @@ class DenseIndex:
                     if len(batch):
                         self.index.add_with_ids(batch.vectors, batch.ids)
                         changed = True
-                if self.index is not None and self.kind == "flat" and self.index.ntotal > self.ann_threshold:
+                if self._wrong_kind():  # crossed the threshold (or the setting changed): rebuilt
                     changed = self._rebuild(store) or changed
             self.generation = generation
             if save and (changed or self._stamp_stale or not (self.home / STAMP_FILE).is_file()):
                 self.save()
             return changed
+
+    def _wrong_kind(self) -> bool:
+        """A flat index above the threshold, or a compressed one well below it (under half: a corpus
+        hovering at the threshold is not rebuilt back and forth)."""
+        if self.index is None:
+            return False
+        if self.kind == "flat":
+            return self.index.ntotal > self.ann_threshold
+        return self.index.ntotal < self.ann_threshold // 2
 
     def _rebuild(self, store: "SQLiteStorage") -> bool:
         """Build the index from every stored vector, reading them in batches (bounded memory)."""
