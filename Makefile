@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test bench install clean
+.PHONY: run test test-all bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The whole suite including tests marked slow (real model servers, long crash loops).
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'slow or not slow'
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
