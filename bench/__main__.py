@@ -14,6 +14,8 @@ BENCHMARKS = (
     ("answer_quality", "XQuAD: answerable questions answered with the gold sentence, unanswerable ones refused"),
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
+    ("storage", "SQLite vs PostgreSQL + pgvector at 100k synthetic passages: ingest, recall@10, search/ask, RSS, disk"),
+    ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
 )
 
 
