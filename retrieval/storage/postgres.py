@@ -382,9 +382,11 @@ class PostgresStorage(Storage):
         self._closed = False
         try:
             self._migrate()
+            # check_connection: a connection the server dropped (restart, failover to a replica) is
+            # replaced on checkout instead of failing the next question
             self.pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), configure=_configure,
-                                       kwargs={"connect_timeout": 15}, open=False, timeout=BUSY_TIMEOUT_S,
-                                       name="citebot")
+                                       check=ConnectionPool.check_connection, kwargs={"connect_timeout": 15},
+                                       open=False, timeout=BUSY_TIMEOUT_S, name="citebot")
             self.pool.open(wait=True, timeout=30)
         except (psycopg.Error, PoolTimeout) as exc:
             mapped = self._errors.translate(exc)

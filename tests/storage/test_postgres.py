@@ -171,3 +171,16 @@ def test_a_read_only_replica_answers_questions_and_refuses_writes(make_corpus, t
     with pytest.raises(UserError, match="read-only"):
         replica.remove(1)
     assert replica.verify().ok
+
+
+def test_connections_the_server_dropped_are_replaced(pg_url):
+    """A server restart or a failover drops every connection: the next question still gets an answer."""
+    store, vectors = _synthetic_store(pg_url, 20)
+    assert store.vector_search("m", vectors[0], 3)[0].passage_id == 1
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        dropped = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert dropped >= 1
+    assert store.vector_search("m", vectors[0], 3)[0].passage_id == 1
+    assert store.counts().documents == 20
+    store.close()
