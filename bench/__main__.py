@@ -15,6 +15,7 @@ BENCHMARKS = (
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
     ("storage", "SQLite vs PostgreSQL + pgvector at 100k synthetic passages: ingest, recall@10, search/ask, RSS, disk"),
+    ("scale", "SQLite engine at 100k and 1M synthetic passages: compressed faiss index recall@10, search/ask, RSS"),
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
 )
 
