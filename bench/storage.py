@@ -126,6 +126,28 @@ def recall(store, model: str, n_queries: int) -> dict[str, Any]:
             "vector_search_ms_p95": round(percentile(times, 95), 1)}
 
 
+SWEEP = ((100, 2, 40), (200, 2, 100), (400, 4, 200))  # (hnsw.ef_search, candidates per result, minimum)
+
+
+def sweep(url: str, model: str, n_queries: int) -> list[dict[str, Any]]:
+    """recall@10 and latency of both HNSW index types at a few search widths (the engine's constants)."""
+    from retrieval.storage import postgres as pg
+
+    saved = pg.HNSW_EF_SEARCH, pg.CANDIDATES_PER_RESULT, pg.MIN_CANDIDATES
+    out = []
+    try:
+        for index_type in ("halfvec", "vector"):
+            store = pg.PostgresStorage(url, index_type=index_type)
+            for ef, per, least in SWEEP:
+                pg.HNSW_EF_SEARCH, pg.CANDIDATES_PER_RESULT, pg.MIN_CANDIDATES = ef, per, least
+                out.append({"index": index_type, "ef_search": ef, "candidates_for_10": max(10 * per, least),
+                            **recall(store, model, n_queries)})
+            store.close()
+    finally:
+        pg.HNSW_EF_SEARCH, pg.CANDIDATES_PER_RESULT, pg.MIN_CANDIDATES = saved
+    return out
+
+
 def child_ask(home: Path, url: str, n_questions: int) -> dict[str, Any]:
     """In a fresh process, as `citebot ask` runs: open, load the model, time hybrid search and ``ask``."""
     from retrieval import Corpus
@@ -200,6 +222,7 @@ def bench_postgres(size: int, dim: int, model: str, args: argparse.Namespace, lo
         full.sync_vector_index(model)
         entry["recall_vector_index"] = {"index_build_s": round(time.perf_counter() - t, 1),
                                         **recall(full, model, args.queries)}
+        entry["sweep"] = sweep(url, model, args.queries)
         full.close()
         return entry
     finally:
@@ -218,6 +241,10 @@ def _table(res: dict[str, Any]) -> str:
                      f"{b['index_build_s']} | {q['recall_at_10']} | {q['vector_search_ms_p50']}/{q['vector_search_ms_p95']} | "
                      f"{a['search_ms_p50']}/{a['search_ms_p95']} | {a['ask_ms_p50']}/{a['ask_ms_p95']} | "
                      f"{a.get('vmhwm_mb')} | {r['disk_mb']} |")
+        for sw in r.get("sweep", []):
+            lines.append(f"| {engine} (`{sw['index']}` HNSW, ef_search {sw['ef_search']}, {sw['candidates_for_10']} "
+                         f"candidates) | {int(size):,} | | | {sw['recall_at_10']} | "
+                         f"{sw['vector_search_ms_p50']}/{sw['vector_search_ms_p95']} | | | | |")
         if "recall_vector_index" in r:
             v = r["recall_vector_index"]
             lines.append(f"| {engine} (`vector` HNSW) | {int(size):,} | | {v['index_build_s']} | {v['recall_at_10']} | "
