@@ -14,7 +14,7 @@ from retrieval.errors import UserError
 from retrieval.lexical import query_terms, terms
 from retrieval.storage import NewDocument, NewPassage, open_storage
 from retrieval.storage.migrate import migrate, open_target
-from tests.conftest import SEED_ARTICLE, CountingEmbedder
+from tests.conftest import SEED_ARTICLE
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.storage.engines import child, damage_lexical, damage_vector
 
