@@ -17,6 +17,7 @@ BENCHMARKS = (
     ("storage", "SQLite vs PostgreSQL + pgvector at 100k synthetic passages: ingest, recall@10, search/ask, RSS, disk"),
     ("scale", "SQLite engine at 100k and 1M synthetic passages: compressed faiss index recall@10, search/ask, RSS"),
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
+    ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
 )
 
 

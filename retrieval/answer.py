@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .lexical import terms
-from .types import Answer, Citation, Hit
+from .types import Answer, AnswerSentence, Citation, Hit
 
 NO_ANSWER = "Nothing in the corpus answers this question."
 MAX_SENTENCES = 3
@@ -97,8 +97,8 @@ def compose(
     quotes: dict[int, list[tuple[int, int]]] = {}
     for cand in chosen:
         quotes.setdefault(cand.hit_index, []).append((cand.start, cand.end))
-    sentences = [(cand.text, number[cand.hit_index]) for cand in chosen]
-    text = " ".join(f"{sentence} [{n}]" for sentence, n in sentences)
+    sentences = [AnswerSentence(cand.text, [number[cand.hit_index]], 1.0, cand.text) for cand in chosen]
+    text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)
     return Answer(question, True, text, _citations(hits, order, quotes), sentences, best.score)
 
 

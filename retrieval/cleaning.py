@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import date as _date
 
 from .errors import UserError
+from .questions import strip_markup
 from .types import Document
 
 TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -50,13 +51,15 @@ def clean_document(doc: Document) -> Document:
 
 
 def clean_question(question: object, max_chars: int) -> str:
-    """The question as searched: terminal colour codes and unprintable characters are not words."""
+    """The question as searched: terminal colour codes, unprintable characters and markup are not words."""
     if not isinstance(question, str):
         raise UserError("the question must be text")
     question = TERMINAL_ESCAPE.sub(" ", question)
     cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+    cleaned = strip_markup(cleaned)
     if not cleaned:
-        raise UserError("the question is empty")
+        raise UserError("the question is empty", code="question_empty")
     if len(cleaned) > max_chars:
-        raise UserError(f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,}")
+        raise UserError(f"the question is {len(cleaned):,} characters long; the limit is {max_chars:,}",
+                        code="question_too_long", length=len(cleaned), limit=max_chars)
     return cleaned

@@ -21,6 +21,7 @@ from .batching import Batch, Prepared
 from .cleaning import clean_document, clean_question, printable, valid_date
 from .embedder import Embedder, make_embedder
 from .errors import UserError
+from .ingest import IngestOptions, load_sources
 from .lexical import terms
 from .passages import make_passages
 from .search import MODES, hybrid_search
@@ -216,20 +217,19 @@ class Corpus:
 
     def add_paths(
         self, paths: Iterable[str | Path], overrides: dict[str, str] | None = None,
-        progress: Callable[[AddResult], None] | None = None, force: bool = False,
+        progress: Callable[[AddResult], None] | None = None, force: bool = False, follow_links: bool = False,
     ) -> list[AddResult]:
         """Load files, directories, "-" (stdin) or URLs and add what they hold, one bad file never
-        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document."""
-        from .documents import load_sources
-
+        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document;
+        ``follow_links`` follows symbolic links that leave an added directory."""
         overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
         if "date" in overrides:
             overrides["date"] = valid_date(overrides["date"], "--date")
-        max_bytes = self.settings.max_file_mb * 1024 * 1024
         results: list[AddResult] = []
 
         def documents() -> Iterator[Document]:
-            for label, loaded in load_sources([str(p) for p in paths], max_bytes):
+            options = IngestOptions.from_settings(self.settings, follow_links=follow_links)
+            for label, loaded in load_sources([str(p) for p in paths], options=options):
                 if isinstance(loaded, Exception):
                     error = AddResult("error", printable(label), message=printable(str(loaded)),
                                       reason=str(getattr(loaded, "reason", "") or "unreadable"))
@@ -256,7 +256,7 @@ class Corpus:
             doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
             info = self.store.document_info(doc_id) if doc_id else None
         if info is None:
-            raise UserError(f"no document {ref!r} (see `citebot list` for ids)")
+            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
         return info
 
     def remove(self, ref: str | int) -> DocumentInfo:
@@ -338,6 +338,10 @@ class Corpus:
             row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
             if row is not None and hit is not None and row.page_starts and citation.quotes:
                 citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+            from .generate import generative_answer
+
+            answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------

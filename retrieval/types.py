@@ -114,19 +114,49 @@ class Citation:
 
 
 @dataclass
-class Answer:
-    """An extractive answer: each sentence is quoted verbatim from a cited passage.
+class AnswerSentence:
+    """One answer sentence and the passages it rests on.
 
-    When ``answered`` is False, ``answer`` says so plainly and ``citations`` are the nearest weak
-    matches (shown, never presented as an answer).
+    ``citations`` are 1-based numbers into ``Answer.citations``; ``quote`` is the sentence of a cited
+    passage that supports it (the sentence itself for extractive answers) and ``support`` how well it
+    does (1.0 for a verbatim quote). Unpacks as the older ``(text, n)`` pair, so
+    ``for sentence, n in answer.sentences`` keeps working.
+    """
+
+    text: str
+    citations: list[int]
+    support: float = 1.0
+    quote: str = ""
+
+    def __iter__(self):
+        return iter((self.text, self.citations[0] if self.citations else 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": list(self.citations), "support": round(self.support, 4),
+                "quote": self.quote}
+
+
+@dataclass
+class Answer:
+    """An answer whose every sentence is traceable to a cited passage.
+
+    ``mode`` is ``extractive`` (each sentence quoted verbatim from a cited passage) or ``generative``
+    (written by an LLM, each sentence verified against the passages it cites; ``dropped`` counts the
+    sentences verification removed). ``searched_for`` is the standalone question actually searched
+    when a follow-up was rewritten. When ``answered`` is False, ``answer`` says so plainly and
+    ``citations`` are the nearest weak matches (shown, never presented as an answer).
     """
 
     question: str
     answered: bool
     answer: str
     citations: list[Citation]
-    sentences: list[tuple[str, int]] = field(default_factory=list)  # (verbatim sentence, citation n)
-    confidence: float = 0.0  # the best sentence's score, compared with the min_score threshold
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    confidence: float = 0.0  # the best extractive sentence's score, compared with the min_score threshold
+    mode: str = "extractive"
+    searched_for: str | None = None
+    dropped: int = 0  # generated sentences removed by verification
+    fallback: str = ""  # why an LLM was configured but the extractive answer is given ("" otherwise)
 
     def to_json(self) -> dict[str, Any]:
         """The stable ``ask --json`` shape other tools read."""
@@ -134,6 +164,11 @@ class Answer:
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
+            "mode": self.mode,
+            "searched_for": self.searched_for,
+            "sentences": [s.to_json() for s in self.sentences],
+            "dropped": self.dropped,
+            "fallback": self.fallback,
             "citations": [
                 {
                     "n": c.n,

@@ -1,1 +1,1 @@
-"""Fake and embedded servers shared by tests and bench (never the network: loopback or Unix sockets only)."""
+"""Fake and embedded servers shared by tests and bench scripts (loopback or Unix sockets only, never the network)."""

@@ -1,0 +1,65 @@
+"""The prompts: an answer from numbered passages, and a follow-up turned into a standalone question.
+
+Everything goes into one user message (no system role): some chat templates (Gemma's) have no system
+turn, and a single message behaves the same on every OpenAI-compatible server. The passages carry the
+numbers the answer's citations will have, with title, date and source, so ``[n]`` means the same to the
+model, the verifier and the reader.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..ingest.lang import detect
+from ..types import Citation
+
+LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "de": "German", "fr": "French", "es": "Spanish",
+                  "it": "Italian", "uk": "Ukrainian", "pt": "Portuguese", "zh": "Chinese", "ar": "Arabic",
+                  "el": "Greek", "tr": "Turkish", "vi": "Vietnamese", "th": "Thai", "hi": "Hindi",
+                  "ro": "Romanian"}
+MAX_PASSAGE_CHARS = 1500
+
+
+def question_language(question: str) -> str:
+    """The name of the question's language, for the instruction ("answer in Russian")."""
+    try:
+        code = detect(question)
+    except Exception:  # language detection is a hint only
+        code = ""
+    return LANGUAGE_NAMES.get(code or "", "the language of the question")
+
+
+def format_passages(citations: Sequence[Citation]) -> str:
+    blocks = []
+    for c in citations:
+        meta = " — ".join(x for x in (c.title or "(untitled)", c.date or "undated", c.source or "unknown source"))
+        text = " ".join(c.passage.split())[:MAX_PASSAGE_CHARS]
+        blocks.append(f"[{c.n}] {meta}\n{text}")
+    return "\n\n".join(blocks)
+
+
+def answer_messages(question: str, citations: Sequence[Citation]) -> list[dict[str, str]]:
+    """The chat messages asking for a short, cited answer in the question's language."""
+    language = question_language(question)
+    numbers = ", ".join(f"[{c.n}]" for c in citations)
+    content = (
+        "Answer the question using only the numbered news passages below.\n"
+        f"Rules: answer in {language}, in one to three short sentences. End every sentence with the number "
+        f"of the passage it comes from in square brackets ({numbers}). Copy names, numbers and dates exactly as "
+        "the passage gives them. If the passages do not answer the question, reply only: NO ANSWER\n\n"
+        f"Passages:\n{format_passages(citations)}\n\n"
+        f"Question: {question}\n"
+        "Answer:"
+    )
+    return [{"role": "user", "content": content}]
+
+
+def rewrite_messages(history: Sequence[tuple[str, str]], question: str) -> list[dict[str, str]]:
+    """Ask for the follow-up ``question`` as one standalone question, given (question, answer) turns."""
+    turns = "\n".join(f"Q: {q}\nA: {a[:400]}" for q, a in history)
+    content = (
+        "Rewrite the follow-up question as one standalone question that can be understood without the "
+        "conversation. Keep its language and its words; replace pronouns with what they refer to. Reply with "
+        "the question only.\n\n"
+        f"Conversation:\n{turns}\n\nFollow-up question: {question}\nStandalone question:"
+    )
+    return [{"role": "user", "content": content}]

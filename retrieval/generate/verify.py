@@ -1,0 +1,158 @@
+"""Verification of a generated answer, sentence by sentence, before anything is shown.
+
+A sentence is kept only if (1) it cites at least one passage and every number it cites was shown,
+(2) every number, date and name in it occurs in the passages it cites (retrieval.generate.facts), and
+(3) its support score reaches the threshold: 0.5 x the embedding similarity to the best sentence of a
+cited passage + 0.5 x the share of its content words (stemmed) that sentence contains. The best
+sentence becomes the sentence's quote. Everything else is dropped and counted.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..lexical import terms
+from ..passages import split_sentences
+from ..types import Citation
+from .facts import Haystack, missing_facts
+
+SIMILARITY_WEIGHT = 0.5
+_GROUP = r"\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]"
+_GROUPS = re.compile(rf"(?:{_GROUP}\s*)+")
+_CITE_AFTER_STOP = re.compile(rf"([.!?…])\s*((?:{_GROUP}\s*)+)")
+_CITE_THEN_CAPITAL = re.compile(rf"((?:{_GROUP}))\s+(?=[\"«“(]?[A-ZА-ЯЁ])")
+_REFUSAL = re.compile(
+    r"^\W*(no answer|i (?:can ?not|can't|don't|do not)|sorry|the passages? (?:do(?:es)? not|don't)|"
+    r"there is no (?:information|answer)|нет ответа|не могу|в (?:тексте|отрывках) нет|извините)", re.I)
+_LEAD = re.compile(r"^\s*(?:answer|ответ)\s*:\s*", re.I)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.M)
+
+
+@dataclass
+class Claim:
+    """One generated sentence: its text without the [n] markers, and the numbers it cites."""
+
+    text: str
+    citations: list[int]
+
+
+@dataclass
+class Verdict:
+    claim: Claim
+    kept: bool
+    reason: str = ""  # why it was dropped: "no citation", "cites unshown [5]", "missing number 30", ...
+    support: float = 0.0
+    quote: str = ""
+    quote_n: int | None = None  # the citation whose sentence is the quote
+
+
+@dataclass
+class Verification:
+    verdicts: list[Verdict] = field(default_factory=list)
+    refused: bool = False
+
+    @property
+    def kept(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.kept]
+
+    @property
+    def dropped(self) -> int:
+        return sum(not v.kept for v in self.verdicts)
+
+
+def _numbers(group: str) -> list[int]:
+    out: list[int] = []
+    for part in re.findall(r"\d+\s*[–-]\s*\d+|\d+", group):
+        if re.search(r"[–-]", part):
+            a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part))
+            out.extend(range(a, b + 1) if 0 < b - a < 10 else [a, b])
+        else:
+            out.append(int(part))
+    return out
+
+
+def split_claims(output: str) -> list[Claim]:
+    """The sentences of a model's output with their citation numbers; "[1]." and ".[1]" both end one."""
+    text = _LEAD.sub("", output.replace("\r", ""))
+    text = _BULLET.sub("", text).replace("**", "")
+    text = _CITE_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", text)
+    text = _CITE_THEN_CAPITAL.sub(lambda m: f"{m.group(1)}. ", text)
+    text = " ".join(text.split())
+    claims = []
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        numbers: list[int] = []
+        for group in _GROUPS.findall(sentence):
+            numbers.extend(n for n in _numbers(group) if n not in numbers)
+        clean = _GROUPS.sub(" ", sentence)
+        clean = re.sub(r"\s+([.,;:!?…])", r"\1", " ".join(clean.split())).strip()
+        if clean.strip(".!?…;:, "):
+            claims.append(Claim(clean, numbers))
+    return claims
+
+
+def is_refusal(output: str) -> bool:
+    return bool(_REFUSAL.match(_LEAD.sub("", output).strip()))
+
+
+def _coverage(claim_terms: set[str], sentence: str) -> float:
+    if not claim_terms:
+        return 0.0
+    return len(claim_terms & set(terms(sentence))) / len(claim_terms)
+
+
+def verify(output: str, citations: Sequence[Citation], encode: Callable[[list[str]], np.ndarray],
+           min_support: float) -> Verification:
+    """Check every sentence of ``output`` against the ``citations`` shown to the model."""
+    result = Verification(refused=is_refusal(output))
+    if result.refused:
+        return result
+    shown = {c.n: c for c in citations}
+    sentences = {c.n: [c.passage[s:e] for s, e in split_sentences(c.passage)] or [c.passage] for c in citations}
+    pending: list[tuple[Verdict, list[tuple[int, str]]]] = []
+    for claim in split_claims(output):
+        verdict = Verdict(claim, kept=False)
+        result.verdicts.append(verdict)
+        if is_refusal(claim.text):
+            verdict.reason = "refusal"
+            continue
+        if not claim.citations:
+            verdict.reason = "no citation"
+            continue
+        unshown = [n for n in claim.citations if n not in shown]
+        if unshown:
+            verdict.reason = "cites unshown " + ", ".join(f"[{n}]" for n in unshown)
+            continue
+        cited = [shown[n] for n in claim.citations]
+        haystack = Haystack([f"{c.title}\n{c.source}\n{c.passage}" for c in cited])
+        missing = missing_facts(claim.text, haystack)
+        if missing:
+            verdict.reason = "not in the cited passages: " + ", ".join(missing)
+            continue
+        if not terms(claim.text):
+            verdict.reason = "no content words"
+            continue
+        pending.append((verdict, [(n, s) for n in claim.citations for s in sentences[n]]))
+    if not pending:
+        return result
+    texts = [v.claim.text for v, _ in pending] + [s for _, cands in pending for _, s in cands]
+    vectors = np.asarray(encode(texts), dtype=np.float32)
+    claim_vectors, rest = vectors[:len(pending)], vectors[len(pending):]
+    offset = 0
+    for (verdict, cands), vector in zip(pending, claim_vectors):
+        cand_vectors = rest[offset:offset + len(cands)]
+        offset += len(cands)
+        claim_terms = set(terms(verdict.claim.text))
+        sims = cand_vectors @ vector
+        scores = [SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * _coverage(claim_terms, s)
+                  for sim, (_, s) in zip(sims, cands)]
+        best = int(np.argmax(scores))
+        verdict.support, (verdict.quote_n, verdict.quote) = scores[best], cands[best]
+        if verdict.support >= min_support:
+            verdict.kept = True
+        else:
+            verdict.reason = f"support {verdict.support:.2f} below {min_support:.2f}"
+    return result

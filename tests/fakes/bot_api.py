@@ -1,0 +1,657 @@
+"""A strict fake Telegram Bot API server on 127.0.0.1, shared by the bot tests and bench/bot_load.py.
+
+It implements the methods the bot uses, long polling included, and rejects what Telegram rejects:
+text over 4096 characters (after entity parsing), HTML Telegram cannot parse (unknown or unclosed
+tags, stray ``<`` or ``&``, unsupported attributes), callback data over 64 bytes, files over 20 MB
+in getFile, a wrong token, an edit that changes nothing ("message is not modified"), a callback query
+answered twice. Like Telegram, ``getUpdates`` confirms updates only when the *next* call passes a
+higher offset, so a bot killed mid-update is sent it again. Faults can be injected per method: 429
+with ``retry_after``, 5xx, and slow answers (client timeouts).
+
+Simulated users are driven from the test thread: ``send_text``, ``send_document``, ``send_photo``,
+``send_sticker``, ``press``; what the bot did is in ``calls`` and ``messages`` and can be awaited with
+``wait_for``. :class:`RunningBot` serves the real bot in a thread against it.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP as HTTP_POLICY
+from html import unescape
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlparse
+
+TEXT_LIMIT = 4096
+CALLBACK_DATA_LIMIT = 64
+GETFILE_LIMIT = 20 * 1024 * 1024
+
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+                "blockquote", "tg-spoiler", "span", "tg-emoji"}
+NAMED_ENTITIES = {"lt", "gt", "amp", "quot"}
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*>")
+_ATTR_RE = re.compile(r"([a-zA-Z-]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
+_ENTITY_RE = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+
+
+class ParseError(ValueError):
+    pass
+
+
+def parse_telegram_html(text: str) -> str:
+    """The visible text of Telegram HTML, or ParseError with a Telegram-like description."""
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "<":
+            m = _TAG_RE.match(text, i)
+            if not m:
+                raise ParseError(f"Unsupported start tag at byte offset {i}")
+            closing, name, attrs = m.group(1), m.group(2).lower(), m.group(3)
+            if name not in ALLOWED_TAGS:
+                raise ParseError(f'Unsupported start tag "{name}" at byte offset {i}')
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise ParseError(f'Unexpected end tag "{name}" at byte offset {i}')
+                stack.pop()
+            else:
+                _check_attrs(name, attrs, i)
+                stack.append(name)
+            i = m.end()
+        elif ch == "&":
+            m = _ENTITY_RE.match(text, i)
+            if not m or (not m.group(1).startswith("#") and m.group(1) not in NAMED_ENTITIES):
+                raise ParseError(f"Unsupported HTML entity at byte offset {i}")
+            out.append(unescape(m.group(0)))
+            i = m.end()
+        else:
+            out.append(ch)
+            i += 1
+    if stack:
+        raise ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
+
+
+def _check_attrs(name: str, attrs: str, offset: int) -> None:
+    for m in _ATTR_RE.finditer(attrs):
+        attr = m.group(1).lower()
+        value = next((g for g in m.group(2, 3, 4) if g is not None), None)
+        ok = (
+            (name == "a" and attr == "href" and value)
+            or (name == "span" and attr == "class" and value == "tg-spoiler")
+            or (name == "code" and attr == "class" and (value or "").startswith("language-"))
+            or (name == "blockquote" and attr == "expandable")
+            or (name == "tg-emoji" and attr == "emoji-id")
+        )
+        if not ok:
+            raise ParseError(f'Unsupported attribute "{attr}" of tag "{name}" at byte offset {offset}')
+        if name == "a" and not re.match(r"^(https?://|tg://|mailto:)", unescape(value or "")):
+            raise ParseError("Wrong HTTP URL")
+    if name == "span" and "tg-spoiler" not in attrs:
+        raise ParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients drop connections mid-request (a cancelled "typing…" call): not worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: dict | None = None):
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass
+class Fault:
+    method: str
+    status: int = 429
+    retry_after: int = 1
+    times: int = 1
+    delay: float = 0.0  # seconds to sleep before answering (for client timeouts)
+
+
+@dataclass
+class Conversation:
+    """Everything one chat saw, for assertions."""
+
+    chat_id: int
+    messages: list[dict] = field(default_factory=list)
+
+
+class FakeBotAPI:
+    """Start with ``with FakeBotAPI(token) as api:`` or ``api.start()``; ``api.url`` is the server root."""
+
+    def __init__(self, token: str, *, bot_id: int = 7000000001, username: str = "citebot_test_bot",
+                 port: int = 0, files_dir_limit: int = GETFILE_LIMIT):
+        self.token = token
+        self.bot_user = {"id": bot_id, "is_bot": True, "first_name": "Citebot", "username": username,
+                         "can_join_groups": True, "can_read_all_group_messages": False,
+                         "supports_inline_queries": False}
+        self.port = port
+        self.getfile_limit = files_dir_limit
+        self.cond = threading.Condition()
+        self.updates: list[dict] = []
+        self.calls: list[Call] = []
+        self.rejected: list[tuple[str, str]] = []  # (method, description) of every 4xx we sent
+        self.messages: dict[tuple[int, int], dict] = {}
+        self.sent: list[dict] = []  # bot messages in send order (copies at send time)
+        self.files: dict[str, bytes] = {}
+        self.file_meta: dict[str, dict] = {}
+        self.faults: list[Fault] = []
+        self.fault_rate = 0.0  # share of sendMessage/editMessageText calls answered 429 or 502 at random
+        self._fault_rng = __import__("random").Random(7)
+        self.webhook: dict[str, Any] | None = None
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+        self.answered_queries: set[str] = set()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.closing = False
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> "FakeBotAPI":
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                api._handle(self)
+
+            def do_GET(self) -> None:
+                api._handle(self)
+
+        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.closing = False
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.cond:
+            self.closing = True
+            self.cond.notify_all()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeBotAPI":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- simulated users ---------------------------------------------------------------------------
+
+    def user(self, user_id: int, language_code: str = "en", first_name: str = "User") -> dict:
+        return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
+
+    def chat(self, chat_id: int, chat_type: str = "private", title: str = "Newsroom") -> dict:
+        if chat_type == "private":
+            return {"id": chat_id, "type": "private", "first_name": "User"}
+        return {"id": chat_id, "type": chat_type, "title": title}
+
+    def _push(self, update: dict) -> int:
+        with self.cond:
+            update["update_id"] = next(self._update_ids)
+            self.updates.append(update)
+            self.cond.notify_all()
+            return update["update_id"]
+
+    def send_text(self, user_id: int, text: str, *, chat_id: int | None = None, chat_type: str = "private",
+                  language_code: str = "en", reply_to: int | None = None) -> dict:
+        """A user sends ``text``; commands and @mentions get their entities like real clients."""
+        chat_id = user_id if chat_id is None else chat_id
+        message = self._user_message(user_id, chat_id, chat_type, language_code, reply_to)
+        message["text"] = text
+        entities = _entities(text)
+        if entities:
+            message["entities"] = entities
+        self._push({"message": message})
+        return message
+
+    def send_document(self, user_id: int, file_name: str, content: bytes, *, caption: str | None = None,
+                      chat_id: int | None = None, chat_type: str = "private", language_code: str = "en",
+                      file_size: int | None = None, mime_type: str = "text/plain") -> dict:
+        chat_id = user_id if chat_id is None else chat_id
+        n = next(self._file_ids)
+        file_id, unique = f"FILE{n}", f"U{n}"
+        size = len(content) if file_size is None else file_size
+        with self.cond:
+            self.files[file_id] = content
+            self.file_meta[file_id] = {"file_id": file_id, "file_unique_id": unique, "file_size": size,
+                                       "file_path": f"documents/file_{n}{_suffix(file_name)}"}
+        message = self._user_message(user_id, chat_id, chat_type, language_code, None)
+        message["document"] = {"file_id": file_id, "file_unique_id": unique, "file_name": file_name,
+                               "mime_type": mime_type, "file_size": size}
+        if caption is not None:
+            message["caption"] = caption
+            entities = _entities(caption)
+            if entities:
+                message["caption_entities"] = entities
+        self._push({"message": message})
+        return message
+
+    def send_photo(self, user_id: int, caption: str | None = None, *, chat_id: int | None = None,
+                   chat_type: str = "private", language_code: str = "en") -> dict:
+        """A user sends a photo, optionally with a caption (a question, say)."""
+        chat_id = user_id if chat_id is None else chat_id
+        n = next(self._file_ids)
+        message = self._user_message(user_id, chat_id, chat_type, language_code, None)
+        message["photo"] = [{"file_id": f"PHOTO{n}", "file_unique_id": f"P{n}", "width": 90, "height": 90,
+                             "file_size": 1000}]
+        if caption is not None:
+            message["caption"] = caption
+            entities = _entities(caption)
+            if entities:
+                message["caption_entities"] = entities
+        self._push({"message": message})
+        return message
+
+    def send_sticker(self, user_id: int, *, chat_id: int | None = None, chat_type: str = "private",
+                     language_code: str = "en") -> dict:
+        chat_id = user_id if chat_id is None else chat_id
+        n = next(self._file_ids)
+        message = self._user_message(user_id, chat_id, chat_type, language_code, None)
+        message["sticker"] = {"file_id": f"STICKER{n}", "file_unique_id": f"S{n}", "type": "regular",
+                              "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"}
+        self._push({"message": message})
+        return message
+
+    def press(self, user_id: int, message: dict, data: str, language_code: str = "en") -> str:
+        """A user taps an inline button with callback ``data`` under the bot ``message``."""
+        with self.cond:
+            current = dict(self.messages[(message["chat"]["id"], message["message_id"])])
+            query_id = str(next(self._query_ids))
+        self._push({"callback_query": {"id": query_id, "from": self.user(user_id, language_code),
+                                       "message": current, "chat_instance": "ci", "data": data}})
+        return query_id
+
+    def _user_message(self, user_id: int, chat_id: int, chat_type: str, language_code: str,
+                      reply_to: int | None) -> dict:
+        with self.cond:
+            message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                       "chat": self.chat(chat_id, chat_type), "from": self.user(user_id, language_code)}
+            if reply_to is not None:
+                message["reply_to_message"] = dict(self.messages[(chat_id, reply_to)])
+            self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    # --- observing the bot -------------------------------------------------------------------------
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+        """Block until ``predicate()`` is truthy (re-checked on every API call); return its value."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                value = predicate()
+                if value:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout} s waiting for the bot; calls so far: "
+                                         f"{[c.method for c in self.calls][-30:]}")
+                self.cond.wait(min(left, 0.5))
+
+    def bot_messages(self, chat_id: int | None = None) -> list[dict]:
+        """Bot messages as they are now (after edits), in send order."""
+        with self.cond:
+            out = [self.messages[(m["chat"]["id"], m["message_id"])] for m in self.sent]
+        return [m for m in out if chat_id is None or m["chat"]["id"] == chat_id]
+
+    def wait_messages(self, chat_id: int, count: int, timeout: float = 20.0) -> list[dict]:
+        return self.wait_for(lambda: (lambda ms: ms if len(ms) >= count else None)(self.bot_messages(chat_id)),
+                             timeout)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self.cond:
+            return [c for c in self.calls if c.method == method]
+
+    def fail(self, method: str, status: int = 429, retry_after: int = 1, times: int = 1, delay: float = 0.0) -> None:
+        """Make the next ``times`` calls of ``method`` fail with ``status`` (or just be slow)."""
+        with self.cond:
+            self.faults.append(Fault(method, status, retry_after, times, delay))
+
+    # --- HTTP --------------------------------------------------------------------------------------
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        path = urlparse(req.path).path
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        try:
+            if path.startswith("/file/bot"):
+                self._download(req, unquote(path))
+                return
+            m = re.match(r"^/bot([^/]+)/(\w+)$", path)
+            if not m:
+                raise ApiError(404, "Not Found")
+            if m.group(1) != self.token:
+                raise ApiError(401, "Unauthorized")
+            method = m.group(2)
+            params = _parse_params(req.headers.get("Content-Type", ""), body, urlparse(req.path).query)
+            fault = self._take_fault(method)
+            with self.cond:
+                self.calls.append(Call(method, params, time.monotonic()))
+                self.cond.notify_all()
+            if fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.status == 429:
+                    raise ApiError(429, f"Too Many Requests: retry after {fault.retry_after}",
+                                   {"retry_after": fault.retry_after})
+                if fault.status >= 400:
+                    raise ApiError(fault.status, HTTPStatus(fault.status).phrase)
+            result = self._dispatch(method, params)
+            self._reply(req, 200, {"ok": True, "result": result})
+        except ApiError as exc:
+            if 400 <= exc.code < 500 and exc.code != 429:
+                with self.cond:
+                    self.rejected.append((path.rsplit("/", 1)[-1], exc.description))
+                    self.cond.notify_all()
+            payload: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+            if exc.parameters:
+                payload["parameters"] = exc.parameters
+            self._reply(req, exc.code, payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self.cond:
+            if self.fault_rate and method in {"sendMessage", "editMessageText"} \
+                    and self._fault_rng.random() < self.fault_rate:
+                return Fault(method, self._fault_rng.choice([429, 502]), retry_after=1)
+            for fault in self.faults:
+                if fault.method.lower() == method.lower() and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _reply(self, req: BaseHTTPRequestHandler, status: int, payload: Any, raw: bytes | None = None) -> None:
+        data = raw if raw is not None else json.dumps(payload).encode()
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            req.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _download(self, req: BaseHTTPRequestHandler, path: str) -> None:
+        prefix = f"/file/bot{self.token}/"
+        if not path.startswith(prefix):
+            raise ApiError(401, "Unauthorized")
+        file_path = path[len(prefix):]
+        with self.cond:
+            for file_id, meta in self.file_meta.items():
+                if meta["file_path"] == file_path:
+                    self._reply(req, 200, None, raw=self.files[file_id])
+                    return
+        raise ApiError(404, "Not Found")
+
+    # --- methods -----------------------------------------------------------------------------------
+
+    def _dispatch(self, method: str, p: dict[str, Any]) -> Any:
+        name = method.lower()
+        if name == "getme":
+            return self.bot_user
+        if name == "getupdates":
+            return self._get_updates(p)
+        if name in {"deletewebhook", "setmycommands", "sendchataction", "answercallbackquery"}:
+            if name == "answercallbackquery":
+                if len(p.get("text") or "") > 200:
+                    raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+                with self.cond:
+                    query_id = str(p.get("callback_query_id"))
+                    if query_id in self.answered_queries:
+                        raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                            "or query ID is invalid")
+                    self.answered_queries.add(query_id)
+            if name == "deletewebhook":
+                self.webhook = None
+            return True
+        if name == "setwebhook":
+            self.webhook = {"url": p.get("url"), "secret_token": p.get("secret_token")}
+            return True
+        if name == "getwebhookinfo":
+            return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": 0}
+        if name == "sendmessage":
+            return self._send_message(p)
+        if name == "editmessagetext":
+            return self._edit(p, text=True)
+        if name == "editmessagereplymarkup":
+            return self._edit(p, text=False)
+        if name == "getfile":
+            meta = self.file_meta.get(str(p.get("file_id")))
+            if meta is None:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            if meta["file_size"] > self.getfile_limit:
+                raise ApiError(400, "Bad Request: file is too big")
+            return meta
+        raise ApiError(404, "Not Found: method not found")
+
+    def _get_updates(self, p: dict[str, Any]) -> list[dict]:
+        offset = int(p.get("offset") or 0)
+        timeout = float(p.get("timeout") or 0)
+        limit = int(p.get("limit") or 100)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if offset:
+                    self.updates = [u for u in self.updates if u["update_id"] >= offset]
+                if self.updates or self.closing:
+                    return [json.loads(json.dumps(u)) for u in self.updates[:limit]]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self.cond.wait(left)
+
+    def _check_text(self, p: dict[str, Any]) -> str:
+        text = p.get("text")
+        if text is None or text == "":
+            raise ApiError(400, "Bad Request: message text is empty")
+        text = str(text)
+        visible = text
+        if str(p.get("parse_mode") or "").upper() == "HTML":
+            try:
+                visible = parse_telegram_html(text)
+            except ParseError as exc:
+                raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        if not visible.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if _utf16_len(visible) > TEXT_LIMIT:  # Telegram counts UTF-16 code units
+            raise ApiError(400, "Bad Request: message is too long")
+        return text
+
+    def _check_markup(self, p: dict[str, Any]) -> dict | None:
+        markup = p.get("reply_markup")
+        if markup is None:
+            return None
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not (1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT):
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return markup
+
+    def _send_message(self, p: dict[str, Any]) -> dict:
+        text = self._check_text(p)
+        markup = self._check_markup(p)
+        chat_id = int(p["chat_id"])
+        with self.cond:
+            message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                       "chat": self.chat(chat_id, "private" if chat_id > 0 else "supergroup"),
+                       "from": self.bot_user, "text": text, "parse_mode": p.get("parse_mode"),
+                       "sent_at": time.monotonic()}
+            if markup:
+                message["reply_markup"] = markup
+            reply = p.get("reply_parameters") or {}
+            reply_to = reply.get("message_id") or p.get("reply_to_message_id")
+            if reply_to is not None:
+                original = self.messages.get((chat_id, int(reply_to)))
+                if original is None and not reply.get("allow_sending_without_reply"):
+                    raise ApiError(400, "Bad Request: message to be replied not found")
+                message["reply_to_message"] = dict(original or {})
+            self.messages[(chat_id, message["message_id"])] = message
+            self.sent.append(message)
+            self.cond.notify_all()
+            return _public(message)
+
+    def _edit(self, p: dict[str, Any], text: bool) -> dict:
+        chat_id, message_id = int(p["chat_id"]), int(p["message_id"])
+        with self.cond:
+            old = self.messages.get((chat_id, message_id))
+            if old is None or old["from"].get("id") != self.bot_user["id"]:
+                raise ApiError(400, "Bad Request: message to edit not found")
+        new = dict(old)
+        if text:
+            new["text"] = self._check_text(p)
+            new["parse_mode"] = p.get("parse_mode")
+        markup = self._check_markup(p)
+        if markup:
+            new["reply_markup"] = markup
+        else:
+            new.pop("reply_markup", None)
+        if new.get("text") == old.get("text") and new.get("reply_markup") == old.get("reply_markup"):
+            raise ApiError(400, "Bad Request: message is not modified: specified new message content and "
+                                "reply markup are exactly the same as a current content and reply markup of the message")
+        with self.cond:
+            new["edits"] = old.get("edits", 0) + 1
+            self.messages[(chat_id, message_id)] = new
+            self.cond.notify_all()
+        return _public(new)
+
+
+def _public(message: dict) -> dict:
+    return {k: v for k, v in message.items() if k not in {"sent_at", "parse_mode", "edits"}}
+
+
+def _suffix(name: str) -> str:
+    m = re.search(r"(\.[A-Za-z0-9]{1,8})$", name)
+    return m.group(1) if m else ""
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entities(text: str) -> list[dict]:
+    """bot_command and mention entities as Telegram clients attach them (offsets in UTF-16 units)."""
+    out = []
+    for m in re.finditer(r"(?<![\w/])(/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?|@[A-Za-z0-9_]{5,32})", text):
+        kind = "bot_command" if m.group(0).startswith("/") else "mention"
+        if kind == "bot_command" and m.start() != 0:
+            continue
+        out.append({"type": kind, "offset": _utf16_len(text[: m.start()]), "length": _utf16_len(m.group(0))})
+    return out
+
+
+def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
+    """Bot API parameters from a query string, urlencoded form, multipart form or JSON body."""
+    raw: dict[str, str] = {k: v[-1] for k, v in parse_qs(query).items()}
+    if content_type.startswith("application/json") and body:
+        return {**raw, **json.loads(body)}
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        raw.update({k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()})
+    elif content_type.startswith("multipart/form-data"):
+        msg = BytesParser(policy=HTTP_POLICY).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                raw[name] = part.get_content() if part.get_content_type().startswith("text") else part.get_payload(decode=True)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in {"reply_markup", "reply_parameters", "allowed_updates", "commands", "link_preview_options"}:
+            try:
+                out[key] = json.loads(value)
+            except (TypeError, ValueError):
+                out[key] = value
+        else:
+            out[key] = value
+    return out
+
+
+class RunningBot:
+    """The real bot (``bot.app.serve``) serving in a background thread with its own event loop.
+
+    Used by the end-to-end tests and by bench/bot_load.py; ``stop()`` sets the stop event and joins.
+    """
+
+    def __init__(self, app: Any, settings: Any, first_delay: float = 0.2, poll_timeout: int = 1) -> None:
+        self.app = app
+        self.settings = settings
+        self.first_delay = first_delay
+        self.poll_timeout = poll_timeout
+        self.loop: Any = None
+        self.stop_event: Any = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="bot", daemon=True)
+
+    def _main(self) -> None:
+        import asyncio
+
+        from bot.app import serve
+
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop_event = asyncio.Event()
+            self.ready.set()
+            await serve(self.app, self.settings, self.stop_event, first_delay=self.first_delay,
+                        poll_timeout=self.poll_timeout)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported through .error after join()
+            self.error = exc
+            self.ready.set()
+
+    def start(self) -> "RunningBot":
+        self.thread.start()
+        self.ready.wait(30)
+        return self
+
+    def join(self, timeout: float = 30) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the bot did not stop"
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stop_event is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.join()
