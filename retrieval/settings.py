@@ -169,6 +169,7 @@ class Typed:
     that these fields are exactly the declared settings, with the declared kinds)."""
 
     home: str
+    database_url: str
     embedder: str
     model: str
     batch_size: int
