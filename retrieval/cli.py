@@ -149,7 +149,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
     answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        detail = True if corpus.settings.llm_url else None  # mode, sentences, support: see docs/llm.md
+        print(json.dumps(answer.to_json(detail), ensure_ascii=False, indent=2))
     else:
         print(format_answer(answer, _width(), quotes=args.quotes))
     return 0
