@@ -36,8 +36,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The whole suite including tests marked slow (real model servers, long crash loops).
 test-all: $(LLM_STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -m 'slow or not slow'
 
 bench: $(LLM_STAMP)
 	$(BIN)/python -m bench
