@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT))
     from retrieval import Corpus, Document, load_settings
+    from retrieval.generate import generate
     from tests.fakes import llama_server
 
     squad = json.loads((DATA / "xquad" / "xquad.en.dev.json").read_text(encoding="utf-8"))["data"]
@@ -161,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     records, kept_sentences = [], []
     try:
         for question, golds in sample:
-            ex = extractive.ask(question)
             t0 = time.perf_counter()
-            gen = generative.ask(question)
-            seconds = time.perf_counter() - t0
+            ex = extractive.ask(question)
+            run = generate(ex, generative.settings, encode)  # what Corpus.ask does, with its workings
+            gen, seconds = run.answer, time.perf_counter() - t0  # retrieval + generation + verification
             generated = (len(gen.sentences) if gen.mode == "generative" else 0) + gen.dropped
             records.append({
                 "question": question, "golds": golds, "answered": ex.answered, "mode": gen.mode,
@@ -172,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                 "kept": len(gen.sentences) if gen.mode == "generative" else 0, "seconds": round(seconds, 2),
                 "gold_in_extractive": ex.answered and any(g in ex.answer for g in golds),
                 "gold_in_final": gen.answered and any(g in gen.answer for g in golds),
-                "answer": gen.answer,
+                "answer": gen.answer, "output": run.output,
+                "verdicts": [{"sentence": v.claim.text, "citations": v.claim.citations, "kept": v.kept,
+                              "reason": v.reason, "support": round(v.support, 3)}
+                             for v in (run.verification.verdicts if run.verification else [])],
             })
             if gen.mode == "generative":
                 for s in gen.sentences:
