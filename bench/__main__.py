@@ -14,6 +14,7 @@ BENCHMARKS = (
     ("answer_quality", "XQuAD: answerable questions answered with the gold sentence, unanswerable ones refused"),
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
+    ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
 )
 

@@ -1,4 +1,4 @@
-"""Language-detection accuracy of retrieval.lang.detect on real text: Russian Telegram news posts and
+"""Language-detection accuracy of retrieval.ingest.lang.detect on real text: Russian Telegram news posts and
 English/Russian XQuAD paragraphs and questions from ../shared/data. Prints accuracy per set.
 
 Usage: .venv/bin/python bench/bench_lang.py [N per set]
@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from retrieval.lang import detect
+from retrieval.ingest.lang import detect
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

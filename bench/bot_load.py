@@ -1,7 +1,7 @@
 """Load benchmark for the Telegram bot: simulated users asking through the fake Bot API server.
 
 The real bot (``bot.app.serve``: PTB Application, rate limiter, handlers) serves the bundled corpus
-(``corpus/``) through the strict fake Bot API server from ``tests/bot/fake_api.py``. Each simulated
+(``corpus/``) through the strict fake Bot API server from ``tests/fakes/bot_api.py``. Each simulated
 user asks its questions one after another (closed loop, like a person waiting for the answer);
 all users ask at once. Questions are distinct (the bundled article's own questions plus XQuAD's
 English and Russian questions from ../shared/data), so every query is really embedded.
@@ -18,7 +18,6 @@ the server answer 5% of sends with 429 (retry_after 1 s) or 502.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import statistics
@@ -92,51 +91,6 @@ def reuters_documents(limit: int) -> list[Any]:
     return docs
 
 
-class BotThread:
-    """The real bot serving in a background thread with its own event loop."""
-
-    def __init__(self, app: Any, settings: Any) -> None:
-        self.app, self.settings = app, settings
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop_event: asyncio.Event | None = None
-        self.error: BaseException | None = None
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._main, name="bot", daemon=True)
-
-    def _main(self) -> None:
-        from bot.app import serve
-
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.stop_event = asyncio.Event()
-            self.ready.set()
-            await serve(self.app, self.settings, self.stop_event, first_delay=0.2, poll_timeout=1)
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:
-            self.error = exc
-            self.ready.set()
-
-    def start(self) -> "BotThread":
-        self.thread.start()
-        self.ready.wait(30)
-        return self
-
-    def stop(self) -> None:
-        if self.loop and self.stop_event and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(30)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def run_load(api: Any, users: int, questions: list[list[str]], timeout: float) -> dict[str, Any]:
     """Every user asks its questions in turn; returns latencies and counts."""
     latencies: list[float] = []
@@ -199,7 +153,7 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
     from retrieval import Corpus, load_settings
     from bot.app import build_application
     from bot.settings import BOT_SETTINGS
-    from tests.bot.fake_api import FakeBotAPI
+    from tests.fakes.bot_api import FakeBotAPI, RunningBot
 
     with tempfile.TemporaryDirectory(prefix="citebot-botload-") as tmp:
         home = Path(tmp) / "index"
@@ -212,7 +166,7 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
                    "CITEBOT_TELEGRAM_RATE_LIMIT": "0"}
             settings = load_settings(env=env, extra=BOT_SETTINGS)
             app = build_application(settings, corpus)
-            bot = BotThread(app, settings).start()
+            bot = RunningBot(app, settings).start()
             api.wait_for(lambda: api.calls_to("getUpdates"), timeout=30)
 
             asks = [[pool[(offset + u * args.questions + i) % len(pool)] for i in range(args.questions)]
@@ -231,7 +185,7 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
             if writer:
                 writer.join(120)
             bot.stop()
-            app.bot_data["state"].feedback.close()
+            app.bot_data.storage.close()
             result.update(rejected=len(api.rejected), added=added, stats=stats,
                           sends=len(api.calls_to("sendMessage")), faults=args.faults)
         corpus.close()
@@ -239,6 +193,8 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
 
 
 def report(name: str, args: argparse.Namespace, r: dict[str, Any]) -> None:
+    from retrieval.eval import percentile
+
     total = args.users * args.questions
     lat = r["latencies"]
     print(f"bot load [{name}]: {args.users} users x {args.questions} questions = {total}, corpus "

@@ -9,25 +9,25 @@ import asyncio
 import contextlib
 import logging
 import signal
-from pathlib import Path
 from typing import Any, Callable, Coroutine
 from urllib.parse import quote, urlparse
 
 from telegram import BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
+from retrieval.conversation import Conversations
 from retrieval.errors import UserError
 
 from bot.access import Access, RateLimiter
-from bot.feedback import FeedbackStore
-from bot.handlers import BotState, register
+from bot.context import CONTEXT_TYPES, BotData, Conversing, Library
+from bot.delivery import Journal, JournalingApplication, JournalingRequest, bot_id_of, replay_unfinished
+from bot.handlers import COMMANDS, register
 from bot.i18n import t
+from bot.storage import BotStorage, open_bot_storage
 
 log = logging.getLogger("bot")
-
-FEEDBACK_FILE = "feedback.sqlite3"
 
 
 # --- never log the token ---------------------------------------------------------------------------
@@ -136,17 +136,21 @@ def api_urls(api_url: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
-def build_application(settings: Any, corpus: Any, *, request: BaseRequest | None = None,
+def build_application(settings: Any, corpus: Library, *, request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
-                      feedback: FeedbackStore | None = None,
+                      storage: BotStorage | None = None, conversations: Conversing | None = None,
                       network_retries: int = 6, backoff: float = 0.5, read_timeout: float = 20.0) -> Application:
-    """The PTB Application with handlers, rate limiter and shared state (not started)."""
+    """The PTB Application with handlers, rate limiter, journal and shared state (not started)."""
     token = settings.telegram_token
     if not token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
     protect_secrets(token, getattr(settings, "telegram_webhook_secret", "") or "")
+    storage = storage or open_bot_storage(settings)
+    journal = Journal(storage, bot_id_of(token))
     builder: ApplicationBuilder = (
         Application.builder()
+        .application_class(JournalingApplication)
+        .context_types(CONTEXT_TYPES)
         .token(token)
         .concurrent_updates(True)
         .rate_limiter(RetryingRateLimiter(max_retries=5, network_retries=network_retries, backoff=backoff))
@@ -156,29 +160,30 @@ def build_application(settings: Any, corpus: Any, *, request: BaseRequest | None
         base_url, base_file_url = api_urls(settings.telegram_api_url)
         builder = builder.base_url(base_url).base_file_url(base_file_url)
     if request is not None:
-        builder = builder.request(request).get_updates_request(get_updates_request or request)
+        builder = builder.request(request)
+        updates_request = get_updates_request or request
     else:
         builder = builder.connect_timeout(10).read_timeout(read_timeout).write_timeout(30).pool_timeout(10)
-        builder = builder.get_updates_connect_timeout(10).get_updates_read_timeout(20)
+        updates_request = HTTPXRequest(connection_pool_size=1, connect_timeout=10, read_timeout=20)
+    # every update is journaled as it arrives, before PTB can confirm it to Telegram (bot.delivery)
+    builder = builder.get_updates_request(JournalingRequest(updates_request, journal))
     app = builder.build()
-    if feedback is None:
-        feedback = FeedbackStore(Path(settings.home_path) / FEEDBACK_FILE)
-    app.bot_data["state"] = BotState(
-        corpus=corpus,
-        access=Access.from_settings(settings),
-        limiter=RateLimiter(settings.telegram_rate_limit),
-        feedback=feedback,
-        max_upload_mb=settings.telegram_max_upload_mb,
-    )
+    app.journal = journal
+    data: BotData = app.bot_data
+    data.corpus = corpus
+    data.access = Access.from_settings(settings)
+    data.limiter = RateLimiter(settings.telegram_rate_limit)
+    data.storage = storage
+    data.conversations = conversations if conversations is not None else Conversations()
+    data.max_upload_mb = settings.telegram_max_upload_mb
     register(app)
     return app
 
 
 async def _post_init(app: Application) -> None:
     """The command menu in English and Russian (failure to set it is logged, not fatal)."""
-    names = ("start", "help", "ask", "sources", "stats")
     for lang in ("en", "ru"):
-        commands = [BotCommand(name, t(f"cmd_{name}", lang)) for name in names]
+        commands = [BotCommand(name, t(f"cmd_{name}", lang)) for name in COMMANDS]
         try:
             await app.bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
         except TelegramError as exc:
@@ -242,6 +247,11 @@ async def serve(app: Application, settings: Any, stop: asyncio.Event, *,
             )
             log.info("serving by long polling as @%s", app.bot.username)
         await app.start()
+        journal = getattr(app, "journal", None)
+        if journal is not None:
+            await replay_unfinished(app, journal,
+                                    getattr(settings, "telegram_replay_max_age", 600),
+                                    getattr(settings, "telegram_apology_max_age", 3600))
         await stop.wait()
     finally:
         with contextlib.suppress(Exception):
@@ -282,6 +292,6 @@ def run(settings: Any) -> int:
     try:
         asyncio.run(main())
     finally:
-        app.bot_data["state"].feedback.close()
+        app.bot_data.storage.close()
         corpus.close()
     return 0

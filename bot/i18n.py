@@ -15,6 +15,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": (
             "<b>Ask</b> — send any text in a private chat, or <code>/ask QUESTION</code>; in groups mention me "
             "or reply to me.\n"
+            "/new — a new conversation (follow-up questions refer to earlier ones until then)\n"
             "/sources — the documents in the library\n"
             "/stats — library size\n"
             "Under each answer: <b>More sources</b> shows further passages, 👍/👎 tells us if it helped."
@@ -64,9 +65,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "replaced": "Replaced “{title}”{date}: {passages} passages (id {doc_id}).",
         "duplicate": "Not added: “{title}” is already in the library{detail}.",
         "add_failed": "Not added: {reason}",
+        "same_as": "same text as document {doc_id}",
+        "nearly_as": "nearly identical to document {doc_id}",
         "force_hint": " To add it anyway, send it again with <code>/add --force</code>.",
         "remove_usage": "Usage: <code>/remove ID</code> (ids are in /sources).",
         "removed": "Removed “{title}” (id {doc_id}).",
+        "err_question_too_long": "The question is {length} characters long; the limit is {limit}. Please shorten it.",
+        "err_no_document": "There is no document {ref} in the library; the ids are in /sources.",
+        "short_help": "I answer questions about the news in my library: send me a question as text. "
+                      "/help lists the commands.",
+        "restarting": "Sorry, I was restarting and missed your message. Please send it again.",
+        "searched_for": "<i>Searched for: {query}</i>",
+        "forgotten": "New conversation: I have forgotten the earlier questions.",
+        "cmd_new": "Start a new conversation",
+        "show_quotes": "Show quotes",
+        "quotes_head": "<b>Supporting quotes</b>",
     },
     "ru": {
         "start": (
@@ -77,6 +90,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": (
             "<b>Вопрос</b> — любой текст в личном чате или <code>/ask ВОПРОС</code>; в группах упомяните меня "
             "или ответьте на моё сообщение.\n"
+            "/new — новый разговор (до него уточняющие вопросы относятся к прежним)\n"
             "/sources — документы в библиотеке\n"
             "/stats — размер библиотеки\n"
             "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 — помог ли ответ."
@@ -126,9 +140,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "replaced": "Заменено «{title}»{date}: фрагментов — {passages} (id {doc_id}).",
         "duplicate": "Не добавлено: «{title}» уже есть в библиотеке{detail}.",
         "add_failed": "Не добавлено: {reason}",
+        "same_as": "тот же текст, что у документа {doc_id}",
+        "nearly_as": "почти совпадает с документом {doc_id}",
         "force_hint": " Чтобы всё равно добавить, пришлите его ещё раз с <code>/add --force</code>.",
         "remove_usage": "Использование: <code>/remove ID</code> (id — в /sources).",
         "removed": "Удалено «{title}» (id {doc_id}).",
+        "err_question_too_long": "Вопрос длиной {length} символов; предел — {limit}. Сократите его, пожалуйста.",
+        "err_no_document": "Документа {ref} в библиотеке нет; id документов — в /sources.",
+        "short_help": "Я отвечаю на вопросы по новостям из моей библиотеки: пришлите вопрос текстом. "
+                      "Команды — в /help.",
+        "restarting": "Извините, я перезапускался и пропустил ваше сообщение. Пришлите его ещё раз.",
+        "searched_for": "<i>Искал: {query}</i>",
+        "forgotten": "Новый разговор: прежние вопросы забыты.",
+        "cmd_new": "Начать новый разговор",
+        "show_quotes": "Показать цитаты",
+        "quotes_head": "<b>Подтверждающие цитаты</b>",
     },
 }
 
@@ -146,3 +172,9 @@ def t(key: str, lang: str = DEFAULT_LANG, **fields: object) -> str:
     table = TEXTS.get(lang, TEXTS[DEFAULT_LANG])
     text = table.get(key) or TEXTS[DEFAULT_LANG][key]
     return text.format(**fields) if fields else text
+
+
+def number(value: int, lang: str = DEFAULT_LANG) -> str:
+    """An integer with the thousands separator of ``lang``: 2,799 in English, 2 799 in Russian."""
+    text = f"{int(value):,}"
+    return text.replace(",", "\u202f") if lang == "ru" else text

@@ -11,6 +11,7 @@ import html
 import re
 from typing import Iterable, Sequence
 
+from retrieval.ingest.text import shorten
 from retrieval.types import Answer, Citation, Hit
 
 from bot.i18n import t
@@ -88,48 +89,96 @@ def render_citation(c: Citation) -> str:
     return head + (f"\n{line}" if line else "") + f"\n<blockquote>{body}</blockquote>"
 
 
-def render_hit(n: int, h: Hit) -> str:
+def render_hit(n: int, h: Hit, cut: int | None = None) -> str:
+    """One further passage; ``cut`` shortens its text (only when it cannot fit a message otherwise)."""
     head = f"[{n}] <b>{_title(h.title, h.doc_id)}</b>"
     line = _source_line(h.date, h.source, h.url, h.page)
-    return head + (f"\n{line}" if line else "") + f"\n<blockquote>{esc(h.text.strip())}</blockquote>"
+    text = h.text.strip() if cut is None else shorten(h.text, cut)
+    return head + (f"\n{line}" if line else "") + f"\n<blockquote>{esc(text)}</blockquote>"
 
 
-def answer_html(answer: Answer, lang: str) -> str:
+def cited_numbers(answer: Answer) -> set[int]:
+    """Citation numbers the answer's sentences rest on (extractive pairs or generated sentences)."""
+    numbers: set[int] = set()
+    for _text, ns in answer_sentences(answer):
+        numbers.update(ns)
+    return numbers
+
+
+def answer_sentences(answer: Answer) -> list[tuple[str, list[int]]]:
+    """(sentence, citation numbers) for both answer kinds: extractive ``(text, n)`` pairs and generated
+    sentences (objects with ``text`` and ``citations``)."""
+    out: list[tuple[str, list[int]]] = []
+    for sentence in answer.sentences or ():
+        if isinstance(sentence, tuple):
+            text, n = sentence
+            out.append((str(text), [int(n)]))
+        else:
+            out.append((str(sentence.text), [int(n) for n in getattr(sentence, "citations", ())]))
+    return out
+
+
+def shown_citations(answer: Answer) -> list[Citation]:
+    """The passages shown with an answer: those it quotes. Unquoted ones are left to "More sources"
+    (which lists only relevant passages); a weak match list ("nearest passages") shows them all."""
+    if not answer.answered:
+        return list(answer.citations)
+    cited = cited_numbers(answer)
+    return [c for c in answer.citations if c.n in cited] if cited else list(answer.citations)
+
+
+def answer_html(answer: Answer, lang: str, searched_for: str | None = None) -> str:
     """The whole reply for an answer (may exceed 4096 characters; :func:`render_answer` splits it)."""
     blocks: list[str] = []
+    if searched_for:
+        blocks.append(t("searched_for", lang, query=esc(shorten(searched_for, 200))))
+    citations = shown_citations(answer)
     if answer.answered:
-        if answer.sentences:
-            body = " ".join(f"{esc(sentence.strip())} [{int(n)}]" for sentence, n in answer.sentences)
+        pairs = answer_sentences(answer)
+        if pairs:
+            body = " ".join(esc(text.strip()) + " " + "".join(f"[{n}]" for n in ns) for text, ns in pairs)
         else:
             body = esc(answer.answer)
         blocks.append(f"{t('answer_head', lang)}\n{body}")
-        if answer.citations:
+        if citations:
             blocks.append(t("sources_head", lang))
     else:
         blocks.append(t("no_answer", lang))
-        if answer.citations:
+        if citations:
             blocks.append(t("nearest", lang))
-    blocks.extend(render_citation(c) for c in answer.citations)
+    blocks.extend(render_citation(c) for c in citations)
     return "\n\n".join(blocks)
 
 
-def render_answer(answer: Answer, lang: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+def render_answer(answer: Answer, lang: str, limit: int = TELEGRAM_LIMIT, searched_for: str | None = None) -> list[str]:
     """The reply for an answer as one or more messages, each at most ``limit`` characters."""
-    return split_html(answer_html(answer, lang), limit)
+    return split_html(answer_html(answer, lang, searched_for), limit)
 
 
 def render_hits(hits: Sequence[Hit], question: str, first: int, lang: str,
-                limit: int = TELEGRAM_LIMIT) -> str:
-    """A page of further passages for "More sources", numbered from ``first``; one message."""
-    head = t("more_head", lang, question=esc(shorten(question, 80)), first=first, last=first + len(hits) - 1)
-    body = "\n\n".join(render_hit(first + i, h) for i, h in enumerate(hits))
-    return split_html(f"{head}\n\n{body}", limit)[0]
+                limit: int = TELEGRAM_LIMIT) -> tuple[str, int]:
+    """A page of further passages for "More sources", numbered from ``first``, as ONE message.
 
+    Returns (html, how many of ``hits`` it shows): as many as fit in ``limit``, at least one (a
+    passage too long on its own is cut with an ellipsis). The caller pages on from the first hit
+    not shown, so no passage is skipped.
+    """
+    def page(count: int, cut: int | None = None) -> str:
+        head = t("more_head", lang, question=esc(shorten(question, 80)), first=first, last=first + count - 1)
+        body = [render_hit(first + i, h, cut) for i, h in enumerate(hits[:count])]
+        return "\n\n".join([head, *body])
 
-def shorten(text: str, width: int) -> str:
-    """One line of at most ``width`` characters, cut at the end with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    for count in range(len(hits), 0, -1):
+        html = page(count)
+        if units(html) <= limit:
+            return html, count
+    cut = max(100, len(hits[0].text))
+    while cut > 100:
+        cut = int(cut * 0.8)
+        html = page(1, cut)
+        if units(html) <= limit:
+            return html, 1
+    return split_html(page(1, 100), limit)[0], 1
 
 
 # --- splitting -----------------------------------------------------------------------------------

@@ -1,24 +1,80 @@
 """The `citebot` command line: one console script, one subcommand per job.
 
-User errors (bad input, unknown ids, a busy index) print one line to stderr and exit non-zero; a
-traceback means a bug. Commands that do not need the model (list, show, remove, stats, settings) never
-load it.
+User errors (bad input, unknown ids, a busy index, a bad option, a full or closed stdout) print one line
+to stderr and exit non-zero; a traceback means a bug. Names and titles from documents are printed with
+control characters escaped, so a file name cannot move the cursor or split a line. Commands that do not
+need the model (list, show, remove, stats, settings) never load it.
 """
 from __future__ import annotations
 
 import argparse
+import codecs
+import errno
 import json
 import os
+import re
 import sqlite3
 import sys
 import textwrap
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from .errors import CitebotError, UserError
 from .settings import Setting, Settings, SettingsError, load_settings
 from .types import AddResult, Answer, Hit
 
 EXIT_USER_ERROR = 2
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger "id" names no document
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: Any) -> str:
+    """``text`` with control characters shown as escapes (\\x1b, \\n): a file name or title holding
+    terminal escapes or a newline must neither reach the terminal raw nor split a line."""
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(escape, str(text))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (`citebot: error: ...`), not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        text = raw.strip()
+        if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 30:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number")
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: it must be between {low} and {high}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def doc_ref(raw: str) -> int | str:
+    """A DOC argument as an id (ASCII digits, within SQLite's range) or the path it was added from.
+
+    Other digits ("¹", "١") and ids past 2**63 name no document; a path with bytes that are not UTF-8
+    (lone surrogates from the shell) is looked up in the escaped form the store keeps."""
+    text = raw.strip()
+    if text.isascii() and text.isdigit():
+        if len(text) > 19 or int(text) > MAX_ID:
+            raise UserError(f"no document {printable(raw)!r} (see `citebot list` for ids)")
+        return int(text)
+    if text.isdigit() or text.isdecimal():
+        raise UserError(f"no document {printable(raw)!r}: document ids are written with the digits 0-9")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return raw
 
 
 def extra_settings() -> tuple[Setting, ...]:
@@ -48,7 +104,7 @@ def format_source_line(c: Any) -> str:
     parts = [c.title or "(untitled)", c.date or "undated", c.source or "unknown source"]
     if getattr(c, "page", None):
         parts.append(f"p. {c.page}")
-    return " — ".join(parts)
+    return printable(" — ".join(parts))
 
 
 def _wrap(text: str, width: int | None, indent: str = "") -> str:
@@ -76,7 +132,7 @@ def format_answer(answer: Answer, width: int | None = None, quotes: bool = False
         for c in answer.citations:
             lines.append(f"[{c.n}] {format_source_line(c)}")
             if c.url:
-                lines.append(f"    {c.url}")
+                lines.append(f"    {printable(c.url)}")
             lines.append(_wrap(c.passage, width, "    "))
     return "\n".join(lines)
 
@@ -103,9 +159,20 @@ def format_hits(hits: list[Hit], width: int | None = None) -> str:
         dense = "-" if h.dense is None else f"{h.dense:.3f}"
         lexical = "-" if h.lexical is None else f"{h.lexical:.2f}"
         out.append(f"{rank}. score {h.score:.3f} (dense {dense}, lexical {lexical})  doc {h.doc_id}  "
-                   f"{h.title or '(untitled)'} — {h.date or 'undated'} — {h.source or 'unknown source'}")
+                   + printable(f"{h.title or '(untitled)'} — {h.date or 'undated'} — {h.source or 'unknown source'}"))
         out.append(_wrap(h.text, width, "    "))
     return "\n".join(out)
+
+
+def _json(value: Any) -> str:
+    """JSON for stdout: UTF-8 text when the terminal can show it, \\u escapes when it cannot
+    (PYTHONIOENCODING=ascii); either way valid JSON."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        unicode_ok = codecs.lookup(encoding).name in ("utf-8", "utf-16", "utf-32", "gb18030")
+    except LookupError:
+        unicode_ok = False
+    return json.dumps(value, ensure_ascii=not unicode_ok, indent=2, allow_nan=False)
 
 
 def hit_json(h: Hit) -> dict[str, Any]:
@@ -116,6 +183,17 @@ def hit_json(h: Hit) -> dict[str, Any]:
 
 
 # -- commands -----------------------------------------------------------------------------------------
+def _document(corpus: Any, raw: str) -> Any:
+    """The document a DOC argument names; the error quotes the argument as typed (escaped)."""
+    ref = doc_ref(raw)
+    try:
+        return corpus.document(ref)
+    except UserError as exc:
+        if str(exc).startswith("no document"):
+            raise UserError(f"no document {printable(raw)!r} (see `citebot list` for ids)") from None
+        raise
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
     overrides = {"title": args.title, "date": args.date, "source": args.source, "url": args.url}
@@ -131,13 +209,13 @@ def cmd_add(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(1)
         if result.status == "error":
-            print(f"error: {result.path}: {result.message}", file=sys.stderr)
+            print(printable(f"error: {result.path}: {result.message}"), file=sys.stderr)
         elif not args.quiet:
             detail = f"{result.passages} passages" if result.status in ("added", "replaced") else result.message
-            line = f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})"
+            line = printable(f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})")
             (bar.write(line) if bar is not None else print(line))
 
-    corpus.add_paths(args.paths, overrides, progress=report, force=args.force)
+    corpus.add_paths(args.paths, overrides, progress=report, force=args.force, follow_links=args.follow_links)
     if bar is not None:
         bar.close()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to add"
@@ -150,7 +228,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
     if args.json:
         detail = True if corpus.settings.llm_url else None  # mode, sentences, support: see docs/llm.md
-        print(json.dumps(answer.to_json(detail), ensure_ascii=False, indent=2))
+        print(_json(answer.to_json(detail)))
     else:
         print(format_answer(answer, _width(), quotes=args.quotes))
     return 0
@@ -161,7 +239,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = corpus.search(args.query, k=args.k, since=args.since, until=args.until, source=args.source,
                          mode=args.mode)
     if args.json:
-        print(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        print(_json([hit_json(h) for h in hits]))
     else:
         print(format_hits(hits, _width()))
     return 0
@@ -171,24 +249,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
     docs = corpus.documents()
     if args.json:
-        print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
+        print(_json([d.__dict__ for d in docs]))
         return 0
     if not docs:
         print("The corpus is empty: add documents with `citebot add PATH`.")
     for d in docs:
-        print(f"{d.doc_id:>5}  {d.date or 'undated':<10}  {d.source or '-':<12.12}  {d.passages:>4} passages  "
-              f"{d.title or '(untitled)'}")
+        print(printable(f"{d.doc_id:>5}  {d.date or 'undated':<10}  {d.source or '-':<12.12}  {d.passages:>4} "
+                        f"passages  {d.title or '(untitled)'}"))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
-    info = corpus.document(args.doc)
+    info = _document(corpus, args.doc)
     if args.json:
-        print(json.dumps(info.__dict__ | {"text": corpus.document_text(info.doc_id)}, ensure_ascii=False, indent=2))
+        print(_json(info.__dict__ | {"text": corpus.document_text(info.doc_id)}))
         return 0
     for key in ("doc_id", "title", "date", "source", "url", "lang", "path", "passages", "added", "content_hash"):
-        print(f"{key + ':':<14}{getattr(info, key)}")
+        print(f"{key + ':':<14}{printable(getattr(info, key))}")
     print()
     print(corpus.document_text(info.doc_id))
     return 0
@@ -196,10 +274,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
-    infos = [corpus.document(ref) for ref in args.docs]  # every id checked before anything is removed
-    for info in infos:
+    infos = {}  # every id checked before anything is removed; one named twice is removed once
+    for ref in args.docs:
+        info = _document(corpus, ref)
+        infos.setdefault(info.doc_id, info)
+    for info in infos.values():
         corpus.remove(info.doc_id)
-        print(f"removed doc {info.doc_id}  {info.title}")
+        print(printable(f"removed doc {info.doc_id}  {info.title}"))
     return 0
 
 
@@ -300,7 +381,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
 # -- parser -------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="citebot", description="Answer questions over news articles with quoted, cited passages.")
     parser.add_argument("--home", help="index directory (default: $CITEBOT_HOME or ./.citebot)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -322,18 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source/publisher for every added document")
     p.add_argument("--url", help="url for every added document")
     p.add_argument("--force", action="store_true", help="add near-duplicates anyway")
+    p.add_argument("--follow-links", action="store_true",
+                   help="follow symbolic links that point outside an added directory (skipped and reported otherwise)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
 
     p = command("ask", cmd_ask, "Answer a question with quoted sentences and cited passages.")
-    p.add_argument("question")
-    p.add_argument("-k", type=int, default=None, help="passages to cite (default: CITEBOT_TOP_K)")
+    p.add_argument("question", help="the question (one starting with '-' goes after --: citebot ask -- '-x?')")
+    p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50 (default: CITEBOT_TOP_K)")
     filters(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
 
     p = command("search", cmd_search, "Ranked passages for a query, with scores.")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=10, help="number of passages (default 10)")
+    p.add_argument("query", help="the query (one starting with '-' goes after --)")
+    p.add_argument("-k", type=_bounded(1, 1000), default=10, help="number of passages, 1-1000 (default 10)")
     p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
     filters(p)
     p.add_argument("--json", action="store_true", help="print the passages as JSON")
@@ -352,11 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair", action="store_true", help="rebuild derived indexes from the store")
     p = command("chat", cmd_chat, "Read questions line by line from stdin and print cited answers; follow-up "
                 "questions use the previous ones (/new forgets them).")
-    p.add_argument("-k", type=int, default=None)
+    p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50")
     p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
     p = command("settings", cmd_settings, "Every setting, its value and where it came from.")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--markdown", action="store_true", help="print the README's settings table")
+    p.add_argument("--markdown", action="store_true", help="print the docs' settings table (docs/settings.md)")
     p = command("eval", cmd_eval, "Measure retrieval quality on BEIR or SQuAD-format data.")
     try:
         from . import eval as eval_mod
@@ -368,15 +451,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hint(message: str, argv: Sequence[str]) -> str:
+    """Point at `--` when a question or query that starts with "-" was read as an option."""
+    if len(argv) > 0 and argv[0] in ("ask", "search") and "--" not in argv:
+        dashed = [a for a in argv[1:] if a.startswith("-") and a not in ("-k", "--json", "--mode", "--since",
+                                                                           "--until", "--source", "-h", "--help")]
+        if dashed and ("unrecognized arguments" in message or "required" in message):
+            return (f"{message}; a {'question' if argv[0] == 'ask' else 'query'} that starts with '-' goes after "
+                    f"--: citebot {argv[0]} -- {dashed[0]!r}")
+    return message
+
+
+def _safe_streams() -> None:
+    """Never fail on a character the terminal's encoding lacks (PYTHONIOENCODING=ascii): escape it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+
+
+class OutputError(CitebotError):
+    """Writing to stdout failed (a full disk behind `> file`, /dev/full, a closed pipe)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(cause.strerror or str(cause))
+        self.cause = cause
+
+
+class _GuardedStdout:
+    """sys.stdout whose write errors are OutputError, so they are told apart from the index's own I/O."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _output_failed(exc: OSError) -> int:
+    """stdout is full or gone (`> /dev/full`, a closed pipe): one line, and no second error at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    if exc.errno == errno.EPIPE:
+        return 0
+    print(f"citebot: error: cannot write the output ({exc.strerror or exc})", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _safe_streams()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stdout = sys.stdout
+    sys.stdout = _GuardedStdout(stdout)  # type: ignore[assignment]
     try:
-        args = build_parser().parse_args(argv)  # Ctrl-C while building the parser: one line too
-        return args.func(args)
+        try:
+            args = build_parser().parse_args(argv)  # Ctrl-C while building the parser: one line too
+        except UserError as exc:
+            raise UserError(_hint(str(exc), argv)) from None
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except OutputError as exc:
+        sys.stdout = stdout
+        return _output_failed(exc.cause)
     except (CitebotError, SettingsError) as exc:
-        print(f"citebot: error: {exc}", file=sys.stderr)
+        print(printable(f"citebot: error: {exc}"), file=sys.stderr)
         return EXIT_USER_ERROR
     except sqlite3.DatabaseError as exc:  # a store damaged past its header: one line, not a traceback
         print(f"citebot: error: the index store failed ({exc}); run `citebot verify` to check it", file=sys.stderr)
@@ -384,8 +543,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError as exc:
+        sys.stdout = stdout
+        return _output_failed(exc)
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

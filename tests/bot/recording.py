@@ -11,7 +11,7 @@ from typing import Any, Callable
 from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
-from tests.bot.fake_api import _entities
+from tests.fakes.bot_api import _entities
 
 BOT = {"id": 7000000001, "is_bot": True, "first_name": "Citebot", "username": "citebot_test_bot"}
 

@@ -59,7 +59,7 @@ def test_citebot_bot_process_serves_and_stops_cleanly_on_sigterm(tmp_path, seed_
     from pathlib import Path
 
     from tests.bot.conftest import TOKEN, USER
-    from tests.bot.fake_api import FakeBotAPI, parse_telegram_html
+    from tests.fakes.bot_api import FakeBotAPI, parse_telegram_html
 
     home = tmp_path / "index"
     shutil.copytree(seed_index, home)

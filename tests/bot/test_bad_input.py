@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 from tests.bot.conftest import ADMIN, GROUP, USER
-from tests.bot.fake_api import TEXT_LIMIT, parse_telegram_html
+from tests.fakes.bot_api import TEXT_LIMIT, parse_telegram_html
 from tests.bot.recording import message
 from tests.conftest import SEED_ARTICLE
 
@@ -40,7 +40,7 @@ CASES = [
     Case("mention without question", lambda: [message(USER, "@citebot_test_bot", chat=GROUP)],
          "Please write a question"),
     Case("100,000-character question", lambda: [message(USER, "x" * 100_000)], "the limit is 2,000"),
-    Case("only zero-width characters", lambda: [message(USER, "\u200b\u200b\u2060")], "the question is empty"),
+    Case("only zero-width characters", lambda: [message(USER, "\u200b\u200b\u2060")], "Please write a question"),
     Case("control characters around a question", lambda: [message(USER, f"\x00\x07{Q}\x1b")],
          "joint declaration"),
     Case("HTML in the question", lambda: [message(USER, f"<b>{Q}</b> <script>x</script> & co")],
@@ -51,8 +51,8 @@ CASES = [
     Case("edited question is not re-answered", lambda: [
         {"update_id": 10**6, "edited_message": dict(message(USER, Q)["message"], edit_date=1)}], None),
     Case("/remove without id", lambda: [message(ADMIN, "/remove")], "Usage: /remove ID"),
-    Case("/remove unknown id", lambda: [message(ADMIN, "/remove 424242")], "no document '424242'"),
-    Case("/remove text id", lambda: [message(ADMIN, "/remove ../../etc")], "no document '../../etc'"),
+    Case("/remove unknown id", lambda: [message(ADMIN, "/remove 424242")], "no document 424242 in the library"),
+    Case("/remove text id", lambda: [message(ADMIN, "/remove ../../etc")], "no document ../../etc in the library"),
     Case("/sources with junk page", lambda: [message(USER, "/sources abc")], "Documents 1–1"),
     Case("/sources past the end", lambda: [message(USER, "/sources 999")], "There is no page 999"),
     Case("/add title without body", lambda: [message(ADMIN, "/add Only a title")], "To add a document"),

@@ -5,13 +5,15 @@ Every scenario also checks ``fake_api.rejected``: the strict server refused noth
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.error
 import urllib.request
 
 from retrieval import Corpus, Document, load_settings
 from tests.bot.conftest import ADMIN, GROUP, STRANGER, USER
-from tests.bot.fake_api import parse_telegram_html
+from bot.render import shown_citations
+from tests.fakes.bot_api import parse_telegram_html
 
 QUESTION = "When did the Soviet Union and Japan sign a joint declaration?"
 ARCTIC = ("The Arctic council met in Tromso on Monday. Delegates agreed to resume scientific cooperation on sea "
@@ -55,16 +57,17 @@ def test_more_sources_pages_forward_and_back(corpus, start_bot, fake_api):
     [answer] = fake_api.wait_messages(USER, 1)
     fake_api.press(USER, answer, buttons(answer)["More sources"])
     page = fake_api.wait_messages(USER, 2)[1]
-    assert "More sources for “When did the Soviet Union" in visible(page) and "[4] " in visible(page)
+    assert "More sources for “When did the Soviet Union" in visible(page) and "[2] " in visible(page)
     # the answer keeps its feedback buttons but loses "More sources" (the new message pages)
     fake_api.wait_for(lambda: "More sources" not in buttons(fake_api.bot_messages(USER)[0]))
     assert set(buttons(fake_api.bot_messages(USER)[0])) == {"👍", "👎"}
+    last = int(re.search(r"–(\d+)\):", visible(page)).group(1))
     fake_api.press(USER, page, buttons(page)["More ▶"])
-    fake_api.wait_for(lambda: "[7] " in visible(fake_api.bot_messages(USER)[1]))
+    fake_api.wait_for(lambda: f"[{last + 1}] " in visible(fake_api.bot_messages(USER)[1]))
     page = fake_api.bot_messages(USER)[1]
-    assert "[4] " not in visible(page) and "◀ Back" in buttons(page)
+    assert "[2] " not in visible(page) and "◀ Back" in buttons(page)
     fake_api.press(USER, page, buttons(page)["◀ Back"])
-    fake_api.wait_for(lambda: "[4] " in visible(fake_api.bot_messages(USER)[1]))
+    fake_api.wait_for(lambda: "[2] " in visible(fake_api.bot_messages(USER)[1]))
     assert len(fake_api.bot_messages(USER)) == 2  # paging edited in place
     assert len(fake_api.calls_to("answerCallbackQuery")) == 3
     assert fake_api.rejected == []
@@ -75,11 +78,11 @@ def test_feedback_is_stored_with_question_and_cited_passages(corpus, start_bot, 
     fake_api.send_text(USER, QUESTION)
     [answer] = fake_api.wait_messages(USER, 1)
     fake_api.press(USER, answer, buttons(answer)["👎"])
-    fake_api.wait_for(lambda: "👎" not in buttons(fake_api.bot_messages(USER)[0]))
-    [vote] = bot.app.bot_data["state"].feedback.votes()
+    fake_api.wait_for(lambda: "👎 1" in buttons(fake_api.bot_messages(USER)[0]))
+    [vote] = bot.app.bot_data.storage.votes()
     assert (vote.question, vote.user_id, vote.vote) == (QUESTION, USER, -1)
-    cited = {h.passage_id for h in corpus.search(QUESTION, k=3)}
-    assert set(vote.passage_ids) == cited
+    shown = {c.passage_id for c in shown_citations(corpus.ask(QUESTION))}
+    assert set(vote.passage_ids) == shown  # the passages the user saw with the answer
     [ack] = fake_api.calls_to("answerCallbackQuery")
     assert ack.params["text"] == "Thanks for the feedback!"
     assert (corpus.settings.home_path / "feedback.sqlite3").exists()
@@ -154,10 +157,25 @@ def test_long_answer_is_split_and_accepted_by_the_strict_server(tmp_path, seed_i
         fake_api.send_text(USER, "What did the ministry in Moscow say about the treaty talks and the islands dispute?")
         fake_api.wait_for(lambda: any("reply_markup" in m for m in fake_api.bot_messages(USER)), timeout=60)
         messages = fake_api.bot_messages(USER)
-    assert len(messages) >= 3
-    assert all(len(visible(m)) <= 4096 and len(m["text"]) <= 4096 for m in messages)
-    assert "reply_markup" in messages[-1] and all("reply_markup" not in m for m in messages[:-1])
-    assert "&lt;treaty&gt; talks &amp; islands" in messages[0]["text"]
+        assert all(len(visible(m)) <= 4096 and len(m["text"]) <= 4096 for m in messages)
+        assert "reply_markup" in messages[-1] and all("reply_markup" not in m for m in messages[:-1])
+        assert "&lt;treaty&gt; talks &amp; islands" in messages[0]["text"]
+        shown = [int(n) for m in messages for n in re.findall(r"^\[(\d+)\] ", visible(m), re.MULTILINE)]
+        # "More sources" pages through every further passage: a page split for length loses none
+        fake_api.press(USER, messages[-1], buttons(messages[-1])["More sources"])
+        page = fake_api.wait_messages(USER, len(messages) + 1)[-1]
+        for _ in range(40):
+            shown += [int(n) for n in re.findall(r"^\[(\d+)\] ", visible(page), re.MULTILINE)]
+            header = re.search(r"\((\d+)–(\d+)\):", visible(page))
+            assert header and f"[{header.group(2)}] " in visible(page) and f"[{int(header.group(2)) + 1}] " not in visible(page)
+            if "More ▶" not in buttons(page):
+                break
+            before = page["text"]
+            fake_api.press(USER, page, buttons(page)["More ▶"])
+            fake_api.wait_for(lambda: fake_api.bot_messages(USER)[-1]["text"] != before)
+            page = fake_api.bot_messages(USER)[-1]
+    assert shown == list(range(1, len(shown) + 1)), shown  # no number skipped
+    assert len(shown) >= 8
     assert fake_api.rejected == []
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import StartupError, build_application
 from tests.bot.conftest import ADMIN, TOKEN, USER, RunningBot, bot_settings
-from tests.bot.fake_api import FakeBotAPI, parse_telegram_html
+from tests.fakes.bot_api import FakeBotAPI, parse_telegram_html
 
 QUESTION = "When did the Soviet Union and Japan sign a joint declaration?"
 
@@ -87,7 +87,7 @@ def test_startup_gives_up_after_the_configured_retries_with_a_clear_error(tmp_pa
     settings = bot_settings(tmp_path / "index", f"http://127.0.0.1:{free_port()}", CITEBOT_TELEGRAM_STARTUP_RETRIES=2)
     bot = RunningBot(build_application(settings, corpus), settings, first_delay=0.05).start()
     bot.join()
-    bot.app.bot_data["state"].feedback.close()
+    bot.app.bot_data.storage.close()
     assert isinstance(bot.error, StartupError)
     assert str(bot.error).startswith("Telegram Bot API unreachable after 3 attempts")
     assert TOKEN not in str(bot.error) and TOKEN not in quiet_logs.text
@@ -98,7 +98,7 @@ def test_rejected_token_is_a_clear_error_without_the_token(tmp_path, corpus, qui
         settings = bot_settings(tmp_path / "index", api.url)
         bot = RunningBot(build_application(settings, corpus), settings).start()
         bot.join()
-        bot.app.bot_data["state"].feedback.close()
+        bot.app.bot_data.storage.close()
     assert isinstance(bot.error, StartupError)
     assert "Telegram rejected the bot token" in str(bot.error)
     assert TOKEN not in str(bot.error) and TOKEN not in quiet_logs.text

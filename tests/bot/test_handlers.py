@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from bot.handlers import safe_filename
+from bot.handlers.library import safe_filename
 from tests.bot.conftest import ADMIN, GROUP, STRANGER, TOKEN, USER
-from tests.bot.fake_api import parse_telegram_html
+from tests.fakes.bot_api import parse_telegram_html
 from tests.bot.recording import BOT, _update_ids, message
 
 QUESTION = "When did the Soviet Union and Japan sign a joint declaration?"
@@ -134,7 +134,7 @@ def test_command_menu_is_set_in_english_and_russian(harness):
     asyncio.run(go())
     menus = h.request.sent("setMyCommands")
     assert {m.get("language_code") for m in menus} == {None, "ru"}
-    assert [c["command"] for c in menus[0]["commands"]] == ["start", "help", "ask", "sources", "stats"]
+    assert [c["command"] for c in menus[0]["commands"]] == ["start", "help", "ask", "new", "sources", "stats"]
 
 
 def test_admin_adds_text_document_and_next_question_finds_it(harness, corpus):
@@ -161,7 +161,8 @@ def test_non_admin_add_and_remove_are_refused_and_change_nothing(harness, corpus
 def test_admin_remove_and_unknown_id(harness, corpus):
     doc_id = corpus.documents()[0].doc_id
     request = harness().feed(message(ADMIN, "/remove 999999"))
-    assert "no document '999999'" in request.texts()[0]
+    assert "no document 999999" in request.texts()[0] and "/sources" in request.texts()[0]
+    assert "citebot" not in request.texts()[0]  # a chat user has /sources, not the CLI
     request = harness().feed(message(ADMIN, f"/remove {doc_id}"))
     assert f"(id {doc_id})" in request.texts()[0] and "Removed" in request.texts()[0]
     assert corpus.documents() == []
@@ -285,6 +286,7 @@ def test_admin_adds_a_url_and_the_next_question_cites_it(harness, corpus):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/glacier.html"
+    corpus.settings = corpus.settings.replace(allow_private_urls=True)  # CITEBOT_ALLOW_PRIVATE_URLS: a local page
     try:
         refused = harness().feed(message(USER, f"/add {url}"))
         assert "only the bot's admins" in refused.texts()[0]

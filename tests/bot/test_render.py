@@ -7,7 +7,7 @@ import pytest
 
 from bot.render import answer_html, esc, highlight, render_answer, render_hits, split_html, units
 from retrieval.types import Answer, Citation, Hit
-from tests.bot.fake_api import ParseError, parse_telegram_html
+from tests.fakes.bot_api import ParseError, parse_telegram_html
 
 
 def citation(n=1, passage="Talks stopped in March 2022. Nothing else happened.", quotes=((0, 28),), **kw):
@@ -125,7 +125,8 @@ def test_strict_parser_rejects_what_telegram_rejects():
 
 def test_more_sources_page_is_numbered_from_the_offset_and_escapes_the_question():
     hit = Hit(5, 2, 0.5, 0.5, 1.0, "Passage <text>.", 0, 15, "Title", "2024-01-01", "TASS", "")
-    html = render_hits([hit, hit], "why <b>?</b>", 4, "en")
+    html, shown = render_hits([hit, hit], "why <b>?</b>", 4, "en")
+    assert shown == 2
     assert "[4] <b>Title</b>" in html and "[5] <b>Title</b>" in html
     assert "why &lt;b&gt;?&lt;/b&gt;" in html
     parse_telegram_html(html)
@@ -137,3 +138,15 @@ def test_emoji_count_twice_as_telegram_counts_utf16_units():
     assert len(chunks) == 2
     assert all(units(c) <= 4096 for c in chunks)
     assert "".join(parse_telegram_html(c) for c in chunks) == "😀" * 3000
+
+
+def test_more_sources_page_shows_only_what_fits_and_says_so():
+    """Long passages: the page holds fewer of them, its header counts only those, none is cut off."""
+    long = Hit(5, 2, 0.5, 0.5, 1.0, "word " * 300, 0, 1500, "Title", "2024-01-01", "TASS", "")
+    html, shown = render_hits([long, long, long], "q", 4, "en")
+    assert shown == 2 and units(html) <= 4096
+    assert "(4–5)" in parse_telegram_html(html) and "[6]" not in html
+    assert parse_telegram_html(html).count("word") == 600  # both passages whole
+    huge = Hit(5, 2, 0.5, 0.5, 1.0, "word " * 2000, 0, 10000, "Title", "2024-01-01", "TASS", "")
+    html, shown = render_hits([huge], "q", 1, "en")
+    assert shown == 1 and units(html) <= 4096 and html.rstrip("</blockquote>").endswith("…")

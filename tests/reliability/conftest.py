@@ -92,7 +92,7 @@ class Expected:
 def expected(path: Path, min_words: int = 60, max_words: int = 120) -> Expected:
     """The passages the loader and splitter produce for ``path`` (no model needed)."""
     from retrieval.corpus import _embed_text
-    from retrieval.documents import load_file
+    from retrieval.ingest import load_file
     from retrieval.passages import make_passages
     from retrieval.types import text_hash
 

@@ -301,7 +301,7 @@ def _alias_bomb() -> str:
 
 
 def test_csv_article_longer_than_csvs_default_field_limit_is_read_whole(tmp_path):
-    from retrieval.documents import load_file
+    from retrieval.ingest import load_file
 
     body = " ".join(f"Sentence {i} about the harbour budget." for i in range(5000))  # ~190 KB
     path = tmp_path / "long.csv"
@@ -568,7 +568,7 @@ def test_citation_fields_are_escaped_by_the_renderer():
 
 FULL_DISK = r"""
 import resource, signal, sys
-from retrieval import lang
+from retrieval.ingest import lang
 lang.detect("The budget passed on Monday after a long debate.")  # unpacks its model to a temp file first
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, like a full disk
 limit = int(sys.argv[1])
@@ -623,8 +623,9 @@ HOSTILE = {  # one megabyte each; the regexes they once hit took hours on them (
 PIPELINE = r"""
 import sys
 from pathlib import Path
-from retrieval import dates, lang, neardup
-from retrieval.documents import load_file
+from retrieval import neardup
+from retrieval.ingest import dates, lang
+from retrieval.ingest import load_file
 from retrieval.errors import UserError
 from retrieval.lexical import terms
 from retrieval.passages import make_passages

@@ -63,5 +63,17 @@ def test_missing_package_gives_one_clear_error(monkeypatch):
 
 
 def test_unknown_backend_names_the_choices():
-    with pytest.raises(UserError, match="use-multilingual"):
-        make_embedder(load_settings(env={"CITEBOT_EMBEDDER": "word2vec"}))
+    from retrieval.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="CITEBOT_EMBEDDER='word2vec' is not one of: use-multilingual"):
+        load_settings(env={"CITEBOT_EMBEDDER": "word2vec"})
+    with pytest.raises(UserError, match="use-multilingual"):  # a value set in code is checked again
+        make_embedder(load_settings(env={}).replace(embedder="word2vec"))
+
+
+def test_the_embedder_setting_offers_exactly_the_backends():
+    from retrieval.embedder import BACKENDS
+    from retrieval.settings import SETTINGS
+
+    [setting] = [s for s in SETTINGS if s.name == "embedder"]
+    assert set(setting.choices) == set(BACKENDS)

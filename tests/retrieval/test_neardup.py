@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import neardup
-from retrieval.documents import load_file
+from retrieval.ingest import load_file
 
 REPO = Path(__file__).resolve().parents[2]
 TASS = REPO / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"

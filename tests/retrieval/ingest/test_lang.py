@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.lang import detect
+from retrieval.ingest.lang import detect
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.documents import SUPPORTED_SUFFIXES, load_file, load_sources, load_text
+from retrieval.ingest import SUPPORTED_SUFFIXES, load_file, load_sources, load_text
 from retrieval.errors import UserError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TASS = REPO / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"
 MAX = 10_000_000
 
@@ -302,3 +302,28 @@ def test_error_messages_read_as_one_line_after_their_label(tmp_path):
         f"{tmp_path}/x.xyz: unsupported file type .xyz; supported: " + " ".join(sorted(SUPPORTED_SUFFIXES)),
         f"{tmp_path}/missing.txt: no such file or directory",
     ]
+
+
+def test_a_dateline_means_the_same_in_every_format(tmp_path):
+    """One dateline rule (ingest.dates.take_dateline) for text, Markdown, JSON Lines, CSV and HTML."""
+    import docx as python_docx
+
+    story = "The ministry said the harbour budget grew by a tenth on Monday after a long debate."
+    line = "MOSCOW, February 8. /TASS/. " + story
+    (tmp_path / "a.txt").write_text("date 2024-02-09\n" + line + "\n")
+    (tmp_path / "b.md").write_text("---\ndate: 2024-02-09\n---\n" + line + "\n")
+    (tmp_path / "c.jsonl").write_text(json.dumps({"text": line, "date": "2024-02-09"}) + "\n")
+    (tmp_path / "d.csv").write_text(f'text,date\n"{line}",2024-02-09\n')
+    (tmp_path / "e.html").write_text(
+        "<html><head><title>Budget</title><meta property='article:published_time' content='2024-02-09'></head>"
+        f"<body><article><p>{line}</p><p>Officials said the harbour vote was close and long.</p></article></body></html>")
+    document = python_docx.Document()
+    document.add_paragraph(line)
+    document.save(tmp_path / "f.docx")
+    docs = [doc for _, loaded in load_sources([str(tmp_path)], MAX) for doc in loaded]
+    assert len(docs) == 6
+    for doc in docs:
+        assert (doc.place, doc.source) == ("MOSCOW", "TASS"), doc.path
+        assert doc.text.startswith("The ministry said"), doc.path
+        # stated dates win; the DOCX states none and its dateline has no year, so no date is guessed
+        assert doc.date == (None if doc.path.endswith("f.docx") else "2024-02-09"), doc.path

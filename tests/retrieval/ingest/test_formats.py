@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.documents import load_file, load_sources
+from retrieval.ingest import load_file, load_sources
 from retrieval.errors import UserError
 
 MAX = 10_000_000
@@ -120,7 +120,7 @@ def test_html_lists_tables_and_line_breaks():
             "<br>after a long debate on Tuesday evening in the town hall.</p><ul><li>Schools get more money</li>"
             "<li>Roads get less money</li></ul><table><tr><td>Schools</td><td>12 million</td></tr>"
             "<tr><td>Roads</td><td>8 million</td></tr></table></article></body></html>")
-    from retrieval.formats import load_html
+    from retrieval.ingest.html import load_html
 
     doc = load_html(page.encode(), "p.html", "p.html")
     assert doc.text == ("The council approved the budget\nafter a long debate on Tuesday evening in the town hall."

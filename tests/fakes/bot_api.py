@@ -1,13 +1,16 @@
-"""A strict fake Telegram Bot API server on 127.0.0.1, for end-to-end tests and the load benchmark.
+"""A strict fake Telegram Bot API server on 127.0.0.1, shared by the bot tests and bench/bot_load.py.
 
 It implements the methods the bot uses, long polling included, and rejects what Telegram rejects:
 text over 4096 characters (after entity parsing), HTML Telegram cannot parse (unknown or unclosed
 tags, stray ``<`` or ``&``, unsupported attributes), callback data over 64 bytes, files over 20 MB
-in getFile, a wrong token. Faults can be injected per method: 429 with ``retry_after``, 5xx, and
-slow answers (client timeouts).
+in getFile, a wrong token, an edit that changes nothing ("message is not modified"), a callback query
+answered twice. Like Telegram, ``getUpdates`` confirms updates only when the *next* call passes a
+higher offset, so a bot killed mid-update is sent it again. Faults can be injected per method: 429
+with ``retry_after``, 5xx, and slow answers (client timeouts).
 
-Simulated users are driven from the test thread: ``send_text``, ``send_document``, ``press``; what
-the bot did is in ``calls`` and ``messages`` and can be awaited with ``wait_for``.
+Simulated users are driven from the test thread: ``send_text``, ``send_document``, ``send_photo``,
+``send_sticker``, ``press``; what the bot did is in ``calls`` and ``messages`` and can be awaited with
+``wait_for``. :class:`RunningBot` serves the real bot in a thread against it.
 """
 from __future__ import annotations
 
@@ -163,6 +166,7 @@ class FakeBotAPI:
         self._message_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
+        self.answered_queries: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.closing = False
@@ -259,6 +263,32 @@ class FakeBotAPI:
             entities = _entities(caption)
             if entities:
                 message["caption_entities"] = entities
+        self._push({"message": message})
+        return message
+
+    def send_photo(self, user_id: int, caption: str | None = None, *, chat_id: int | None = None,
+                   chat_type: str = "private", language_code: str = "en") -> dict:
+        """A user sends a photo, optionally with a caption (a question, say)."""
+        chat_id = user_id if chat_id is None else chat_id
+        n = next(self._file_ids)
+        message = self._user_message(user_id, chat_id, chat_type, language_code, None)
+        message["photo"] = [{"file_id": f"PHOTO{n}", "file_unique_id": f"P{n}", "width": 90, "height": 90,
+                             "file_size": 1000}]
+        if caption is not None:
+            message["caption"] = caption
+            entities = _entities(caption)
+            if entities:
+                message["caption_entities"] = entities
+        self._push({"message": message})
+        return message
+
+    def send_sticker(self, user_id: int, *, chat_id: int | None = None, chat_type: str = "private",
+                     language_code: str = "en") -> dict:
+        chat_id = user_id if chat_id is None else chat_id
+        n = next(self._file_ids)
+        message = self._user_message(user_id, chat_id, chat_type, language_code, None)
+        message["sticker"] = {"file_id": f"STICKER{n}", "file_unique_id": f"S{n}", "type": "regular",
+                              "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"}
         self._push({"message": message})
         return message
 
@@ -402,8 +432,15 @@ class FakeBotAPI:
         if name == "getupdates":
             return self._get_updates(p)
         if name in {"deletewebhook", "setmycommands", "sendchataction", "answercallbackquery"}:
-            if name == "answercallbackquery" and len(p.get("text") or "") > 200:
-                raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+            if name == "answercallbackquery":
+                if len(p.get("text") or "") > 200:
+                    raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+                with self.cond:
+                    query_id = str(p.get("callback_query_id"))
+                    if query_id in self.answered_queries:
+                        raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                            "or query ID is invalid")
+                    self.answered_queries.add(query_id)
             if name == "deletewebhook":
                 self.webhook = None
             return True
@@ -568,3 +605,53 @@ def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+class RunningBot:
+    """The real bot (``bot.app.serve``) serving in a background thread with its own event loop.
+
+    Used by the end-to-end tests and by bench/bot_load.py; ``stop()`` sets the stop event and joins.
+    """
+
+    def __init__(self, app: Any, settings: Any, first_delay: float = 0.2, poll_timeout: int = 1) -> None:
+        self.app = app
+        self.settings = settings
+        self.first_delay = first_delay
+        self.poll_timeout = poll_timeout
+        self.loop: Any = None
+        self.stop_event: Any = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="bot", daemon=True)
+
+    def _main(self) -> None:
+        import asyncio
+
+        from bot.app import serve
+
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop_event = asyncio.Event()
+            self.ready.set()
+            await serve(self.app, self.settings, self.stop_event, first_delay=self.first_delay,
+                        poll_timeout=self.poll_timeout)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported through .error after join()
+            self.error = exc
+            self.ready.set()
+
+    def start(self) -> "RunningBot":
+        self.thread.start()
+        self.ready.wait(30)
+        return self
+
+    def join(self, timeout: float = 30) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the bot did not stop"
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stop_event is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.join()

@@ -1,7 +1,7 @@
 """Feedback store: questions behind buttons and votes, surviving a restart."""
 from __future__ import annotations
 
-from bot.feedback import FeedbackStore
+from bot.storage.sqlite import SQLiteBotStorage as FeedbackStore
 
 
 def test_votes_keep_question_and_cited_passages_and_survive_reopening(tmp_path):

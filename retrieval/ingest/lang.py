@@ -1,8 +1,10 @@
-"""Offline language detection (ISO 639-1), used to pick sentence splitting and stemming per document.
+"""Offline language detection (ISO 639-1) for each loaded document, stored as its ``lang``.
 
-py3langid ships its naive-Bayes model (97 languages) inside the wheel as a numpy archive, so nothing
-is downloaded. On very short or mixed text its guess is weak; then a script heuristic decides between
-Russian/Ukrainian (Cyrillic) and English (Latin with English stop words), and anything else is "".
+The code is metadata (shown by ``citebot show``, kept with the document): sentence splitting and stemming
+do not depend on it, since both handle English and Russian by script. py3langid ships its naive-Bayes
+model (97 languages) inside the wheel as a numpy archive, so nothing is downloaded. On very short or mixed
+text its guess is weak; then a script heuristic decides between Russian/Ukrainian (Cyrillic) and English
+(Latin with English stop words), and anything else is "".
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.dates import find_dateline, find_dates, month_number, parse_date
+from retrieval.ingest.dates import find_dateline, find_dates, month_number, parse_date
 
 
 @pytest.mark.parametrize(

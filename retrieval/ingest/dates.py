@@ -1,4 +1,4 @@
-"""Publication dates and datelines in English and Russian, returned as ISO ``YYYY-MM-DD``.
+"""Publication dates and news datelines in English and Russian, returned as ISO ``YYYY-MM-DD``.
 
 Dates drive the ``--since/--until`` filters and appear in every citation, so a date is only returned
 when it is unambiguous: a day without a month, or a dateline whose year cannot be inferred, yields
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.errors import UserError
 
 _EN_MONTHS = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
@@ -197,3 +200,51 @@ def find_dateline(text: str) -> Dateline | None:
             place=m["place"].strip(), source=m["source"].strip(), month=month, day=day, year=year, end=m.end()
         )
     return None
+
+
+@dataclass
+class Dated:
+    """Text with its dateline taken off, and the metadata the dateline (or the caller) gave."""
+
+    text: str
+    place: str = ""
+    source: str = ""
+    date: str | None = None
+    page_starts: list[int] = field(default_factory=list)
+
+
+def take_dateline(text: str, *, place: str = "", source: str = "", date: str | None = None,
+                  page_starts: list[int] | None = None) -> Dated:
+    """Remove the dateline at the start of ``text`` and fill place, source and date from it where the
+    caller has none (stated metadata wins). Every loader goes through here, so a dateline means the same
+    in a text file, a JSON Lines record, a web page, a PDF or a DOCX. Page offsets move with the cut; a
+    text that is nothing but a dateline keeps it as its text."""
+    starts = list(page_starts or [])
+    dl = find_dateline(text)
+    if dl is None:
+        return Dated(text, place, source, date, starts)
+    rest = text[dl.end:].lstrip()
+    if not rest.strip():
+        return Dated(text, place, source, date, starts)
+    cut = len(text) - len(rest)
+    return Dated(
+        text=rest,
+        place=place or dl.place,
+        source=source or dl.source,
+        date=date or dl.resolve(text=rest),
+        page_starts=[max(0, s - cut) for s in starts],
+    )
+
+
+def coerce_date(value: Any, message: str) -> str | None:
+    """ISO date from a YAML/JSON/CSV value (date, datetime or string); raises UserError(message)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    iso = parse_date(str(value)) if isinstance(value, str) else None
+    if not iso:
+        raise UserError(message)
+    return iso

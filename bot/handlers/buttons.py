@@ -1,0 +1,234 @@
+"""Inline buttons, one handler per action (``CallbackQueryHandler(pattern=...)`` in bot.handlers).
+
+Callback data (at most 64 bytes) carries a short key into the bot's storage, never the question:
+``m:KEY:0`` more sources (a new message), ``p:KEY:OFFSET`` another page of them (edited in place),
+``f:KEY:1|0`` a vote, ``q:KEY`` the quotes behind a generated answer, ``s:PAGE`` the document list.
+Anything else (forged, or from an older version) gets "this button has expired".
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from retrieval.types import Hit
+
+from bot.context import Context, Library
+from bot.handlers.common import NO_PREVIEW, blocking, lang, typing, user_id
+from bot.handlers.library import sources_page
+from bot.i18n import t
+from bot.render import esc, render_hits, split_html
+from bot.storage.base import StoredQuestion
+
+log = logging.getLogger(__name__)
+
+MORE_PAGE = 3  # passages per "More sources" page, fewer when they do not fit one message
+MAX_OFFSET = 300
+DEFAULT_MIN_SCORE = 0.40  # the answer threshold when a corpus double has none
+RELEVANCE_SHARE = 0.5  # "More sources" lists passages at least this share of the answer threshold close
+LEXICAL_SHARE = 0.25
+
+KEY = r"([A-Za-z0-9_-]{1,16})"
+MORE = re.compile(rf"^m:{KEY}:(\d{{1,6}})$")
+PAGE = re.compile(rf"^p:{KEY}:(\d{{1,6}})$")
+VOTE = re.compile(rf"^f:{KEY}:([01])$")
+QUOTES = re.compile(rf"^q:{KEY}$")
+SOURCES = re.compile(r"^s:(\d{1,6})$")
+
+
+def _without(markup: InlineKeyboardMarkup | None, prefix: str) -> InlineKeyboardMarkup | None:
+    """The keyboard without the buttons whose data starts with ``prefix``."""
+    if markup is None:
+        return None
+    rows = [[b for b in row if not (b.callback_data or "").startswith(prefix)] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def _edit_markup(update: Update, markup: InlineKeyboardMarkup | None) -> None:
+    with contextlib.suppress(BadRequest):  # "message is not modified", or too old to edit
+        await update.callback_query.edit_message_reply_markup(reply_markup=markup)
+
+
+async def _stored(update: Update, context: Context, key: str) -> StoredQuestion | None:
+    stored = await blocking(context.storage.question, key)
+    if stored is None:
+        await update.callback_query.answer(t("expired", lang(update)), show_alert=True)
+    return stored
+
+
+async def expired(update: Update, context: Context) -> None:
+    """Data no handler pattern matched."""
+    await update.callback_query.answer(t("expired", lang(update)), show_alert=True)
+
+
+# --- votes -----------------------------------------------------------------------------------------
+
+def _vote_keyboard(markup: InlineKeyboardMarkup | None, key: str, up: int, down: int) -> InlineKeyboardMarkup:
+    """The same keyboard with the vote counts on the 👍/👎 buttons (which stay for everyone)."""
+    rows = [[b for b in row if not (b.callback_data or "").startswith("f:")] for row in
+            (markup.inline_keyboard if markup else ())]
+    rows = [row for row in rows if row]
+    rows.append([InlineKeyboardButton(f"👍 {up}" if up else "👍", callback_data=f"f:{key}:1"),
+                 InlineKeyboardButton(f"👎 {down}" if down else "👎", callback_data=f"f:{key}:0")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def vote(update: Update, context: Context) -> None:
+    """One vote per user per answer; pressing again changes it. Other users keep their buttons."""
+    key, up = context.match.group(1), context.match.group(2) == "1"
+    stored = await _stored(update, context, key)
+    if stored is None:
+        return
+    await blocking(context.storage.vote, key, user_id(update), 1 if up else -1)
+    tally = await blocking(context.storage.tally, key)
+    log.info("feedback %s on question %s", "+1" if up else "-1", key)
+    query = update.callback_query
+    await query.answer(t("thanks", lang(update)))
+    await _edit_markup(update, _vote_keyboard(getattr(query.message, "reply_markup", None), key,
+                                              tally.up, tally.down))
+
+
+# --- more sources ----------------------------------------------------------------------------------
+
+def further_passages(corpus: Library, stored: StoredQuestion, upto: int, floor: float) -> list[Hit]:
+    """Relevant passages for the stored question, best first, without those shown with the answer.
+
+    Relevant: dense similarity at least ``floor`` (half the corpus's answer threshold: on the bundled
+    article same-topic passages score 0.20-0.30 with USE, an unrelated article about 0), or a lexical
+    score at least a quarter of the best one (sharing a rare question word, not just a common one).
+    """
+    shown = set(stored.passage_ids)
+    hits = corpus.search(stored.question, k=upto + len(shown) + 1)
+    best_lexical = max((h.lexical or 0.0 for h in hits), default=0.0)
+
+    def relevant(h: Hit) -> bool:
+        return ((h.dense is not None and h.dense >= floor)
+                or (best_lexical > 0 and (h.lexical or 0.0) >= LEXICAL_SHARE * best_lexical))
+
+    return [h for h in hits if h.passage_id not in shown and relevant(h)]
+
+
+def _floor(context: Context) -> float:
+    if context.bot_data.relevance is not None:
+        return context.bot_data.relevance
+    return RELEVANCE_SHARE * float(getattr(context.corpus, "min_score", DEFAULT_MIN_SCORE))
+
+
+def _page(others: list[Hit], stored: StoredQuestion, offset: int, language: str
+          ) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The page starting at ``offset`` and its ◀/▶ buttons; None past the end."""
+    hits = others[offset: offset + MORE_PAGE]
+    if not hits:
+        return None
+    first = int(stored.extra.get("next_n", len(stored.passage_ids) + 1)) + offset
+    text, count = render_hits(hits, stored.question, first, language)
+    row = []
+    if offset > 0:
+        back = offset - 1  # the earliest start whose page still reaches up to this one
+        while back > max(0, offset - MORE_PAGE) and render_hits(others[back - 1: offset], stored.question,
+                                                                first, language)[1] == offset - back + 1:
+            back -= 1
+        row.append(InlineKeyboardButton(t("prev", language), callback_data=f"p:{stored.key}:{back}"))
+    if len(others) > offset + count:
+        row.append(InlineKeyboardButton(t("next", language), callback_data=f"p:{stored.key}:{offset + count}"))
+    return text, InlineKeyboardMarkup([row]) if row else None
+
+
+async def _further_page(update: Update, context: Context, offset: int) -> tuple[StoredQuestion, tuple | None] | None:
+    """Shared by "More sources" and paging: checks, rate limit, search off the loop, render."""
+    query = update.callback_query
+    language = lang(update)
+    stored = await _stored(update, context, context.match.group(1))
+    if stored is None:
+        return None
+    if offset > MAX_OFFSET:
+        await query.answer(t("no_more", language))
+        return None
+    uid = user_id(update)
+    limiter = context.bot_data.limiter
+    wait = limiter.check(uid) if uid is not None else 0.0
+    if wait:  # paging costs a search like a question does
+        await query.answer(t("slow_down", language, limit=limiter.limit, seconds=int(wait + 0.999)),
+                           show_alert=True)
+        return None
+    async with typing(context, update.effective_chat.id):
+        others = await blocking(further_passages, context.corpus, stored, offset + MORE_PAGE, _floor(context))
+    return stored, _page(others, stored, offset, language)
+
+
+async def more_sources(update: Update, context: Context) -> None:
+    """The first page of further passages, as a new message; the answer loses its "More" button."""
+    query = update.callback_query
+    found = await _further_page(update, context, 0)
+    if found is None:
+        return
+    _stored_question, page = found
+    current = getattr(query.message, "reply_markup", None)
+    if page is None:
+        await query.answer(t("no_more", lang(update)))
+        await _edit_markup(update, _without(current, "m:"))
+        return
+    await query.answer()
+    text, markup = page
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML,
+                                   reply_markup=markup, link_preview_options=NO_PREVIEW)
+    await _edit_markup(update, _without(current, "m:"))
+
+
+async def page(update: Update, context: Context) -> None:
+    """◀/▶ on a "More sources" message: edit it in place."""
+    query = update.callback_query
+    found = await _further_page(update, context, int(context.match.group(2)))
+    if found is None:
+        return
+    _stored_question, result = found
+    if result is None:
+        await query.answer(t("no_more", lang(update)))
+        return
+    await query.answer()
+    text, markup = result
+    with contextlib.suppress(BadRequest):  # "message is not modified" on a double tap
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                      link_preview_options=NO_PREVIEW)
+
+
+# --- quotes behind a generated answer ---------------------------------------------------------------
+
+async def quotes(update: Update, context: Context) -> None:
+    """Each generated sentence with the sentence of its cited passage that supports it."""
+    query = update.callback_query
+    stored = await _stored(update, context, context.match.group(1))
+    if stored is None:
+        return
+    data = stored.extra.get("answer") or {}
+    language = lang(update)
+    blocks = [t("quotes_head", language)]
+    titles = data.get("titles", {})
+    for sentence in data.get("sentences", []):
+        refs = ", ".join(f"[{int(n)}] <b>{esc((titles.get(str(n)) or ['#'])[0] or '#')}</b>"
+                         for n in sentence.get("citations", []))
+        blocks.append(f"{esc(sentence.get('text', ''))}\n{refs}\n<blockquote>{esc(sentence.get('quote', ''))}</blockquote>")
+    await query.answer()
+    for chunk in split_html("\n\n".join(blocks)):
+        await context.bot.send_message(update.effective_chat.id, chunk, parse_mode=ParseMode.HTML,
+                                       link_preview_options=NO_PREVIEW)
+    await _edit_markup(update, _without(getattr(query.message, "reply_markup", None), "q:"))
+
+
+# --- the document list -----------------------------------------------------------------------------
+
+async def sources(update: Update, context: Context) -> None:
+    query = update.callback_query
+    await query.answer()
+    text, markup = await sources_page(context, int(context.match.group(1)), lang(update))
+    with contextlib.suppress(BadRequest):  # "message is not modified" on a double tap
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                      link_preview_options=NO_PREVIEW)
+
+
+HANDLERS = ((MORE, more_sources), (PAGE, page), (VOTE, vote), (QUOTES, quotes), (SOURCES, sources))

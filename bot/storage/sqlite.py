@@ -1,0 +1,161 @@
+"""The bot's tables in SQLite: ``feedback.sqlite3`` beside the index (the file name predates the journal).
+
+One connection guarded by a lock, WAL mode: a committed journal row survives a SIGKILL of the process.
+Files written by older versions (questions and feedback only) are upgraded in place.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.storage.base import DONE, NEW, PENDING, BotStorage, JournalEntry, StoredQuestion, Tally, Vote
+
+FILE_NAME = "feedback.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    key TEXT PRIMARY KEY,
+    question TEXT NOT NULL,
+    passage_ids TEXT NOT NULL,
+    user_id INTEGER,
+    chat_id INTEGER,
+    answered INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    question TEXT NOT NULL,
+    passage_ids TEXT NOT NULL,
+    user_id INTEGER,
+    vote INTEGER NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE (key, user_id)
+);
+CREATE TABLE IF NOT EXISTS journal (
+    bot_id INTEGER NOT NULL,
+    update_id INTEGER NOT NULL,
+    chat_id INTEGER,
+    received REAL NOT NULL,
+    finished REAL,
+    payload TEXT,
+    PRIMARY KEY (bot_id, update_id)
+);
+CREATE INDEX IF NOT EXISTS journal_open ON journal (bot_id, finished);
+"""
+
+
+class SQLiteBotStorage(BotStorage):
+    """Thread-safe (one connection, one lock); every call is a short transaction."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        memory = str(path) == ":memory:"
+        if not memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        if not memory:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        with self._db:
+            self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}
+            if "extra" not in columns:  # a file from before the journal
+                self._db.execute("ALTER TABLE questions ADD COLUMN extra TEXT")
+
+    # -- questions ------------------------------------------------------------------------------------
+    def remember(self, question: str, passage_ids: list[int], user_id: int | None, chat_id: int | None,
+                 answered: bool, extra: dict[str, Any] | None = None) -> str:
+        with self._lock, self._db:
+            while True:
+                key = secrets.token_urlsafe(6)
+                try:
+                    self._db.execute(
+                        "INSERT INTO questions (key, question, passage_ids, user_id, chat_id, answered, created,"
+                        " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (key, question, json.dumps(passage_ids), user_id, chat_id, int(answered), time.time(),
+                         json.dumps(extra) if extra else None),
+                    )
+                    return key
+                except sqlite3.IntegrityError:
+                    continue
+
+    def question(self, key: str) -> StoredQuestion | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key, question, passage_ids, answered, user_id, chat_id, extra FROM questions WHERE key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredQuestion(row[0], row[1], json.loads(row[2]), bool(row[3]), row[4], row[5],
+                              json.loads(row[6]) if row[6] else {})
+
+    # -- votes ----------------------------------------------------------------------------------------
+    def vote(self, key: str, user_id: int | None, vote: int) -> Vote | None:
+        stored = self.question(key)
+        if stored is None:
+            return None
+        vote = 1 if vote > 0 else -1
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO feedback (key, question, passage_ids, user_id, vote, created) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key, user_id) DO UPDATE SET vote = excluded.vote, created = excluded.created",
+                (key, stored.question, json.dumps(stored.passage_ids), user_id, vote, time.time()),
+            )
+        return Vote(key, stored.question, stored.passage_ids, user_id, vote)
+
+    def tally(self, key: str) -> Tally:
+        with self._lock:
+            up, down = self._db.execute(
+                "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback WHERE key = ?", (key,)
+            ).fetchone()
+        return Tally(int(up), int(down))
+
+    def votes(self) -> list[Vote]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, question, passage_ids, user_id, vote FROM feedback ORDER BY id"
+            ).fetchall()
+        return [Vote(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    # -- journal --------------------------------------------------------------------------------------
+    def receive(self, bot_id: int, update_id: int, chat_id: int | None, payload: dict[str, Any],
+                at: float) -> str:
+        with self._lock, self._db:
+            inserted = self._db.execute(
+                "INSERT OR IGNORE INTO journal (bot_id, update_id, chat_id, received, payload) VALUES (?, ?, ?, ?, ?)",
+                (bot_id, update_id, chat_id, at, json.dumps(payload, ensure_ascii=False)),
+            ).rowcount
+            if inserted:
+                return NEW
+            row = self._db.execute("SELECT finished FROM journal WHERE bot_id = ? AND update_id = ?",
+                                   (bot_id, update_id)).fetchone()
+        return DONE if row is not None and row[0] is not None else PENDING
+
+    def finish(self, bot_id: int, update_id: int, at: float) -> None:
+        with self._lock, self._db:
+            self._db.execute("UPDATE journal SET finished = ?, payload = NULL WHERE bot_id = ? AND update_id = ?",
+                             (at, bot_id, update_id))
+
+    def unfinished(self, bot_id: int) -> list[JournalEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT update_id, chat_id, received, payload FROM journal "
+                "WHERE bot_id = ? AND finished IS NULL ORDER BY received, update_id", (bot_id,)
+            ).fetchall()
+        return [JournalEntry(bot_id, r[0], r[1], r[2], json.loads(r[3]) if r[3] else {}) for r in rows]
+
+    def prune(self, before: float) -> int:
+        with self._lock, self._db:
+            return self._db.execute("DELETE FROM journal WHERE received < ?", (before,)).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

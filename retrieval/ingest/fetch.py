@@ -1,0 +1,272 @@
+"""Fetch a URL (web page, PDF, DOCX, text, bulk file) and load it as Documents, keeping its final url.
+
+A URL given to the bot or the CLI must not hang it, fill memory, reach internal services or be stored
+half-read: each read has a timeout and the whole fetch a deadline (a server sending one byte per second
+is cut off); the body stops at the size limit; every connection (redirects included) goes only to
+addresses the policy allows, checked on the address actually connected to; a body shorter than its
+Content-Length is refused as incomplete.
+"""
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from retrieval.errors import UserError
+from retrieval.types import Document
+
+from . import addresses, formats
+from .options import IngestOptions
+from .origin import Loaded, Origin
+
+USER_AGENT = "citebot/0.1 (+document ingest)"
+_CHUNK = 65536
+
+
+@dataclass
+class Response:
+    """What was fetched: the url after redirects, the declared content type and the body."""
+
+    url: str
+    content_type: str
+    charset: str
+    body: bytes
+
+
+class _Guard:
+    """Opens every socket of one fetch: checks each address against the policy, and at the deadline
+    shuts every socket down so a read blocked on a trickling server returns at once."""
+
+    def __init__(self, options: IngestOptions) -> None:
+        self.options = options
+        self.allowed = addresses.parse_networks(options.allowed_networks)
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(options.fetch_deadline, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Guard":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def remaining(self) -> float:
+        return self.options.fetch_deadline - (time.monotonic() - self.started)
+
+    def check(self, host: str, port: int) -> None:
+        """Refuse ``host`` before connecting (a redirect's target, or the URL's host behind a proxy)."""
+        if self.options.allow_private_urls:
+            return
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            addresses.check_host(host, port, False, self.allowed)
+        else:
+            addresses.check_address(ip, host, False, self.allowed)
+
+    def connect(self, address: tuple[str, int], timeout: float | None = None,
+                source_address: tuple[str, int] | None = None) -> socket.socket:
+        """socket.create_connection, connecting only to the addresses just resolved and checked (so a
+        name cannot resolve to a public address for the check and a private one for the connection)."""
+        host, port = address
+        last: OSError | None = None
+        for family, ip, sockaddr in addresses.resolve(host, port):
+            addresses.check_address(ip, host, self.options.allow_private_urls, self.allowed)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            with self._lock:
+                if self.expired:
+                    sock.close()
+                    raise TimeoutError("deadline passed")
+                self.sockets.append(sock)
+            try:
+                sock.settimeout(min(timeout or self.options.fetch_timeout, max(0.1, self.remaining())))
+                if source_address:
+                    sock.bind(source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                last = exc
+                sock.close()
+        raise last or OSError(f"cannot connect to {host}")
+
+
+def _handlers(guard: _Guard) -> list[urllib.request.BaseHandler]:
+    def guarded(connection_class: type[http.client.HTTPConnection]):  # type: ignore[no-untyped-def]
+        def factory(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = connection_class(host, **kwargs)
+            conn._create_connection = guard.connect  # type: ignore[attr-defined]
+            return conn
+        return factory
+
+    class HTTPHandler(urllib.request.HTTPHandler):
+        def http_open(self, req):  # type: ignore[no-untyped-def]
+            if req.has_proxy():  # the socket goes to the proxy: check the target's own address instead
+                parts = urllib.parse.urlsplit(req.full_url)
+                guard.check(parts.hostname or "", parts.port or 80)
+                return self.do_open(http.client.HTTPConnection, req)
+            return self.do_open(guarded(http.client.HTTPConnection), req)
+
+    class HTTPSHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req):  # type: ignore[no-untyped-def]
+            if getattr(req, "_tunnel_host", None):
+                parts = urllib.parse.urlsplit(req.full_url)
+                guard.check(parts.hostname or "", parts.port or 443)
+                return self.do_open(http.client.HTTPSConnection, req, context=self._context)
+            return self.do_open(guarded(http.client.HTTPSConnection), req, context=self._context)
+
+    class RedirectHandler(urllib.request.HTTPRedirectHandler):
+        """Follow redirects only to http(s) addresses the policy allows."""
+
+        max_redirections = 5
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+            parts = _split(newurl)
+            if parts.scheme.lower() not in {"http", "https"}:
+                raise UserError(f"{req.full_url}: redirect to a non-web address refused")
+            try:
+                guard.check(parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80))
+            except UserError as exc:
+                raise UserError(f"{req.full_url}: redirect to {newurl} {exc}") from None
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return [HTTPHandler(), HTTPSHandler(), RedirectHandler()]
+
+
+def _split(url: str) -> urllib.parse.SplitResult:
+    """urlsplit that also checks the port and the host name, raising UserError instead of ValueError."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for "http://host:99999"
+    except ValueError as exc:
+        raise UserError(f"{url}: not a valid URL ({exc})") from None
+    host = parts.hostname or ""
+    if host and not host.startswith("["):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if len(host) > 253 or any(not 0 < len(label) <= 63 for label in host.rstrip(".").split(".")):
+                raise UserError(f"{url}: not a valid host name (too long)") from None
+            try:
+                host.encode("idna")
+            except UnicodeError:
+                raise UserError(f"{url}: not a valid host name") from None
+    return parts
+
+
+def fetch(url: str, options: IngestOptions) -> Response:
+    """GET ``url``; raises UserError on refused addresses, HTTP errors, the deadline, incomplete bodies
+    and bodies over the size limit."""
+    parts = _split(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        raise UserError(f"{url}: not an http(s) URL")
+    with _Guard(options) as guard:
+        handlers = _handlers(guard)
+        if parts.hostname in {"127.0.0.1", "localhost", "::1"}:
+            handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach our own loopback
+        opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+        try:
+            return _read(opener, request, url, options, guard)
+        except UserError as exc:
+            if guard.expired:
+                raise _deadline(url, options) from None
+            message = str(exc)
+            raise UserError(message if message.startswith(url) else f"{url}: {message}") from None
+        except urllib.error.HTTPError as exc:
+            raise UserError(f"{url}: HTTP error {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            if guard.expired:
+                raise _deadline(url, options) from None
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            if isinstance(reason, UserError):
+                raise UserError(f"{url}: {reason}") from None
+            if isinstance(reason, (socket.timeout, TimeoutError)):
+                raise UserError(f"{url}: timed out after {options.fetch_timeout:g} s without data") from None
+            if isinstance(exc, http.client.IncompleteRead):
+                raise UserError(f"{url}: incomplete response (the connection closed mid-body)") from None
+            if isinstance(exc, urllib.error.URLError):
+                raise UserError(f"{url}: cannot fetch ({reason})") from None
+            raise UserError(f"{url}: connection failed ({type(exc).__name__}: {exc})") from None
+
+
+def _deadline(url: str, options: IngestOptions) -> UserError:
+    return UserError(f"{url}: timed out: no complete response within {options.fetch_deadline:g} s")
+
+
+def _read(opener: urllib.request.OpenerDirector, request: urllib.request.Request, url: str,
+          options: IngestOptions, guard: _Guard) -> Response:
+    max_bytes = options.max_bytes
+    with opener.open(request, timeout=options.fetch_timeout) as resp:
+        raw = resp.headers.get("Content-Length")
+        length = int(raw) if raw and raw.strip().isdigit() and raw.strip().isascii() else None
+        if length is not None and length > max_bytes:
+            raise UserError(f"{url}: {length} bytes is over the size limit of {max_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = resp.read(_CHUNK)
+            if guard.expired:
+                raise _deadline(url, options)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise UserError(f"{url}: response is over the size limit of {max_bytes} bytes")
+            chunks.append(chunk)
+        if length is not None and size < length:
+            raise UserError(f"{url}: incomplete response: the connection closed after {size} of {length} bytes")
+        content_type = resp.headers.get_content_type() or ""
+        charset = resp.headers.get_content_charset() or ""
+        return Response(url=resp.geturl(), content_type=content_type.lower(), charset=charset, body=b"".join(chunks))
+
+
+def load_url(url: str, options: IngestOptions | None = None) -> Loaded:
+    """Fetch ``url`` and load it by content type (then URL suffix, then content sniffing)."""
+    options = options or IngestOptions()
+    resp = fetch(url, options)
+    final = resp.url
+    if not resp.body.strip():
+        raise UserError(f"{url}: empty response")
+    fmt = formats.by_content_type(resp.content_type) or _by_url_suffix(final) or formats.sniff(resp.body)
+    if fmt is None:
+        raise UserError(f"{url}: unsupported content type {resp.content_type or 'unknown'}")
+    if fmt.name == "text" and final.lower().endswith((".md", ".markdown")):
+        fmt = formats.by_suffix(".md") or fmt
+    loaded = fmt.load(resp.body, Origin(path=final, label=final, url=final, charset=resp.charset))
+    for doc in loaded.documents:
+        doc.url = doc.url or final
+    return loaded
+
+
+def fetch_documents(url: str, options: IngestOptions | None = None) -> list[Document]:
+    """The documents at ``url``; a bulk file's first bad record is raised only when none is good."""
+    loaded = load_url(url, options)
+    if not loaded.documents and loaded.errors:
+        raise loaded.errors[0].error
+    return loaded.documents
+
+
+def _by_url_suffix(url: str) -> formats.Format | None:
+    path = urllib.parse.urlsplit(url).path
+    dot = path.rfind(".")
+    return formats.by_suffix(path[dot:]) if dot > path.rfind("/") else None
