@@ -18,6 +18,7 @@ BENCHMARKS = (
     ("scale", "SQLite engine at 100k and 1M synthetic passages: compressed faiss index recall@10, search/ask, RSS"),
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
     ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
+    ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
 )
 
 

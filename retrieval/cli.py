@@ -227,7 +227,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     corpus = _corpus(args)
     answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
     if args.json:
-        print(_json(answer.to_json()))
+        detail = True if corpus.settings.llm_url else None  # mode, sentences, support: see docs/llm.md
+        print(_json(answer.to_json(detail)))
     else:
         print(format_answer(answer, _width(), quotes=args.quotes))
     return 0

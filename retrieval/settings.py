@@ -159,7 +159,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("llm_min_support", 0.5, "CITEBOT_LLM_MIN_SUPPORT",
             "A generated sentence is kept only if its support score (0.5 x cosine similarity to the best cited "
             "sentence + 0.5 x the share of its content words that sentence contains) reaches this, besides citing "
-            "shown passages and having every number, date and name in them.", float, group="llm", bounds=(0.0, 1.0)),
+            "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
+            "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
+            bounds=(0.0, 1.0)),
 )
 
 

@@ -158,17 +158,25 @@ class Answer:
     dropped: int = 0  # generated sentences removed by verification
     fallback: str = ""  # why an LLM was configured but the extractive answer is given ("" otherwise)
 
-    def to_json(self) -> dict[str, Any]:
-        """The stable ``ask --json`` shape other tools read."""
+    def to_json(self, detail: bool | None = None) -> dict[str, Any]:
+        """The stable ``ask --json`` shape other tools read.
+
+        ``detail`` adds ``mode``, ``sentences`` (text, citations, support, quote), ``dropped``, ``fallback``
+        and ``searched_for``. By default they appear only when they say something (a generative answer, a
+        fallback, a rewritten follow-up), so without an LLM the shape is exactly the extractive one; the
+        CLI passes ``detail=True`` whenever an LLM is configured."""
+        if detail is None:
+            detail = self.mode != "extractive" or bool(self.searched_for or self.fallback or self.dropped)
+        extra: dict[str, Any] = {}
+        if detail:
+            extra = {"mode": self.mode, "searched_for": self.searched_for,
+                     "sentences": [s.to_json() for s in self.sentences], "dropped": self.dropped,
+                     "fallback": self.fallback}
         return {
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
-            "mode": self.mode,
-            "searched_for": self.searched_for,
-            "sentences": [s.to_json() for s in self.sentences],
-            "dropped": self.dropped,
-            "fallback": self.fallback,
+            **extra,
             "citations": [
                 {
                     "n": c.n,
