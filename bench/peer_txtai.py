@@ -69,10 +69,10 @@ def run_citebot(evalset: Any, distractors: list[Any], home: Path) -> tuple[dict[
     settings = load_settings(env={}).replace(home=str(home), embedder="sentence-transformers", threads=1)
     result = evaluate(evalset, distractors, settings, mode="hybrid", depth=100)
     corpus = Corpus.open(settings)
-    rows = corpus.store.db.execute(
-        "SELECT p.id, d.url, d.title, p.text FROM passages p JOIN documents d ON d.id = p.doc_id ORDER BY p.id").fetchall()
+    rows = corpus.store.passages(corpus.store.passage_ids().tolist())  # the storage interface, no SQL
     corpus.close()
-    passages = [(pid, _doc_key(url), _embed_text(title, text)) for pid, url, title, text in rows if _doc_key(url)]
+    passages = [(pid, _doc_key(r.url), _embed_text(r.title, r.text)) for pid, r in sorted(rows.items())
+                if _doc_key(r.url)]
     return result.to_json(), passages
 
 

@@ -22,7 +22,7 @@ from scipy import sparse
 
 from retrieval import Corpus, load_settings
 from retrieval.eval import EVAL_URL_PREFIX, load_beir, score_rankings
-from retrieval.lexical import match_expression, terms
+from retrieval.lexical import query_terms, terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scifact"
 
@@ -40,10 +40,10 @@ class Index:
 
 def load_index(corpus: Corpus) -> Index:
     store = corpus.store
-    rows = store.db.execute(
-        "SELECT p.id, p.doc_id, p.text, d.title, d.url FROM passages p JOIN documents d ON d.id = p.doc_id ORDER BY p.id"
-    ).fetchall()
-    ids, vectors = store.passage_vectors(corpus.embedder.name)
+    stored = store.passages(store.passage_ids().tolist())
+    rows = [(pid, r.doc_id, r.text, r.title, r.url) for pid, r in sorted(stored.items())]
+    batch = store.passage_vectors(corpus.embedder.name)
+    ids, vectors = batch.ids, batch.vectors
     order = {pid: i for i, pid in enumerate(ids.tolist())}
     doc_row: dict[int, int] = {}
     doc_keys: list[str] = []
@@ -168,12 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     fts_p = np.zeros_like(dense_p)
     pos = {pid: i for i, pid in enumerate(ix.pids.tolist())}
     for qi, q in enumerate(qtexts):
-        expr = match_expression(q)
-        if not expr:
+        words = query_terms(q)
+        if not words:
             continue
-        for pid, s in corpus.store.lexical_search(expr, 2000, title_weight=args.title_weight):
-            if pid in pos:
-                fts_p[qi, pos[pid]] = s
+        for hit in corpus.store.lexical_search(words, 2000, title_weight=args.title_weight):
+            if hit.passage_id in pos:
+                fts_p[qi, pos[hit.passage_id]] = hit.score
     fts_d = np.stack([doc_max(row, ix.pdoc, ndocs) for row in fts_p])
 
     results: dict[str, dict[str, float]] = {}

@@ -22,16 +22,17 @@ import json
 import os
 import platform
 import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from retrieval.storage.sqlite import SQLiteStorage
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -126,8 +127,8 @@ def measure_ingest(n_docs: int, embedder: Any) -> dict[str, Any]:
         results = corpus.add_paths([bulk])
         ingest_s = time.perf_counter() - start
         added = [r for r in results if r.status == "added"]
-        rows = corpus.store.db.execute(
-            "SELECT d.title, p.text FROM passages p JOIN documents d ON d.id = p.doc_id ORDER BY p.id").fetchall()
+        stored = corpus.store.passages(corpus.store.passage_ids().tolist())
+        rows = [(r.title, r.text) for _, r in sorted(stored.items())]
         corpus.close()
     from retrieval.corpus import _embed_text
 
@@ -178,31 +179,35 @@ def seed_cache(store: Any, model: str, sources: Sequence[Path]) -> int:
     """Copy cached vectors of ``model`` from other citebot indexes (the XQuAD eval ones) into ``store``."""
     copied = 0
     for home in sources:
-        path = home / "citebot.sqlite3"
-        if not path.exists():
+        if not (home / "citebot.sqlite3").exists():
             continue
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        rows = src.execute("SELECT text_hash, vector FROM embeddings WHERE model = ?", (model,)).fetchall()
-        src.close()
+        with SQLiteStorage(home) as src:
+            rows = {e.text_hash: e.vector for e in all_embeddings(src) if e.model == model}
         if rows:
-            store.put_embeddings(model, {h: np.frombuffer(v, dtype=np.float32) for h, v in rows})
+            store.put_embeddings(model, rows)
             copied += len(rows)
     return copied
+
+
+def all_embeddings(store: Any) -> Iterator[Any]:
+    after = ("", "")
+    while True:
+        rows = store.export_embeddings(after, limit=5000)
+        if not rows:
+            return
+        yield from rows
+        after = (rows[-1].model, rows[-1].text_hash)
 
 
 def count_real(home: Path, sources: Sequence[Path], model: str) -> int:
     """Passages of ``home`` whose vector came from a real embedding (present in a source index)."""
     real: set[str] = set()
     for src in sources:
-        path = src / "citebot.sqlite3"
-        if path.exists():
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            real.update(h for (h,) in db.execute("SELECT text_hash FROM embeddings WHERE model = ?", (model,)))
-            db.close()
-    db = sqlite3.connect(f"file:{home / 'citebot.sqlite3'}?mode=ro", uri=True)
-    n = sum(1 for (h,) in db.execute("SELECT embed_hash FROM passages") if h in real)
-    db.close()
-    return n
+        if (src / "citebot.sqlite3").exists():
+            with SQLiteStorage(src) as other:
+                real.update(e.text_hash for e in all_embeddings(other) if e.model == model)
+    with SQLiteStorage(home) as store:
+        return sum(1 for r in store.passages(store.passage_ids().tolist()).values() if r.embed_hash in real)
 
 
 def scale_documents() -> tuple[list[Any], list[Any]]:
@@ -230,7 +235,7 @@ def build_scale(home: Path, docs: list[Any], target: int | None, embedder: Any, 
 
     corpus = Corpus.open(bench_settings(home), embedder=embedder)
     present = {info.url for info in corpus.documents()}
-    passages = corpus.store.counts()["passages"]
+    passages = corpus.store.counts().passages
     start = time.perf_counter()
     batch: list[Any] = []
     added = 0
@@ -251,11 +256,11 @@ def build_scale(home: Path, docs: list[Any], target: int | None, embedder: Any, 
         for r in corpus.add_documents(batch, force=True):
             passages += r.passages if r.status == "added" else 0
             added += r.status == "added"
-    corpus.dense.sync(corpus.store)
+    corpus.store.sync_vector_index(corpus.embedder.name)
     counts = corpus.store.counts()
-    kind = corpus.dense.kind
+    kind = corpus.store.dense(corpus.embedder.name).kind
     corpus.close()
-    return {"passages": counts["passages"], "documents": counts["documents"], "index": kind,
+    return {"passages": counts.passages, "documents": counts.documents, "index": kind,
             "build_seconds_this_run": round(time.perf_counter() - start, 1), "documents_added_this_run": added}
 
 
@@ -287,9 +292,9 @@ def child_ask(home: Path, n_questions: int, embedder: str = "sentence-transforme
         corpus.search(q_search, k=corpus.settings.top_k)
         search_times.append((time.perf_counter() - t) * 1000)
     stats = corpus.store.counts()
-    kind = corpus.dense.kind
+    kind = corpus.store.dense(corpus.embedder.name).kind
     corpus.close()
-    return {"passages": stats["passages"], "index": kind, "questions": len(times), "answered": answered,
+    return {"passages": stats.passages, "index": kind, "questions": len(times), "answered": answered,
             "ask_ms_p50": round(percentile(times, 50), 1), "ask_ms_p95": round(percentile(times, 95), 1),
             "search_ms_p50": round(percentile(search_times, 50), 1),
             "search_ms_p95": round(percentile(search_times, 95), 1),
@@ -313,10 +318,11 @@ def ivf_recall(home: Path, embedder: Any, n_queries: int) -> dict[str, Any]:
     from retrieval import Corpus
 
     corpus = Corpus.open(bench_settings(home), embedder=embedder)
-    corpus.dense.sync(corpus.store)
-    index = corpus.dense.index
+    corpus.store.sync_vector_index(corpus.embedder.name)
+    index = corpus.store.dense(corpus.embedder.name).index
     inner = faiss.downcast_index(index.index)
-    ids, vectors = corpus.store.passage_vectors(corpus.embedder.name)
+    batch = corpus.store.passage_vectors(corpus.embedder.name)
+    ids, vectors = batch.ids, batch.vectors
     corpus.close()
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
     flat.add_with_ids(vectors, ids)
@@ -420,9 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedder = make_embedder(bench_settings(args.work, embedder=args.embedder))
         home10, home100 = args.work / f"10k-{args.embedder}", args.work / f"100k-{args.embedder}"
     if "10k" not in args.skip:
-        from retrieval.store import Store
-
-        store = Store(home10)
+        store = SQLiteStorage(home10)
         res["seeded_vectors_10k"] = seed_cache(store, embedder.name, seeds)
         store.close()
         log(f"building ~10k passages (real vectors; {res['seeded_vectors_10k']} reused from {len(seeds)} eval indexes) ...")
@@ -430,12 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("timing ask at 10k ...")
         res["ask_10k"] = run_child(home10, args.questions, args.embedder)
     if "100k" not in args.skip:
-        from retrieval.store import Store
-
-        store = Store(home100)
+        store = SQLiteStorage(home100)
         seeded = seed_cache(store, embedder.name, [home10, *sorted(RESULTS.glob("idx/scifact-minilm*"))])
         store.close()
-        pool_ids, pool = Store(home10).passage_vectors(embedder.name)
+        with SQLiteStorage(home10) as small_store:
+            pool = small_store.passage_vectors(embedder.name).vectors
         if not len(pool):
             raise SystemExit("the 100k benchmark needs the 10k index first (its vectors seed the synthetic ones)")
         synthetic = BenchEmbedder(embedder, pool)

@@ -13,12 +13,12 @@ import errno
 import json
 import os
 import re
-import sqlite3
 import sys
 import textwrap
 from typing import Any, Callable, NoReturn, Sequence
 
 from .errors import CitebotError, UserError
+from .search import MODES
 from .settings import Setting, Settings, SettingsError, load_settings
 from .types import AddResult, Answer, Hit
 
@@ -229,7 +229,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to add"
-    print(f"{summary}; corpus has {corpus.store.counts()['documents']} documents", file=sys.stderr)
+    print(f"{summary}; corpus has {corpus.store.counts().documents} documents", file=sys.stderr)
     return 1 if counts.get("error") else 0
 
 
@@ -245,7 +245,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 1 if done.errors else 0
     answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
     if args.json:
-        print(_json(answer.to_json()))
+        detail = True if corpus.settings.llm_url else None  # mode, sentences, support: see docs/llm.md
+        print(_json(answer.to_json(detail)))
     else:
         print(format_answer(answer, _width(), quotes=args.quotes))
     return 0
@@ -395,6 +396,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_mod.run(args, _settings(args))
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .storage import migrate
+
+    return migrate.run(args, _settings(args))
+
+
 def cmd_bot(args: argparse.Namespace) -> int:
     try:
         from bot.app import run
@@ -443,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("search", cmd_search, "Ranked passages for a query, with scores.")
     p.add_argument("query", help="the query (one starting with '-' goes after --)")
     p.add_argument("-k", type=_bounded(1, 1000), default=10, help="number of passages, 1-1000 (default 10)")
-    p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
     filters(p)
     p.add_argument("--json", action="store_true", help="print the passages as JSON")
 
@@ -473,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
         eval_mod.add_arguments(p)
     except ImportError:  # pragma: no cover
         pass
+    p = command("migrate", cmd_migrate, "Copy the corpus to another store (a postgresql:// URL, or a SQLite index "
+                "directory or sqlite:///path) without embedding anything again; rerun to resume.")
+    from .storage import migrate as migrate_mod
+
+    migrate_mod.add_arguments(p)
     command("bot", cmd_bot, "Run the Telegram bot (needs TELEGRAM_BOT_TOKEN).")
     return parser
 
@@ -562,9 +574,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _output_failed(exc.cause)
     except (CitebotError, SettingsError) as exc:
         print(printable(f"citebot: error: {exc}"), file=sys.stderr)
-        return EXIT_USER_ERROR
-    except sqlite3.DatabaseError as exc:  # a store damaged past its header: one line, not a traceback
-        print(f"citebot: error: the index store failed ({exc}); run `citebot verify` to check it", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)

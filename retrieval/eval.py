@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import UserError
+from .search import MODES
 
-MODES = ("dense", "lexical", "hybrid")
 EVAL_URL_PREFIX = "eval:"  # stored as each document's url so hits map back to dataset ids
 
 
@@ -557,24 +557,8 @@ def build_index(corpus: Any, docs: Sequence[EvalDoc], progress: bool = False) ->
 
 def forget_query_vectors(corpus: Any, texts: Sequence[str]) -> int:
     """Drop cached vectors of the query texts from the eval index, so a rerun's latency still includes
-    embedding the question (as a user's new question does). Texts that are also passages are kept."""
-    from .types import text_hash
-
-    store = corpus.store
-    model = corpus.embedder.name
-    hashes = list({text_hash(t) for t in texts})
-    with store.lock:
-        used = set()
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            used.update(r[0] for r in store.db.execute(
-                f"SELECT DISTINCT embed_hash FROM passages WHERE embed_hash IN ({marks})", chunk))
-        drop = [h for h in hashes if h not in used]
-        if drop:
-            with store.write() as db:
-                db.executemany("DELETE FROM embeddings WHERE model = ? AND text_hash = ?", [(model, h) for h in drop])
-    return len(drop)
+    embedding the question (as a user's new question does). Passage vectors are never dropped."""
+    return corpus.forget_question_vectors(texts)
 
 
 def run_queries(corpus: Any, evalset: EvalSet, mode: str, depth: int,

@@ -1,5 +1,7 @@
 """Lexical analysis shared by indexing and querying: tokens, stop words, English/Russian stemming.
 
+The one place terms are computed: every storage engine indexes and searches exactly these strings.
+
 Stemming is chosen per token by script (Cyrillic -> Russian Snowball, Latin -> English Snowball), so
 documents and queries are analysed identically without guessing a query's language.
 """
@@ -58,9 +60,6 @@ def terms(text: str, drop_stopwords: bool = True) -> list[str]:
     return out
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 MATCH expression OR-ing the query's distinct terms; None when nothing is searchable."""
-    distinct = list(dict.fromkeys(terms(query)))
-    if not distinct:
-        return None
-    return " OR ".join(f'"{term}"' for term in distinct)
+def query_terms(query: str) -> list[str]:
+    """The distinct terms of a question, in order: what lexical search ORs (each engine its own way)."""
+    return list(dict.fromkeys(terms(query)))

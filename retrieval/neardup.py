@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .storage.base import Storage
 
 NUM_PERM = 128  # signature = NUM_PERM uint32 = 512 bytes; estimate error ~0.04 at Jaccard 0.5
 SHINGLE = 5
@@ -70,13 +74,66 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.mean(_as_array(a) == _as_array(b)))
 
 
-def similarities(sig: bytes, others: Sequence[bytes]) -> np.ndarray:
-    """Estimated Jaccard of ``sig`` against each of ``others`` at once (for checking a whole corpus)."""
-    if not others:
+def signature_matrix(signatures: Sequence[bytes]) -> np.ndarray:
+    """Signatures stacked as a (n, NUM_PERM) little-endian uint32 matrix."""
+    if not signatures:
+        return np.zeros((0, NUM_PERM), dtype="<u4")
+    return np.frombuffer(b"".join(signatures), dtype="<u4").reshape(len(signatures), NUM_PERM)
+
+
+def similarities(sig: bytes, others: Sequence[bytes] | np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of ``sig`` against each of ``others`` (signatures, or a signature_matrix) at once."""
+    matrix = others if isinstance(others, np.ndarray) else signature_matrix(others)
+    if len(matrix) == 0:
         return np.zeros(0)
-    matrix = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), NUM_PERM)
     return (matrix == _as_array(sig)[None, :]).mean(axis=1)
 
 
 def is_near_duplicate(a: bytes, b: bytes) -> bool:
     return similarity(a, b) > THRESHOLD
+
+
+@dataclass(frozen=True)
+class NearMatch:
+    """The document a new one nearly duplicates: a stored one (``doc_id``) or one earlier in the same input."""
+
+    doc_id: int | None
+    title: str
+
+
+class NearDuplicates:
+    """Every stored signature in memory, for checking each added document against the whole corpus.
+
+    After the first load only new rows are read (document ids only grow); when documents were removed
+    (the count no longer matches) everything is read again."""
+
+    def __init__(self, store: "Storage") -> None:
+        self.store = store
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._matrix = signature_matrix([])
+
+    def _refresh(self) -> None:
+        span = self.store.document_span()
+        rows = self.store.signatures(after_id=int(self._ids[-1]) if len(self._ids) else 0)
+        if rows:
+            self._ids = np.concatenate([self._ids, np.asarray([r.doc_id for r in rows], dtype=np.int64)])
+            self._matrix = np.vstack([self._matrix, signature_matrix([r.signature for r in rows])])
+        if len(self._ids) != span.count:
+            rows = self.store.signatures()
+            self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
+            self._matrix = signature_matrix([r.signature for r in rows])
+
+    def find(self, sig: bytes, exclude: int | None = None,
+             pending: Sequence[tuple[bytes, str]] = ()) -> NearMatch | None:
+        """The stored document (other than ``exclude``, the one being replaced) or pending (signature,
+        title) that ``sig`` nearly duplicates, if any."""
+        self._refresh()
+        for idx in np.flatnonzero(similarities(sig, self._matrix) > THRESHOLD):
+            if int(self._ids[idx]) != exclude:
+                info = self.store.document_info(int(self._ids[idx]))
+                if info is not None:
+                    return NearMatch(info.doc_id, info.title)
+        for other_sig, other_title in pending:
+            if similarity(sig, other_sig) > THRESHOLD:
+                return NearMatch(None, other_title)
+        return None

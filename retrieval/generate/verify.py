@@ -22,7 +22,7 @@ from .facts import Haystack, missing_facts
 SIMILARITY_WEIGHT = 0.5
 _GROUP = r"\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]"
 _GROUPS = re.compile(rf"(?:{_GROUP}\s*)+")
-_CITE_AFTER_STOP = re.compile(rf"([.!?…])\s*((?:{_GROUP}\s*)+)")
+_CITE_AFTER_STOP = re.compile(rf"([.!?…]+)\s*((?:{_GROUP}\s*)+)")
 _CITE_THEN_CAPITAL = re.compile(rf"((?:{_GROUP}))\s+(?=[\"«“(]?[A-ZА-ЯЁ])")
 _REFUSAL = re.compile(
     r"^\W*(no answer|i (?:can ?not|can't|don't|do not)|sorry|the passages? (?:do(?:es)? not|don't)|"
@@ -89,8 +89,11 @@ def split_claims(output: str) -> list[Claim]:
             numbers.extend(n for n in _numbers(group) if n not in numbers)
         clean = _GROUPS.sub(" ", sentence)
         clean = re.sub(r"\s+([.,;:!?…])", r"\1", " ".join(clean.split())).strip()
+        clean = re.sub(r"(?<!\.)\.\.(?!\.)", ".", clean)  # "end. [1]." leaves a doubled stop
         if clean.strip(".!?…;:, "):
             claims.append(Claim(clean, numbers))
+        elif numbers and claims:  # "… end. [1]" split after the stop: the numbers belong to the sentence before
+            claims[-1].citations.extend(n for n in numbers if n not in claims[-1].citations)
     return claims
 
 
@@ -138,21 +141,32 @@ def verify(output: str, citations: Sequence[Citation], encode: Callable[[list[st
         pending.append((verdict, [(n, s) for n in claim.citations for s in sentences[n]]))
     if not pending:
         return result
-    texts = [v.claim.text for v, _ in pending] + [s for _, cands in pending for _, s in cands]
-    vectors = np.asarray(encode(texts), dtype=np.float32)
-    claim_vectors, rest = vectors[:len(pending)], vectors[len(pending):]
-    offset = 0
-    for (verdict, cands), vector in zip(pending, claim_vectors):
-        cand_vectors = rest[offset:offset + len(cands)]
-        offset += len(cands)
-        claim_terms = set(terms(verdict.claim.text))
-        sims = cand_vectors @ vector
-        scores = [SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * _coverage(claim_terms, s)
-                  for sim, (_, s) in zip(sims, cands)]
-        best = int(np.argmax(scores))
-        verdict.support, (verdict.quote_n, verdict.quote) = scores[best], cands[best]
+    scored = best_support([v.claim.text for v, _ in pending], [[s for _, s in c] for _, c in pending], encode)
+    for (verdict, cands), (score, best) in zip(pending, scored):
+        verdict.support, (verdict.quote_n, verdict.quote) = score, cands[best]
         if verdict.support >= min_support:
             verdict.kept = True
         else:
             verdict.reason = f"support {verdict.support:.2f} below {min_support:.2f}"
     return result
+
+
+def best_support(claims: list[str], candidates: list[list[str]],
+                 encode: Callable[[list[str]], np.ndarray]) -> list[tuple[float, int]]:
+    """For each claim, the support score against its best candidate sentence and that sentence's index
+    (one encode call for everything: passage sentences are usually cached already)."""
+    if not claims:
+        return []
+    texts = claims + [s for cands in candidates for s in cands]
+    vectors = np.asarray(encode(texts), dtype=np.float32)
+    claim_vectors, rest = vectors[:len(claims)], vectors[len(claims):]
+    out, offset = [], 0
+    for claim, cands, vector in zip(claims, candidates, claim_vectors):
+        sims = rest[offset:offset + len(cands)] @ vector
+        offset += len(cands)
+        claim_terms = set(terms(claim))
+        scores = [SIMILARITY_WEIGHT * float(sim) + (1 - SIMILARITY_WEIGHT) * _coverage(claim_terms, s)
+                  for sim, s in zip(sims, cands)]
+        best = int(np.argmax(scores))
+        out.append((scores[best], best))
+    return out

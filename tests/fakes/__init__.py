@@ -1,1 +1,1 @@
-"""Fake servers shared by tests and bench scripts (they listen on 127.0.0.1 only, never the network)."""
+"""Fake and embedded servers shared by tests and bench scripts (loopback or Unix sockets only, never the network)."""

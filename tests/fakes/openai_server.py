@@ -65,8 +65,10 @@ class Request:
 
     @property
     def passage_numbers(self) -> list[int]:
-        """The [n] numbers of the passages shown in the prompt (lines starting with "[n] ")."""
-        return [int(n) for n in re.findall(r"^\[(\d+)\] ", self.prompt, re.M)]
+        """The [n] numbers of the passages shown for the question (lines starting with "[n] " after the
+        prompt's worked example)."""
+        shown = self.prompt.split("Answer the question using only")[-1]
+        return [int(n) for n in re.findall(r"^\[(\d+)\] ", shown, re.M)]
 
     @property
     def is_rewrite(self) -> bool:

@@ -87,7 +87,7 @@ def test_question(corpus, case):
     else:
         hits = corpus.search(case.question, mode=case.mode)
         assert (hits[0].doc_id == 1) if case.found else hits == []
-    assert corpus.store.counts()["documents"] == before["documents"]
+    assert corpus.store.counts().documents == before.documents
 
 
 SEARCH_ARGS = {

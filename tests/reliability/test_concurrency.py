@@ -57,7 +57,7 @@ while not os.path.exists(stop):
 
 WRITER = r"""
 import json, sys, time
-import retrieval.store as store_mod
+import retrieval.storage.sqlite as store_mod
 from retrieval import Corpus, load_settings
 
 
@@ -79,15 +79,15 @@ class Delayed:  # statements inside a write transaction 20 ms late: a half-done 
         return getattr(self._conn, name)
 
 
-_store_init = store_mod.Store.__init__
+_store_init = store_mod.SQLiteStorage.__init__
 
 
-def store_init(self, home):
-    _store_init(self, home)
+def store_init(self, home, *args, **kwargs):
+    _store_init(self, home, *args, **kwargs)
     self.db = Delayed(self.db)
 
 
-store_mod.Store.__init__ = store_init
+store_mod.SQLiteStorage.__init__ = store_init
 corpus = Corpus.open(load_settings())
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
@@ -303,7 +303,7 @@ def read_store_unlocked(db: sqlite3.Connection) -> list[tuple[int, str]]:
 def test_writer_that_cannot_get_the_lock_fails_clearly_and_loses_nothing(tmp_path, make_corpus, monkeypatch):
     """When the lock stays taken past the busy timeout the write fails with one clear line and the
     corpus is as before; once the lock is free the same call succeeds."""
-    from retrieval import store as store_mod
+    from retrieval.storage import sqlite as store_mod
 
     monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.5)
     home = tmp_path / "index"

@@ -49,7 +49,7 @@ import torch, sentence_transformers  # the slow imports, once; no model is loade
 import retrieval.cli as cli
 import retrieval.corpus as corpus_mod
 import retrieval.embedder as embedder_mod
-import retrieval.store as store_mod
+import retrieval.storage.sqlite as store_mod
 from retrieval.types import text_hash
 
 corpus_mod.EMBED_BATCH = int(sys.argv[1])
@@ -72,13 +72,13 @@ class Delayed:  # statements in a transaction a little late, so writes become wi
     def __getattr__(self, name):
         return getattr(self._conn, name)
 
-_store_init = store_mod.Store.__init__
+_store_init = store_mod.SQLiteStorage.__init__
 
-def store_init(self, home):
-    _store_init(self, home)
+def store_init(self, home, *args, **kwargs):
+    _store_init(self, home, *args, **kwargs)
     self.db = Delayed(self.db)
 
-store_mod.Store.__init__ = store_init
+store_mod.SQLiteStorage.__init__ = store_init
 _encode = embedder_mod.SentenceTransformerEmbedder.encode_passages
 
 def encode_passages(self, texts):

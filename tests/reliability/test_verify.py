@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from retrieval.dense import _ids_digest
+from retrieval.storage.dense import _ids_digest
 
 from ..conftest import SEED_ARTICLE
 from .conftest import citebot, dense_ids, read_store, write_docs

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import random
+import threading
+
+import numpy as np
 
 import pytest
 
 from retrieval import Document, UserError
-from retrieval.search import fuse_convex, fuse_rrf
 
 from ..conftest import SEED_ARTICLE
 
@@ -64,7 +67,7 @@ def test_readding_identical_content_is_a_duplicate_and_changes_nothing(seed_corp
     generation = seed_corpus.store.generation()
     (result,) = seed_corpus.add_paths([SEED_ARTICLE])
     assert result.status == "duplicate"
-    assert result.doc_id == 1
+    assert result.doc_id == 1 and result.reason == "duplicate" and result.duplicate_of == 1
     assert seed_corpus.store.counts() == before
     assert seed_corpus.store.generation() == generation
 
@@ -118,7 +121,7 @@ def test_rebuilding_the_dense_index_reembeds_nothing(seed_corpus):
     embedder = seed_corpus.embedder
     calls = embedder.calls
     result = seed_corpus.reindex()
-    assert result == {"embedded": 0, "indexed": seed_corpus.store.counts()["passages"]}
+    assert result == {"embedded": 0, "indexed": seed_corpus.store.counts().passages}
     assert embedder.calls == calls
 
 
@@ -148,19 +151,6 @@ def test_add_document_api_and_empty_text(make_corpus):
     assert corpus.document(result.doc_id).title == "Rates"
 
 
-def test_convex_fusion_rewards_agreement():
-    fused = fuse_convex({1: 0.9, 2: 0.5, 3: 0.1}, {2: 10.0, 3: 1.0}, lexical_weight=0.4)
-    # 1 is best densely but unseen lexically; 2 is good in both and wins
-    assert max(fused, key=fused.get) == 2
-    assert fused[3] == pytest.approx(0.0)
-
-
-def test_rrf_sums_reciprocal_ranks():
-    fused = fuse_rrf([1, 2], [2, 3], k=60)
-    assert fused[2] == pytest.approx(1 / 62 + 1 / 61)
-    assert fused[1] == pytest.approx(1 / 61)
-
-
 def test_republished_story_is_a_near_duplicate_unless_forced(seed_corpus, tmp_path):
     text = SEED_ARTICLE.read_text(encoding="utf-8")
     body = text.split("/TASS/.", 1)[1]
@@ -170,10 +160,11 @@ def test_republished_story_is_a_near_duplicate_unless_forced(seed_corpus, tmp_pa
     (result,) = seed_corpus.add_paths([copy])
     assert result.status == "near-duplicate"
     assert result.doc_id == 1 and "--force" in result.message
-    assert seed_corpus.store.counts()["documents"] == 1
+    assert result.reason == "near-duplicate" and result.duplicate_of == 1  # for the bot: no message parsing
+    assert seed_corpus.store.counts().documents == 1
     (forced,) = seed_corpus.add_paths([copy], force=True)
     assert forced.status == "added"
-    assert seed_corpus.store.counts()["documents"] == 2
+    assert seed_corpus.store.counts().documents == 2
 
 
 def test_near_duplicates_within_one_input_are_caught(make_corpus, tmp_path):
@@ -223,3 +214,68 @@ def test_adding_with_another_model_brings_the_whole_index_to_that_model(make_cor
     assert new.store.missing_embeddings(new.embedder.name) == []
     hits = new.search("Moscow stopped peace treaty talks with Tokyo", k=3, mode="dense")
     assert hits and hits[0].source == "TASS"
+
+
+class BlockingEmbedder:
+    """The session model, except that a big passage batch (an upload) blocks until released, so a test
+    can ask a question while an add is, deterministically, still embedding."""
+
+    def __init__(self, inner, big: int = 200) -> None:
+        self.inner, self.name, self.big = inner, inner.name, big
+        self.embedding, self.release = threading.Event(), threading.Event()
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def min_score(self) -> float:
+        return self.inner.min_score
+
+    def encode_passages(self, texts):
+        if len(texts) >= self.big:
+            self.embedding.set()
+            assert self.release.wait(300), "never released"
+            rng = np.random.default_rng(0)  # the upload's vectors need not be real for this test
+            vectors = rng.standard_normal((len(texts), self.dim)).astype(np.float32)
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return self.inner.encode_passages(texts)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+
+def _upload(passages: int) -> list[Document]:
+    """Distinct documents of ten ~70-word paragraphs each (one passage per paragraph)."""
+    rng = random.Random(5)
+    syllables = "ba ko ri mu te sa lo vi ne du pa ge zo fi ra ty hu me".split()
+    docs = []
+    for d in range(passages // 10):
+        paragraphs = [" ".join("".join(rng.choice(syllables) for _ in range(3)) for _ in range(70)) + "."
+                      for _ in range(10)]
+        docs.append(Document(text="\n\n".join(paragraphs), title=f"Upload {d}"))
+    return docs
+
+
+def test_a_question_is_answered_while_an_upload_is_embedding(make_corpus, embedder, tmp_path):
+    """The write lock is held only for the write: a question does not wait for a 200-passage add."""
+    blocking = BlockingEmbedder(embedder)
+    corpus = make_corpus(tmp_path / "index", model=blocking)
+    assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
+    results: list = []
+    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(_upload(200))))
+    adder.start()
+    try:
+        assert blocking.embedding.wait(300), "the upload never reached the model"
+        answers: list = []
+        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
+        asker.start()
+        asker.join(120)
+        assert not asker.is_alive(), "the question waited for the upload"
+        assert adder.is_alive()  # the upload was still embedding when the answer came
+        assert answers[0].answered and TALKS in answers[0].citations[0].passage
+    finally:
+        blocking.release.set()
+        adder.join(300)
+    assert [r.status for r in results] == ["added"] * 20 and sum(r.passages for r in results) == 200
+    assert corpus.store.counts().passages == corpus.documents()[0].passages + 200

@@ -101,7 +101,7 @@ def test_a_failing_model_gives_the_extractive_answer(corpus_with, llm, reply, re
     llm.script(*[reply] * 3)
     answer = corpus_with(llm, llm_timeout=1.0).ask(QUESTION)
     assert answer.mode == "extractive" and answer.fallback == reason
-    assert answer.to_json() | {"fallback": ""} == baseline.to_json()
+    assert answer.to_json(True) | {"fallback": ""} == baseline.to_json(True)
 
 
 def test_an_unanswerable_question_does_not_ask_the_model(corpus_with, llm):
@@ -147,11 +147,26 @@ def test_ask_text_shows_sentences_with_numbers_and_quotes_on_request(home, poiso
     assert f'> "{MARCH}' in answer_part
     assert f"{len(UNSUPPORTED)} unsupported sentences dropped" in answer_part
     assert unsupported_shown(answer_part) == []
-    plain = citebot(home, "ask", QUESTION).stdout.split("Sources:")[0]
-    assert SHOWN in plain and '> "' not in plain
 
 
 def test_settings_never_print_the_api_key(home, monkeypatch):
     monkeypatch.setenv("CITEBOT_LLM_API_KEY", "sk-do-not-show")
     result = citebot(home, "settings")
     assert "CITEBOT_LLM_API_KEY" in result.stdout and "sk-do-not-show" not in result.stdout + result.stderr
+
+
+def test_quotes_are_shown_only_on_request(corpus_with, llm):
+    from retrieval.cli import format_answer
+
+    llm.script(poisoned_answer())
+    answer = corpus_with(llm).ask(QUESTION)
+    plain, quoted = format_answer(answer).split("Sources:")[0], format_answer(answer, quotes=True)
+    assert SHOWN in plain and '> "' not in plain and f'> "{MARCH}' in quoted
+    assert unsupported_shown(plain) == [] and unsupported_shown(quoted.split("Sources:")[0]) == []
+
+
+def test_json_without_an_llm_keeps_todays_shape_and_gains_mode_with_one(corpus_with, llm):
+    assert set(corpus_with(None).ask(QUESTION).to_json()) == {"question", "answered", "answer", "citations"}
+    llm.script(SUPPORTED)
+    data = corpus_with(llm).ask(QUESTION).to_json()
+    assert data["mode"] == "generative" and data["sentences"][0]["citations"] == [1]

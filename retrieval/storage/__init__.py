@@ -1,0 +1,57 @@
+"""The storage package: one interface (base.py), the embedded SQLite engine and the PostgreSQL engine.
+
+:func:`open_storage` is the only place that chooses the engine, from ``CITEBOT_DATABASE_URL``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import UserError
+from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding,
+                   NewDocument, NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage,
+                   StorageDamaged, StoredDocument, Transaction, VectorBatch, VerifyReport)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..settings import Settings
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+__all__ = [
+    "open_storage", "is_postgres_url", "MissingDriver", "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
+    "EmbeddingRow", "MissingEmbedding", "NewDocument", "NewPassage", "PassageRow", "ScoredPassage",
+    "SearchFilters", "SignatureRow", "Storage", "StorageDamaged", "StoredDocument", "Transaction", "VectorBatch",
+    "VerifyReport",
+]
+
+
+class MissingDriver(UserError, ImportError):
+    """The PostgreSQL engine was asked for but psycopg/pgvector are not installed (one clear line)."""
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.strip().lower().startswith(POSTGRES_SCHEMES)
+
+
+def open_storage(settings: "Settings", url: str | None = None) -> Storage:
+    """The store for ``settings``: PostgreSQL when the database URL (``url``, else CITEBOT_DATABASE_URL) is
+    a postgresql:// URL, else SQLite in ``settings.home_path``. The PostgreSQL engine is imported only
+    then, so SQLite users need neither psycopg nor pgvector."""
+    url = (settings.values.get("database_url", "") if url is None else url) or ""
+    if not url.strip():
+        from .sqlite import SQLiteStorage
+
+        return SQLiteStorage(settings.home_path, ann_threshold=int(settings.values.get("ann_threshold", 300_000)))
+    if not is_postgres_url(url):
+        scheme = url.split(":", 1)[0] if ":" in url else url[:20]
+        raise UserError(f"CITEBOT_DATABASE_URL: unsupported database {scheme!r}; use a postgresql:// URL, "
+                        f"or leave it empty for SQLite in CITEBOT_HOME")
+    try:
+        import psycopg  # noqa: F401  (checked here for one clear message)
+
+        from .postgres import PostgresStorage
+    except ImportError as exc:
+        raise MissingDriver(
+            f"CITEBOT_DATABASE_URL names PostgreSQL but its driver is not installed ({exc.name or exc}); "
+            f"install it with `pip install 'citebot[postgres]'` (psycopg 3 and pgvector)"
+        ) from None
+    return PostgresStorage(url, settings)  # the engine's constructor: (url, settings)

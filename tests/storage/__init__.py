@@ -1,0 +1,1 @@
+"""Tests of the storage engines (retrieval/storage/)."""
