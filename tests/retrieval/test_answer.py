@@ -293,3 +293,15 @@ def test_the_bundled_article_answers_a_question_about_each_of_its_facts(seed_cor
 def test_known_misses_on_the_bundled_article(seed_corpus, question, sentence):
     answer = seed_corpus.ask(question)
     assert answer.answered and sentence in answer.answer
+
+
+def test_ask_embeds_only_the_question_because_sentences_are_embedded_at_ingest(make_corpus):
+    from ..conftest import SEED_ARTICLE
+
+    corpus = make_corpus()
+    corpus.add_paths([SEED_ARTICLE])
+    embedded = list(corpus.embedder.passage_texts)
+    answer = corpus.ask("When did the Soviet Union and Japan sign a joint declaration?")
+    assert answer.answered
+    assert corpus.embedder.passage_texts == embedded  # no sentence reached the model at question time
+    assert answer.sentences[0].text in embedded  # it was embedded when the article was added
