@@ -33,6 +33,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from retrieval.storage.sqlite import SQLiteStorage
+from retrieval.eval import percentile  # the one definition (numpy's linear interpolation)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -77,10 +78,6 @@ def rss_mb() -> dict[str, float]:
         if line.startswith(("VmRSS", "VmHWM")):
             out[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)
     return out
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
 
 def bench_settings(home: Path, **overrides: Any):
