@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 from retrieval.eval import percentile  # the one definition (numpy's linear interpolation)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -80,6 +80,43 @@ def rss_mb() -> dict[str, float]:
     return out
 
 
+def time_asks(settings: Any, n_questions: int, search: bool = False) -> dict[str, Any]:
+    """Runs in a fresh process, as `citebot ask` would: open the corpus, load the model and the index with a
+    first question, then time ``ask`` (and, with ``search``, hybrid search first) on new questions."""
+    from retrieval import Corpus
+
+    start = time.perf_counter()
+    corpus = Corpus(settings)
+    qs = questions(n_questions + 2)
+    corpus.ask(qs[0])
+    open_s = time.perf_counter() - start
+    search_ms, ask_ms = [], []
+    for q in qs[2:]:
+        if search:
+            t = time.perf_counter()
+            corpus.search(q, k=10)
+            search_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        corpus.ask(q)
+        ask_ms.append((time.perf_counter() - t) * 1000)
+    passages = corpus.stats()["passages"]
+    corpus.close()
+    out: dict[str, Any] = {"passages": passages, "questions": len(ask_ms), "open_and_first_ask_s": round(open_s, 1)}
+    if search:
+        out.update(search_ms_p50=round(percentile(search_ms, 50), 1), search_ms_p95=round(percentile(search_ms, 95), 1))
+    out.update(ask_ms_p50=round(percentile(ask_ms, 50), 1), ask_ms_p95=round(percentile(ask_ms, 95), 1),
+               **{k.lower() + "_mb": v for k, v in rss_mb().items()})
+    return out
+
+
+def run_child_json(argv: list[str]) -> dict[str, Any]:
+    """Run ``python -m ARGV`` from the repository root and read the JSON object its last line prints."""
+    out = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"ask benchmark failed: {out.stderr.strip()[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def bench_settings(home: Path, **overrides: Any):
     from retrieval import load_settings
 

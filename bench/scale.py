@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.retrieval_speed import bench_settings, machine, percentile, questions, rss_mb
+from bench.retrieval_speed import bench_settings, machine, percentile, run_child_json, time_asks
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -169,33 +168,13 @@ def recall(home: Path, model: str, n_queries: int, ann: int) -> dict[str, Any]:
 
 
 def child_ask(home: Path, n_questions: int, ann: int) -> dict[str, Any]:
-    """Runs in a fresh process, as `citebot ask` would: open, load the model and the index, time ``ask``."""
-    from retrieval import Corpus
-
-    start = time.perf_counter()
-    corpus = Corpus(bench_settings(home, ann_threshold=ann))
-    qs = questions(n_questions + 2)
-    corpus.ask(qs[0])
-    open_s = time.perf_counter() - start
-    times = []
-    for q in qs[2:]:
-        t = time.perf_counter()
-        corpus.ask(q)
-        times.append((time.perf_counter() - t) * 1000)
-    stats = corpus.stats()
-    corpus.close()
-    return {"passages": stats["passages"], "questions": len(times), "open_and_first_ask_s": round(open_s, 1),
-            "ask_ms_p50": round(percentile(times, 50), 1), "ask_ms_p95": round(percentile(times, 95), 1),
-            **{k.lower() + "_mb": v for k, v in rss_mb().items()}}
+    """In a fresh process, as `citebot ask` would run: time ``ask`` on the index in ``home``."""
+    return time_asks(bench_settings(home, ann_threshold=ann), n_questions)
 
 
 def run_child(home: Path, n_questions: int, ann: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "bench.scale", "--child-ask", str(home), "--questions",
-                          str(n_questions), "--ann-threshold", str(ann)], cwd=ROOT, capture_output=True, text=True,
-                         check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"ask benchmark failed: {out.stderr.strip()[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child_json(["bench.scale", "--child-ask", str(home), "--questions", str(n_questions),
+                           "--ann-threshold", str(ann)])
 
 
 def _table(res: dict[str, Any]) -> str:

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from bench.retrieval_speed import bench_settings, machine, percentile, questions, rss_mb
+from bench.retrieval_speed import bench_settings, machine, percentile, run_child_json, time_asks
 from bench.scale import PASSAGES_PER_DOC, Synthetic, _unit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,35 +148,12 @@ def sweep(url: str, model: str, n_queries: int) -> list[dict[str, Any]]:
 
 
 def child_ask(home: Path, url: str, n_questions: int) -> dict[str, Any]:
-    """In a fresh process, as `citebot ask` runs: open, load the model, time hybrid search and ``ask``."""
-    from retrieval import Corpus
-
-    start = time.perf_counter()
-    corpus = Corpus(bench_settings(home, database_url=url))
-    qs = questions(n_questions + 2)
-    corpus.ask(qs[0])
-    open_s = time.perf_counter() - start
-    search_ms, ask_ms = [], []
-    for q in qs[2:]:
-        t = time.perf_counter()
-        corpus.search(q, k=10)
-        search_ms.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        corpus.ask(q)
-        ask_ms.append((time.perf_counter() - t) * 1000)
-    corpus.close()
-    return {"questions": len(ask_ms), "open_and_first_ask_s": round(open_s, 1),
-            "search_ms_p50": round(percentile(search_ms, 50), 1), "search_ms_p95": round(percentile(search_ms, 95), 1),
-            "ask_ms_p50": round(percentile(ask_ms, 50), 1), "ask_ms_p95": round(percentile(ask_ms, 95), 1),
-            **{k.lower() + "_mb": v for k, v in rss_mb().items()}}
+    """In a fresh process, as `citebot ask` would run: time hybrid search and ``ask`` on the given engine."""
+    return time_asks(bench_settings(home, database_url=url), n_questions, search=True)
 
 
 def run_child(home: Path, url: str, n_questions: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "bench.storage", "--child-ask", str(home), "--url", url,
-                          "--questions", str(n_questions)], cwd=ROOT, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"ask benchmark failed: {out.stderr.strip()[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child_json(["bench.storage", "--child-ask", str(home), "--url", url, "--questions", str(n_questions)])
 
 
 def _du_mb(path: Path) -> float:
