@@ -37,9 +37,11 @@ checks against every backend:
 from __future__ import annotations
 
 import abc
+import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -130,6 +132,23 @@ class NewDocument:
     passages: list[NewPassage]
     doc_id: int | None = None
     added: str | None = None
+
+    def document_row(self) -> tuple[list[str], list[Any]]:
+        """The ``documents`` columns and their values, the same in every engine (``id`` only when kept)."""
+        columns = ["content_hash", "title", "date", "source", "url", "lang", "path", "place", "page_starts",
+                   "signature", "added", "text"]
+        values: list[Any] = [self.content_hash, self.title, self.date, self.source, self.url, self.lang, self.path,
+                             self.place, json.dumps(self.page_starts), self.signature, self.added or utc_now(),
+                             self.text]
+        if self.doc_id is not None:
+            columns.insert(0, "id")
+            values.insert(0, self.doc_id)
+        return columns, values
+
+
+def utc_now() -> str:
+    """The stored timestamp form, ``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- values out ---------------------------------------------------------------------------------------

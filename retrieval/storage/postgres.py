@@ -28,7 +28,6 @@ import re
 import struct
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -45,7 +44,7 @@ from ..errors import UserError
 from ..types import DocumentInfo
 from .base import (NO_FILTERS, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding, NewDocument,
                    NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage, StorageDamaged,
-                   StoredDocument, Transaction, VectorBatch, VerifyReport)
+                   StoredDocument, Transaction, VectorBatch, VerifyReport, utc_now)
 
 WRITE_LOCK = 0x63697465  # pg_advisory_xact_lock key serialising document writers ("cite")
 MIGRATE_LOCK = 0x6D696772  # ... and schema migrations ("migr")
@@ -162,10 +161,6 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def safe_location(url: str) -> str:
     """The URL without its password (for messages and `citebot stats`)."""
     try:
@@ -287,13 +282,8 @@ class _PgTransaction(Transaction):
 
     def insert_document(self, doc: NewDocument) -> int:
         conn = self.conn
-        columns = ["content_hash", "title", "date", "source", "url", "lang", "path", "place", "page_starts",
-                   "signature", "added", "text"]
-        values: list[Any] = [doc.content_hash, doc.title, doc.date, doc.source, doc.url, doc.lang, doc.path,
-                             doc.place, json.dumps(doc.page_starts), doc.signature, doc.added or _now(), doc.text]
+        columns, values = doc.document_row()
         if doc.doc_id is not None:
-            columns.insert(0, "id")
-            values.insert(0, doc.doc_id)
             self.explicit_ids = True
         query = sql.SQL("INSERT INTO documents ({}) VALUES ({}) RETURNING id").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns)))
@@ -447,7 +437,7 @@ class PostgresStorage(Storage):
                     if conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (number,)).fetchone():
                         continue  # another process applied it while we waited
                     conn.execute(script)
-                    conn.execute("INSERT INTO schema_migrations(version, applied) VALUES (%s, %s)", (number, _now()))
+                    conn.execute("INSERT INTO schema_migrations(version, applied) VALUES (%s, %s)", (number, utc_now()))
 
     @staticmethod
     def _version(conn: psycopg.Connection) -> int:

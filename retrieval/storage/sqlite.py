@@ -16,7 +16,6 @@ import sqlite3
 import threading
 from collections import Counter
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -80,10 +79,6 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _corrupt(path: Path, exc: Exception) -> UserError:
     return UserError(
         f"the index store {path} cannot be read ({exc}); it was left untouched: restore it from a backup, "
@@ -133,13 +128,7 @@ class _SQLiteTransaction(Transaction):
 
     def insert_document(self, doc: NewDocument) -> int:
         db = self.db
-        columns = ["content_hash", "title", "date", "source", "url", "lang", "path", "place", "page_starts",
-                   "signature", "added", "text"]
-        values: list[Any] = [doc.content_hash, doc.title, doc.date, doc.source, doc.url, doc.lang, doc.path,
-                             doc.place, json.dumps(doc.page_starts), doc.signature, doc.added or _now(), doc.text]
-        if doc.doc_id is not None:
-            columns.insert(0, "id")
-            values.insert(0, doc.doc_id)
+        columns, values = doc.document_row()
         cur = db.execute(f"INSERT INTO documents({', '.join(columns)}) VALUES ({','.join('?' * len(values))})",
                          values)
         doc_id = int(cur.lastrowid)
