@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import neardup
+from retrieval.corpus import neardup
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reuters21578"
 

@@ -26,9 +26,9 @@ BACKENDS = ("sentence-transformers", "use-multilingual", "e5-small")
 
 
 def sample(n_passages: int, n_questions: int) -> tuple[list[str], list[str]]:
-    from retrieval.corpus import _embed_text
+    from retrieval.corpus.core import _embed_text
     from retrieval.eval import load_squad
-    from retrieval.passages import make_passages
+    from retrieval.text.passages import make_passages
 
     texts, questions = [], []
     for lang in ("en", "ru"):
@@ -43,7 +43,7 @@ def sample(n_passages: int, n_questions: int) -> tuple[list[str], list[str]]:
 
 def measure(backend: str, passages: list[str], questions: list[str]) -> dict[str, float | str]:
     from retrieval import load_settings
-    from retrieval.embedder import make_embedder
+    from retrieval.embed import make_embedder
 
     embedder = make_embedder(load_settings(env={"CITEBOT_EMBEDDER": backend}).replace(threads=1))
     embedder.encode_queries(["warm up"])  # loads the model

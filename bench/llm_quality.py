@@ -50,7 +50,7 @@ def _statement(question: str, answer: str) -> str:
 def calibrate(articles: list[dict], encode, limit: int, style: str = "statement") -> dict:
     """Support scores of positive (own paragraph) and negative (other paragraph) claims."""
     from retrieval.generate.verify import best_support, verify
-    from retrieval.passages import split_sentences
+    from retrieval.text.passages import split_sentences
     from retrieval.types import Citation
 
     rng = random.Random(7)

@@ -59,7 +59,7 @@ def datasets(scifact_docs: int, xquad_distractors: int, scifact_queries: int = 0
 def run_citebot(evalset: Any, distractors: list[Any], home: Path) -> tuple[dict[str, Any], list[tuple[int, str, str]]]:
     """citebot eval (hybrid, MiniLM) into a fresh index; returns its figures and its passages."""
     from retrieval import load_settings
-    from retrieval.corpus import Corpus, _embed_text
+    from retrieval.corpus.core import Corpus, _embed_text
     from retrieval.eval import _doc_key, evaluate
 
     settings = load_settings(env={}).replace(home=str(home), embedder="sentence-transformers", threads=1)

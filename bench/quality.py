@@ -3,7 +3,7 @@
 Why: trying a fusion recipe through `citebot eval` costs a full pass over the index per variant; here
 every passage vector, every query vector and a BM25 matrix are loaded once, and each variant (fusion
 method, weights, normalisation, document- vs passage-level lexical scoring, passage-to-document
-aggregation) is a few matrix operations. What wins here is then implemented in retrieval/search.py and
+aggregation) is a few matrix operations. What wins here is then implemented in retrieval/search/ and
 confirmed with `citebot eval`.
 
     python -m bench.quality --home bench/results/idx/scifact-minilm
@@ -22,7 +22,7 @@ from scipy import sparse
 
 from retrieval import Corpus, load_settings
 from retrieval.eval import EVAL_URL_PREFIX, load_beir, score_rankings
-from retrieval.lexical import query_terms, terms
+from retrieval.text.lexical import query_terms, terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scifact"
 
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def product_like(w: float, lexical_p: np.ndarray, cands: int = 200, norm: str = "minmax",
                      doc_share: float = 0.0) -> np.ndarray:
-        """What retrieval/search.py does: passage-level min-max over each list's candidates (the dense
+        """What retrieval/search/ does: passage-level min-max over each list's candidates (the dense
         score of lexical candidates computed exactly, lexical missing = 0), then best passage per doc."""
         out = []
         for i in range(len(qtexts)):

@@ -164,7 +164,7 @@ def measure_ingest(n_docs: int, embedder: Any) -> dict[str, Any]:
         stored = corpus.store.passages(corpus.store.passage_ids().tolist())
         rows = [(r.title, r.text) for _, r in sorted(stored.items())]
         corpus.close()
-    from retrieval.corpus import _embed_text
+    from retrieval.corpus.core import _embed_text
 
     texts = [_embed_text(title, text) for title, text in rows]
     start = time.perf_counter()
@@ -442,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(child_ask(args.child_ask, args.questions, args.embedder)))
         return 0
 
-    from retrieval.embedder import SentenceTransformerEmbedder, make_embedder
+    from retrieval.embed import SentenceTransformerEmbedder, make_embedder
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

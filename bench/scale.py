@@ -70,7 +70,7 @@ class Synthetic:
 
 def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -> dict[str, Any]:
     """Write synthetic documents through the storage interface until the store holds ``passages``."""
-    from retrieval.lexical import terms
+    from retrieval.text.lexical import terms
     from retrieval.storage import NewDocument, NewPassage
     from retrieval.storage.sqlite import SQLiteStorage
     from retrieval.types import text_hash
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_ask:
         print(json.dumps(child_ask(args.child_ask, args.questions, ann)))
         return 0
-    from retrieval.embedder import make_embedder
+    from retrieval.embed import make_embedder
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

@@ -41,7 +41,7 @@ INCREMENTAL_DOCS = 300
 
 
 def _records(synthetic: Synthetic, first: int, last: int):
-    from retrieval.lexical import terms
+    from retrieval.text.lexical import terms
     from retrieval.storage import NewDocument, NewPassage
     from retrieval.types import text_hash
 
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_ask:
         print(json.dumps(child_ask(args.child_ask, args.url, args.questions)))
         return 0
-    from retrieval.embedder import make_embedder
+    from retrieval.embed import make_embedder
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

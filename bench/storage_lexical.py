@@ -52,7 +52,7 @@ def _sets(limit_scifact: int = 2000):
 def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
     import psycopg
 
-    from retrieval.lexical import query_terms, terms
+    from retrieval.text.lexical import query_terms, terms
     from retrieval.storage import NewDocument, NewPassage, open_storage
     from retrieval.storage.postgres import PostgresStorage
     from retrieval.settings import load_settings

@@ -17,7 +17,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest, HTTPXRequest
 
-from retrieval.conversation import Conversations
+from retrieval.answer.conversation import Conversations
 from retrieval.errors import UserError
 
 from bot.access import Access, RateLimiter

@@ -38,7 +38,7 @@ class Library(Protocol):
 
 
 class Conversing(Protocol):
-    """``retrieval.conversation.Conversations``: follow-ups turned into standalone questions."""
+    """``retrieval.answer.conversation.Conversations``: follow-ups turned into standalone questions."""
 
     def ask(self, corpus: Any, key: Any, question: str, **filters: Any) -> Answer: ...
 

@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import Corpus, load_settings  # noqa: E402
-from retrieval.embedder import SentenceTransformerEmbedder, make_embedder  # noqa: E402
+from retrieval.embed import SentenceTransformerEmbedder, make_embedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = ROOT / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"

@@ -1,7 +1,7 @@
 """The docs document every setting and every command (datasette-style drift tests), and the README stays short."""
 from __future__ import annotations
 
-from retrieval import docgen
+from retrieval.cli import docgen
 from retrieval.cli import build_parser
 
 from .conftest import ROOT
@@ -12,13 +12,13 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_settings_table_matches_the_declarations():
     table = docgen.block(docgen.SETTINGS_DOC.read_text(encoding="utf-8"), "settings")
     assert table is not None, "docs/settings.md has no settings table markers"
-    assert table.strip() == docgen.settings_markdown(), "regenerate with `python -m retrieval.docgen`"
+    assert table.strip() == docgen.settings_markdown(), "regenerate with `python -m retrieval.cli.docgen`"
 
 
 def test_cli_reference_matches_the_parser():
     reference = docgen.block(docgen.CLI_DOC.read_text(encoding="utf-8"), "cli")
     assert reference is not None, "docs/cli.md has no cli reference markers"
-    assert reference.strip() == docgen.cli_markdown(), "regenerate with `python -m retrieval.docgen`"
+    assert reference.strip() == docgen.cli_markdown(), "regenerate with `python -m retrieval.cli.docgen`"
 
 
 def test_every_command_is_documented():

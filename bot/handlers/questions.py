@@ -8,7 +8,7 @@ import unicodedata
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 
 from retrieval.errors import UserError
-from retrieval.questions import strip_markup
+from retrieval.text.questions import strip_markup
 from retrieval.types import Answer
 
 from bot.context import Context

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..lexical import terms
+from ..text.lexical import terms
 from ..types import Answer, AnswerSentence, Citation, Hit
 from . import features, gate
 from .qtype import question_type

@@ -9,7 +9,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from ..lexical import terms
+from ..text.lexical import terms
 from ..types import Hit
 from .qtype import type_spans
 

@@ -93,7 +93,7 @@ def build_answer(answer: Answer, checked: Verification) -> Answer:
 
 
 def make_rewriter(settings: Any) -> Callable[[Sequence[Any], str], str | None] | None:
-    """A follow-up rewriter for retrieval.conversation that asks the configured LLM (None if unset)."""
+    """A follow-up rewriter for retrieval.answer.conversation that asks the configured LLM (None if unset)."""
     client = client_for(settings)
     if client is None:
         return None

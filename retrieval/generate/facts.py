@@ -1,7 +1,7 @@
 """Checkable facts of a sentence: numbers, dates and names, compared across formats and inflections.
 
 "1,000", "1000" and "1 000" are one number; "March 2022", "03.2022", "2022-03" and "марте 2022" one
-month; "Japan", "Japan's" and "Японии"/"Япония" one name (the Snowball stems of retrieval.lexical).
+month; "Japan", "Japan's" and "Японии"/"Япония" one name (the Snowball stems of retrieval.text.lexical).
 Everything here answers one question: does each fact of a generated sentence occur in the passages it
 cites? Extraction errs towards finding more facts — an extra check can only drop a sentence.
 """
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ..lexical import STOPWORDS, terms
+from ..text.lexical import STOPWORDS, terms
 
 _EN_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
               "october", "november", "december"]

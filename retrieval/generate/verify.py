@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..lexical import terms
-from ..passages import split_sentences
+from ..text.lexical import terms
+from ..text.passages import split_sentences
 from ..types import Citation
 from .facts import Haystack, missing_facts
 

@@ -1,7 +1,7 @@
 """The storage interface every engine implements: documents, passages, embeddings, lexical and vector search.
 
 `Corpus`, search, eval, the CLI and the bot talk only to :class:`Storage`; SQL lives in the backends
-(`sqlite.py`, the embedded default, and `postgres.py`). The contract, which tests/storage/test_contract.py
+(`sqlite.py`, the embedded default, and `postgres.py`). The contract, which tests/retrieval/storage/test_contract.py
 checks against every backend:
 
 * **Identity.** Document and passage ids are positive integers assigned by the backend, increasing and
@@ -20,7 +20,7 @@ checks against every backend:
   a native vector type with the same values. Unit-normalised by the encoders, so cosine = inner product.
   A passage's vector is found through its ``embed_hash`` (hash of ``title + "\\n" + text``).
 * **Lexical.** Each passage has one lexical entry: the stemmed terms of its document's title and of its
-  own text (both computed by ``retrieval.lexical.terms``, the one place stemming happens). Search takes
+  own text (both computed by ``retrieval.text.lexical.terms``, the one place stemming happens). Search takes
   already-stemmed distinct query terms and ORs them; scores are BM25-like, higher is better, with the
   title field weighted ``title_weight`` and the body 1.0.
 * **Vectors.** ``vector_search`` returns the passages nearest to a unit query vector, scored with the
@@ -49,7 +49,7 @@ from ..errors import CitebotError
 from ..types import DocumentInfo
 
 VECTOR_DTYPE = np.dtype("<f4")  # embeddings on disk / on the wire: little-endian float32, whatever the CPU
-SIGNATURE_DTYPE = np.dtype("<u4")  # near-duplicate MinHash signatures (retrieval.neardup)
+SIGNATURE_DTYPE = np.dtype("<u4")  # near-duplicate MinHash signatures (retrieval.corpus.neardup)
 
 
 class StorageDamaged(CitebotError):
@@ -94,7 +94,7 @@ NO_FILTERS = SearchFilters()
 @dataclass(frozen=True)
 class NewPassage:
     """One passage to insert. ``sentences`` are (start, end) char spans inside ``text``; ``terms`` the
-    stemmed terms of ``text`` (``retrieval.lexical.terms``). ``passage_id`` is None for a new passage;
+    stemmed terms of ``text`` (``retrieval.text.lexical.terms``). ``passage_id`` is None for a new passage;
     a migration copying a store may set it to keep ids (the backend must then advance its id sequence)."""
 
     ordinal: int

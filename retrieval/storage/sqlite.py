@@ -439,7 +439,7 @@ class SQLiteStorage(Storage):
 
     @_damage_is_one_line
     def export_documents(self, after_id: int = 0, limit: int = 100) -> list[StoredDocument]:
-        from ..lexical import terms
+        from ..text.lexical import terms
 
         with self.lock:
             docs = self.db.execute(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import faiss
 import numpy as np
 
-from ..lexical import terms
+from ..text.lexical import terms
 from .base import VECTOR_DTYPE, StorageDamaged, VerifyReport, unit_rows
 from .dense import BUILD_BATCH
 

@@ -1,6 +1,6 @@
 """`citebot verify` for the PostgreSQL engine: the store's tables and indexes agree, compared by content.
 
-Lexical postings are recomputed from the passages with ``retrieval.lexical.terms`` (the one place stemming
+Lexical postings are recomputed from the passages with ``retrieval.text.lexical.terms`` (the one place stemming
 happens) and compared by digest with the stored ones, in batches; vectors are
 checked for the model's dimension and a non-zero norm; every index must be valid. A repair rewrites
 lexical entries and counters, drops damaged vectors (the caller re-embeds ``missing``) and rebuilds
@@ -15,8 +15,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
-from ..lexical import terms
+from ..text.lexical import terms
 from .base import VerifyReport
+from .postgres_schema import index_name, lexical_postings
 
 if TYPE_CHECKING:  # pragma: no cover
     from .postgres import PostgresStorage
@@ -41,8 +42,6 @@ def verify(storage: "PostgresStorage", model: str, repair: bool = False) -> Veri
 
 
 def _check(storage: "PostgresStorage", model: str, repair: bool, report: VerifyReport) -> None:
-    from .postgres import index_name, lexical_postings
-
     with storage.pool.connection() as conn:
         invalid = conn.execute(
             """SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid

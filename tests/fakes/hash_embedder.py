@@ -10,7 +10,7 @@ import hashlib
 
 import numpy as np
 
-from retrieval.lexical import terms
+from retrieval.text.lexical import terms
 
 DIM = 64
 

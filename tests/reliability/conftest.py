@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from ..conftest import ROOT
-from retrieval.embedder import make_embedder
+from retrieval.embed import make_embedder
 from retrieval.settings import load_settings
 
 BIN = Path(sys.executable).parent
@@ -91,9 +91,9 @@ class Expected:
 
 def expected(path: Path, min_words: int = 60, max_words: int = 120) -> Expected:
     """The passages the loader and splitter produce for ``path`` (no model needed)."""
-    from retrieval.corpus import _embed_text
+    from retrieval.corpus.core import _embed_text
     from retrieval.ingest import load_file
-    from retrieval.passages import make_passages
+    from retrieval.text.passages import make_passages
     from retrieval.types import text_hash
 
     (doc,) = load_file(path, 10 * 1024 * 1024)

@@ -623,12 +623,12 @@ HOSTILE = {  # one megabyte each; the regexes they once hit took hours on them (
 PIPELINE = r"""
 import sys
 from pathlib import Path
-from retrieval import neardup
+from retrieval.corpus import neardup
 from retrieval.ingest import dates, lang
 from retrieval.ingest import load_file
 from retrieval.errors import UserError
-from retrieval.lexical import terms
-from retrieval.passages import make_passages
+from retrieval.text.lexical import terms
+from retrieval.text.passages import make_passages
 
 for name in sys.argv[2:]:
     try:

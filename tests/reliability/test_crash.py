@@ -34,7 +34,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from ..conftest import ROOT
 from .conftest import check_whole_or_absent, citebot, citebot_argv, cli_env, dense_ids, expected, read_store, write_docs
@@ -47,8 +46,8 @@ ZYGOTE = r"""
 import json, os, signal, sys, time
 import torch, sentence_transformers  # the slow imports, once; no model is loaded before a fork
 import retrieval.cli as cli
-import retrieval.corpus as corpus_mod
-import retrieval.embedder as embedder_mod
+import retrieval.corpus.core as corpus_mod
+import retrieval.embed as embedder_mod
 import retrieval.storage.sqlite as store_mod
 from retrieval.types import text_hash
 

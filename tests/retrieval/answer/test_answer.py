@@ -1,0 +1,307 @@
+"""Sentence selection, one hand-made case per rule: a question, a few sentences, the one that must win.
+
+The cases use a tiny deterministic encoder (hashed stemmed words), so each test shows what the rule
+itself does; the real model is exercised by the bundled-article test at the end, which lists a question
+for each fact of the TASS article and the sentence that must be quoted for it.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from retrieval.answer import DEFAULT_RULES, NO_ANSWER, Rules, compose
+from retrieval.answer.features import leans_on_previous, script
+from retrieval.answer.qtype import DATE, NUMBER, PERSON, PLACE, question_type, type_spans
+from retrieval.text.lexical import terms
+from retrieval.types import Hit
+
+DIM = 256
+
+
+def encode(texts: list[str]) -> np.ndarray:
+    """Bag of stemmed words hashed into DIM buckets, L2-normalised: similarity = shared words."""
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for term in terms(text):
+            out[i, zlib.crc32(term.encode()) % DIM] += 1.0
+        norm = np.linalg.norm(out[i])
+        if norm:
+            out[i] /= norm
+    return out
+
+
+def passage(sentences: list[str], passage_id: int = 1, doc_id: int = 1, score: float = 1.0,
+            title: str = "Test") -> tuple[Hit, list[tuple[int, int]]]:
+    """A hit made of ``sentences`` (document offsets = passage offsets) and its sentence spans."""
+    text, spans = "", []
+    for s in sentences:
+        if text:
+            text += " "
+        spans.append((len(text), len(text) + len(s)))
+        text += s
+    return Hit(passage_id, doc_id, score, score, None, text, 0, len(text), title, None, "", ""), spans
+
+
+def ask(question: str, passages: list[tuple[Hit, list[tuple[int, int]]]], rules: Rules = DEFAULT_RULES,
+        min_score: float = 0.1):
+    hits = [h for h, _ in passages]
+    spans = [s for _, s in passages]
+    return compose(question, hits, spans, encode([question])[0], encode, min_score, rules)
+
+
+def first_quote(answer) -> str:
+    assert answer.answered, answer.answer
+    return answer.sentences[0].text
+
+
+# -- what the question asks for -------------------------------------------------------------------------
+@pytest.mark.parametrize("question, kind", [
+    ("When did the museum open?", DATE),
+    ("In what year was the treaty signed?", DATE),
+    ("Когда был подписан договор?", DATE),
+    ("В каком году открылся музей?", DATE),
+    ("How many packages of sanctions were adopted?", NUMBER),
+    ("How much did the bridge cost?", NUMBER),
+    ("Сколько пакетов санкций было принято?", NUMBER),
+    ("Who told TASS about the talks?", PERSON),
+    ("Кто сообщил ТАСС о переговорах?", PERSON),
+    ("Where is military activity increased?", PLACE),
+    ("Где находится музей?", PLACE),
+    ("Why did the talks stop?", ""),
+    ("Почему переговоры прекратились?", ""),
+])
+def test_question_type_in_english_and_russian(question, kind):
+    assert question_type(question) == kind
+
+
+def test_type_spans_find_dates_numbers_and_names():
+    sentence = "In 1956, the Soviet Union and Japan signed 2 declarations on 19 October."
+    found = {sentence[s:e] for s, e in type_spans(sentence, DATE)}
+    assert "1956" in found and "19 October" in found
+    assert "2" in {sentence[s:e] for s, e in type_spans(sentence, NUMBER)}
+    assert "1956" not in {sentence[s:e] for s, e in type_spans(sentence, NUMBER)}  # a year is a date
+    assert "Soviet Union" in {sentence[s:e] for s, e in type_spans(sentence, PERSON)}
+    russian = "Принято более 20 пакетов санкций."
+    assert {russian[s:e] for s, e in type_spans(russian, NUMBER)} == {"20"}
+
+
+def test_script_and_pronoun_detection():
+    assert script("Кто сообщил ТАСС?") == "cyr" and script("Who told TASS?") == "lat" and script("2024") == ""
+    assert leans_on_previous("He noted that talks had stopped.")
+    assert leans_on_previous("Они вели переговоры.")
+    assert not leans_on_previous("Rudenko noted that talks had stopped.")
+
+
+# -- one case per selection rule: without the rule the other sentence wins, with it this one -----------
+OFF = Rules(type_weight=0.0, rank_weight=0.0, context_weight=0.0, novelty_weight=0.0, join_pronouns=False,
+            extend_to_type=False, passage_weight=0.0, name_penalty=0.0, max_sentences=1)
+
+
+def test_the_measured_rules_are_the_defaults():
+    """docs/answers.md keeps these; each test below shows one of them deciding a case."""
+    assert DEFAULT_RULES.type_weight > 0 and DEFAULT_RULES.novelty_weight > 0
+    assert DEFAULT_RULES.extend_to_type and DEFAULT_RULES.join_pronouns
+    assert DEFAULT_RULES.passage_weight > 0 and DEFAULT_RULES.name_penalty > 0
+
+
+def test_expected_type_prefers_the_sentence_with_a_year():
+    question = "When did the new museum open?"
+    opened = "The new museum finally opened in 1857."
+    restated = "The new museum did open after a long debate."
+    hits = [passage([restated, opened])]
+    assert first_quote(ask(question, hits, OFF)) == restated
+    assert first_quote(ask(question, hits, replace(OFF, type_weight=0.2))) == opened
+
+
+def with_similarities(question: str, passages, sims: dict[str, float], min_score: float = 0.1,
+                      rules: Rules = DEFAULT_RULES):
+    """compose() with the model replaced by chosen sentence-to-question similarities."""
+    q = np.zeros(4, dtype=np.float32)
+    q[0] = 1.0
+
+    def encode_fixed(texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 4), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i, 0], out[i, 1] = sims[t], np.sqrt(1 - sims[t] ** 2)
+        return out
+
+    return compose(question, [h for h, _ in passages], [sp for _, sp in passages], q, encode_fixed, min_score, rules)
+
+
+def test_novelty_prefers_the_sentence_that_adds_information():
+    question = "What did the museum exhibit show?"
+    echo = "The museum exhibit was a show."
+    informative = "The museum exhibit showed Roman glass, Saxon brooches and Viking coins."
+    hits = [passage([echo, informative])]
+    sims = {echo: 0.60, informative: 0.55}  # restating the question looks closer to it
+    assert first_quote(with_similarities(question, hits, sims, rules=OFF)) == echo
+    assert first_quote(with_similarities(question, hits, sims, rules=replace(OFF, novelty_weight=0.2))) == informative
+
+
+def test_passage_rank_breaks_near_ties_toward_the_better_passage():
+    question = "What did the committee decide about the bridge?"
+    weak = passage(["The committee decided about the bridge tolls."], passage_id=2, doc_id=2, score=0.3)
+    strong = passage(["The committee decided the bridge will be rebuilt."], passage_id=1, doc_id=1, score=1.0)
+    sims = {weak[0].text: 0.60, strong[0].text: 0.58}
+    assert first_quote(with_similarities(question, [strong, weak], sims, rules=OFF)).endswith("tolls.")
+    chosen = first_quote(with_similarities(question, [strong, weak], sims, rules=replace(OFF, rank_weight=0.1)))
+    assert chosen.endswith("rebuilt.")
+
+
+def test_a_typed_question_quotes_the_neighbour_that_holds_the_answer_type():
+    question = "How many people attended the final?"
+    restated = "The final was attended by a large crowd of people."
+    number = "Officials counted 71,088 spectators."
+    hits = [passage([restated, number, "Tickets sold out quickly."])]
+    sims = {restated: 0.7, number: 0.3, "Tickets sold out quickly.": 0.2}
+    assert [s for s, _ in with_similarities(question, hits, sims, rules=OFF).sentences] == [restated]
+    answer = with_similarities(question, hits, sims, rules=replace(OFF, extend_to_type=True))
+    assert [s for s, _ in answer.sentences] == [restated, number]
+    assert answer.answer == f"{restated} {number} [1]"
+
+
+def test_pronoun_sentence_is_quoted_with_the_sentence_naming_its_subject():
+    question = "What did he say about the sanctions?"
+    hits = [passage(["Deputy minister Andrey Rudenko spoke to reporters.",
+                     "He said the sanctions had made talks impossible."])]
+    answer = ask(question, hits, replace(OFF, join_pronouns=True))
+    assert [s for s, _ in answer.sentences] == ["Deputy minister Andrey Rudenko spoke to reporters.",
+                                                "He said the sanctions had made talks impossible."]
+    assert answer.answer == ("Deputy minister Andrey Rudenko spoke to reporters. "
+                             "He said the sanctions had made talks impossible. [1]")
+    assert answer.citations[0].quotes == [(0, 50), (51, 99)]
+    assert [s for s, _ in ask(question, hits, OFF).sentences] == ["He said the sanctions had made talks impossible."]
+
+
+def test_the_answer_span_is_marked_bold_in_the_answer_and_the_citation():
+    question = "How many packages of sanctions were adopted?"
+    sentence = "More than 20 packages of sanctions have been adopted."
+    answer = ask(question, [passage(["Talks stopped.", sentence])], replace(OFF, bold=True))
+    (s, e), = answer.highlights
+    assert answer.answer[s:e] == "20"
+    (ps, pe), = answer.citations[0].bold
+    assert answer.citations[0].passage[ps:pe] == "20"
+    assert answer.to_json()["citations"][0]["bold"] == [[ps, pe]]
+
+
+def test_cross_language_relevance_is_similarity_on_the_same_scale():
+    """No word is shared between a Russian question and English news: the gate must not need one."""
+    hits = [passage(["Moscow stopped the peace treaty talks."])]
+    vector = encode(["Moscow stopped the peace treaty talks."])[0]
+    same = lambda texts: np.stack([vector for _ in texts])  # a perfect cross-lingual match  # noqa: E731
+    answer = compose("Почему Москва прекратила переговоры?", [h for h, _ in hits], [s for _, s in hits],
+                     vector, same, 0.5, Rules(cross_shift=0.2))
+    assert answer.answered and answer.confidence == pytest.approx(0.8)
+    refused = compose("Почему Москва прекратила переговоры?", [h for h, _ in hits], [s for _, s in hits],
+                      vector, same, 0.85, Rules(cross_shift=0.2))
+    assert not refused.answered and refused.answer == NO_ANSWER
+
+
+def test_nothing_above_the_threshold_is_no_answer_with_weak_matches():
+    answer = ask("Who won the chess final?", [passage(["Oil prices rose sharply on Monday."])], min_score=0.3)
+    assert not answer.answered and answer.answer == NO_ANSWER and answer.citations
+
+
+def test_a_question_naming_what_the_passages_never_mention_is_refused():
+    question = "When did Tesla open the Berlin laboratory?"
+    hits = [passage(["Edison opened the laboratory in 1882."], title="Menlo Park")]
+    sims = {hits[0][0].text: 0.55}
+    off = with_similarities(question, hits, sims, min_score=0.5, rules=replace(OFF, latin_shift=0.0))
+    on = with_similarities(question, hits, sims, min_score=0.5,
+                           rules=replace(OFF, latin_shift=0.0, name_penalty=0.1))
+    assert off.answered and not on.answered  # neither Tesla nor Berlin is in the passage or its title
+    assert on.confidence == pytest.approx(off.confidence - 0.1)
+
+
+def test_question_words_in_the_passage_and_title_count_toward_the_gate():
+    question = "What did the Warsaw council decide?"
+    hits = [passage(["It voted to close the old bridge.", "The Warsaw council met on Monday to decide."],
+                    title="Warsaw council")]
+    sims = {t: 0.4 for t in ("It voted to close the old bridge.", "The Warsaw council met on Monday to decide.")}
+    base = with_similarities(question, hits, sims, rules=replace(OFF, latin_shift=0.0))
+    credited = with_similarities(question, hits, sims, rules=replace(OFF, latin_shift=0.0, passage_weight=0.1))
+    assert credited.confidence == pytest.approx(base.confidence + 0.1)  # all three words are in the passage
+
+
+def test_each_language_pair_has_its_own_shift():
+    hits = [passage(["Москва прекратила переговоры о мирном договоре."])]
+    sims = {hits[0][0].text: 0.5}
+    question = "Почему Москва прекратила переговоры?"
+    plain = with_similarities(question, hits, sims, rules=replace(OFF, russian_shift=0.0))
+    shifted = with_similarities(question, hits, sims, rules=replace(OFF, russian_shift=0.06))
+    assert shifted.confidence == pytest.approx(plain.confidence - 0.06)
+    english = passage(["Moscow stopped the peace treaty talks."])
+    cross = with_similarities(question, [english], {english[0].text: 0.5}, rules=replace(OFF, cross_shift=0.02))
+    assert cross.confidence == pytest.approx(0.48)  # similarity alone, shifted: no word can be shared
+
+
+# -- the bundled article: a question for each of its facts, and the sentence that must be quoted -------
+TASS_FACTS = [
+    ("Who told TASS that the talks cannot resume?",
+     "Russian Deputy Foreign Minister Andrey Rudenko told TASS."),
+    ("Is it possible to resume the peace treaty talks?",
+     "The resumption of talks on the peace treaty with Tokyo is impossible in the current environment"),
+    ("How does the diplomat describe relations with Japan?",
+     "relations with Japan are currently at an unprecedented low level"),
+    ("What is the key condition for normalizing relations?",
+     "The key condition for the beginning of the movement toward their normalization is Tokyo’s refusal"),
+    ("How many packages of sanctions has Japan adopted?",
+     "More than 20 packages of illegitimate sanctions have already been adopted."),
+    ("Where is military activity being increased?",
+     "Military activity is being increased jointly with the United States and other NATO member states"),
+    ("Since when have Russia and Japan been negotiating a peace treaty?",
+     "Russia and Japan have been negotiating a peace treaty after World War II since the mid-20th century."),
+    ("What happened to the Kuril Islands after World War II?",
+     "After the end of World War II, all Kuril Islands were incorporated into the Soviet Union."),
+    ("Which islands does Japan claim?",
+     "Japan challenged the ownership of Iturup, Kunashir, Shikotan islands"),
+    ("When did the Soviet Union and Japan sign a joint declaration?",
+     "In 1956, the Soviet Union and Japan signed a joint declaration on ceasing the state of war."),
+    ("When did Moscow stop the peace treaty talks?",
+     "The Russian foreign ministry said in March 2022 that Moscow was stopping peace treaty talks with Tokyo"),
+    ("Why did Moscow stop the peace treaty talks?",
+     "after it imposed unilateral sanctions on Russia over the situation in Ukraine"),
+    ("Когда СССР и Япония подписали совместную декларацию?",
+     "In 1956, the Soviet Union and Japan signed a joint declaration on ceasing the state of war."),
+]
+# Facts the answer still misses (docs/answers.md): the sentence stating them is lexically or semantically far
+# from the question for the model. Strict: when one starts passing, move it up.
+TASS_MISSES = [
+    ("What kind of document were Russia and Japan negotiating?",
+     "They were negotiating a modern fundamental and comprehensive document on peace, friendship"),
+    ("What is the main stumbling block to a peace treaty?",
+     "The main stumbling block to this is the issue of the ownership of the southern Kuril Islands."),
+    ("Сколько пакетов санкций приняла Япония?",
+     "More than 20 packages of illegitimate sanctions have already been adopted."),
+]
+
+
+def test_the_bundled_article_answers_a_question_about_each_of_its_facts(seed_corpus):
+    missed = []
+    for question, sentence in TASS_FACTS:
+        answer = seed_corpus.ask(question)
+        if not (answer.answered and sentence in answer.answer):
+            missed.append((question, answer.answer))
+    assert missed == []
+
+
+@pytest.mark.xfail(strict=True, reason="known misses, listed in docs/answers.md")
+@pytest.mark.parametrize("question, sentence", TASS_MISSES)
+def test_known_misses_on_the_bundled_article(seed_corpus, question, sentence):
+    answer = seed_corpus.ask(question)
+    assert answer.answered and sentence in answer.answer
+
+
+def test_ask_embeds_only_the_question_because_sentences_are_embedded_at_ingest(make_corpus):
+    from ...conftest import SEED_ARTICLE
+
+    corpus = make_corpus()
+    corpus.add_paths([SEED_ARTICLE])
+    embedded = list(corpus.embedder.passage_texts)
+    answer = corpus.ask("When did the Soviet Union and Japan sign a joint declaration?")
+    assert answer.answered
+    assert corpus.embedder.passage_texts == embedded  # no sentence reached the model at question time
+    assert answer.sentences[0].text in embedded  # it was embedded when the article was added

@@ -1,0 +1,161 @@
+"""The `citebot` command line run as a user runs it: a real subprocess, real files, real exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ...conftest import ROOT, SEED_ARTICLE
+
+TALKS = "Moscow was stopping peace treaty talks with Tokyo"
+
+
+def citebot(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CITEBOT_HOME=str(home), HF_HUB_OFFLINE="1")
+    return subprocess.run(
+        [sys.executable, "-m", "retrieval.cli", *args], input=stdin, capture_output=True, text=True,
+        env=env, cwd=ROOT, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("cli") / "index"
+    result = citebot(home, "add", str(ROOT / "corpus"))
+    assert result.returncode == 0, result.stderr
+    assert "added" in result.stdout
+    return home
+
+
+def test_ask_json_cites_the_tass_passage(home):
+    result = citebot(home, "ask", "why did talks stop?", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["answered"] is True
+    first = data["citations"][0]
+    assert first["n"] == 1 and TALKS in first["passage"]
+    assert first["date"] == "2024-02-07" and first["source"] == "TASS"
+    assert first["title"].startswith("The resumption of talks on the peace treaty")
+
+
+def test_unanswerable_question_json(home):
+    data = json.loads(citebot(home, "ask", "What is the capital of Peru?", "--json").stdout)
+    assert data["answered"] is False
+
+
+def test_chat_reads_questions_from_stdin(home):
+    result = citebot(home, "chat", stdin="why did talks stop?\n\nWhat is the capital of Peru?\n")
+    assert result.returncode == 0, result.stderr
+    assert TALKS in result.stdout.split("Sources:")[0]  # quoted in the answer itself
+    assert "[1] " in result.stdout
+    assert "Nothing in the corpus answers this question." in result.stdout
+
+
+def test_adding_again_reports_duplicates_and_changes_nothing(home):
+    before = citebot(home, "stats", "--json").stdout
+    result = citebot(home, "add", str(SEED_ARTICLE))
+    assert result.returncode == 0
+    assert "duplicate" in result.stdout
+    assert json.loads(citebot(home, "stats", "--json").stdout) == json.loads(before)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ask", ""), "empty"),
+    (("ask", "   "), "empty"),
+    (("show", "999"), "no document"),
+    (("remove", "1", "999"), "no document"),
+    (("search", "talks", "--since", "last week"), "not a date"),
+])
+def test_user_errors_are_one_line_without_traceback(home, args, message):
+    result = citebot(home, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    # `remove 1 999` checks every id first: document 1 is still there
+    assert "TASS" in citebot(home, "list").stdout
+
+
+def test_missing_file_is_reported_and_the_rest_added(home, tmp_path):
+    good = tmp_path / "note.md"
+    good.write_text("---\ntitle: Harbour reopens\n---\nThe harbour of Valparaiso reopened on Monday after a storm.\n")
+    result = citebot(home, "add", str(tmp_path / "missing.txt"), str(good))
+    assert result.returncode == 1
+    assert "missing.txt" in result.stderr
+    assert "Harbour reopens" in citebot(home, "list").stdout
+
+
+def test_list_never_loads_the_model(home):
+    code = ("import sys; from retrieval.cli import main; main(['list']); "
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    env = dict(os.environ, CITEBOT_HOME=str(home))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "NO-TORCH" in result.stdout and "TASS" in result.stdout
+
+
+def test_settings_shows_where_values_come_from(home):
+    result = citebot(home, "settings")
+    assert "CITEBOT_HOME" in result.stdout and "(env CITEBOT_HOME)" in result.stdout
+    assert "CITEBOT_TOP_K" in result.stdout and "(default)" in result.stdout
+
+
+def test_verify_passes_on_a_healthy_index(home):
+    result = citebot(home, "verify")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok")
+
+
+def test_ask_batch_answers_each_line_and_reports_bad_lines(home, tmp_path):
+    lines = [
+        "why did talks stop?",
+        json.dumps({"question": "What is the capital of Peru?"}),
+        "{not json",
+        json.dumps({"question": "why did talks stop?", "since": "2025-01-01"}),
+        "",
+        json.dumps({"question": "why did talks stop?", "until": "yesterday"}),
+        json.dumps({"text": "no question field"}),
+    ]
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = citebot(home, "ask", "--batch", str(batch))
+    assert result.returncode == 1  # some lines failed; every other line was still answered
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 6  # the blank line is skipped, every other line gives one object
+    assert out[0]["answered"] is True and TALKS in out[0]["citations"][0]["passage"]
+    assert out[1]["answered"] is False
+    assert out[2]["line"] == 3 and "not valid JSON" in out[2]["error"]
+    assert out[3]["answered"] is False and out[3]["citations"] == []  # the article is dated 2024: filtered out
+    assert out[4]["line"] == 6 and "not a date" in out[4]["error"]
+    assert out[5]["line"] == 7 and "text" in out[5]["error"]
+
+
+def test_ask_batch_reads_stdin_and_matches_single_ask(home):
+    single = json.loads(citebot(home, "ask", "why did talks stop?", "--json").stdout)
+    result = citebot(home, "ask", "--batch", "-", stdin="why did talks stop?\n")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [single]
+
+
+def test_ask_needs_a_question_or_a_batch(home):
+    result = citebot(home, "ask")
+    assert result.returncode == 2 and "--batch" in result.stderr
+
+
+def test_ask_marks_the_answer_span_bold_on_a_terminal_and_in_json(home):
+    from retrieval.cli import format_answer
+    from retrieval.types import Answer
+
+    result = citebot(home, "ask", "How many packages of sanctions has Japan adopted?")
+    assert result.returncode == 0, result.stderr
+    assert "More than 20 packages of illegitimate sanctions" in result.stdout  # piped: verbatim, no markers
+    data = json.loads(citebot(home, "ask", "How many packages of sanctions has Japan adopted?", "--json").stdout)
+    first = data["citations"][0]
+    assert [first["passage"][s:e] for s, e in first["bold"]] == ["20"]
+    answer = Answer("q", True, "More than 20 packages. [1]", [], highlights=[(10, 12)])
+    assert "More than \x1b[1m20\x1b[0m packages. [1]" in format_answer(answer, width=80)
+    assert format_answer(answer, width=None) == "More than 20 packages. [1]"

@@ -1,0 +1,186 @@
+"""What only the PostgreSQL engine has: URLs and their secrets, a server that is down, schema migrations
+shared by processes, the HNSW path against exact search, the writers' lock, the pool, read-only replicas."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import psycopg
+import pytest
+
+from retrieval.errors import UserError
+from retrieval.text.lexical import terms
+from retrieval.storage import NewDocument, NewPassage, SearchFilters
+from retrieval.storage import postgres as pg
+from retrieval.storage.postgres import PostgresStorage, safe_location
+from tests.conftest import SEED_ARTICLE
+
+TALKS = "Moscow was stopping peace treaty talks with Tokyo"
+
+
+def test_locations_never_show_the_password(pg_url):
+    assert safe_location("postgresql://news:s3cret@db.example:5433/citebot") == "postgresql://news@db.example:5433/citebot"
+    assert safe_location("postgresql:///citebot?host=/run/postgresql") == "postgresql:///citebot?host=/run/postgresql"
+    with_password = pg_url.replace("postgres@", "postgres:s3cret@")  # trust auth ignores it
+    store = PostgresStorage(with_password)
+    assert store.location == pg_url  # the same server and database, without the secret
+    store.close()
+
+
+def test_a_server_that_is_not_there_is_one_line(tmp_path):
+    with pytest.raises(UserError) as err:
+        PostgresStorage(f"postgresql://postgres@/nothing?host={tmp_path}")
+    message = str(err.value)
+    assert "cannot connect to PostgreSQL" in message and "\n" not in message
+
+
+def test_processes_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
+    errors: list[BaseException] = []
+    stores: list[PostgresStorage] = []
+
+    def open_one() -> None:
+        try:
+            stores.append(PostgresStorage(pg_url, pool_size=1))
+        except BaseException as exc:  # pragma: no cover - the assertion below shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(stores) == 4
+    assert {s.schema_version() for s in stores} == {pg.SCHEMA_VERSION}
+    assert [n for n, _ in pg.MIGRATIONS] == list(range(1, len(pg.MIGRATIONS) + 1))
+    for s in stores:
+        s.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(pg.MIGRATIONS)
+        conn.execute("INSERT INTO schema_migrations VALUES (%s, 'later')", (pg.SCHEMA_VERSION + 1,))
+    with pytest.raises(UserError, match="newer citebot"):
+        PostgresStorage(pg_url)
+
+
+def _synthetic_store(url: str, n: int, dim: int = 32) -> tuple[PostgresStorage, np.ndarray]:
+    rng = np.random.default_rng(5)
+    centers = rng.standard_normal((20, dim))
+    vectors = centers[rng.integers(0, 20, n)] + 0.6 * rng.standard_normal((n, dim))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    store = PostgresStorage(url)
+    store.put_embeddings("m", {f"e{i}": v for i, v in enumerate(vectors)})
+    with store.transaction() as tx:
+        for i in range(n):
+            text = f"passage {i}"
+            tx.insert_document(NewDocument(
+                content_hash=f"h{i}", title="", date=f"20{10 + i % 10}-01-01", source="A" if i % 5 else "B",
+                url="", lang="", path=f"/{i}", place="", page_starts=[], signature=None, text=text, title_terms=[],
+                passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
+    return store, vectors
+
+
+def test_hnsw_search_matches_exact_search_also_with_filters(pg_url, monkeypatch):
+    store, vectors = _synthetic_store(pg_url, 3000)
+    assert store.sync_vector_index("m") is True  # the HNSW index is built once ...
+    assert store.sync_vector_index("m") is False  # ... and then maintained by PostgreSQL
+    monkeypatch.setattr(pg, "EXACT_BELOW", 0)  # walk the graph even for filtered queries
+    rng = np.random.default_rng(9)
+    queries = vectors[rng.choice(len(vectors), 30, replace=False)] + 0.3 * rng.standard_normal((30, 32))
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    source_b = np.array([i % 5 == 0 for i in range(len(vectors))])
+    recall, recall_b = [], []
+    for q in queries:
+        exact = np.argsort(-(vectors @ q))[:10] + 1  # passage ids are 1..n in insertion order
+        found = store.vector_search("m", q, 10)
+        assert len(found) == 10
+        for hit in found:  # the score is the exact cosine, whatever picked the candidate
+            assert hit.score == pytest.approx(float(vectors[hit.passage_id - 1] @ q), abs=1e-5)
+        recall.append(len({h.passage_id for h in found} & set(exact.tolist())) / 10)
+        sims_b = np.where(source_b, vectors @ q, -np.inf)
+        exact_b = np.argsort(-sims_b)[:10] + 1
+        found_b = store.vector_search("m", q, 10, SearchFilters(source="b"))
+        assert {h.passage_id % 5 for h in found_b} == {1}  # ids 1, 6, 11, ...: documents from source B
+        recall_b.append(len({h.passage_id for h in found_b} & set(exact_b.tolist())) / 10)
+    assert np.mean(recall) >= 0.95 and np.mean(recall_b) >= 0.9, (np.mean(recall), np.mean(recall_b))
+    assert store.vector_search("m", np.ones(7, dtype=np.float32), 5) == []  # another model's size
+    store.close()
+
+
+def test_a_second_writer_waits_then_gets_a_busy_line(pg_url, monkeypatch):
+    monkeypatch.setattr(pg, "BUSY_TIMEOUT_S", 1.0)
+    first, second = PostgresStorage(pg_url), PostgresStorage(pg_url)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with first.transaction():
+            inside.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(30)
+        started = time.monotonic()
+        with pytest.raises(UserError, match="busy"):
+            with second.transaction():
+                pass
+        assert 0.8 < time.monotonic() - started < 10
+        assert second.put_embeddings("m", {"x": np.ones(4, dtype=np.float32) / 2})  # the cache never waits for it
+    finally:
+        release.set()
+        holder.join()
+    with second.transaction():  # and once the first is done, the second goes through
+        pass
+    assert second.generation() == 2
+    first.close()
+    second.close()
+
+
+def test_the_pool_serves_concurrent_readers(pg_url):
+    store, vectors = _synthetic_store(pg_url, 200)
+    expected = [h.passage_id for h in store.vector_search("m", vectors[3], 5)]
+    results, errors = [], []
+
+    def reader() -> None:
+        try:
+            for _ in range(10):
+                results.append([h.passage_id for h in store.vector_search("m", vectors[3], 5)])
+                store.lexical_search(["passag"], 5)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(12)]  # more threads than pooled connections
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 120 and all(r == expected for r in results)
+    store.close()
+
+
+def test_a_read_only_replica_answers_questions_and_refuses_writes(make_corpus, tmp_path, pg_url):
+    corpus = make_corpus(tmp_path / "h", database_url=pg_url)
+    corpus.add_paths([SEED_ARTICLE])
+    corpus.close()
+    dbname = pg_url.split("@/")[1].split("?")[0]
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # what a hot standby looks like to a client
+        conn.execute(f'ALTER DATABASE "{dbname}" SET default_transaction_read_only = on')
+    replica = make_corpus(tmp_path / "h2", database_url=pg_url)
+    answer = replica.ask("why did the talks between Moscow and Tokyo stop?")  # a new question: its vector is not cached
+    assert answer.answered and TALKS in answer.citations[0].passage
+    with pytest.raises(UserError, match="read-only"):
+        replica.remove(1)
+    assert replica.verify().ok
+
+
+def test_connections_the_server_dropped_are_replaced(pg_url):
+    """A server restart or a failover drops every connection: the next question still gets an answer."""
+    store, vectors = _synthetic_store(pg_url, 20)
+    assert store.vector_search("m", vectors[0], 3)[0].passage_id == 1
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        dropped = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert dropped >= 1
+    assert store.vector_search("m", vectors[0], 3)[0].passage_id == 1
+    assert store.counts().documents == 20
+    store.close()
