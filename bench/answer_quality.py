@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "bench" / "results"
+from bench.common import DATA, RESULTS
+
 PAIRS = ("en-en", "ru-ru", "ru-en")
 FOLDS = {"A": (0, 12), "B": (12, 24)}
 

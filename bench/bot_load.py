@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import DATA, ROOT
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 TOKEN = "7000000001:BENCH-token-not-secret"
 
 SEED_QUESTIONS = [

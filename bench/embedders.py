@@ -17,10 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
+from bench.common import ROOT
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "xquad"
 BACKENDS = ("sentence-transformers", "use-multilingual", "e5-small")
 

@@ -22,11 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from bench.common import DATA, RESULTS
 from retrieval.eval import percentile  # the one definition (numpy's linear interpolation)
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "bench" / "results"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -32,12 +32,10 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from bench.common import DATA, RESULTS, ROOT, log
 from retrieval.storage.sqlite import SQLiteStorage
 from retrieval.eval import percentile  # the one definition (numpy's linear interpolation)
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "bench" / "results"
 REUTERS_10K, TELEGRAM_10K = 1750, 3550  # documents giving ~5k passages each, as the XQuAD eval uses
 SYNTHETIC_NOISE = 0.62  # |noise| relative to a unit vector: cosine to the source ~ 1/sqrt(1+0.62^2) = 0.85
 
@@ -443,9 +441,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     from retrieval.embed import SentenceTransformerEmbedder, make_embedder
-
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
     res: dict[str, Any] = {"machine": machine()}
     embedder = SentenceTransformerEmbedder(threads=1)

@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import RESULTS, log, publish
 from bench.retrieval_speed import bench_settings, machine, percentile, run_child_json, time_asks
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PASSAGES_PER_DOC = 10
 WORDS_PER_PASSAGE = 40
 DOCS_PER_WRITE = 2_000
@@ -67,23 +66,14 @@ class Synthetic:
                 for i in range(n)]
         return docs, vectors
 
+    def records(self, first: int, last: int) -> tuple[list[Any], dict[str, np.ndarray]]:
+        """Documents ``first``..``last`` as storage records, with their passage vectors keyed by text hash."""
+        from retrieval.storage import NewDocument, NewPassage
+        from retrieval.text.lexical import terms
+        from retrieval.types import Document, text_hash
 
-def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -> dict[str, Any]:
-    """Write synthetic documents through the storage interface until the store holds ``passages``."""
-    from retrieval.text.lexical import terms
-    from retrieval.storage import NewDocument, NewPassage
-    from retrieval.storage.sqlite import SQLiteStorage
-    from retrieval.types import text_hash
-
-    n_docs = passages // PASSAGES_PER_DOC
-    synthetic = Synthetic(dim, n_docs)
-    store = SQLiteStorage(home, ann_threshold=ann)
-    have = store.counts().documents
-    start = time.perf_counter()
-    for first in range(have, n_docs, DOCS_PER_WRITE):
-        docs, vectors = synthetic.documents(first, min(n_docs, first + DOCS_PER_WRITE))
-        records, cache = [], {}
-        row = 0
+        docs, vectors = self.documents(first, last)
+        records, cache, row = [], {}, 0
         for title, texts in docs:
             title_terms, ps, offset = terms(title), [], 0
             for i, text in enumerate(texts):
@@ -93,9 +83,22 @@ def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -
                 ps.append(NewPassage(i, offset, offset + len(text), text, embed_hash, [(0, len(text))], terms(text)))
                 offset += len(text) + 2
             body = "\n\n".join(texts)
-            records.append(NewDocument(content_hash=text_hash(body), title=title, date="2024-01-01",
-                                       source="Synthetic", url="", lang="en", path="", place="", page_starts=[],
-                                       signature=None, text=body, title_terms=title_terms, passages=ps))
+            document = Document(body, title=title, date="2024-01-01", source="Synthetic", lang="en")
+            records.append(NewDocument(document, content_hash=text_hash(body), title_terms=title_terms, passages=ps))
+        return records, cache
+
+
+def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -> dict[str, Any]:
+    """Write synthetic documents through the storage interface until the store holds ``passages``."""
+    from retrieval.storage.sqlite import SQLiteStorage
+
+    n_docs = passages // PASSAGES_PER_DOC
+    synthetic = Synthetic(dim, n_docs)
+    store = SQLiteStorage(home, ann_threshold=ann)
+    have = store.counts().documents
+    start = time.perf_counter()
+    for first in range(have, n_docs, DOCS_PER_WRITE):
+        records, cache = synthetic.records(first, min(n_docs, first + DOCS_PER_WRITE))
         store.put_embeddings(model, cache)
         with store.transaction() as tx:
             for record in records:
@@ -116,6 +119,17 @@ def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -
            "float32_vectors_mb": round(store.counts().passages * dim * 4 / 2**20, 1)}
     store.close()
     return out
+
+
+def timed_recall(store: Any, model: str, queries: np.ndarray, exact: np.ndarray) -> tuple[list[float], float]:
+    """Each query's ``vector_search`` time in ms, and recall@10 against the exact top 10 (rows of ``exact``)."""
+    times, hits = [], []
+    for q, truth in zip(queries, exact):
+        t = time.perf_counter()
+        found = store.vector_search(model, q, 10)
+        times.append((time.perf_counter() - t) * 1000)
+        hits.append(len({h.passage_id for h in found} & set(truth.tolist())) / 10)
+    return times, round(float(np.mean(hits)), 4)
 
 
 def recall(home: Path, model: str, n_queries: int, ann: int) -> dict[str, Any]:
@@ -149,13 +163,8 @@ def recall(home: Path, model: str, n_queries: int, ann: int) -> dict[str, Any]:
     for nprobe in probes:
         if nprobe:
             inner.nprobe = max(1, nprobe)
-        times, hits = [], []
-        for q, truth in zip(queries, exact):
-            t = time.perf_counter()
-            found = store.vector_search(model, q, 10)
-            times.append((time.perf_counter() - t) * 1000)
-            hits.append(len({h.passage_id for h in found} & set(truth.tolist())) / 10)
-        sweep.append({"nprobe": nprobe, "recall_at_10": round(float(np.mean(hits)), 4),
+        times, recall_at_10 = timed_recall(store, model, queries, exact)
+        sweep.append({"nprobe": nprobe, "recall_at_10": recall_at_10,
                       "search_ms_p50": round(percentile(times, 50), 1), "search_ms_p95": round(percentile(times, 95), 1)})
     if default:
         inner.nprobe = default
@@ -206,9 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from retrieval.embed import make_embedder
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
     embedder = make_embedder(bench_settings(args.work))  # the name only: no model is loaded here
     dim = int(os.environ.get("BENCH_DIM", "0")) or embedder.dim
     res: dict[str, Any] = {"machine": machine(), "ann_threshold": ann, "synthetic": "passage texts and vectors (see bench/scale.py)",
@@ -224,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         entry["disk_mb"] = round(sum(f.stat().st_size for f in home.iterdir() if f.is_file()) / 2**20, 1)
         res["sizes"][str(size)] = entry
         log(json.dumps(entry))
-    print(_table(res))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(res, indent=2))
-    print(json.dumps(res))
+    publish("scale", res, _table(res))
     return 0
 
 

@@ -31,42 +31,19 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bench.common import RESULTS, log, publish
 from bench.retrieval_speed import bench_settings, machine, percentile, run_child_json, time_asks
-from bench.scale import PASSAGES_PER_DOC, Synthetic, _unit
+from bench.scale import PASSAGES_PER_DOC, Synthetic, _unit, timed_recall
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 DOCS_PER_WRITE = 500
 INCREMENTAL_DOCS = 300
-
-
-def _records(synthetic: Synthetic, first: int, last: int):
-    from retrieval.text.lexical import terms
-    from retrieval.storage import NewDocument, NewPassage
-    from retrieval.types import text_hash
-
-    docs, vectors = synthetic.documents(first, last)
-    records, cache, row = [], {}, 0
-    for title, texts in docs:
-        title_terms, ps, offset = terms(title), [], 0
-        for i, text in enumerate(texts):
-            embed_hash = text_hash(f"{title}\n{text}")
-            cache[embed_hash] = vectors[row]
-            row += 1
-            ps.append(NewPassage(i, offset, offset + len(text), text, embed_hash, [(0, len(text))], terms(text)))
-            offset += len(text) + 2
-        body = "\n\n".join(texts)
-        records.append(NewDocument(content_hash=text_hash(body), title=title, date="2024-01-01", source="Synthetic",
-                                   url="", lang="en", path="", place="", page_starts=[], signature=None, text=body,
-                                   title_terms=title_terms, passages=ps))
-    return records, cache
 
 
 def _write(store, model: str, synthetic: Synthetic, first: int, last: int, log: Callable[[str], None]) -> float:
     start = time.perf_counter()
     for a in range(first, last, DOCS_PER_WRITE):
         b = min(last, a + DOCS_PER_WRITE)
-        records, cache = _records(synthetic, a, b)
+        records, cache = synthetic.records(a, b)
         store.put_embeddings(model, cache)
         with store.transaction() as tx:
             for record in records:
@@ -114,13 +91,8 @@ def recall(store, model: str, n_queries: int) -> dict[str, Any]:
         top = np.argsort(-all_s, axis=1)[:, :10]
         best_s, best_i = np.take_along_axis(all_s, top, 1), np.take_along_axis(all_i, top, 1)
     store.vector_search(model, queries[0], 10)  # warm: index loaded / created
-    times, hits = [], []
-    for q, truth in zip(queries, best_i):
-        t = time.perf_counter()
-        found = store.vector_search(model, q, 10)
-        times.append((time.perf_counter() - t) * 1000)
-        hits.append(len({h.passage_id for h in found} & set(truth.tolist())) / 10)
-    return {"queries": len(queries), "recall_at_10": round(float(np.mean(hits)), 4),
+    times, recall_at_10 = timed_recall(store, model, queries, best_i)
+    return {"queries": len(queries), "recall_at_10": recall_at_10,
             "vector_search_ms_p50": round(percentile(times, 50), 1),
             "vector_search_ms_p95": round(percentile(times, 95), 1)}
 
@@ -243,9 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from retrieval.embed import make_embedder
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
     embedder = make_embedder(bench_settings(RESULTS))  # the name and size only: no model is loaded here
     res: dict[str, Any] = {"machine": machine(), "synthetic": "passage texts and vectors (bench/scale.py's generator)",
                            "model": embedder.name, "dim": embedder.dim, "runs": {}}
@@ -256,10 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             entry = run(size, embedder.dim, embedder.name, args, log)
             res["runs"][f"{engine}:{size}"] = entry
             log(json.dumps(entry))
-    print(_table(res))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "storage.json").write_text(json.dumps(res, indent=2))
-    print(json.dumps(res))
+    publish("storage", res, _table(res))
     return 0
 
 

@@ -16,15 +16,13 @@ The alternatives' SQL is experiment code and lives only here; the product has on
 """
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "bench" / "results"
+from bench.common import DATA, log, publish
+
 
 # PostgreSQL's ts_rank weight array is {D, C, B, A}: body terms D = 1.0, title terms A = 0.5 (as FTS5's bm25)
 _ALTERNATIVES = {
@@ -54,6 +52,7 @@ def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
 
     from retrieval.text.lexical import query_terms, terms
     from retrieval.storage import NewDocument, NewPassage, open_storage
+    from retrieval.types import Document
     from retrieval.storage.postgres import PostgresStorage
     from retrieval.settings import load_settings
 
@@ -65,9 +64,8 @@ def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
             for i, d in enumerate(eval_set.docs):
                 text = d.text[:4000]
                 doc_id = tx.insert_document(NewDocument(
-                    content_hash=f"{eval_set.name}-{i}", title=d.title, date=None, source="", url="", lang="",
-                    path=d.key, place="", page_starts=[], signature=None, text=text, title_terms=terms(d.title),
-                    passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
+                    Document(text, title=d.title, path=d.key), content_hash=f"{eval_set.name}-{i}",
+                    title_terms=terms(d.title), passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
                 key_of[doc_id] = d.key  # same ids on both engines (both start at 1)
     with psycopg.connect(url, autocommit=True) as conn:  # the alternatives' own tsvector columns
         conn.execute("ALTER TABLE passages ADD COLUMN IF NOT EXISTS simple_v tsvector")
@@ -129,21 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {}
     try:
         for eval_set, config in _sets():
-            print(f"{eval_set.name}: {len(eval_set.docs)} passages, {len(eval_set.queries)} questions ...",
-                  file=sys.stderr, flush=True)
+            log(f"{eval_set.name}: {len(eval_set.docs)} passages, {len(eval_set.queries)} questions ...")
             res[eval_set.name] = run_set(eval_set, config, server.create_database(f"lex_{len(res)}"), work)
     finally:
         server.stop()
     names = list(next(iter(res.values()))["rankers"])
-    print("| ranker | " + " | ".join(f"{n} overlap@10 / hit@10" for n in res) + " |")
-    print("|---|" + "---|" * len(res))
+    lines = ["| ranker | " + " | ".join(f"{n} overlap@10 / hit@10" for n in res) + " |", "|---|" + "---|" * len(res)]
     for name in names:
         cells = [f"{r['rankers'][name]['overlap_at_10_with_fts5']:.3f} / {r['rankers'][name]['hit_at_10']:.3f}"
                  for r in res.values()]
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "storage_lexical.json").write_text(json.dumps(res, indent=2))
-    print(json.dumps(res))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    publish("storage_lexical", res, "\n".join(lines))
     return 0
 
 

@@ -263,6 +263,22 @@ async def serve(app: Application, settings: Any, stop: asyncio.Event, *,
         await app.shutdown()
 
 
+def serve_until_signalled(app: Application, settings: Any, **serve_options: Any) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly and close the bot's storage."""
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await serve(app, settings, stop, **serve_options)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.bot_data.storage.close()
+
+
 def run(settings: Any) -> int:
     """Blocking entry point for ``citebot bot``: open the corpus, serve until SIGINT/SIGTERM."""
     if not settings.telegram_token:
@@ -280,18 +296,8 @@ def run(settings: Any) -> int:
         corpus.search("warm up", k=1)
     except UserError as exc:
         log.warning("warm-up query failed: %s", exc)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await serve(app, settings, stop)
-
     try:
-        asyncio.run(main())
+        serve_until_signalled(app, settings)
     finally:
-        app.bot_data.storage.close()
         corpus.close()
     return 0

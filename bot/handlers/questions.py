@@ -30,7 +30,7 @@ def clean_question(text: str) -> str:
 
 
 def conversation_key(update: Update) -> object:
-    """Per user in groups, per chat in private chats (issue 11)."""
+    """Per user in groups (people in one group ask separate things), per chat in private chats."""
     chat = update.effective_chat
     if chat is not None and chat.type == "private":
         return chat.id

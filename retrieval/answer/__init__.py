@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..text.lexical import terms
+from ..text.scripts import script
 from ..types import Answer, AnswerSentence, Citation, Hit
 from . import features, gate
 from .qtype import question_type
@@ -106,7 +107,7 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
     shift = gate.CROSS_SHIFT if rules.cross_shift is None else rules.cross_shift
     ru_shift = gate.RUSSIAN_SHIFT if rules.russian_shift is None else rules.russian_shift
     lat_shift = gate.LATIN_SHIFT if rules.latin_shift is None else rules.latin_shift
-    q_script = features.script(question)
+    q_script = script(question)
     passage_overlap = [features.overlap(q_terms, f"{h.title}\n{h.text}") for h in hits]
     for cand, sim in zip(cands, sims):
         cand.sim = float(sim)

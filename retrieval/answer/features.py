@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass, field
 
 from ..text.lexical import terms
+from ..text.scripts import script
 from ..types import Hit
 from .qtype import type_spans
 
-_CYRILLIC = re.compile(r"[а-яёА-ЯЁ]")
-_LATIN = re.compile(r"[A-Za-z]")
 _FIRST_WORD = re.compile(r"[\"'«“(]*(\w+)")
 PRONOUNS = frozenset(
     "he she it they his her its their this these those such there "
@@ -39,14 +38,6 @@ class Candidate:
     relevance: float = 0.0  # what the gate compares with the threshold
     score: float = 0.0  # what the selection ranks by
     duplicate: bool = False  # already a sentence of a better-ranked passage (kept only as a neighbour)
-
-
-def script(text: str) -> str:
-    """'cyr' or 'lat', by the majority of letters; '' when there are none."""
-    cyr, lat = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
-    if not cyr and not lat:
-        return ""
-    return "cyr" if cyr > lat else "lat"
 
 
 def candidates(hits: list[Hit], sentence_spans: list[list[tuple[int, int]]], question: str) -> list[Candidate]:

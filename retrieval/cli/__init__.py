@@ -43,21 +43,6 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        text = raw.strip()
-        if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 30:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number")
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range: it must be between {low} and {high}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
 # -- parser -------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(

@@ -176,9 +176,7 @@ class Corpus:
     def _record(self, item: Prepared) -> NewDocument:
         doc = item.doc
         return NewDocument(
-            content_hash=doc.content_hash, title=doc.title, date=doc.date, source=doc.source, url=doc.url,
-            lang=doc.lang, path=doc.path, place=doc.place, page_starts=doc.page_starts, signature=item.signature,
-            text=doc.text, title_terms=terms(doc.title),
+            doc, content_hash=doc.content_hash, signature=item.signature, title_terms=terms(doc.title),
             passages=[NewPassage(p.ordinal, p.start, p.end, p.text, text_hash(_embed_text(doc.title, p.text)),
                                  [tuple(s) for s in p.sentences], terms(p.text)) for p in item.passages],
         )

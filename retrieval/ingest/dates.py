@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from retrieval.errors import UserError
 
@@ -86,32 +86,25 @@ def parse_date(value: str) -> str | None:
     return None
 
 
+# Each full-date form and how its match gives (year, month, day); a month name that is not one gives None.
+_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[int, int | None, int]]], ...] = (
+    (_ISO_RE, lambda m: (int(m[1]), int(m[2]), int(m[3]))),
+    (_DMY_NUM_RE, lambda m: (int(m[3]), int(m[2]), int(m[1]))),
+    (_MDY_RE, lambda m: (int(m[3]), month_number(m[1]), int(m[2]))),
+    (_DMY_EN_RE, lambda m: (int(m[3]), month_number(m[2]), int(m[1]))),
+    (_DMY_RU_RE, lambda m: (int(m[3]), month_number(m[2]), int(m[1]))),
+)
+
+
 def _scan(text: str) -> list[tuple[int, int, str]]:
     """Every full date (with a year) in ``text`` as (start, end, iso), in order of position."""
     found: list[tuple[int, int, str]] = []
-    for m in _ISO_RE.finditer(text):
-        iso = _iso(int(m[1]), int(m[2]), int(m[3]))
-        if iso:
-            found.append((m.start(), m.end(), iso))
-    for m in _DMY_NUM_RE.finditer(text):
-        iso = _iso(int(m[3]), int(m[2]), int(m[1]))
-        if iso:
-            found.append((m.start(), m.end(), iso))
-    for m in _MDY_RE.finditer(text):
-        month = month_number(m[1])
-        iso = _iso(int(m[3]), month, int(m[2])) if month else None
-        if iso:
-            found.append((m.start(), m.end(), iso))
-    for m in _DMY_EN_RE.finditer(text):
-        month = month_number(m[2])
-        iso = _iso(int(m[3]), month, int(m[1])) if month else None
-        if iso:
-            found.append((m.start(), m.end(), iso))
-    for m in _DMY_RU_RE.finditer(text):
-        month = month_number(m[2])
-        iso = _iso(int(m[3]), month, int(m[1])) if month else None
-        if iso:
-            found.append((m.start(), m.end(), iso))
+    for pattern, year_month_day in _FORMS:
+        for m in pattern.finditer(text):
+            year, month, day = year_month_day(m)
+            iso = _iso(year, month, day) if month else None
+            if iso:
+                found.append((m.start(), m.end(), iso))
     found.sort()
     return found
 

@@ -12,12 +12,12 @@ import functools
 import re
 import threading
 
+from ..text.scripts import letter_counts
+
 _MAX_CHARS = 4000  # the model's verdict is stable long before this; longer text only costs time
 _MIN_PROB = 0.80
 _lock = threading.Lock()
 
-_CYRILLIC = re.compile(r"[а-яёА-ЯЁіїєґІЇЄҐ]")
-_LATIN = re.compile(r"[A-Za-z]")
 _UKRAINIAN_ONLY = re.compile(r"[іїєґІЇЄҐ]")
 _EN_STOPWORDS = frozenset(
     "the of and to is was for that with from are has have this what who when where why how did does "
@@ -36,8 +36,7 @@ def _identifier():  # type: ignore[no-untyped-def]
 def detect(text: str) -> str:
     """ISO 639-1 code of ``text`` ("en", "ru", "de", ...), or "" when there is too little to tell."""
     sample = _NOISE.sub(" ", text[: 2 * _MAX_CHARS])[:_MAX_CHARS]  # links and markup say nothing of the language
-    cyrillic = len(_CYRILLIC.findall(sample))
-    latin = len(_LATIN.findall(sample))
+    cyrillic, latin = letter_counts(sample)
     if cyrillic + latin < 3 and not re.search(r"\w{3}", sample):
         return ""
     with _lock:  # the identifier keeps per-call scratch state

@@ -46,7 +46,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..errors import CitebotError
-from ..types import DocumentInfo
+from ..types import Document, DocumentInfo
 
 VECTOR_DTYPE = np.dtype("<f4")  # embeddings on disk / on the wire: little-endian float32, whatever the CPU
 SIGNATURE_DTYPE = np.dtype("<u4")  # near-duplicate MinHash signatures (retrieval.corpus.neardup)
@@ -111,35 +111,27 @@ class NewPassage:
 class NewDocument:
     """One document with all its passages, inserted in one piece by :meth:`Transaction.insert_document`.
 
-    ``title_terms`` are the stemmed terms of ``title`` (every passage's lexical title field).
-    ``signature`` is the 512-byte MinHash (``SIGNATURE_DTYPE``) or None. ``page_starts`` are char offsets
-    of PDF pages. ``doc_id``/``added`` are None for new documents (the backend assigns the next id and
-    the current UTC time as ``YYYY-MM-DDTHH:MM:SSZ``); a migration sets them to keep the originals.
+    ``document`` is the text and metadata as loaded. ``title_terms`` are the stemmed terms of its title
+    (every passage's lexical title field). ``signature`` is the 512-byte MinHash (``SIGNATURE_DTYPE``) or
+    None. ``doc_id``/``added`` are None for new documents (the backend assigns the next id and the current
+    UTC time as ``YYYY-MM-DDTHH:MM:SSZ``); a migration sets them to keep the originals.
     """
 
+    document: Document
     content_hash: str
-    title: str
-    date: str | None
-    source: str
-    url: str
-    lang: str
-    path: str
-    place: str
-    page_starts: list[int]
-    signature: bytes | None
-    text: str
     title_terms: list[str]
     passages: list[NewPassage]
+    signature: bytes | None = None
     doc_id: int | None = None
     added: str | None = None
 
     def document_row(self) -> tuple[list[str], list[Any]]:
         """The ``documents`` columns and their values, the same in every engine (``id`` only when kept)."""
+        d = self.document
         columns = ["content_hash", "title", "date", "source", "url", "lang", "path", "place", "page_starts",
                    "signature", "added", "text"]
-        values: list[Any] = [self.content_hash, self.title, self.date, self.source, self.url, self.lang, self.path,
-                             self.place, json.dumps(self.page_starts), self.signature, self.added or utc_now(),
-                             self.text]
+        values: list[Any] = [self.content_hash, d.title, d.date, d.source, d.url, d.lang, d.path, d.place,
+                             json.dumps(d.page_starts), self.signature, self.added or utc_now(), d.text]
         if self.doc_id is not None:
             columns.insert(0, "id")
             values.insert(0, self.doc_id)

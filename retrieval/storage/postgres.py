@@ -40,7 +40,7 @@ from psycopg.types import TypeInfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import UserError
-from ..types import DocumentInfo
+from ..types import Document, DocumentInfo
 from .base import (NO_FILTERS, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding, NewDocument,
                    NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage, StorageDamaged,
                    StoredDocument, Transaction, VectorBatch, VerifyReport, utc_now)
@@ -155,17 +155,23 @@ class _Errors:
             return UserError(f"lost or could not open the connection to PostgreSQL at {where}: {first}")
         return None
 
+    @contextmanager
+    def one_line(self) -> Iterator[None]:
+        """Inside it, a server or connection failure is raised as its one-line error; others pass unchanged."""
+        try:
+            yield
+        except (psycopg.Error, PoolTimeout) as exc:
+            mapped = self.translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
 
 def _one_line_errors(method: _F) -> _F:
     @functools.wraps(method)
     def wrapper(self: "PostgresStorage", *args: Any, **kwargs: Any) -> Any:
-        try:
+        with self._errors.one_line():
             return method(self, *args, **kwargs)
-        except (psycopg.Error, PoolTimeout) as exc:
-            mapped = self._errors.translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -281,7 +287,7 @@ class PostgresStorage(Storage):
         self._models_lock = threading.Lock()
         self._indexed: set[str] = set()
         self._closed = False
-        try:
+        with self._errors.one_line():
             self._migrate()
             # check_connection: a connection the server dropped (restart, failover to a replica) is
             # replaced on checkout instead of failing the next question
@@ -289,11 +295,6 @@ class PostgresStorage(Storage):
                                        check=ConnectionPool.check_connection, kwargs={"connect_timeout": 15},
                                        open=False, timeout=BUSY_TIMEOUT_S, name="citebot")
             self.pool.open(wait=True, timeout=30)
-        except (psycopg.Error, PoolTimeout) as exc:
-            mapped = self._errors.translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from None
 
     @property
     def location(self) -> str:
@@ -360,18 +361,11 @@ class PostgresStorage(Storage):
     @contextmanager
     def _write(self, *, lock: bool) -> Iterator[psycopg.Connection]:
         """One server transaction; ``lock`` takes the writers' advisory lock first (documents change)."""
-        try:
-            with self.pool.connection() as conn:
-                with conn.transaction():
-                    conn.execute(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'")
-                    if lock:
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                    yield conn
-        except (psycopg.Error, PoolTimeout) as exc:
-            mapped = self._errors.translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from None
+        with self._errors.one_line(), self.pool.connection() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT_S * 1000)}ms'")
+            if lock:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            yield conn
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -660,10 +654,11 @@ class PostgresStorage(Storage):
                        WHERE doc_id = %s ORDER BY ordinal, id""", (d[0],)).fetchall()
                 passages = [NewPassage(r[1], r[2], r[3], r[4], r[5], [tuple(s) for s in r[6]], terms(r[4]),
                                        passage_id=int(r[0])) for r in rows]
+                document = Document(d[12], title=d[2], date=d[3], source=d[4], url=d[5], lang=d[6], path=d[7],
+                                    place=d[8], page_starts=list(d[9]))
                 out.append(StoredDocument(NewDocument(
-                    content_hash=d[1], title=d[2], date=d[3], source=d[4], url=d[5], lang=d[6], path=d[7], place=d[8],
-                    page_starts=list(d[9]), signature=bytes(d[10]) if d[10] is not None else None, text=d[12],
-                    title_terms=terms(d[2]), passages=passages, doc_id=int(d[0]), added=d[11])))
+                    document, content_hash=d[1], title_terms=terms(d[2]), passages=passages,
+                    signature=bytes(d[10]) if d[10] is not None else None, doc_id=int(d[0]), added=d[11])))
         return out
 
     @_one_line_errors

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..errors import UserError
-from ..types import DocumentInfo
+from ..types import Document, DocumentInfo
 from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding,
                    NewDocument, NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage,
                    StorageDamaged, StoredDocument, Transaction, VectorBatch, VerifyReport, vector_bytes)
@@ -454,10 +454,10 @@ class SQLiteStorage(Storage):
                 passages = [NewPassage(r[1], r[2], r[3], r[4], r[5], [tuple(s) for s in json.loads(r[6])],
                                        (r[7] if r[7] is not None else " ".join(terms(r[4]))).split(), passage_id=r[0])
                             for r in rows]
-                record = NewDocument(
-                    content_hash=d[1], title=d[2], date=d[3], source=d[4], url=d[5], lang=d[6], path=d[7],
-                    place=d[8], page_starts=json.loads(d[9]), signature=bytes(d[10]) if d[10] is not None else None,
-                    text=d[12], title_terms=terms(d[2]), passages=passages, doc_id=d[0], added=d[11])
+                document = Document(d[12], title=d[2], date=d[3], source=d[4], url=d[5], lang=d[6], path=d[7],
+                                    place=d[8], page_starts=json.loads(d[9]))
+                record = NewDocument(document, content_hash=d[1], title_terms=terms(d[2]), passages=passages,
+                                     signature=bytes(d[10]) if d[10] is not None else None, doc_id=d[0], added=d[11])
                 out.append(StoredDocument(record))
         return out
 

@@ -5,15 +5,12 @@ stub library, so a SIGKILL can land between receiving a question and sending its
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
 import time
 
 from retrieval import Answer, Citation, load_settings
 
-from bot.app import build_application, serve
+from bot.app import build_application, serve_until_signalled
 from bot.settings import BOT_SETTINGS
 
 
@@ -38,19 +35,7 @@ def main() -> None:
     settings = load_settings(env=dict(os.environ), extra=BOT_SETTINGS)
     app = build_application(settings, SlowLibrary(float(os.environ.get("CRASH_BOT_DELAY", "1.0"))),
                             network_retries=2, backoff=0.1, read_timeout=5)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await serve(app, settings, stop, first_delay=0.1, poll_timeout=1)
-
-    try:
-        asyncio.run(run())
-    finally:
-        app.bot_data.storage.close()
+    serve_until_signalled(app, settings, first_delay=0.1, poll_timeout=1)
 
 
 if __name__ == "__main__":

@@ -120,8 +120,7 @@ def test_lexical_ranking_is_the_same_on_both_engines(tmp_path, pg_url):
                 for i, text in enumerate(texts):
                     title = f"Story {i % 7}"
                     tx.insert_document(NewDocument(
-                        content_hash=f"h{i}", title=title, date=None, source="", url="", lang="", path=f"/{i}",
-                        place="", page_starts=[], signature=None, text=text, title_terms=terms(title),
+                        Document(text, title=title, path=f"/{i}"), content_hash=f"h{i}", title_terms=terms(title),
                         passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
         questions = ["why did peace treaty talks stop?", "islands fishermen", "key rate inflation", "story 3 bank",
                      "почему прекратились переговоры?", "ключевая ставка", "cells protein expression",
@@ -162,15 +161,14 @@ def test_verify_finds_and_repairs_damage(open_corpus):
 
 _WRITER_IN_TRANSACTION = """
 import sys, time
-from retrieval import load_settings
+from retrieval import Document, load_settings
 from retrieval.text.lexical import terms
 from retrieval.storage import NewDocument, NewPassage, open_storage
 store = open_storage(load_settings())
 text = "A document that must never be half written. It has two passages of text."
 with store.transaction() as tx:
-    tx.insert_document(NewDocument(content_hash="killed-doc", title="Killed", date=None, source="", url="", lang="",
-        path="/killed", place="", page_starts=[], signature=None, text=text, title_terms=terms("Killed"),
-        passages=[NewPassage(i, 0, len(text), text, "killed-%d" % i, [(0, len(text))], terms(text)) for i in range(2)]))
+    tx.insert_document(NewDocument(Document(text, title="Killed", path="/killed"), content_hash="killed-doc",
+        title_terms=terms("Killed"), passages=[NewPassage(i, 0, len(text), text, "killed-%d" % i, [(0, len(text))], terms(text)) for i in range(2)]))
     print("inside", flush=True)
     time.sleep(120)
 """

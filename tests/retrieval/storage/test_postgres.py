@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from retrieval.errors import UserError
+from retrieval.types import Document
 from retrieval.text.lexical import terms
 from retrieval.storage import NewDocument, NewPassage, SearchFilters
 from retrieval.storage import postgres as pg
@@ -73,9 +74,8 @@ def _synthetic_store(url: str, n: int, dim: int = 32) -> tuple[PostgresStorage, 
         for i in range(n):
             text = f"passage {i}"
             tx.insert_document(NewDocument(
-                content_hash=f"h{i}", title="", date=f"20{10 + i % 10}-01-01", source="A" if i % 5 else "B",
-                url="", lang="", path=f"/{i}", place="", page_starts=[], signature=None, text=text, title_terms=[],
-                passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
+                Document(text, date=f"20{10 + i % 10}-01-01", source="A" if i % 5 else "B", path=f"/{i}"),
+                content_hash=f"h{i}", title_terms=[], passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
     return store, vectors
 
 

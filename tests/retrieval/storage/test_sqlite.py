@@ -18,7 +18,7 @@ from retrieval.storage import NewDocument, NewPassage, SearchFilters, open_stora
 from retrieval.storage.dense import DenseIndex
 from retrieval.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, STORE_FILE, SQLiteStorage
 
-from retrieval import load_settings
+from retrieval import Document, load_settings
 
 V1_INDEX = Path(__file__).parent / "data" / "v1-index"
 TALKS = "Moscow was stopping peace treaty talks with Tokyo"
@@ -64,10 +64,8 @@ def _doc(text: str, title: str = "T", **kw) -> NewDocument:
 
     passages = [NewPassage(i, 0, len(p), p, text_hash(f"{title}\n{p}"), [(0, len(p))], terms(p))
                 for i, p in enumerate(text.split("\n\n"))]
-    fields = dict(date=None, source="", url="", lang="en", path="", place="", page_starts=[], signature=None)
-    fields.update(kw)
-    return NewDocument(content_hash=text_hash(text), title=title, text=text, title_terms=terms(title),
-                       passages=passages, **fields)
+    return NewDocument(Document(text, title=title, lang="en", **kw), content_hash=text_hash(text),
+                       title_terms=terms(title), passages=passages)
 
 
 def test_a_failed_transaction_leaves_nothing_and_keeps_the_generation(tmp_path):
