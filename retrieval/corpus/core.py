@@ -29,6 +29,7 @@ from ..text.passages import make_passages
 from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
 from . import neardup
 from .batching import Batch, Prepared
+from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
 QUERY_CACHE = "#query"  # question vectors are cached under "<model>#query", apart from passage vectors
@@ -378,9 +379,8 @@ class Corpus:
     def verify(self, repair: bool = False) -> VerifyReport:
         """Check that the store and its lexical and dense indexes agree (by content); with ``repair``
         rebuild what is derived and re-embed damaged or missing vectors. Never changes documents."""
-        from .verify import verify
-
-        return verify(self, repair)
+        # the model's name only: no model is loaded unless the repair must embed
+        return check_and_repair(self.store, self.embedder.name, self.lock, self._embed_missing, repair)
 
 
 def _usable(cached: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -21,15 +21,13 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 
 from ..errors import UserError
+from .base import Storage
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .sqlite import SQLiteStorage
 
 log = logging.getLogger(__name__)
 INDEX_FILE = "dense.faiss"
@@ -179,7 +177,7 @@ class DenseIndex:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     # -- sync ----------------------------------------------------------------------------------------
-    def sync(self, store: "SQLiteStorage", save: bool = True) -> bool:
+    def sync(self, store: Storage, save: bool = True) -> bool:
         """Bring the index up to the store's generation; returns True if anything changed."""
         with self.lock:
             generation = store.generation()
@@ -226,7 +224,7 @@ class DenseIndex:
             return self.index.ntotal > self.ann_threshold
         return self.index.ntotal < self.ann_threshold // 2
 
-    def _rebuild(self, store: "SQLiteStorage") -> bool:
+    def _rebuild(self, store: Storage) -> bool:
         """Build the index from every stored vector, reading them in batches (bounded memory)."""
         self.rebuilt = True
         ids = store.passage_ids()
@@ -260,7 +258,7 @@ class DenseIndex:
         return True
 
     # -- search --------------------------------------------------------------------------------------
-    def search(self, store: "SQLiteStorage", query: np.ndarray, k: int,
+    def search(self, store: Storage, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(passage id, exact cosine) of the ``k`` nearest passages, best first, among ``allowed`` if given."""
         with self.lock:

@@ -42,9 +42,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import UserError
 from ..types import Document, DocumentInfo
 from .base import (NO_FILTERS, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding, NewDocument,
-                   NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage, StorageDamaged,
-                   StoredDocument, Transaction, VectorBatch, VerifyReport, utc_now)
+                   NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, StorageDamaged, StoredDocument,
+                   Transaction, VectorBatch, utc_now)
 from .postgres_schema import INDEX_VECTOR_TYPE, MIGRATIONS, SCHEMA_VERSION, index_name, lexemes, lexical_postings
+from .verify_postgres import PostgresChecks
 
 WRITE_LOCK = 0x63697465  # pg_advisory_xact_lock key serialising document writers ("cite")
 MIGRATE_LOCK = 0x6D696772  # ... and schema migrations ("migr")
@@ -268,7 +269,7 @@ class _PgTransaction(Transaction):
 
 
 # -- the engine ---------------------------------------------------------------------------------------
-class PostgresStorage(Storage):
+class PostgresStorage(PostgresChecks):
     """A corpus in one PostgreSQL database (with the pgvector extension). Thread-safe: each call borrows a
     connection from the pool; a transaction keeps its connection until it ends."""
 
@@ -766,9 +767,3 @@ ORDER BY score DESC, id LIMIT %(limit)s""")
         with self.pool.connection() as conn:
             return int(conn.execute("SELECT count(*) FROM passages p JOIN embeddings e ON e.model = %s "
                                     "AND e.text_hash = p.embed_hash", (model,)).fetchone()[0])
-
-    # -- integrity ------------------------------------------------------------------------------------
-    def verify(self, model: str, repair: bool = False) -> VerifyReport:
-        from .verify_postgres import verify
-
-        return verify(self, model, repair)

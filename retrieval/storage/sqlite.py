@@ -24,9 +24,10 @@ import numpy as np
 from ..errors import UserError
 from ..types import Document, DocumentInfo
 from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding,
-                   NewDocument, NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage,
-                   StorageDamaged, StoredDocument, Transaction, VectorBatch, VerifyReport, vector_bytes)
+                   NewDocument, NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, StorageDamaged,
+                   StoredDocument, Transaction, VectorBatch, vector_bytes)
 from .dense import DenseIndex
+from .sqlite_verify import SQLiteChecks
 
 STORE_FILE = "citebot.sqlite3"
 BUSY_TIMEOUT_S = 60.0
@@ -152,7 +153,7 @@ class _SQLiteTransaction(Transaction):
         db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SQLiteChecks):
     """One SQLite database file in the index directory, plus the derived faiss file beside it.
     Thread-safe via one lock per store (one connection, used by every thread)."""
 
@@ -581,10 +582,6 @@ class SQLiteStorage(Storage):
         return self.dense(model).size
 
     # -- integrity ----------------------------------------------------------------------------------
-    def verify(self, model: str, repair: bool = False) -> VerifyReport:
-        from .sqlite_verify import verify
-
-        return verify(self, model, repair)
 
 
 def _filters(filters: SearchFilters) -> tuple[str, list]:

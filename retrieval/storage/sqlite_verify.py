@@ -8,33 +8,40 @@ copy the faiss file holds; a damaged vector is dropped by ``repair`` and reporte
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import Counter
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import faiss
 import numpy as np
 
 from ..text.lexical import terms
-from .base import VECTOR_DTYPE, StorageDamaged, VerifyReport, unit_rows
+from .base import VECTOR_DTYPE, Storage, StorageDamaged, VerifyReport, unit_rows
 from .dense import BUILD_BATCH
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .sqlite import SQLiteStorage
 
-def verify(store: "SQLiteStorage", model: str, repair: bool = False) -> VerifyReport:
-    """See :meth:`retrieval.storage.base.Storage.verify`. A store too damaged to read is reported as a
-    problem (never a traceback) and is not written to."""
-    try:
-        return _verify(store, model, repair)
-    except (sqlite3.DatabaseError, StorageDamaged) as exc:
-        report = VerifyReport(problems=[
-            f"SQLite integrity check failed: {exc}; restore {store.path} from a backup, "
-            f"or move it aside and add your documents again"])
-        report.summary = f"the store {store.path} is damaged"
-        return report
+class SQLiteChecks(Storage):
+    """The SQLite engine's ``verify``, kept apart from its reads and writes; ``SQLiteStorage`` inherits it
+    and provides the store file, its connection and its lock."""
+
+    path: Path
+    db: sqlite3.Connection
+    lock: threading.RLock
+
+    def verify(self, model: str, repair: bool = False) -> VerifyReport:
+        """See :meth:`retrieval.storage.base.Storage.verify`. A store too damaged to read is reported as a
+        problem (never a traceback) and is not written to."""
+        try:
+            return _verify(self, model, repair)
+        except (sqlite3.DatabaseError, StorageDamaged) as exc:
+            report = VerifyReport(problems=[
+                f"SQLite integrity check failed: {exc}; restore {self.path} from a backup, "
+                f"or move it aside and add your documents again"])
+            report.summary = f"the store {self.path} is damaged"
+            return report
 
 
-def _verify(store: "SQLiteStorage", model: str, repair: bool) -> VerifyReport:
+def _verify(store: "SQLiteChecks", model: str, repair: bool) -> VerifyReport:
     report = VerifyReport()
     db = store.db
     with store.lock:
@@ -84,7 +91,7 @@ def _verify(store: "SQLiteStorage", model: str, repair: bool) -> VerifyReport:
     return report
 
 
-def _lexical_problems(store: "SQLiteStorage", report: VerifyReport) -> bool:
+def _lexical_problems(store: "SQLiteChecks", report: VerifyReport) -> bool:
     """Ids first, then content: every lexical row must hold exactly its passage's stemmed terms."""
     db = store.db
     passage_ids = set(store.passage_ids().tolist())
@@ -119,7 +126,7 @@ def _lexical_problems(store: "SQLiteStorage", report: VerifyReport) -> bool:
     return found
 
 
-def rebuild_lexical(store: "SQLiteStorage") -> None:
+def rebuild_lexical(store: "SQLiteChecks") -> None:
     """Every lexical row recomputed from the passages and their titles, in one transaction."""
     with store.write() as db:
         db.execute("DELETE FROM lexical")
@@ -133,7 +140,7 @@ def rebuild_lexical(store: "SQLiteStorage") -> None:
                        (pid, title_terms[title], " ".join(terms(ptext))))
 
 
-def _damaged_vectors(store: "SQLiteStorage", model: str) -> list[str]:
+def _damaged_vectors(store: "SQLiteChecks", model: str) -> list[str]:
     """Text hashes of passage vectors that are truncated (another size than the rest), or not finite unit
     vectors (zero-filled, partly overwritten)."""
     db = store.db
@@ -161,7 +168,7 @@ def _damaged_vectors(store: "SQLiteStorage", model: str) -> list[str]:
     return damaged
 
 
-def _dense_problems(store: "SQLiteStorage", model: str, report: VerifyReport) -> None:
+def _dense_problems(store: "SQLiteChecks", model: str, report: VerifyReport) -> None:
     """The faiss index must hold exactly the passages with vectors, and the same vectors."""
     dense = store.dense(model)
     index_ids = np.sort(dense.ids())

@@ -9,39 +9,43 @@ invalid indexes; documents and passages are never changed.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..text.lexical import terms
-from .base import VerifyReport
+from .base import Storage, VerifyReport
 from .postgres_schema import index_name, lexical_postings
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .postgres import PostgresStorage
 
 BATCH = 2000
 
 
-def verify(storage: "PostgresStorage", model: str, repair: bool = False) -> VerifyReport:
-    report = VerifyReport()
-    try:
-        _check(storage, model, repair, report)
-    except (psycopg.Error, PoolTimeout) as exc:
-        mapped = storage._errors.translate(exc)
-        report.problems.append(str(mapped) if mapped is not None else
-                               f"PostgreSQL check failed: {str(exc).strip().splitlines()[0]}")
-        report.summary = f"the store {storage.location} could not be checked"
+class PostgresChecks(Storage):
+    """The PostgreSQL engine's ``verify``, kept apart from its reads and writes; ``PostgresStorage``
+    inherits it and provides the connection pool, the HNSW index type and the error translation."""
+
+    pool: ConnectionPool
+    index_type: str
+
+    def verify(self, model: str, repair: bool = False) -> VerifyReport:
+        """See :meth:`retrieval.storage.base.Storage.verify`; a server error is reported, not raised."""
+        report = VerifyReport()
+        try:
+            _check(self, model, repair, report)
+        except (psycopg.Error, PoolTimeout) as exc:
+            mapped = self._errors.translate(exc)
+            report.problems.append(str(mapped) if mapped is not None else
+                                   f"PostgreSQL check failed: {str(exc).strip().splitlines()[0]}")
+            report.summary = f"the store {self.location} could not be checked"
+            return report
+        counts = self.counts()
+        report.summary = (f"{counts.documents} documents, {counts.passages} passages, "
+                          f"{self.vector_index_size(model)} dense vectors, generation {self.generation()}")
         return report
-    counts = storage.counts()
-    report.summary = (f"{counts.documents} documents, {counts.passages} passages, "
-                      f"{storage.vector_index_size(model)} dense vectors, generation {storage.generation()}")
-    return report
 
 
-def _check(storage: "PostgresStorage", model: str, repair: bool, report: VerifyReport) -> None:
+def _check(storage: "PostgresChecks", model: str, repair: bool, report: VerifyReport) -> None:
     with storage.pool.connection() as conn:
         invalid = conn.execute(
             """SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
