@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from typing import Callable, NoReturn, Sequence
 
 from ..errors import CitebotError, UserError
@@ -20,6 +21,25 @@ from .output import (EXIT_USER_ERROR, GuardedStdout, OutputError, format_answer,
                      printable, safe_streams)
 
 __all__ = ["build_parser", "doc_ref", "extra_settings", "format_answer", "format_hits", "main", "printable"]
+
+
+EXIT_CODES = ("exit status: 0 done; 2 a user error (bad input, an unknown id, a busy or damaged index), told in one "
+              "line on stderr; 130 interrupted")
+EXIT_CODES_ADD = ("exit status: 0 every input added, or already there; 1 some inputs could not be added (each "
+                  "named on stderr, the rest were added); 2 a user error; 130 interrupted")
+EXIT_CODES_ASK = ("exit status: 0 answered (also when the corpus holds no answer: the reply says so); 1 with "
+                  "--batch, some lines had an error (their output line says which); 2 a user error; 130 interrupted")
+EXIT_CODES_VERIFY = ("exit status: 0 the store and its indexes agree (after --repair: agree now); 1 problems were "
+                     "found (listed on stderr); 2 a user error; 130 interrupted")
+
+
+def _formats_help() -> str:
+    """The formats `add` reads, from the one suffix / content-type table."""
+    from ..ingest import FORMATS
+
+    lines = [f"  {f.name:<9} {' '.join(f.suffixes)}" + ("  (one document per line or row)" if f.bulk else "")
+             for f in FORMATS]
+    return "formats (by file suffix, or by content type for URLs):\n" + "\n".join(lines)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,8 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", help="index directory (default: $CITEBOT_HOME or ./.citebot)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
+                exit_codes: str = EXIT_CODES) -> argparse.ArgumentParser:
+        epilog = "\n\n".join(part if part.startswith("formats") else textwrap.fill(part, 100, subsequent_indent="  ")
+                             for part in exit_codes.split("\n\n"))
+        p = sub.add_parser(name, help=help, description=help, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         return p
 
@@ -60,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--until", help="only documents dated on or before YYYY-MM-DD")
         p.add_argument("--source", help="only documents from this source (e.g. TASS)")
 
-    p = command("add", cmd_add, "Add files, directories (recursively), URLs or - (stdin) to the corpus.")
+    p = command("add", cmd_add, "Add files, directories (recursively), URLs or - (stdin) to the corpus.",
+                exit_codes=_formats_help() + "\n\n" + EXIT_CODES_ADD)
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--title", help="title for every added document")
     p.add_argument("--date", help="publication date YYYY-MM-DD for every added document")
@@ -71,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="follow symbolic links that point outside an added directory (skipped and reported otherwise)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
 
-    p = command("ask", cmd_ask, "Answer a question with quoted sentences and cited passages.")
+    p = command("ask", cmd_ask, "Answer a question with quoted sentences and cited passages.",
+                exit_codes=EXIT_CODES_ASK)
     p.add_argument("question", nargs="?", help="the question (one starting with '-' goes after --: citebot ask -- '-x?')")
     p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50 (default: CITEBOT_TOP_K)")
     filters(p)
@@ -97,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("stats", cmd_stats, "Counts of documents, passages and cached embeddings.")
     p.add_argument("--json", action="store_true")
     command("reindex", cmd_reindex, "Embed passages missing a vector for the current model; rebuild the dense index.")
-    p = command("verify", cmd_verify, "Check that the store and the derived indexes agree.")
+    p = command("verify", cmd_verify, "Check that the store and the derived indexes agree.",
+                exit_codes=EXIT_CODES_VERIFY)
     p.add_argument("--repair", action="store_true", help="rebuild derived indexes from the store")
     p = command("chat", cmd_chat, "Read questions line by line from stdin and print cited answers; follow-up "
                 "questions use the previous ones (/new forgets them).")

@@ -159,3 +159,18 @@ def test_ask_marks_the_answer_span_bold_on_a_terminal_and_in_json(home):
     answer = Answer("q", True, "More than 20 packages. [1]", [], highlights=[(10, 12)])
     assert "More than \x1b[1m20\x1b[0m packages. [1]" in format_answer(answer, width=80)
     assert format_answer(answer, width=None) == "More than 20 packages. [1]"
+
+
+def test_each_command_help_says_its_exit_status_and_add_lists_every_format(capsys):
+    from retrieval.cli import main
+    from retrieval.ingest import FORMATS
+
+    with pytest.raises(SystemExit):
+        main(["add", "--help"])
+    add_help = capsys.readouterr().out
+    assert all(suffix in add_help for f in FORMATS for suffix in f.suffixes)
+    assert "1 some inputs could not be added" in add_help
+    for command in ("ask", "search", "list", "verify", "migrate"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "exit status: 0" in capsys.readouterr().out, command
