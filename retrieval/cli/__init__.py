@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("docs", nargs="+", metavar="DOC")
     p = command("stats", cmd_stats, "Counts of documents, passages and cached embeddings.")
     p.add_argument("--json", action="store_true")
-    command("reindex", cmd_reindex, "Embed passages missing a vector for the current model; rebuild the dense index.")
+    command("reindex", cmd_reindex, "Embed passages and answer sentences missing a vector for the current model "
+            "(after switching models); rebuild the dense index.")
     p = command("verify", cmd_verify, "Check that the store and the derived indexes agree.",
                 exit_codes=EXIT_CODES_VERIFY)
     p.add_argument("--repair", action="store_true", help="rebuild derived indexes from the store")

@@ -187,7 +187,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_reindex(args: argparse.Namespace) -> int:
     corpus = open_corpus(args)
     result = corpus.reindex()
-    print(f"embedded {result['embedded']} passages; dense index holds {result['indexed']} vectors")
+    print(f"embedded {result['embedded']} passages and {result['sentences']} answer sentences; "
+          f"dense index holds {result['indexed']} vectors")
     return 0
 
 

@@ -358,11 +358,30 @@ class Corpus:
         return counts
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-        """Embed passages that lack a vector for the current model, then rebuild the dense index."""
+        """Embed passages that lack a vector for the current model (after a model switch), then the answer
+        sentences that lack one (so `ask` embeds only the question), then rebuild the dense index."""
         texts = self._embed_missing(progress)
+        sentences = self._embed_missing_sentences()
         with self.lock:
             indexed = self.store.rebuild_vector_index(self.embedder.name)
-        return {"embedded": texts, "indexed": indexed}
+        return {"embedded": texts, "sentences": sentences, "indexed": indexed}
+
+    def _embed_missing_sentences(self, chunk: int = 1000) -> int:
+        """Answer sentences of every passage without a vector for the current model, embedded now; the
+        passages are read ``chunk`` at a time, so memory stays flat on a large corpus."""
+        model = self.embedder.name
+        ids = self.store.passage_ids().tolist()
+        embedded = 0
+        for start in range(0, len(ids), chunk):
+            rows = self.store.passages(ids[start:start + chunk]).values()
+            texts = list(dict.fromkeys(t for r in rows
+                                       for t in answer_mod.sentence_texts(r.text, r.start, r.sentences)))
+            cached = self.store.cached_embeddings(model, [text_hash(t) for t in texts])
+            todo = [t for t in texts if text_hash(t) not in cached]
+            for i in range(0, len(todo), EMBED_BATCH):
+                self._vectors(todo[i:i + EMBED_BATCH])
+            embedded += len(todo)
+        return embedded
 
     def _embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
         missing = self.store.missing_embeddings(self.embedder.name)
