@@ -12,8 +12,8 @@ spend nearly all its kills in the import. The loop therefore has two kinds of vi
   schema migration, document loading, model loading) -- a few runs, as a user would start it;
 * children forked from a "zygote" process that has already *imported* torch and sentence-transformers
   (no model loaded, no thread started, no database opened) and then run exactly the console script's
-  code, ``retrieval.cli.main(["add", DIR])``. Each child still loads the model itself, so random kill
-  moments fall both in the model load and in the writing phase. The children use a small embedding
+  code, ``retrieval.cli.main(["add", DIR])``. Each child still loads the model itself, so kills can
+  land both in its start-up (model load) and in its writing phase. The children use a small embedding
   batch (``EMBED_BATCH``) so one add is many separate transactions: more moments where a kill lands
   between two of them. Each child logs the hashes of the texts it sent to the model, which is how the
   test proves that nothing already stored is ever embedded again. Every SQL statement inside a write
@@ -22,23 +22,52 @@ spend nearly all its kills in the import. The loop therefore has two kinds of vi
   with the document row committed apart from its passages, 20 kills passed at no delay and were caught
   1 time in 2 at 10 ms, 3 times in 3 at 30 ms). ``citebot verify`` after each kill
   runs the same way (a forked ``main(["verify"])``); the final check runs the console script.
+
+Kill moments follow what the child is doing, not a fixed clock, so a slow or loaded machine costs time,
+not coverage. The test watches each forked child from outside: its encode log grows right after each
+embedded batch (before the batch is written), the store's document count when a batch is committed.
+
+* A *writing* kill waits for the child's second embedded batch, having timed the first batch's writes
+  (from its embedding to its last commit before the next embedding), and kills at a random moment of
+  that long after the second one: inside the next batch's transactions, or just past them.
+* A *start-up* kill falls at a random moment before the child's first embedded batch (the time to it as
+  last measured by a writing run), and at the latest when that batch appears.
+
+A kill counts as a writing one when the child had embedded something or left more documents, else as a
+start-up one. The loop runs until it has ``KILLS_WANTED`` kills, ``LOAD_KILLS_WANTED`` start-up and
+``WRITING_KILLS_WANTED`` writing ones among them (``MAX_RUNS`` bounds it), and writes fresh documents
+whenever fewer than ``WORK_AHEAD`` are left to add, so no child finishes the add before its kill. (It
+used to sleep a random 0-7.5 s and stop at 20 kills: under load a child's model load took longer than
+that, no kill reached a write, and the test failed on ``0 < progress``; killing at a random moment of a
+whole embed + write round instead let the mutation above pass under load, as a round is mostly
+embedding. With the kill moments above the mutation was caught 4 runs in 4, 2 of them with the machine
+loaded by two busy loops, each time early: in the three runs whose kills were recorded, at the first
+forked run's writing kill.)
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 
 from ..conftest import ROOT
 from .conftest import check_whole_or_absent, citebot, citebot_argv, cli_env, dense_ids, expected, read_store, write_docs
 
 KILLS_WANTED = 20
+LOAD_KILLS_WANTED = 4  # forked children killed before they embedded anything (start-up, model load)
+WRITING_KILLS_WANTED = 8  # forked children killed while embedding and writing
+MAX_RUNS = 80  # a generous bound: every forked run is killed unless the add could finish, which WORK_AHEAD prevents
+WORK_AHEAD = 12  # documents left to add before each forked run (~6 rounds of SMALL_BATCH passages)
+POLL_S = 0.01  # how often the test looks at a child's encode log and document count
 SMALL_BATCH = 6  # passages per embed + write round in the forked children (the CLI default is 256)
 STATEMENT_DELAY_S = 0.03  # before each statement of a write transaction in the children (see docstring)
 
@@ -156,6 +185,55 @@ def encoded(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
+def running(pid: int) -> bool:
+    """Whether the zygote's child ``pid`` still runs (an exited child stays a zombie until the zygote
+    reaps it, so ``os.kill(pid, 0)`` cannot tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+class ChildWatch:
+    """What a forked ``add`` child has done so far, seen from outside: the moments its encode log grew
+    (a batch embedded: the log is appended right after each encode call, before the batch is written)
+    and the moments the store's document count grew (a batch's documents committed)."""
+
+    def __init__(self, pid: int, log: Path, home: Path) -> None:
+        self.pid, self.log, self.store = pid, log, home / "citebot.sqlite3"
+        self.encoded: list[float] = []
+        self.written: list[float] = []
+        self._size = 0
+        self._docs: int | None = None
+
+    def _documents(self) -> int:
+        if not self.store.exists():
+            return 0
+        db = sqlite3.connect(self.store, timeout=30)
+        try:
+            return int(db.execute("SELECT count(*) FROM documents").fetchone()[0])
+        except sqlite3.OperationalError:  # no such table: the child is still creating the schema
+            return 0
+        finally:
+            db.close()
+
+    def wait(self, done: Callable[[], bool], until: float = math.inf) -> None:
+        """Poll until ``done()``, the monotonic time ``until``, or the end of the child."""
+        while running(self.pid):
+            size = self.log.stat().st_size if self.log.exists() else 0
+            if size > self._size:
+                self._size = size
+                self.encoded.append(time.monotonic())
+            docs = self._documents()
+            if self._docs is not None and docs > self._docs:
+                self.written.append(time.monotonic())
+            self._docs = docs
+            if done() or time.monotonic() >= until:
+                return
+            time.sleep(POLL_S)
+
+
 def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     docs_dir = tmp_path / "docs"
     paths = write_docs(docs_dir, 40, seed=4, sentences=11)
@@ -164,7 +242,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     home = tmp_path / "index"
     log = tmp_path / "encoded.log"
     rng = random.Random(20261128)
-    kills, runs, stretch = 0, 0, 1.0
+    kills, runs = 0, 0
 
     def after_kill() -> None:
         # `citebot verify` (the console script's code) must pass; it re-syncs the derived dense index
@@ -189,17 +267,42 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
             if (home / "citebot.sqlite3").exists():
                 after_kill()
 
-        # 2. forked children killed at random moments of their model load and writing
-        while kills < KILLS_WANTED and runs < 45:
-            before = read_store(home)["embedded"] if (home / "citebot.sqlite3").exists() else set()
+        # 2. forked children killed at random moments of their start-up and of their writing, until both
+        #    kinds have happened often enough (see the module docstring)
+        first_encode: float | None = None  # seconds from a fork to the child's first embedded batch, last measured
+        load_kills = writing_kills = added_by_kills = 0
+        while (kills < KILLS_WANTED or load_kills < LOAD_KILLS_WANTED or writing_kills < WRITING_KILLS_WANTED) \
+                and runs < MAX_RUNS:
+            state = read_store(home) if (home / "citebot.sqlite3").exists() else None
+            before = state["embedded"] if state else set()
+            count = len(state["docs"]) if state else 0
+            if len(wanted) - count < WORK_AHEAD:  # fresh work, so no child can finish the add before its kill
+                extra = write_docs(docs_dir, WORK_AHEAD, seed=100 + len(wanted), prefix=f"more{len(wanted)}_",
+                                   sentences=11)
+                wanted.extend(expected(p) for p in extra)
+            # writing kills (the slow ones) until there are enough, mixed with start-up kills; the first
+            # run is a writing one, as it also measures how long a start-up takes on this machine now
+            need_writing = writing_kills < WRITING_KILLS_WANTED
+            aim_writing = first_encode is None or (need_writing and (load_kills >= LOAD_KILLS_WANTED
+                                                                     or rng.random() < 0.5))
             log.unlink(missing_ok=True)
             out = tmp_path / f"run{runs}.out"
             pid = zygote.start(["add", str(docs_dir)], out)
-            # early on mostly past the model load, into the writing; the window shrinks as the corpus
-            # fills, so later kills land in the load and the loop never runs out of work to interrupt
-            count = len(read_store(home)["docs"]) if (home / "citebot.sqlite3").exists() else 0
-            done = count / len(wanted)
-            time.sleep(rng.uniform(0.0, max(0.5, 3.0 * stretch * (1 - done))))
+            started = time.monotonic()
+            watch = ChildWatch(pid, log, home)
+            if aim_writing:
+                # time the writes of one batch (from its embedding to the last commit of its documents
+                # before the next batch is embedded) under the current load, then kill at a random
+                # moment of the next batch's writes
+                watch.wait(lambda: len(watch.encoded) >= 2)
+                if watch.encoded:
+                    first_encode = watch.encoded[0] - started
+                if len(watch.encoded) >= 2:
+                    first, second = watch.encoded[:2]
+                    writes_s = max([t - first for t in watch.written if first < t < second], default=0.0)
+                    watch.wait(lambda: False, until=second + rng.uniform(0.0, writes_s))
+            else:  # a random moment before the first embedded batch, at the latest when it appears
+                watch.wait(lambda: bool(watch.encoded), until=started + rng.uniform(0.0, first_encode))
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:  # pragma: no cover - already reaped cannot happen before wait
@@ -210,19 +313,25 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
             assert "Traceback" not in text, text
             if result["killed"]:
                 kills += 1
-                if len(read_store(home)["docs"]) > count:
-                    stretch = max(1.0, stretch / 1.25)
-                elif done < 0.5:
-                    stretch = min(2.5, stretch * 1.25)  # a slow machine: reach further past the model load
+                grown = len(read_store(home)["docs"]) - count
+                added_by_kills += max(grown, 0)
+                if encoded(log) or grown > 0:
+                    writing_kills += 1
+                else:
+                    load_kills += 1
             else:
                 assert result["rc"] == 0, text
             # a run never re-embeds what an earlier (killed) run had already stored
             assert not set(encoded(log)) & before
             after_kill()
 
-        assert kills >= KILLS_WANTED, f"only {kills} of {runs} runs were killed"
+        summary = f"{kills} kills in {runs} runs: {load_kills} in start-up, {writing_kills} in writing"
+        print(summary)  # shown by `pytest -s`, and on a failure
+        assert kills >= KILLS_WANTED, summary
+        assert load_kills >= LOAD_KILLS_WANTED and writing_kills >= WRITING_KILLS_WANTED, summary
         progress = len(read_store(home)["docs"])
         # the kills landed in the writing phase too: some documents were added by killed runs, not all
+        assert added_by_kills > 0, summary
         assert 0 < progress < len(wanted), progress
 
         # Ctrl-C (SIGINT) at random moments: the same guarantees, and one line instead of a traceback.
