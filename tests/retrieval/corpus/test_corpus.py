@@ -125,23 +125,6 @@ def test_rebuilding_the_dense_index_reembeds_nothing(seed_corpus):
     assert embedder.calls == calls
 
 
-def test_reindex_embeds_answer_sentences_missing_for_the_model_so_ask_embeds_only_the_question(seed_corpus):
-    from retrieval.answer import sentence_texts
-    from retrieval.types import text_hash
-
-    store, model = seed_corpus.store, seed_corpus.embedder.name
-    rows = store.passages(store.passage_ids().tolist()).values()
-    sentences = {t for r in rows for t in sentence_texts(r.text, r.start, r.sentences)}
-    # as after a switch to another model: passages and sentences have no vector for it yet
-    store.delete_embeddings(model, [text_hash(t) for t in sentences], keep_used=False)
-    result = seed_corpus.reindex()
-    assert result["sentences"] == len(sentences) and result["embedded"] == 0
-    assert seed_corpus.reindex()["sentences"] == 0  # a second run finds them all
-    seed_corpus.embedder.passage_texts.clear()
-    assert seed_corpus.ask("why did talks stop?").answered
-    assert seed_corpus.embedder.passage_texts == []
-
-
 def test_date_and_source_filters(seed_corpus, tmp_path):
     story = tmp_path / "bank.md"
     story.write_text(OTHER_STORY, encoding="utf-8")

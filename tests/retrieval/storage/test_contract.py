@@ -100,6 +100,26 @@ def test_filters_on_both_search_paths(open_corpus):
         assert ids(source="TASS", since="2022-01-01") == set(), mode
 
 
+def test_reindex_embeds_answer_sentences_missing_for_the_model_so_ask_embeds_only_the_question(open_corpus):
+    from retrieval.answer import sentence_texts
+    from retrieval.types import text_hash
+
+    corpus = open_corpus()
+    corpus.add_paths([SEED_ARTICLE])
+    store, model = corpus.store, corpus.embedder.name
+    rows = store.passages(store.passage_ids().tolist()).values()
+    sentences = {t for r in rows for t in sentence_texts(r.text, r.start, r.sentences)}
+    # as after a switch to another model: the answer sentences have no vector for it yet
+    store.delete_embeddings(model, [text_hash(t) for t in sentences], keep_used=False)
+    result = corpus.reindex()
+    assert result["sentences"] == len(sentences) and result["embedded"] == 0
+    assert corpus.reindex()["sentences"] == 0  # a second run finds them all
+    corpus.embedder.passage_texts.clear()
+    answer = corpus.ask("why did talks stop?")
+    assert answer.answered and TALKS in answer.answer
+    assert corpus.embedder.passage_texts == []  # no sentence embedded at question time
+
+
 def test_lexical_ranking_is_the_same_on_both_engines(tmp_path, pg_url):
     """BM25 on PostgreSQL is computed with FTS5's formula over the same terms: same passages, same scores."""
     corpus_file = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "scifact" / "corpus.jsonl"
