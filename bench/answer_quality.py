@@ -65,7 +65,7 @@ def build_index(lang: str, fold: str, distractors: int, work: Path, settings_env
     squad = json.loads((DATA / "xquad" / f"xquad.{lang}.dev.json").read_text(encoding="utf-8"))["data"]
     settings = load_settings(env=settings_env).replace(home=str(work / f"{lang}-{fold}-{distractors}"))
     corpus = Corpus.open(settings)
-    if corpus.store.counts()["documents"]:
+    if corpus.store.counts().documents:
         return corpus, 0.0
     docs = [Document(text=p["context"], title=art["title"].replace("_", " "), source="Wikipedia (XQuAD)",
                      path=f"xquad:{art['title']}:{i}", lang=lang)
