@@ -58,15 +58,15 @@ def run_citebot(evalset: Any, distractors: list[Any], home: Path) -> tuple[dict[
     """citebot eval (hybrid, MiniLM) into a fresh index; returns its figures and its passages."""
     from retrieval import load_settings
     from retrieval.corpus.core import Corpus, _embed_text
-    from retrieval.eval import _doc_key, evaluate
+    from retrieval.eval import doc_key, evaluate
 
     settings = load_settings(env={}).replace(home=str(home), embedder="sentence-transformers", threads=1)
     result = evaluate(evalset, distractors, settings, mode="hybrid", depth=100)
     corpus = Corpus.open(settings)
     rows = corpus.store.passages(corpus.store.passage_ids().tolist())  # the storage interface, no SQL
     corpus.close()
-    passages = [(pid, _doc_key(r.url), _embed_text(r.title, r.text)) for pid, r in sorted(rows.items())
-                if _doc_key(r.url)]
+    passages = [(pid, doc_key(r.url), _embed_text(r.title, r.text)) for pid, r in sorted(rows.items())
+                if doc_key(r.url)]
     return result.to_json(), passages
 
 

@@ -114,7 +114,8 @@ def default_home(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any
     return _cache_root() / f"{evalset.name}-{h.hexdigest()[:12]}"
 
 
-def _doc_key(url: str) -> str | None:
+def doc_key(url: str) -> str | None:
+    """The dataset id of a document the eval added (its url is ``eval:<id>``); None for any other."""
     return url[len(EVAL_URL_PREFIX):] if url.startswith(EVAL_URL_PREFIX) else None
 
 
@@ -123,7 +124,7 @@ def build_index(corpus: Any, docs: Sequence[EvalDoc], progress: bool = False) ->
     (documents added, seconds). Documents are forced in: near-duplicates are real corpus members here."""
     from ..types import Document
 
-    present = {_doc_key(info.url) for info in corpus.documents()}
+    present = {doc_key(info.url) for info in corpus.documents()}
     todo = [d for d in docs if d.key not in present]
     start = time.perf_counter()
     added = 0
@@ -180,7 +181,7 @@ def evaluate(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any, mo
         distractor_keys = {d.key for d in distractors}
         distractor_passages = 0
         for info in corpus.documents():
-            key = _doc_key(info.url)
+            key = doc_key(info.url)
             if key is not None:
                 key_of[info.doc_id] = key
                 distractor_passages += info.passages if key in distractor_keys else 0
