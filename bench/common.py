@@ -3,6 +3,7 @@ benchmark reports (progress on stderr; a table, then one JSON object, on stdout;
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,3 +24,9 @@ def publish(name: str, result: dict[str, Any], table: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM (a timeout, `kill`) exits through the ``finally`` blocks, so a benchmark's embedded
+    PostgreSQL server is stopped instead of left running."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

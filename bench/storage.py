@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from bench.common import RESULTS, log, publish
+from bench.common import RESULTS, exit_on_sigterm, log, publish
 from bench.retrieval_speed import bench_settings, machine, percentile, run_child_json, time_asks
 from bench.scale import PASSAGES_PER_DOC, Synthetic, _unit, timed_recall
 
@@ -201,6 +201,7 @@ def _table(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA, log, publish
+from bench.common import DATA, exit_on_sigterm, log, publish
 
 
 # PostgreSQL's ts_rank weight array is {D, C, B, A}: body terms D = 1.0, title terms A = 0.5 (as FTS5's bm25)
@@ -120,6 +120,7 @@ def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    exit_on_sigterm()
     from tests.fakes import postgres as embedded
 
     server = embedded.start()
