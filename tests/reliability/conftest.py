@@ -13,7 +13,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..conftest import ROOT
+from ..conftest import ROOT, SEED_ARTICLE
 from retrieval.embed import make_embedder
 from retrieval.settings import load_settings
 
@@ -166,3 +166,19 @@ def check_whole_or_absent(home: Path, wanted: list[Expected], dense: set[int] | 
     if dense is not None:
         assert dense == all_passage_ids, "dense index differs from the passages"
     return present
+
+
+def healthy_corpus(make_corpus, tmp_path: Path, seed: int):
+    """The bundled article and two generated documents, the dense index synced and saved, verify passing:
+    the starting point of every damage test."""
+    corpus = make_corpus(tmp_path / "index")
+    results = corpus.add_paths([SEED_ARTICLE, *write_docs(tmp_path / "docs", 2, seed=seed)])
+    assert [r.status for r in results] == ["added"] * 3
+    corpus.search("peace talks", k=1)  # dense index synced and saved
+    assert corpus.verify().ok
+    return corpus
+
+
+def raw_store(corpus) -> sqlite3.Connection:
+    """The corpus's SQLite file opened directly, autocommitting: how the tests damage it."""
+    return sqlite3.connect(corpus.store.path, isolation_level=None)

@@ -12,28 +12,19 @@ import pytest
 import retrieval.corpus.core as corpus_mod
 from retrieval.storage.base import VECTOR_DTYPE
 
-from ..conftest import ROOT, SEED_ARTICLE
-from .conftest import citebot, cli_env, dense_ids, read_store, write_docs
+from ..conftest import ROOT
+from .conftest import citebot, cli_env, dense_ids, healthy_corpus, raw_store, read_store, write_docs
 from .test_bad_input import FULL_DISK, TALKS, one_line
 
 
 @pytest.fixture
 def corpus(make_corpus, tmp_path):
-    corpus = make_corpus(tmp_path / "index")
-    results = corpus.add_paths([SEED_ARTICLE, *write_docs(tmp_path / "docs", 2, seed=61)])
-    assert [r.status for r in results] == ["added"] * 3
-    corpus.search("peace talks", k=1)  # dense index synced and saved
-    assert corpus.verify().ok
-    return corpus
-
-
-def _raw(corpus) -> sqlite3.Connection:
-    return sqlite3.connect(corpus.store.path, isolation_level=None)
+    return healthy_corpus(make_corpus, tmp_path, seed=61)
 
 
 def _talks_hash(corpus) -> str:
     """The embed hash of the passage holding the answer to "why did talks stop?"."""
-    (embed_hash,) = _raw(corpus).execute("SELECT embed_hash FROM passages WHERE text LIKE ?",
+    (embed_hash,) = raw_store(corpus).execute("SELECT embed_hash FROM passages WHERE text LIKE ?",
                                          (f"%{TALKS}%",)).fetchone()
     return embed_hash
 
@@ -41,9 +32,9 @@ def _talks_hash(corpus) -> str:
 def test_truncated_vector_is_reported_and_reembedded(corpus, make_corpus):
     """Was: `ask` and `verify` crashed with numpy's reshape error once the faiss file had to be rebuilt."""
     home = corpus.settings.home_path
-    (damaged,) = _raw(corpus).execute("SELECT embed_hash FROM passages WHERE doc_id = 1 AND text NOT LIKE ? "
+    (damaged,) = raw_store(corpus).execute("SELECT embed_hash FROM passages WHERE doc_id = 1 AND text NOT LIKE ? "
                                       "ORDER BY id LIMIT 1", (f"%{TALKS}%",)).fetchone()
-    _raw(corpus).execute("UPDATE embeddings SET vector = substr(vector, 1, 100) WHERE text_hash = ?", (damaged,))
+    raw_store(corpus).execute("UPDATE embeddings SET vector = substr(vector, 1, 100) WHERE text_hash = ?", (damaged,))
     corpus.close()
     (home / "dense.faiss").unlink()  # the next reader rebuilds it from the stored vectors
 
@@ -59,7 +50,7 @@ def test_truncated_vector_is_reported_and_reembedded(corpus, make_corpus):
     assert report.ok, report.problems
     assert len(reopened.embedder.passage_texts) == calls + 1  # exactly the damaged text, embedded again
     assert citebot(home, "verify").returncode == 0
-    (blob,) = _raw(reopened).execute("SELECT vector FROM embeddings WHERE text_hash = ?", (damaged,)).fetchone()
+    (blob,) = raw_store(reopened).execute("SELECT vector FROM embeddings WHERE text_hash = ?", (damaged,)).fetchone()
     assert len(blob) == reopened.embedder.dim * VECTOR_DTYPE.itemsize
 
 
@@ -68,7 +59,7 @@ def test_zero_filled_vector_bytes_in_the_file_are_reported(corpus, make_corpus):
     intact, so SQLite's own check passes): verify compares vector content, and --repair re-embeds that one text."""
     home = corpus.settings.home_path
     damaged = _talks_hash(corpus)
-    (blob,) = _raw(corpus).execute(
+    (blob,) = raw_store(corpus).execute(
         "SELECT vector FROM embeddings WHERE model = ? AND text_hash = ?", (corpus.embedder.name, damaged)).fetchone()
     corpus.close()
     path = home / "citebot.sqlite3"
@@ -99,7 +90,7 @@ def test_lexical_rows_rewritten_to_other_words_are_reported_and_repaired(corpus)
     """Ids and counts still agree, but the seed article's lexical rows hold other words: lexical search
     no longer finds it. verify compares each row with its passage's stemmed terms."""
     home = corpus.settings.home_path
-    _raw(corpus).execute("UPDATE lexical SET title = 'zorp', body = 'quux blarg' "
+    raw_store(corpus).execute("UPDATE lexical SET title = 'zorp', body = 'quux blarg' "
                          "WHERE rowid IN (SELECT id FROM passages WHERE doc_id = 1)")
     assert not corpus.search("peace treaty Tokyo", k=5, mode="lexical")
     result = citebot(home, "verify")

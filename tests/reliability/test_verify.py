@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Callable
 
@@ -13,34 +12,24 @@ import pytest
 
 from retrieval.storage.dense import _ids_digest
 
-from ..conftest import SEED_ARTICLE
-from .conftest import citebot, dense_ids, read_store, write_docs
+from .conftest import citebot, dense_ids, healthy_corpus, raw_store, read_store
 
 
 @pytest.fixture
 def corpus(make_corpus, tmp_path):
-    corpus = make_corpus(tmp_path / "index")
-    results = corpus.add_paths([SEED_ARTICLE, *write_docs(tmp_path / "docs", 2, seed=41)])
-    assert [r.status for r in results] == ["added"] * 3
-    corpus.search("peace talks", k=1)  # dense index synced and saved
-    assert corpus.verify().ok
-    return corpus
-
-
-def _raw(corpus) -> sqlite3.Connection:
-    return sqlite3.connect(corpus.store.path, isolation_level=None)
+    return healthy_corpus(make_corpus, tmp_path, seed=41)
 
 
 def drop_lexical_row(corpus) -> None:
-    _raw(corpus).execute("DELETE FROM lexical WHERE rowid = (SELECT MIN(id) FROM passages)")
+    raw_store(corpus).execute("DELETE FROM lexical WHERE rowid = (SELECT MIN(id) FROM passages)")
 
 
 def add_stale_lexical_row(corpus) -> None:
-    _raw(corpus).execute("INSERT INTO lexical(rowid, title, body) VALUES (999999, 'ghost', 'ghost passag')")
+    raw_store(corpus).execute("INSERT INTO lexical(rowid, title, body) VALUES (999999, 'ghost', 'ghost passag')")
 
 
 def drop_embedding(corpus) -> None:
-    _raw(corpus).execute("DELETE FROM embeddings WHERE text_hash = (SELECT embed_hash FROM passages WHERE id = 2)")
+    raw_store(corpus).execute("DELETE FROM embeddings WHERE text_hash = (SELECT embed_hash FROM passages WHERE id = 2)")
 
 
 def restamp(home: Path, index) -> None:
@@ -123,7 +112,7 @@ def test_repair_embeds_only_the_missing_text(corpus):
      "VALUES (424242, 0, 0, 1, 'x', 'h', '[]')", "1 passages belong to no document"),
 ], ids=["document without passages", "passage without document"])
 def test_verify_reports_store_level_inconsistencies(corpus, sql, problem):
-    db = _raw(corpus)
+    db = raw_store(corpus)
     db.execute("PRAGMA foreign_keys = OFF")
     db.execute(sql)
     report = corpus.verify()
