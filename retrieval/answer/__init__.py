@@ -15,10 +15,11 @@ subject. The span of the expected type inside a chosen sentence is returned for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 
+from ..search.results import Retrieval
 from ..text.lexical import terms
 from ..text.scripts import script
 from ..types import Answer, AnswerSentence, Citation, Hit
@@ -58,24 +59,25 @@ def sentence_texts(passage_text: str, passage_start: int, spans: Iterable[tuple[
     return [passage_text[s - passage_start:e - passage_start] for s, e in spans]
 
 
-def compose(
-    question: str,
-    hits: list[Hit],
-    sentence_spans: list[list[tuple[int, int]]],
-    query_vector: np.ndarray,
-    encode_sentences: Callable[[list[str]], np.ndarray],
-    min_score: float,
-    rules: Rules | None = None,
-) -> Answer:
-    """Build the answer from ranked hits; ``sentence_spans`` are each hit's sentences in document offsets."""
+class SentenceEncoder(Protocol):
+    """What the answer needs from the embedding side: vectors for candidate sentences (cached by the
+    corpus's ``CachedEncoder``; ingest embedded them ahead, so usually none reaches the model)."""
+
+    def sentences(self, texts: list[str]) -> np.ndarray: ...
+
+
+def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules: Rules | None = None) -> Answer:
+    """Build the answer from a search's result (hits, their sentence spans and pages, the question vector);
+    ``encoder`` embeds the candidate sentences. Nothing is read from the store here."""
     rules = rules or DEFAULT_RULES
+    question, hits = found.question, found.hits
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
-    weak = Answer(question, False, NO_ANSWER, _citations(hits, list(range(len(hits))), {}, {}))
-    cands = features.candidates(hits, sentence_spans, question)
-    if not cands:
+    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(len(hits))), {}, {}))
+    cands = features.candidates(hits, found.spans, question)
+    if not cands or found.vector is None:
         return weak
-    _score(cands, question, hits, query_vector, encode_sentences, rules)
+    _score(cands, question, hits, found.vector, encoder, rules)
     pool = [c for c in cands if not c.duplicate]
     best_gate = max(pool, key=lambda c: c.relevance)
     # The gate is the best sentence's own relevance: on XQuAD (bench/answer_quality.py) it separated
@@ -94,12 +96,12 @@ def compose(
     if rules.extend_to_type and best.type_spans == [] and question_type(question):
         chosen = _extend_to_type(best, chosen, cands)
     quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
-    return _answer(question, hits, quoted, best_gate.relevance, rules)
+    return _answer(found, quoted, best_gate.relevance, rules)
 
 
 def _score(cands: list[features.Candidate], question: str, hits: list[Hit], query_vector: np.ndarray,
-           encode_sentences: Callable[[list[str]], np.ndarray], rules: Rules) -> None:
-    vectors = encode_sentences([c.text for c in cands])
+           encoder: SentenceEncoder, rules: Rules) -> None:
+    vectors = encoder.sentences([c.text for c in cands])
     sims = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
     q_terms = set(terms(question))
     kind = question_type(question)
@@ -166,8 +168,8 @@ def _with_antecedents(chosen: list[features.Candidate], cands: list[features.Can
     return out
 
 
-def _answer(question: str, hits: list[Hit], quoted: list[features.Candidate], confidence: float,
-            rules: Rules) -> Answer:
+def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: float, rules: Rules) -> Answer:
+    question, hits = found.question, found.hits
     # Citation numbers follow first use in the answer; passages not quoted follow as further sources.
     order: list[int] = []
     for cand in quoted:
@@ -192,19 +194,28 @@ def _answer(question: str, hits: list[Hit], quoted: list[features.Candidate], co
         parts.append(piece)
         offset += len(piece) + 1
     sentences = [AnswerSentence(cand.text, [number[cand.hit_index]], 1.0, cand.text) for cand in quoted]
-    answer = Answer(question, True, " ".join(parts), _citations(hits, order, quotes, bold), sentences, confidence)
+    answer = Answer(question, True, " ".join(parts), _citations(found, order, quotes, bold), sentences, confidence)
     answer.highlights = highlights
     return answer
 
 
-def _citations(hits: list[Hit], order: list[int], quotes: dict[int, list[tuple[int, int]]],
+def _citations(found: Retrieval, order: list[int], quotes: dict[int, list[tuple[int, int]]],
                bold: dict[int, list[tuple[int, int]]]) -> list[Citation]:
+    hits = found.hits
     return [
         Citation(
             n=n + 1, doc_id=hits[i].doc_id, passage_id=hits[i].passage_id, title=hits[i].title,
             date=hits[i].date, source=hits[i].source, url=hits[i].url, passage=hits[i].text,
-            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=hits[i].page,
+            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=_page(found, i, quotes.get(i)),
             bold=sorted(bold.get(i, [])),
         )
         for n, i in enumerate(order)
     ]
+
+
+def _page(found: Retrieval, index: int, quotes: list[tuple[int, int]] | None) -> int | None:
+    """A passage can straddle a page break: a quoted passage cites the page of its first quoted sentence."""
+    hit = found.hits[index]
+    if quotes and index < len(found.page_starts):
+        return found.page(index, hit.start + min(quotes)[0])
+    return hit.page

@@ -8,32 +8,27 @@ The store (``retrieval.storage``) re-syncs the dense index whenever another proc
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-
-import numpy as np
 
 from .. import answer as answer_mod
 from ..embed import Embedder, make_embedder
 from ..errors import UserError
 from ..ingest import IngestOptions, load_sources
-from ..search import MODES, hybrid_search
+from ..search import MODES, Retrieval, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
-from ..storage.base import unit_rows
 from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
-from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
+from ..types import AddResult, Answer, Document, DocumentInfo, Hit, page_at, text_hash
 from . import neardup
 from .batching import Batch, Prepared
+from .encoder import CachedEncoder
 from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
-QUERY_CACHE = "#query"  # question vectors are cached under "<model>#query", apart from passage vectors
-QUERY_CACHE_MAX = 2000  # ... and at most this many of them (a bot sees endless distinct questions)
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -51,7 +46,7 @@ class Corpus:
                  store: Storage | None = None) -> None:
         self.settings = settings or load_settings()
         self.store: Storage = store if store is not None else open_storage(self.settings)
-        self._embedder = embedder
+        self.encoder = CachedEncoder(self.store, lambda: embedder or make_embedder(self.settings))
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
 
@@ -73,48 +68,18 @@ class Corpus:
     # -- components, created lazily so `citebot list` never loads a model ------------------------------
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings)
-        return self._embedder
+        return self.encoder.model
 
     @property
     def min_score(self) -> float:
         """The answer threshold: the setting when given, else the one calibrated for the embedder."""
         if self.settings.min_score is not None:
             return float(self.settings.min_score)
-        return float(getattr(self.embedder, "min_score", 0.40))
-
-    # -- embeddings -----------------------------------------------------------------------------------
-    def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
-        """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
-
-        Question vectors (``queries``) are cached apart, under ``<model>#query``, and only the last
-        QUERY_CACHE_MAX of them are kept. ``reading`` marks the question path, where caching new vectors
-        is best-effort (never waits for a writer, never fails on a read-only index)."""
-        model = self.embedder.name
-        key = model + QUERY_CACHE if queries else model
-        hashes = [text_hash(t) for t in texts]
-        cached = _usable(self.store.cached_embeddings(key, hashes))
-        todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
-        if todo:
-            encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
-            vectors = encode(list(todo.values()))
-            fresh = dict(zip(todo.keys(), vectors))
-            if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
-                cached = {}  # damaged vectors of another size in the cache: the model's own win
-                fresh = dict(zip(hashes, encode(texts)))
-            stored = self.store.put_embeddings(key, fresh, wait=not reading)
-            if queries and stored:
-                self.store.trim_embeddings(key, QUERY_CACHE_MAX, recent=list(fresh))
-            cached.update(fresh)
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+        return float(self.embedder.min_score)
 
     def forget_question_vectors(self, questions: Iterable[str]) -> int:
         """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self.store.delete_embeddings(self.embedder.name + QUERY_CACHE,
-                                            [text_hash(q) for q in questions], keep_used=False)
+        return self.encoder.forget_questions(questions)
 
     # -- adding ---------------------------------------------------------------------------------------
     def add_document(self, doc: Document, force: bool = False) -> AddResult:
@@ -129,7 +94,12 @@ class Corpus:
 
         A text already stored is a ``duplicate``; one nearly identical to a stored one (or to one earlier
         in the input) a ``near-duplicate`` unless ``force``; a document from a path already stored
-        ``replaced`` the old one. ``progress`` is called with each result as it is decided."""
+        ``replaced`` the old one. ``progress`` is called with each result as it is decided.
+
+        Raises UserError ``reindex_needed`` before adding anything when stored passages lack a vector
+        for the current embedder (the index was built with another one): re-embedding a whole corpus is
+        :meth:`reindex`'s job, never a side effect of adding one document."""
+        self._check_embedded()
         batch = Batch()
         for doc in docs:
             batch.add(self._prepare(doc, force, batch))
@@ -138,9 +108,16 @@ class Corpus:
                 batch = Batch()
         if batch:
             yield from self._flush(batch, progress)
-        if self._embedder is not None and self.store.missing_embeddings(self.embedder.name):
-            self.reindex()  # the index was built with another model: bring every passage to this one
         self._sync_dense()
+
+    def _check_embedded(self) -> None:
+        missing = self.store.missing_embeddings(self.embedder.name)
+        if missing:
+            total = self.store.counts().passages
+            raise UserError(
+                f"{len(missing)} of {total} stored passages have no vector for the embedder {self.embedder.name} "
+                "(the index was built with another one); reindex before adding",
+                code="reindex_needed", model=self.embedder.name, missing=len(missing), passages=total)
 
     def _duplicate(self, label: str, existing: int | None, doc: Document) -> AddResult:
         info = self.store.document_info(existing) if existing is not None else None
@@ -192,7 +169,7 @@ class Corpus:
             # answer sentences too, so `ask` finds their vectors cached instead of embedding them per question
             texts += [t for item in prepared for p in item.passages
                       for t in answer_mod.sentence_texts(p.text, p.start, p.sentences)]
-            self._vectors(texts)  # cached in their own transaction before the documents are written
+            self.encoder.passages(texts)  # cached in their own transaction before the documents are written
             records = [self._record(item) for item in prepared]
             with self.lock, self.store.transaction() as tx:
                 for item, record in zip(prepared, records):
@@ -283,9 +260,39 @@ class Corpus:
         return clean_question(question, self.settings.max_question_chars)
 
     def _sync_dense(self) -> None:
-        if self._embedder is None:
+        if not self.encoder.loaded:
             return  # nothing dense was used in this process; the next reader syncs
         self.store.sync_vector_index(self.embedder.name)
+
+    def retrieve(
+        self, question: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
+        source: str | None = None, mode: str = "hybrid",
+    ) -> Retrieval:
+        """The way down for a question: cleaned once, embedded once (through the cache), ranked, and its
+        passages read once. The result holds everything the answer needs (hits, their sentence spans and
+        page starts, the question vector), so :meth:`ask` reads and embeds nothing again."""
+        query = self._check_question(question)
+        if mode not in MODES:
+            raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}",
+                            code="bad_mode", mode=mode)
+        if k < 1 or offset < 0:
+            raise UserError("k must be at least 1 and offset at least 0", code="bad_limit")
+        filters = SearchFilters(valid_date(since, "--since"), valid_date(until, "--until"), source or None)
+        vector = self.encoder.question(query) if mode != "lexical" else None
+        scored = hybrid_search(
+            self.store, self.embedder.name, query, vector, offset + k, mode=mode,
+            fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
+        )[offset:]
+        rows = self.store.passages([s.passage_id for s in scored])
+        found = Retrieval(query, vector)
+        for s in scored:
+            row = rows.get(s.passage_id)
+            if row is None:  # removed by another process between the two reads
+                continue
+            found.add(Hit(s.passage_id, row.doc_id, s.score, s.dense, s.lexical, row.text, row.start, row.end,
+                          row.title, row.date, row.source, row.url, page_at(row.page_starts, row.start)),
+                      row.sentences, row.page_starts)
+        return found
 
     def search(
         self, query: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
@@ -293,57 +300,23 @@ class Corpus:
     ) -> list[Hit]:
         """The ``k`` best passages for ``query`` after skipping ``offset``, optionally only from documents
         dated ``since``..``until`` (inclusive ISO dates) or from ``source``. ``mode`` is one of MODES."""
-        query = self._check_question(query)
-        if mode not in MODES:
-            raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
-        if k < 1 or offset < 0:
-            raise UserError("k must be at least 1 and offset at least 0")
-        filters = SearchFilters(valid_date(since, "--since"), valid_date(until, "--until"), source or None)
-        vector = None
-        if mode != "lexical":
-            vector = self._vectors([query], queries=True, reading=True)[0]
-        scored = hybrid_search(
-            self.store, self.embedder.name, query, vector, offset + k, mode=mode,
-            fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
-        )[offset:]
-        rows = self.store.passages([s.passage_id for s in scored])
-        hits = []
-        for s in scored:
-            row = rows.get(s.passage_id)
-            if row is None:  # removed by another process between the two reads
-                continue
-            page = None
-            if row.page_starts:
-                page = Document(text="", page_starts=row.page_starts).page_at(row.start)
-            hits.append(Hit(s.passage_id, row.doc_id, s.score, s.dense, s.lexical, row.text, row.start, row.end,
-                            row.title, row.date, row.source, row.url, page))
-        return hits
+        return self.retrieve(query, k, offset, since, until, source, mode).hits
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
         source: str | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`."""
-        question = self._check_question(question)
-        hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
-        rows = self.store.passages([h.passage_id for h in hits])
-        spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
-        query_vector = self._vectors([question], queries=True, reading=True)[0]
-        answer = answer_mod.compose(
-            question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
-            self.min_score,
-        )
-        # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
-        by_passage = {h.passage_id: h for h in hits}
-        for citation in answer.citations:
-            row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
-            if row is not None and hit is not None and row.page_starts and citation.quotes:
-                citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`.
+
+        One pass down (:meth:`retrieve`) and one back (``answer.compose`` with the cached encoder for
+        the candidate sentences; then the optional LLM answer, verified with the same encoder)."""
+        found = self.retrieve(question, k=k or self.settings.top_k, since=since, until=until, source=source)
+        answer = answer_mod.compose(found, self.encoder, self.min_score)
         if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
-            answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
+            answer = generative_answer(answer, self.settings, self.encoder.sentences)
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------
@@ -379,7 +352,7 @@ class Corpus:
             cached = self.store.cached_embeddings(model, [text_hash(t) for t in texts])
             todo = [t for t in texts if text_hash(t) not in cached]
             for i in range(0, len(todo), EMBED_BATCH):
-                self._vectors(todo[i:i + EMBED_BATCH])
+                self.encoder.passages(todo[i:i + EMBED_BATCH])
             embedded += len(todo)
         return embedded
 
@@ -389,7 +362,7 @@ class Corpus:
         texts = [_embed_text(r.title, r.text) for r in rows.values()]
         done = 0
         for i in range(0, len(texts), EMBED_BATCH):
-            self._vectors(texts[i:i + EMBED_BATCH])
+            self.encoder.passages(texts[i:i + EMBED_BATCH])
             done += len(texts[i:i + EMBED_BATCH])
             if progress:
                 progress(done, len(texts))
@@ -401,11 +374,3 @@ class Corpus:
         # the model's name only: no model is loaded unless the repair must embed
         return check_and_repair(self.store, self.embedder.name, self.lock, self._embed_missing, repair)
 
-
-def _usable(cached: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Cached vectors that can be trusted: finite, unit length (encoders normalise), one common size.
-    Damaged ones are simply embedded again (and `citebot verify` reports them)."""
-    if not cached:
-        return cached
-    common = Counter(v.shape for v in cached.values()).most_common(1)[0][0]
-    return {h: v for h, v in cached.items() if v.shape == common and bool(unit_rows(v))}

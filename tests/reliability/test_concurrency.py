@@ -353,16 +353,16 @@ def test_dense_file_paired_with_another_saves_stamp_is_resynced(tmp_path, make_c
 
 def _race(second, action) -> None:
     """Run ``action`` (the other writer) after ``second`` has prepared its batch but before it writes."""
-    original = second._vectors
+    original = second.encoder.vectors
     fired = []
 
-    def racing(texts, queries=False):
+    def racing(texts, queries=False, reading=False):
         if not queries and not fired:
             fired.append(True)
             action()
-        return original(texts, queries)
+        return original(texts, queries, reading)
 
-    second._vectors = racing
+    second.encoder.vectors = racing
 
 
 def test_same_document_added_by_two_writers_at_once_is_stored_once(tmp_path, make_corpus):

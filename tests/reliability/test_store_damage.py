@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import retrieval.corpus.core as corpus_mod
+import retrieval.corpus.encoder as encoder_mod
 from retrieval.storage.base import VECTOR_DTYPE
 
 from ..conftest import ROOT
@@ -140,7 +140,7 @@ def test_full_disk_while_the_faiss_file_is_rewritten(corpus, tmp_path):
 
 def test_question_vector_cache_is_bounded(seed_corpus, monkeypatch):
     """Was: every distinct question's vector was kept forever (1 MB per 150 questions)."""
-    monkeypatch.setattr(corpus_mod, "QUERY_CACHE_MAX", 5)
+    monkeypatch.setattr(encoder_mod, "QUERY_CACHE_MAX", 5)
     store = seed_corpus.store
     before = store.counts().cached_embeddings
     for i in range(12):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval import Document, UserError
+from tests.fakes.hash_embedder import HashEmbedder
 
 from ...conftest import SEED_ARTICLE
 
@@ -201,17 +202,24 @@ def test_citation_names_the_page_of_the_quoted_sentence(make_corpus):
     assert first.page == 2
 
 
-def test_adding_with_another_model_brings_the_whole_index_to_that_model(make_corpus, minilm, tmp_path):
+def test_adding_after_an_embedder_switch_refuses_until_reindexed(make_corpus, tmp_path):
+    """Was: one add after a model switch re-embedded the whole corpus as a side effect."""
     home = tmp_path / "switch"
-    old = make_corpus(home=home, model=minilm)
+    old = make_corpus(home=home, model=HashEmbedder("test-hash-old", dim=32))
     old.add_paths([SEED_ARTICLE])
     old.close()
     story = tmp_path / "bank.md"
     story.write_text(OTHER_STORY, encoding="utf-8")
-    new = make_corpus(home=home)  # the default embedder, a different model
-    assert new.embedder.name != minilm.name
-    new.add_paths([story])
+    new = make_corpus(home=home)  # the test's default embedder: another model
+    assert new.embedder.name != "test-hash-old"
+    with pytest.raises(UserError, match="reindex") as refused:
+        new.add_paths([story])
+    assert refused.value.code == "reindex_needed" and refused.value.params["missing"] > 0
+    assert new.embedder.passage_texts == []  # nothing was embedded, let alone the whole corpus
+    assert new.store.counts().documents == 1  # and nothing added
+    new.reindex()
     assert new.store.missing_embeddings(new.embedder.name) == []
+    assert [r.status for r in new.add_paths([story])] == ["added"]
     hits = new.search("Moscow stopped peace treaty talks with Tokyo", k=3, mode="dense")
     assert hits and hits[0].source == "TASS"
 
