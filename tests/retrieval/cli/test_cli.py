@@ -1,25 +1,24 @@
-"""The `citebot` command line run as a user runs it: a real subprocess, real files, real exit codes."""
+"""The `citebot` command line as a user meets it: real files, exit codes, stdout and stderr.
+
+The commands run in the test process (``main(argv)``, tests/runcli.py) with the hash embedder; the
+console script itself, as a subprocess with the real model, is covered by test_smoke.py.
+"""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.runcli import Run, run
 
 from ...conftest import ROOT, SEED_ARTICLE
 
 TALKS = "Moscow was stopping peace treaty talks with Tokyo"
 
 
-def citebot(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CITEBOT_HOME=str(home), HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "retrieval.cli", *args], input=stdin, capture_output=True, text=True,
-        env=env, cwd=ROOT, timeout=300,
-    )
+def citebot(home: Path, *args: str, stdin: str = "") -> Run:
+    return run(home, *args, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +86,6 @@ def test_missing_file_is_reported_and_the_rest_added(home, tmp_path):
     assert result.returncode == 1
     assert "missing.txt" in result.stderr
     assert "Harbour reopens" in citebot(home, "list").stdout
-
-
-def test_list_never_loads_the_model(home):
-    code = ("import sys; from retrieval.cli import main; main(['list']); "
-            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
-    env = dict(os.environ, CITEBOT_HOME=str(home))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert "NO-TORCH" in result.stdout and "TASS" in result.stdout
 
 
 def test_settings_shows_where_values_come_from(home):
