@@ -572,9 +572,13 @@ from retrieval.ingest import lang
 lang.detect("The budget passed on Monday after a long debate.")  # unpacks its model to a temp file first
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, like a full disk
 limit = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from unittest import mock
 from retrieval.cli import main
-sys.exit(main(sys.argv[2:]))
+from tests.fakes.hash_embedder import HashEmbedder  # the tests' embedder: the vectors match the fixtures'
+model = HashEmbedder()
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+with mock.patch("retrieval.corpus.core.make_embedder", lambda settings: model):
+    sys.exit(main(sys.argv[2:]))
 """
 
 

@@ -29,9 +29,10 @@ PICKUP_TIMEOUT_S = 120  # liveness bound only: how long the reader may take to n
 READER = r"""
 import json, sys, time
 from retrieval import Corpus, load_settings
+from tests.fakes.hash_embedder import HashEmbedder  # the fixtures' embedder: atomicity needs no model
 topics = json.loads(sys.argv[1])
 stop = sys.argv[2]
-corpus = Corpus.open(load_settings())
+corpus = Corpus.open(load_settings(), embedder=HashEmbedder())
 corpus.search("warm up", k=1)
 print(json.dumps({"ready": True}), flush=True)
 import os
@@ -88,7 +89,8 @@ def store_init(self, home, *args, **kwargs):
 
 
 store_mod.SQLiteStorage.__init__ = store_init
-corpus = Corpus.open(load_settings())
+from tests.fakes.hash_embedder import HashEmbedder  # the fixtures' embedder: atomicity needs no model
+corpus = Corpus.open(load_settings(), embedder=HashEmbedder())
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     cmd = json.loads(line)

@@ -261,7 +261,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     try:
         # 1. the real console script, killed during its start-up (store creation, migration, model load)
         for delay in sorted(rng.uniform(0.05, 5.0) for _ in range(4)):
-            proc = subprocess.Popen([*citebot_argv(), "add", str(docs_dir)],
+            proc = subprocess.Popen([*citebot_argv(real=True), "add", str(docs_dir)],
                                     env=cli_env(home, CITEBOT_EMBEDDER="sentence-transformers"),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
             time.sleep(delay)
@@ -377,7 +377,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     finally:
         zygote.close()
 
-    verify = citebot(home, "verify", CITEBOT_EMBEDDER="sentence-transformers")  # the console script, as a user would
+    verify = citebot(home, "verify", real=True, CITEBOT_EMBEDDER="sentence-transformers")  # the console script
     assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stdout + verify.stderr
     assert check_whole_or_absent(home, wanted, dense_ids(home)) == len(wanted)
     assert read_store(home)["embedded"] >= {h for w in wanted for h in w.embed_hashes}

@@ -122,7 +122,7 @@ def test_full_disk_while_the_faiss_file_is_rewritten(corpus, tmp_path):
     """No file may grow past 32 KiB (RLIMIT_FSIZE stands in for a full disk): the store fits, the faiss
     file being rebuilt does not. Was: a faiss RuntimeError traceback; now the usual disk-full line."""
     home = corpus.settings.home_path
-    more = corpus.add_paths(write_docs(tmp_path / "more", 6, seed=62, prefix="big", sentences=30))
+    more = corpus.add_paths(write_docs(tmp_path / "more", 14, seed=62, prefix="big", sentences=30))
     assert all(r.status == "added" for r in more)
     corpus.search("peace talks", k=1)
     corpus.close()
