@@ -48,7 +48,7 @@ def run(home: Path | None, *args: str, stdin: str = "", env: dict[str, str] | No
     """``citebot ARGS`` with CITEBOT_HOME=home (and ``env``), in this process; corpora it opened are closed."""
     from retrieval.cli import commands, main
 
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "TELEGRAM_"))}
+    environ = dict(os.environ)  # as a child process would inherit it (tests set CITEBOT_* with monkeypatch)
     if home is not None:
         environ["CITEBOT_HOME"] = str(home)
     environ.update(env or {})
