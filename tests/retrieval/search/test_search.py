@@ -210,3 +210,31 @@ def test_bad_search_arguments_are_user_errors_with_codes(make_corpus):
     with pytest.raises(UserError) as bad_k:
         corpus.search("harbour", k=0)
     assert bad_k.value.code == "bad_limit"
+
+
+# -- further sources ("More sources") -------------------------------------------------------------------------
+def _hit(pid: int, dense: float | None, lexical: float | None):
+    from retrieval.types import Hit
+
+    return Hit(pid, pid, 1.0, dense, lexical, f"passage {pid}", 0, 10, "T", None, "", "")
+
+
+def test_further_passages_are_the_relevant_ones_not_shown_best_first():
+    from retrieval import further_passages, relevance_floor
+
+    class Searcher:
+        def __init__(self, hits):
+            self.hits, self.asked = hits, []
+
+        def search(self, query, k=10):
+            self.asked.append((query, k))
+            return self.hits[:k]
+
+    hits = [_hit(1, 0.50, 8.0), _hit(2, 0.30, None), _hit(3, 0.05, 2.0), _hit(4, 0.02, 1.0), _hit(5, None, None)]
+    searcher = Searcher(hits)
+    floor = relevance_floor(0.4)
+    assert floor == pytest.approx(0.2)  # half the answer threshold
+    further = further_passages(searcher, "q", shown=[1], upto=5, floor=floor)
+    # 2 by similarity, 3 by a lexical score at least a quarter of the best (8.0); 4 and 5 pass neither
+    assert [h.passage_id for h in further] == [2, 3]
+    assert searcher.asked == [("q", 7)]  # enough to list `upto` after the shown ones
