@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit-queries", type=int, default=None, metavar="N", help="evaluate only the first N queries")
     parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval stage to evaluate (default hybrid)")
     # its own dest: the top-level `citebot --home` (the user's corpus) must never reach the eval
-    parser.add_argument("--home", dest="eval_home", type=Path, default=None,
+    parser.add_argument("--home", dest="eval_home", metavar="HOME", type=Path, default=None,
                         help="index directory for the eval (default: a cache dir keyed by data and model; "
                              "never the CITEBOT_HOME or --home index, never CITEBOT_DATABASE_URL)")
     parser.add_argument("--depth", type=int, default=200, help="passages retrieved per query (default 200)")
