@@ -18,6 +18,7 @@ from ..settings import SettingsError
 from .commands import (cmd_add, cmd_ask, cmd_chat, cmd_eval, cmd_list, cmd_migrate, cmd_reindex,
                        cmd_remove, cmd_search, cmd_settings, cmd_show, cmd_stats, cmd_verify, cli_settings, doc_ref,
                        extra_settings)
+from .advice import with_advice
 from .registry import installed_apps
 from .output import (EXIT_USER_ERROR, GuardedStdout, OutputError, format_answer, format_hits, output_failed,
                      printable, safe_streams)
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = stdout
         return output_failed(exc.cause)
     except (CitebotError, SettingsError) as exc:
-        print(printable(f"citebot: error: {exc}"), file=sys.stderr)
+        print(printable(f"citebot: error: {with_advice(exc)}"), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)

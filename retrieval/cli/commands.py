@@ -14,6 +14,7 @@ from ..errors import UserError
 from ..settings import Setting, Settings, load_settings
 from ..text.cleaning import escape_surrogates
 from ..types import AddResult
+from .advice import result_message, with_advice
 from .output import format_answer, format_hits, hit_json, printable, terminal_width, to_json
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger "id" names no document
@@ -27,10 +28,11 @@ def doc_ref(raw: str) -> int | str:
     text = raw.strip()
     if text.isascii() and text.isdigit():
         if len(text) > 19 or int(text) > MAX_ID:
-            raise UserError(f"no document {printable(raw)!r} (see `citebot list` for ids)")
+            raise UserError(f"no document {printable(raw)!r}", code="no_document", ref=raw)
         return int(text)
     if text.isdigit() or text.isdecimal():
-        raise UserError(f"no document {printable(raw)!r}: document ids are written with the digits 0-9")
+        raise UserError(f"no document {printable(raw)!r}: document ids are written with the digits 0-9",
+                        code="no_document", ref=raw)
     return escape_surrogates(raw)
 
 
@@ -61,8 +63,8 @@ def _document(corpus: Any, raw: str) -> Any:
     try:
         return corpus.document(ref)
     except UserError as exc:
-        if str(exc).startswith("no document"):
-            raise UserError(f"no document {printable(raw)!r} (see `citebot list` for ids)") from None
+        if exc.code == "no_document":  # quote the argument as typed, not the parsed id
+            raise UserError(f"no document {printable(raw)!r}", code="no_document", ref=raw) from None
         raise
 
 
@@ -83,7 +85,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         if result.status == "error":
             print(printable(f"error: {result.path}: {result.message}"), file=sys.stderr)
         elif not args.quiet:
-            detail = f"{result.passages} passages" if result.status in ("added", "replaced") else result.message
+            detail = (f"{result.passages} passages" if result.status in ("added", "replaced")
+                      else result_message(result.message, result.reason))
             line = printable(f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})")
             (bar.write(line) if bar is not None else print(line))
 
@@ -225,7 +228,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             answer = conversation.ask(corpus, key, line.strip(), k=args.k)
             print(format_answer(answer, terminal_width(), quotes=args.quotes))
         except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(printable(f"error: {with_advice(exc)}"), file=sys.stderr)
         print()
 
 

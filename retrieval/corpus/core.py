@@ -144,7 +144,7 @@ class Corpus:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
                          else f"{similar.title} earlier in this input")
                 return AddResult("near-duplicate", label, similar.doc_id, similar.title, None, 0,
-                                 f"nearly identical to {where}; use --force to add it anyway",
+                                 f"nearly identical to {where}",
                                  reason="near-duplicate", duplicate_of=similar.doc_id)
         passages = make_passages(doc.text, doc.lang, self.settings.passage_min_words, self.settings.passage_max_words)
         if not passages:
@@ -235,7 +235,7 @@ class Corpus:
             doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
             info = self.store.document_info(doc_id) if doc_id else None
         if info is None:
-            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
+            raise UserError(f"no document {ref!r}", code="no_document", ref=str(ref))
         return info
 
     def remove(self, ref: str | int) -> DocumentInfo:

@@ -16,6 +16,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import CitebotError
+
 log = logging.getLogger(__name__)
 
 RETRIES = 2  # extra attempts after a 429 / 5xx / dropped connection
@@ -23,11 +25,12 @@ MAX_BACKOFF_S = 4.0
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
-class LLMError(Exception):
-    """The LLM server could not give an answer; ``reason`` is a short machine-readable word."""
+class LLMError(CitebotError):
+    """The LLM server could not give an answer (code ``llm_failed``); ``reason`` is a short machine-readable
+    word, also in ``params``."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code="llm_failed", reason=reason)
         self.reason = reason  # "timeout", "http-429", "http-500", "connection", "malformed", ...
 
 

@@ -179,3 +179,36 @@ def test_each_command_help_says_its_exit_status_and_add_lists_every_format(capsy
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "exit status: 0" in capsys.readouterr().out, command
+
+
+def test_the_cli_adds_its_advice_to_library_errors_by_code(home, tmp_path):
+    """The library says what happened; the CLI says what to type (from the error code, not the text)."""
+    from retrieval import Corpus, UserError, load_settings
+
+    with Corpus.open(load_settings(env={}).replace(home=str(home))) as corpus:
+        with pytest.raises(UserError) as missing:
+            corpus.document(424242)
+    assert missing.value.code == "no_document" and "citebot" not in str(missing.value)
+    shown = citebot(home, "show", "424242")
+    assert shown.returncode == 2
+    assert shown.stderr.strip() == "citebot: error: no document '424242' (see `citebot list` for ids)"
+    copy = tmp_path / "republished.md"
+    body = SEED_ARTICLE.read_text(encoding="utf-8").split("/TASS/.", 1)[1]
+    copy.write_text("---\ntitle: Republished\nsource: Other Agency\n---\n" + body + "\nUpdated.\n", encoding="utf-8")
+    added = citebot(home, "add", str(copy))
+    assert "near-duplicate" in added.stdout and "use --force to add it anyway" in added.stdout
+
+
+def test_add_after_an_embedder_switch_points_at_reindex(tmp_path):
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    home = tmp_path / "index"
+    assert run(home, "add", str(SEED_ARTICLE), embedder=HashEmbedder("test-hash-old", dim=32)).returncode == 0
+    story = tmp_path / "note.md"
+    story.write_text("---\ntitle: Harbour reopens\n---\nThe harbour of Valparaiso reopened on Monday.\n")
+    refused = run(home, "add", str(story))  # the default test embedder: another model
+    assert refused.returncode == 2
+    assert "citebot reindex" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert run(home, "reindex").returncode == 0
+    assert run(home, "add", str(story)).returncode == 0
+    assert "Harbour reopens" in run(home, "list").stdout
