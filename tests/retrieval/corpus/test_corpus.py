@@ -28,6 +28,7 @@ governor said further easing would depend on how quickly price growth slows in t
 """
 
 
+@pytest.mark.quality  # the real model and its calibrated threshold
 def test_answers_why_talks_stopped_with_the_tass_passage_first(seed_corpus):
     answer = seed_corpus.ask("why did talks stop?")
     assert answer.answered
@@ -55,6 +56,7 @@ def test_json_shape_is_stable(seed_corpus):
     json.dumps(data)  # serialisable as is
 
 
+@pytest.mark.quality  # the real model and its calibrated threshold
 def test_unanswerable_question_says_so_and_shows_weak_matches(seed_corpus):
     answer = seed_corpus.ask("What is the capital of Peru?")
     assert not answer.answered
