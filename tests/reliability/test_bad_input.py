@@ -429,7 +429,7 @@ def test_damaged_dense_index_is_rebuilt_from_the_store(snapshot, tmp_path, embed
     assert results[0] and results[1] == results[0]  # the same answers as from the undamaged index
     passages = {pid for rows in read_store(home)["passages"].values() for pid, _, _ in rows}
     assert dense_ids(home) == passages  # rewritten whole on disk
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 0 and result.stdout.startswith("ok:"), result.stdout + result.stderr
     assert read_store(home)["docs"] == read_store(snapshot)["docs"]
 
