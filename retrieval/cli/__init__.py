@@ -70,7 +70,8 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="citebot", description="Answer questions over news articles with quoted, cited passages.")
-    parser.add_argument("--home", help="index directory (default: $CITEBOT_HOME or ./.citebot)")
+    parser.add_argument("--home", help="where citebot keeps its files, the SQLite index among them (default: "
+                        "$CITEBOT_HOME or ./.citebot; with CITEBOT_DATABASE_URL the index is in that database)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
