@@ -20,7 +20,7 @@ def damage_lexical(corpus, passage_id: int) -> None:
     else:
         import psycopg
 
-        with psycopg.connect(store.url) as conn:
+        with psycopg.connect(store.database.url) as conn:
             conn.execute("DELETE FROM postings WHERE passage_id = %s", (passage_id,))
             conn.execute("INSERT INTO postings VALUES ('zzzwrong', %s, 0, 1, 1)", (passage_id,))
 
@@ -35,7 +35,7 @@ def damage_vector(corpus, embed_hash: str) -> None:
     else:
         import psycopg
 
-        with psycopg.connect(store.url) as conn:
+        with psycopg.connect(store.database.url) as conn:
             conn.execute("UPDATE embeddings SET vector = array_fill(0, ARRAY[vector_dims(vector)])::real[]::vector "
                          "WHERE model = %s AND text_hash = %s", (model, embed_hash))
 
