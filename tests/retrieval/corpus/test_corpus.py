@@ -178,7 +178,7 @@ def test_near_duplicates_within_one_input_are_caught(make_corpus, tmp_path):
 def test_questions_are_answered_while_another_process_holds_the_write_lock(seed_corpus):
     import sqlite3
 
-    writer = sqlite3.connect(seed_corpus.store.path, isolation_level=None)
+    writer = sqlite3.connect(seed_corpus.store.location, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process in the middle of adding documents
     try:
         answer = seed_corpus.ask("who told TASS that resuming dialogue was categorically impossible?")
