@@ -1,7 +1,9 @@
 """The vector index of the PostgreSQL engine: one HNSW index per model over ``halfvec`` casts of the cached
 vectors (a partial expression index on ``embeddings``), iterative scans for filtered queries, and exact
 re-scoring of the candidates from the stored float32 vectors; narrowly filtered sets are scanned exactly.
-PostgreSQL maintains the index inside each transaction; only its creation is ours.
+PostgreSQL maintains the index inside each transaction; only its creation is ours. Vectors of another
+size than the model's registered one (damage: ``embeddings.put`` never stores them) are outside the
+index and every query, as the contract says (``vectors/base.py``).
 """
 from __future__ import annotations
 
@@ -86,7 +88,8 @@ class PostgresVectors(Vectors):
                     conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
                     conn.execute(sql.SQL(
                         "CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw ((vector::{vt}({dim})) {ops}) "
-                        "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model}").format(
+                        "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model} AND vector_dims(vector) = {dim}"
+                    ).format(
                         name=sql.Identifier(name), vt=sql.SQL(self.index_type), dim=sql.Literal(dim),
                         ops=sql.SQL(f"{self.index_type}_ip_ops"), m=sql.Literal(HNSW_M),
                         ef=sql.Literal(HNSW_EF_CONSTRUCTION), model=sql.Literal(model)))
@@ -115,7 +118,7 @@ class PostgresVectors(Vectors):
                 if exact:
                     query_sql = sql.SQL("""
 SELECT p.id, -(e.vector <#> %(q)s) AS score FROM embeddings e JOIN passages p ON p.embed_hash = e.text_hash {join}
-WHERE e.model = {model} AND {where} ORDER BY score DESC, p.id LIMIT %(limit)s""")
+WHERE e.model = {model} AND vector_dims(e.vector) = {dim} AND {where} ORDER BY score DESC, p.id LIMIT %(limit)s""")
                 else:
                     ef_search = min(1000, max(HNSW_EF_SEARCH, candidates))
                     conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
@@ -123,7 +126,7 @@ WHERE e.model = {model} AND {where} ORDER BY score DESC, p.id LIMIT %(limit)s"""
                     query_sql = sql.SQL("""
 SELECT id, score FROM (
   SELECT p.id, -(e.vector <#> %(q)s) AS score FROM embeddings e JOIN passages p ON p.embed_hash = e.text_hash {join}
-  WHERE e.model = {model} AND {where}
+  WHERE e.model = {model} AND vector_dims(e.vector) = {dim} AND {where}
   ORDER BY e.vector::{vt}({dim}) <#> %(q)s::vector::{vt}({dim}) LIMIT %(candidates)s) c
 ORDER BY score DESC, id LIMIT %(limit)s""")
                 composed = query_sql.format(join=join, where=where, model=sql.Literal(model),
@@ -159,9 +162,12 @@ ORDER BY score DESC, id LIMIT %(limit)s""")
 
     @one_line_errors
     def size(self, model: str) -> int:
+        """Passages with a vector of the model's size (a damaged one is outside the index)."""
         with self.database.reading() as conn:
+            dim = self.embeddings.model_dim(conn, model)
             return int(conn.execute("SELECT count(*) FROM passages p JOIN embeddings e ON e.model = %s "
-                                    "AND e.text_hash = p.embed_hash", (model,)).fetchone()[0])
+                                    "AND e.text_hash = p.embed_hash WHERE vector_dims(e.vector) = %s",
+                                    (model, dim)).fetchone()[0]) if dim is not None else 0
 
     def check(self, model: str, report: VerifyReport, repair: bool, damaged: bool) -> None:
         """The index is derived and created lazily (first search or sync): a missing one is built now."""

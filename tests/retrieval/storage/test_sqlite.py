@@ -70,20 +70,6 @@ def _doc(text: str, title: str = "T", **kw) -> NewDocument:
                        title_terms=terms(title), passages=passages)
 
 
-def test_a_failed_transaction_leaves_nothing_and_keeps_the_generation(tmp_path):
-    store = open_sqlite(tmp_path)
-    with pytest.raises(RuntimeError):
-        with store.transaction() as tx:
-            tx.insert_document(_doc("Cats sleep all day.\n\nDogs bark at night."))
-            raise RuntimeError("killed mid-write")
-    assert store.counts().documents == 0 and store.counts().passages == 0 and store.generation() == 0
-    assert store.lexical.search(query_terms("cats"), 5) == []
-    with store.transaction() as tx:
-        doc_id = tx.insert_document(_doc("Cats sleep all day.\n\nDogs bark at night."))
-    assert store.generation() == 1 and store.documents.info(doc_id).passages == 2
-    store.close()
-
-
 def test_vectors_are_stored_little_endian_and_read_back(tmp_path):
     store = open_sqlite(tmp_path)
     vector = np.array([0.6, -0.8, 0.0], dtype=">f4")  # big-endian input: stored as '<f4' all the same
@@ -92,23 +78,6 @@ def test_vectors_are_stored_little_endian_and_read_back(tmp_path):
     assert blob == np.array([0.6, -0.8, 0.0], dtype="<f4").tobytes()
     assert np.array_equal(store.embeddings.cached("m", ["h"])["h"], vector.astype(np.float32))
     assert store.generation() == 0  # the embedding cache does not move the generation
-    store.close()
-
-
-def test_lexical_search_takes_stemmed_terms_and_filters(tmp_path):
-    store = open_sqlite(tmp_path)
-    with store.transaction() as tx:
-        old = tx.insert_document(_doc("The negotiators stopped talking in March.", "Talks", date="2022-03-21",
-                                      source="TASS"))
-        new = tx.insert_document(_doc("Talks resumed after a long pause.", "More talks", date="2024-01-10",
-                                      source="Reuters"))
-    ids = {store.documents.passages([h.passage_id]).popitem()[1].doc_id for h in store.lexical.search(terms("talks"), 5)}
-    assert ids == {old, new}  # "talking" and "talks" share the stem
-    only_new = store.lexical.search(terms("talks"), 5, SearchFilters(since="2023-01-01"))
-    assert [store.documents.passages([h.passage_id]).popitem()[1].doc_id for h in only_new] == [new]
-    by_source = store.lexical.search(terms("talks"), 5, SearchFilters(source="tass"))
-    assert [store.documents.passages([h.passage_id]).popitem()[1].doc_id for h in by_source] == [old]
-    assert store.lexical.search([], 5) == [] and store.lexical.search(['quo"te'], 5) == []
     store.close()
 
 
