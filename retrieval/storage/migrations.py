@@ -11,9 +11,10 @@ starters (two replicas starting at once apply each migration once).
 
 **Stores written before this runner.** The corpus used SQLite's ``PRAGMA user_version`` and a PostgreSQL
 ``schema_migrations`` table, the bot a ``bot_schema_migrations`` table (and, in SQLite, a column check).
-A component with no record yet passes ``legacy``, a function reading the version the old mechanism
-recorded: those migrations are recorded as applied without running them (the tables are there), and the
-old markers are left as they were. A read-only store whose legacy version is already the newest opens
+A component passes ``legacy``, a function reading the version the old mechanism recorded: with no record
+yet, those migrations are recorded as applied without running them (the tables are there), and the old
+markers are left as they were; a legacy version above the newest migration is refused like a newer
+record (an older release's marker saying a newer citebot wrote the store). A read-only store whose legacy version is already the newest opens
 without the record (it is written the next time the store is opened writable).
 """
 from __future__ import annotations
@@ -80,9 +81,10 @@ def apply_sqlite(conn: Any, component: str, migrations: Sequence[Migration], whe
     record."""
     newest = _check(component, migrations)
     version = applied_sqlite(conn, component)
-    if version == 0 and legacy is not None and (old := legacy(conn)):
-        if old > newest:
-            raise _too_new(component, old, where)
+    old = legacy(conn) if legacy is not None else 0
+    if old > newest:  # an older release's marker says a newer citebot wrote it
+        raise _too_new(component, old, where)
+    if version == 0 and old:
         version = _adopt(lambda: _record_sqlite(conn, component, old), old, newest)
     if version == newest:
         return version  # nothing to write: also how a read-only store is opened
@@ -148,9 +150,10 @@ def apply_postgres(conn: Any, component: str, migrations: Sequence[Migration], w
     newest = _check(component, migrations)
     version = applied_postgres(conn, component)
     key = lock_key(component)
-    if version == 0 and legacy is not None and (old := legacy(conn)):
-        if old > newest:
-            raise _too_new(component, old, where)
+    old = legacy(conn) if legacy is not None else 0
+    if old > newest:
+        raise _too_new(component, old, where)
+    if version == 0 and old:
         version = _adopt(lambda: _record_postgres(conn, component, old, key), old, newest)
     if version == newest:
         return version

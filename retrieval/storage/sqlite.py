@@ -5,7 +5,8 @@ either wholly present (its row, its passages, their lexical entries) or wholly a
 process. Every document transaction bumps the ``generation`` counter; the faiss file
 (``vectors/dense.py``) is stamped with it and re-synced when it moves. The schema is numbered migrations
 run by ``migrations.py`` (component ``corpus``); migration 1 is the first release's schema, and a store
-written before the runner (``PRAGMA user_version`` 1) is recorded as at version 1 and opens unchanged.
+written before the runner (``PRAGMA user_version`` 1) is recorded as at version 1 and opens unchanged;
+``user_version`` follows the record, so an older release refuses a store migrated past its schema.
 ``store.open_sqlite`` composes the parts over one connection.
 """
 from __future__ import annotations
@@ -69,7 +70,9 @@ SCHEMA_VERSION = MIGRATIONS[-1].number
 
 
 def _user_version(conn: sqlite3.Connection) -> int:
-    """The version the first release recorded (``PRAGMA user_version``), read once to adopt it."""
+    """The version releases before the runner read and wrote (``PRAGMA user_version``): adopted when the
+    store has no record, kept in step with the record so those releases refuse a newer store, and a value
+    above the newest migration (a newer citebot's) is refused."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
@@ -97,7 +100,9 @@ class SQLiteDatabase:
             self.journal_mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             self.conn.execute("PRAGMA synchronous = FULL")
             with self.lock:
-                apply_sqlite(self.conn, COMPONENT, MIGRATIONS, where=str(self.home), legacy=_user_version)
+                applied = apply_sqlite(self.conn, COMPONENT, MIGRATIONS, where=str(self.home), legacy=_user_version)
+                if _user_version(self.conn) < applied:  # so a release before the runner refuses a newer store
+                    self.conn.execute(f"PRAGMA user_version = {int(applied)}")
         except sqlite3.DatabaseError as exc:
             if "readonly" in str(exc) or "unable to open" in str(exc):
                 raise UserError(f"cannot write the index in {self.home}: {exc}") from None

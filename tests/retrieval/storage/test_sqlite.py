@@ -55,6 +55,8 @@ def test_migrations_are_numbered_and_a_newer_schema_is_refused(tmp_path):
     store = open_sqlite(tmp_path)
     assert store.schema_version() == SCHEMA_VERSION and store.generation() == 0
     store.close()
+    with sqlite3.connect(tmp_path / STORE_FILE) as db:  # releases before the runner read it: kept in step
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     with sqlite3.connect(tmp_path / STORE_FILE) as db:  # as a newer citebot would record its migration
         db.execute(f"INSERT INTO {TABLE} VALUES ('corpus', {SCHEMA_VERSION + 1}, 'later')")
     with pytest.raises(UserError, match="newer citebot"):
