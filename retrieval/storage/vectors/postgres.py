@@ -116,9 +116,13 @@ class PostgresVectors(Vectors):
             candidates = max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES)
             with conn.transaction():
                 if exact:
+                    # the size check inside CASE, not in WHERE: it must not change the plan's estimates
                     query_sql = sql.SQL("""
-SELECT p.id, -(e.vector <#> %(q)s) AS score FROM embeddings e JOIN passages p ON p.embed_hash = e.text_hash {join}
-WHERE e.model = {model} AND vector_dims(e.vector) = {dim} AND {where} ORDER BY score DESC, p.id LIMIT %(limit)s""")
+SELECT id, score FROM (
+  SELECT p.id, CASE WHEN vector_dims(e.vector) = {dim} THEN -(e.vector <#> %(q)s) END AS score
+  FROM embeddings e JOIN passages p ON p.embed_hash = e.text_hash {join}
+  WHERE e.model = {model} AND {where}) c
+WHERE score IS NOT NULL ORDER BY score DESC, id LIMIT %(limit)s""")
                 else:
                     ef_search = min(1000, max(HNSW_EF_SEARCH, candidates))
                     conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))

@@ -68,6 +68,8 @@ def test_vectors_of_a_mixed_size_are_left_out_on_both_engines(store):
     assert ids[2] not in batch.ids.tolist() and len(batch) == 4 and batch.vectors.shape == (4, 4)
     hits = store.vectors.search("m", VECTORS[2], 5)
     assert hits and ids[2] not in [h.passage_id for h in hits]
+    filtered = store.vectors.search("m", VECTORS[2], 5, SearchFilters(source="a"))  # PostgreSQL: the exact scan
+    assert [h.passage_id for h in filtered] == [ids[4], ids[0]]
     assert store.embeddings.damaged("m") == [odd]
     report = store.verify("m")
     assert any("damaged" in p for p in report.problems), report.problems
