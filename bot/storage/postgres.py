@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from bot.storage.base import DONE, NEW, PENDING, BotStorage, JournalEntry, StoredQuestion, Tally, Vote
-from retrieval import Migration, UserError, apply_postgres, legacy_table
+from retrieval import Migration, UserError, apply_postgres, legacy_table, safe_location
 
 POOL_MAX = 4
 COMPONENT = "bot"
@@ -65,8 +65,6 @@ class PostgresBotStorage(BotStorage):
     """Thread-safe (a pool); every call is one short transaction."""
 
     def __init__(self, url: str, pool_size: int = POOL_MAX) -> None:
-        from retrieval.storage.postgres import safe_location
-
         self.location = safe_location(url)
         try:
             with psycopg.connect(url, connect_timeout=15, autocommit=True) as conn:

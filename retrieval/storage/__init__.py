@@ -14,14 +14,15 @@ from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText,
 from .bm25 import BM25, FTS5
 from .documents import Transaction
 from .store import Storage, open_postgres, open_sqlite
+from .urls import is_postgres_url, safe_location
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 __all__ = [
-    "open_storage", "open_sqlite", "open_postgres", "BM25", "FTS5", "is_postgres_url", "MissingDriver", "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
+    "open_storage", "open_sqlite", "open_postgres", "BM25", "FTS5", "is_postgres_url", "safe_location", "MissingDriver",
+    "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
     "EmbeddingRow", "MissingEmbedding", "NewDocument", "NewPassage", "PassageRow", "ScoredPassage",
     "SearchFilters", "SignatureRow", "Storage", "StorageDamaged", "StoredDocument", "Transaction", "VectorBatch",
     "VerifyReport",
@@ -30,10 +31,6 @@ __all__ = [
 
 class MissingDriver(UserError, ImportError):
     """The PostgreSQL engine was asked for but psycopg/pgvector are not installed (one clear line)."""
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.strip().lower().startswith(POSTGRES_SCHEMES)
 
 
 def open_storage(settings: "Settings", url: str | None = None) -> Storage:

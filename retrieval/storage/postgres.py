@@ -22,7 +22,6 @@ import psycopg
 from psycopg import errors as pgerr
 from psycopg import sql
 from psycopg.adapt import Dumper, Loader
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -30,6 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..errors import UserError
 from .base import BUSY_TIMEOUT_S, StorageDamaged, VerifyReport
 from .migrations import Migration, applied_postgres, apply_postgres, legacy_table
+from .urls import safe_location
 
 WRITE_LOCK = 0x63697465  # pg_advisory_xact_lock key serialising document writers ("cite")
 MIGRATE_LOCK = 0x6D696772  # ... and the extension's creation and index builds ("migr")
@@ -138,22 +138,6 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def safe_location(url: str) -> str:
-    """The URL without its password (for messages and `citebot stats`)."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1@", url)
-    user = params.get("user", "")
-    host = params.get("host", "")
-    port = params.get("port", "")
-    where = host if not host.startswith("/") else ""
-    out = f"postgresql://{user + '@' if user else ''}{where}{':' + port if port and where else ''}/{params.get('dbname', '')}"
-    if host.startswith("/"):
-        out += f"?host={host}"
-    return out
-
-
 class Errors:
     """Turns server and connection failures into one-line UserError / StorageDamaged."""
 

@@ -66,19 +66,23 @@ def stored_document(d: Sequence, passages: Iterable[Sequence], terms: Callable[[
                                       added=d[11]))
 
 
-def filter_sql(filters: SearchFilters, param: Callable[[str], str]) -> tuple[str, dict[str, Any]]:
+NAMED = ":{}"  # a named placeholder in SQL written once for both engines (and in SQLite's own)
+PYFORMAT = "%({})s"  # ... in psycopg's own SQL
+
+
+def filter_sql(filters: SearchFilters, param: str = NAMED) -> tuple[str, dict[str, Any]]:
     """The WHERE condition over ``documents d`` for ``filters`` (``"1=1"`` when none) and its named
-    parameters; ``param(name)`` writes a placeholder in the engine's style."""
+    parameters; ``param`` is the placeholder style (:data:`NAMED` or :data:`PYFORMAT`)."""
     clauses: list[str] = []
     args: dict[str, Any] = {}
     if filters.since:
-        clauses.append(f"d.date >= {param('f_since')}")
+        clauses.append(f"d.date >= {param.format('f_since')}")
         args["f_since"] = filters.since
     if filters.until:
-        clauses.append(f"d.date <= {param('f_until')}")
+        clauses.append(f"d.date <= {param.format('f_until')}")
         args["f_until"] = filters.until
     if filters.source:
-        clauses.append(f"lower(d.source) = lower({param('f_source')})")
+        clauses.append(f"lower(d.source) = lower({param.format('f_source')})")
         args["f_source"] = filters.source
     return (" AND ".join(clauses) or "1=1"), args
 

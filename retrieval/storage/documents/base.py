@@ -40,10 +40,6 @@ class DocumentCounts:
     passages: int
 
 
-def named(name: str) -> str:
-    return f":{name}"
-
-
 class Transaction(abc.ABC):
     """The unit of work yielded by :meth:`Documents.transaction`. Reads inside it see its own writes."""
 
@@ -165,7 +161,7 @@ class Documents(abc.ABC):
     def passage_ids(self, filters: SearchFilters = NO_FILTERS) -> np.ndarray:
         """Ids (int64, ascending) of all passages, or of those whose document passes ``filters``."""
         if filters.active:
-            where, params = filter_sql(filters, named)
+            where, params = filter_sql(filters)
             rows = self._query(f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where} "
                                f"ORDER BY p.id", params)
         else:

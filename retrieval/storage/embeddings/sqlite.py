@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import nullcontext
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,15 +21,10 @@ class SQLiteEmbeddings(Embeddings):
             return True
         rows = [(model, h, vector_bytes(v)) for h, v in items.items()]
         try:
-            with self.database.lock:
-                if wait:
-                    with self.database.write(bump=False) as db:
-                        db.executemany("INSERT OR IGNORE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)",
-                                       rows)
-                    return True
-                with self.database.no_wait(), self.database.write(bump=False) as db:
-                    db.executemany("INSERT OR IGNORE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)", rows)
-                return True
+            with self.database.lock, (nullcontext() if wait else self.database.no_wait()), \
+                    self.database.write(bump=False) as db:
+                db.executemany("INSERT OR IGNORE INTO embeddings(model, text_hash, vector) VALUES (?, ?, ?)", rows)
+            return True
         except (UserError, StorageDamaged, sqlite3.OperationalError):
             if wait:
                 raise

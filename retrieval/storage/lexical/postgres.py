@@ -17,7 +17,7 @@ from psycopg import sql
 from ...text.lexical import terms as stem
 from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport, one_line_errors
 from ..bm25 import BM25
-from ..rows import filter_sql
+from ..rows import PYFORMAT, filter_sql
 from .base import Lexical, LexicalWriter
 
 MAX_LEXEME_BYTES = 1000  # longer "words" (btree entries are capped at ~2.7 kB) are never searched for
@@ -106,7 +106,7 @@ class PostgresLexical(Lexical):
         distinct = list(dict.fromkeys(lexemes(terms)))
         if not distinct or limit <= 0:
             return []
-        where, args = filter_sql(filters, lambda name: f"%({name})s")
+        where, args = filter_sql(filters, PYFORMAT)
         # FTS5's bm25(): idf over every passage (the filter only picks among the scored ones), the
         # title field weighted title_weight, the row's length against the average row length.
         join = sql.SQL("JOIN passages p ON p.id = s.id JOIN documents d ON d.id = p.doc_id") if filters.active \

@@ -53,7 +53,7 @@ class SQLiteLexical(Lexical):
                 rows = db.execute("SELECT rowid, -bm25(lexical, :tw, 1.0) AS s FROM lexical WHERE lexical MATCH :match "
                                   "ORDER BY s DESC LIMIT :limit", params).fetchall()
             else:
-                where, args = filter_sql(filters, lambda name: f":{name}")
+                where, args = filter_sql(filters)
                 rows = db.execute(
                     f"""SELECT l.rowid, -bm25(lexical, :tw, 1.0) AS s FROM lexical l
                         JOIN passages p ON p.id = l.rowid JOIN documents d ON d.id = p.doc_id

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VectorBatch, VerifyReport, one_line_errors
 from ..postgres import MIGRATE_LOCK
-from ..rows import chunks, common_size, filter_sql
+from ..rows import PYFORMAT, chunks, common_size, filter_sql
 from .base import Vectors
 
 INDEX_VECTOR_TYPE = "halfvec"  # what the HNSW index stores; candidates are re-scored from float32
@@ -32,10 +32,6 @@ CANDIDATES_PER_RESULT, MIN_CANDIDATES = 2, 200  # HNSW candidates re-scored exac
 def index_name(model: str, vector_type: str = INDEX_VECTOR_TYPE) -> str:
     """The HNSW index of one model's vectors (a partial expression index on ``embeddings``)."""
     return f"embeddings_hnsw_{vector_type}_" + hashlib.sha256(model.encode("utf-8")).hexdigest()[:16]
-
-
-def _pg_param(name: str) -> str:
-    return f"%({name})s"
 
 
 class PostgresVectors(Vectors):
@@ -109,7 +105,7 @@ class PostgresVectors(Vectors):
             dim = self.embeddings.model_dim(conn, model)
             if dim is None or dim != len(q):
                 return []
-            where_text, args = filter_sql(filters, _pg_param)
+            where_text, args = filter_sql(filters, PYFORMAT)
             where = sql.SQL(where_text)
             join = sql.SQL("JOIN documents d ON d.id = p.doc_id") if filters.active else sql.SQL("")
             exact = self._small(conn, filters, join, where, args)
