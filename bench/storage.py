@@ -9,7 +9,7 @@ settings, shared_buffers 1 GB) on a Unix socket; its RSS is the client's, the se
 
 Measures per engine and size: ingest passages/s through the storage interface (PostgreSQL: bulk, the
 HNSW index built afterwards, and incremental, with the index in place), vector index build time,
-recall@10 of ``vector_search`` against exact search and its p50/p95, hybrid ``search`` and ``ask``
+recall@10 of ``store.vectors.search`` against exact search and its p50/p95, hybrid ``search`` and ``ask``
 p50/p95 and peak RSS in a fresh process, size on disk. For PostgreSQL also the HNSW index over
 ``vector`` instead of ``halfvec`` (the choice is made on its recall). Prints a table and one JSON line
 (also bench/results/storage.json).
@@ -76,7 +76,7 @@ def build(open_store: Callable[[], Any], passages: int, dim: int, model: str, lo
 
 
 def recall(store, model: str, n_queries: int) -> dict[str, Any]:
-    """recall@10 and latency of ``vector_search`` against exact search over every stored vector."""
+    """recall@10 and latency of ``store.vectors.search`` against exact search over every stored vector."""
     ids = store.documents.passage_ids()
     rng = np.random.default_rng(3)
     picked = store.vectors.passage_vectors(model, sorted(rng.choice(ids, n_queries, replace=False).tolist())).vectors
