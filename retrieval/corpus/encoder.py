@@ -66,7 +66,7 @@ class CachedEncoder:
         model = self.model
         key = model.name + QUERY_CACHE if queries else model.name
         hashes = [text_hash(t) for t in texts]
-        cached = _usable(self.store.cached_embeddings(key, hashes)) if texts else {}
+        cached = _usable(self.store.embeddings.cached(key, hashes)) if texts else {}
         todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
         if todo:
             encode = model.encode_queries if queries else model.encode_passages
@@ -74,9 +74,9 @@ class CachedEncoder:
             if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
                 cached = {}  # damaged vectors of another size in the cache: the model's own win
                 fresh = dict(zip(hashes, encode(texts)))
-            stored = self.store.put_embeddings(key, fresh, wait=not reading)
+            stored = self.store.embeddings.put(key, fresh, wait=not reading)
             if queries and stored:
-                self.store.trim_embeddings(key, QUERY_CACHE_MAX, recent=list(fresh))
+                self.store.embeddings.trim(key, QUERY_CACHE_MAX, recent=list(fresh))
             cached.update(fresh)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -84,7 +84,7 @@ class CachedEncoder:
 
     def forget_questions(self, questions: Iterable[str]) -> int:
         """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self.store.delete_embeddings(self.name + QUERY_CACHE, [text_hash(q) for q in questions],
+        return self.store.embeddings.delete(self.name + QUERY_CACHE, [text_hash(q) for q in questions],
                                             keep_used=False)
 
 

@@ -80,15 +80,15 @@ class Delayed:  # statements inside a write transaction 20 ms late: a half-done 
         return getattr(self._conn, name)
 
 
-_store_init = store_mod.SQLiteStorage.__init__
+_store_init = store_mod.SQLiteDatabase.__init__
 
 
 def store_init(self, home, *args, **kwargs):
     _store_init(self, home, *args, **kwargs)
-    self.db = Delayed(self.db)
+    self.conn = Delayed(self.conn)
 
 
-store_mod.SQLiteStorage.__init__ = store_init
+store_mod.SQLiteDatabase.__init__ = store_init
 from tests.fakes.hash_embedder import HashEmbedder  # the fixtures' embedder: atomicity needs no model
 corpus = Corpus.open(load_settings(), embedder=HashEmbedder())
 print(json.dumps({"ready": True}), flush=True)

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from retrieval.storage.dense import _ids_digest
+from retrieval.storage.vectors.dense import _ids_digest
 
 from tests.runcli import run  # `citebot verify` in this process: the checks need no separate one
 

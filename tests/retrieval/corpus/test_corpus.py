@@ -115,7 +115,7 @@ def test_second_process_answers_without_reembedding(seed_corpus, make_corpus):
     assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == []
     # a new question embeds only the question and the candidate sentences, never the passages again
     reopened.ask("who signed the joint declaration in 1956?")
-    stored = {p.text for p in reopened.store.passages(reopened.store.passage_ids().tolist()).values()}
+    stored = {p.text for p in reopened.store.documents.passages(reopened.store.documents.passage_ids().tolist()).values()}
     assert not any(t.split("\n", 1)[-1] in stored for t in reopened.embedder.passage_texts if "\n" in t)
     assert len(reopened.embedder.query_texts) == 1
 
@@ -182,7 +182,7 @@ def test_near_duplicates_within_one_input_are_caught(make_corpus, tmp_path):
 def test_questions_are_answered_while_another_process_holds_the_write_lock(seed_corpus):
     import sqlite3
 
-    writer = sqlite3.connect(seed_corpus.store.path, isolation_level=None)
+    writer = sqlite3.connect(seed_corpus.store.location, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process in the middle of adding documents
     try:
         answer = seed_corpus.ask("who told TASS that resuming dialogue was categorically impossible?")
@@ -221,7 +221,7 @@ def test_adding_after_an_embedder_switch_refuses_until_reindexed(make_corpus, tm
     assert new.embedder.passage_texts == []  # nothing was embedded, let alone the whole corpus
     assert new.store.counts().documents == 1  # and nothing added
     new.reindex()
-    assert new.store.missing_embeddings(new.embedder.name) == []
+    assert new.store.embeddings.missing(new.embedder.name) == []
     assert [r.status for r in new.add_paths([story])] == ["added"]
     hits = new.search("Moscow stopped peace treaty talks with Tokyo", k=3, mode="dense")
     assert hits and hits[0].source == "TASS"

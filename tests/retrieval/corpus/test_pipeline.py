@@ -16,22 +16,27 @@ from tests.fakes.hash_embedder import HashEmbedder
 from ...conftest import SEED_ARTICLE, CountingEmbedder
 
 
-class CountingStore:
-    """A store that counts each method call; ``cached_embeddings`` by cache (passages or questions)."""
+class Counting:
+    """A store (or one of its parts) that counts each method call by ``part.method``; the embedding cache's
+    calls also by cache (passages or questions)."""
 
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.calls: Counter[str] = Counter()
+    PARTS = ("documents", "embeddings", "lexical", "vectors")
+
+    def __init__(self, inner: Any, calls: Counter[str] | None = None, prefix: str = "") -> None:
+        self._inner, self._prefix = inner, prefix
+        self.calls: Counter[str] = Counter() if calls is None else calls
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
+        if not self._prefix and name in self.PARTS:
+            return Counting(attr, self.calls, f"{name}.")
         if not callable(attr) or name.startswith("_"):
             return attr
 
         def counted(*args: Any, **kwargs: Any) -> Any:
-            key = name
-            if name in ("cached_embeddings", "put_embeddings", "trim_embeddings") and args:
-                key = f"{name}[{'questions' if str(args[0]).endswith('#query') else 'passages'}]"
+            key = self._prefix + name
+            if self._prefix == "embeddings." and args and isinstance(args[0], str):
+                key += "[questions]" if args[0].endswith("#query") else "[passages]"
             self.calls[key] += 1
             return attr(*args, **kwargs)
 
@@ -49,16 +54,16 @@ def _indexed(make_corpus, tmp_path) -> Any:
 
 def test_one_ask_reads_each_thing_once_and_embeds_only_the_question(make_corpus, tmp_path):
     settings = _indexed(make_corpus, tmp_path)
-    store = CountingStore(open_storage(settings))
+    store = Counting(open_storage(settings))
     model = CountingEmbedder(HashEmbedder())
     with Corpus(settings, embedder=model, store=store) as corpus:
         answer = corpus.ask("why did talks stop?")
         calls = dict(store.calls)
     assert answer.answered
-    reads = {k: n for k, n in calls.items() if not k.startswith(("put_", "trim_"))}
-    assert reads == {"cached_embeddings[questions]": 1, "vector_search": 1, "lexical_search": 1,
-                     "passages": 1, "cached_embeddings[passages]": 1} | (
-        {"passage_vectors": 1} if "passage_vectors" in reads else {})
+    reads = {k: n for k, n in calls.items() if not k.startswith(("embeddings.put", "embeddings.trim"))}
+    assert reads == {"embeddings.cached[questions]": 1, "vectors.search": 1, "lexical.search": 1,
+                     "documents.passages": 1, "embeddings.cached[passages]": 1} | (
+        {"vectors.passage_vectors": 1} if "vectors.passage_vectors" in reads else {})
     assert model.query_texts == ["why did talks stop?"]  # one encoder call, for the question only
     assert model.passage_texts == []  # the candidate sentences were embedded when the article was added
 

@@ -24,24 +24,38 @@ def test_rrf_sums_reciprocal_ranks():
 
 
 class FakeStore:
-    """Three passages: 1 and 2 found densely, 3 only lexically; records what search asked for."""
+    """Three passages: 1 and 2 found densely, 3 only lexically; records what search asked for (its
+    ``vectors`` and ``lexical`` parts, as the real store has)."""
 
     def __init__(self) -> None:
-        self.vectors = {1: np.array([1.0, 0.0]), 2: np.array([0.8, 0.6]), 3: np.array([0.6, 0.8])}
+        self.stored = {1: np.array([1.0, 0.0]), 2: np.array([0.8, 0.6]), 3: np.array([0.6, 0.8])}
         self.calls: list[tuple] = []
+        self.vectors = _FakeVectors(self)
+        self.lexical = _FakeLexical(self)
 
-    def vector_search(self, model, query, limit, filters=SearchFilters()):
-        self.calls.append(("vector", model, limit, filters))
-        return [ScoredPassage(pid, float(self.vectors[pid] @ query)) for pid in (1, 2)]
 
-    def lexical_search(self, words, limit, filters=SearchFilters(), title_weight=0.5):
-        self.calls.append(("lexical", tuple(words), limit, filters))
-        return [ScoredPassage(3, 7.0), ScoredPassage(2, 5.0)]
+class _FakeVectors:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def search(self, model, query, limit, filters=SearchFilters()):
+        self.store.calls.append(("vector", model, limit, filters))
+        return [ScoredPassage(pid, float(self.store.stored[pid] @ query)) for pid in (1, 2)]
 
     def passage_vectors(self, model, ids=None):
-        self.calls.append(("vectors", tuple(ids)))
+        self.store.calls.append(("vectors", tuple(ids)))
         ids = sorted(ids)
-        return VectorBatch(np.array(ids, dtype=np.int64), np.stack([self.vectors[i] for i in ids]).astype(np.float32))
+        return VectorBatch(np.array(ids, dtype=np.int64),
+                           np.stack([self.store.stored[i] for i in ids]).astype(np.float32))
+
+
+class _FakeLexical:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def search(self, words, limit, filters=SearchFilters(), bm25=None):
+        self.store.calls.append(("lexical", tuple(words), limit, filters))
+        return [ScoredPassage(3, 7.0), ScoredPassage(2, 5.0)]
 
 
 def test_lexical_only_candidates_get_their_exact_cosine_and_filters_reach_both_searches():
@@ -102,28 +116,41 @@ def test_rrf_uses_ranks_only():
 
 # -- candidate merging in hybrid_search -------------------------------------------------------------------
 class ListStore:
-    """A store answering with fixed dense and lexical lists (and stored vectors); records the calls."""
+    """A store answering with fixed dense and lexical lists (and stored vectors) through its ``vectors`` and
+    ``lexical`` parts, as the real store does; records the calls."""
 
     def __init__(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
                  vectors: dict[int, list[float]] | None = None) -> None:
-        self.dense, self.lexical, self.vectors = dense, lexical, vectors or {}
+        self.dense, self.ranked_lexical, self.stored = dense, lexical, vectors or {}
         self.calls: list[tuple] = []
+        self.vectors = _ListVectors(self)
+        self.lexical = _ListLexical(self)
 
-    def vector_search(self, model, query, limit, filters=SearchFilters()):
-        self.calls.append(("vector", limit, filters))
-        return [ScoredPassage(pid, score) for pid, score in self.dense[:limit]]
 
-    def lexical_search(self, words, limit, filters=SearchFilters(), title_weight=0.5):
-        self.calls.append(("lexical", limit, filters))
-        return [ScoredPassage(pid, score) for pid, score in self.lexical[:limit]]
+class _ListVectors:
+    def __init__(self, store: ListStore) -> None:
+        self.store = store
+
+    def search(self, model, query, limit, filters=SearchFilters()):
+        self.store.calls.append(("vector", limit, filters))
+        return [ScoredPassage(pid, score) for pid, score in self.store.dense[:limit]]
 
     def passage_vectors(self, model, ids=None):
-        self.calls.append(("vectors", tuple(sorted(ids))))
-        found = sorted(i for i in ids if i in self.vectors)
+        self.store.calls.append(("vectors", tuple(sorted(ids))))
+        found = sorted(i for i in ids if i in self.store.stored)
         if not found:
             return VectorBatch.empty()
         return VectorBatch(np.array(found, dtype=np.int64),
-                           np.array([self.vectors[i] for i in found], dtype=np.float32))
+                           np.array([self.store.stored[i] for i in found], dtype=np.float32))
+
+
+class _ListLexical:
+    def __init__(self, store: ListStore) -> None:
+        self.store = store
+
+    def search(self, words, limit, filters=SearchFilters(), bm25=None):
+        self.store.calls.append(("lexical", limit, filters))
+        return [ScoredPassage(pid, score) for pid, score in self.store.ranked_lexical[:limit]]
 
 
 Q = np.array([1.0, 0.0], dtype=np.float32)
