@@ -23,39 +23,48 @@ def test_rrf_sums_reciprocal_ranks():
     assert fused[1] == pytest.approx(1 / 61)
 
 
-class FakeStore:
-    """Three passages: 1 and 2 found densely, 3 only lexically; records what search asked for (its
-    ``vectors`` and ``lexical`` parts, as the real store has)."""
+class ListStore:
+    """A store answering with fixed dense and lexical lists (and stored vectors) through its ``vectors`` and
+    ``lexical`` parts, as the real store does; records the calls."""
 
-    def __init__(self) -> None:
-        self.stored = {1: np.array([1.0, 0.0]), 2: np.array([0.8, 0.6]), 3: np.array([0.6, 0.8])}
+    def __init__(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+                 vectors: dict[int, list[float]] | None = None) -> None:
+        self.dense, self.ranked_lexical, self.stored = dense, lexical, vectors or {}
         self.calls: list[tuple] = []
-        self.vectors = _FakeVectors(self)
-        self.lexical = _FakeLexical(self)
+        self.vectors = _ListVectors(self)
+        self.lexical = _ListLexical(self)
 
 
-class _FakeVectors:
-    def __init__(self, store: FakeStore) -> None:
+class _ListVectors:
+    def __init__(self, store: ListStore) -> None:
         self.store = store
 
     def search(self, model, query, limit, filters=SearchFilters()):
         self.store.calls.append(("vector", model, limit, filters))
-        return [ScoredPassage(pid, float(self.store.stored[pid] @ query)) for pid in (1, 2)]
+        return [ScoredPassage(pid, score) for pid, score in self.store.dense[:limit]]
 
     def passage_vectors(self, model, ids=None):
         self.store.calls.append(("vectors", tuple(ids)))
-        ids = sorted(ids)
-        return VectorBatch(np.array(ids, dtype=np.int64),
-                           np.stack([self.store.stored[i] for i in ids]).astype(np.float32))
+        found = sorted(i for i in ids if i in self.store.stored)
+        if not found:
+            return VectorBatch.empty()
+        return VectorBatch(np.array(found, dtype=np.int64),
+                           np.array([self.store.stored[i] for i in found], dtype=np.float32))
 
 
-class _FakeLexical:
-    def __init__(self, store: FakeStore) -> None:
+class _ListLexical:
+    def __init__(self, store: ListStore) -> None:
         self.store = store
 
     def search(self, words, limit, filters=SearchFilters(), bm25=None):
         self.store.calls.append(("lexical", tuple(words), limit, filters))
-        return [ScoredPassage(3, 7.0), ScoredPassage(2, 5.0)]
+        return [ScoredPassage(pid, score) for pid, score in self.store.ranked_lexical[:limit]]
+
+
+def FakeStore() -> ListStore:
+    """Three passages: 1 and 2 found densely (for the query [1, 0]), 3 only lexically."""
+    return ListStore(dense=[(1, 1.0), (2, 0.8)], lexical=[(3, 7.0), (2, 5.0)],
+                     vectors={1: [1.0, 0.0], 2: [0.8, 0.6], 3: [0.6, 0.8]})
 
 
 def test_lexical_only_candidates_get_their_exact_cosine_and_filters_reach_both_searches():
@@ -115,44 +124,6 @@ def test_rrf_uses_ranks_only():
 
 
 # -- candidate merging in hybrid_search -------------------------------------------------------------------
-class ListStore:
-    """A store answering with fixed dense and lexical lists (and stored vectors) through its ``vectors`` and
-    ``lexical`` parts, as the real store does; records the calls."""
-
-    def __init__(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
-                 vectors: dict[int, list[float]] | None = None) -> None:
-        self.dense, self.ranked_lexical, self.stored = dense, lexical, vectors or {}
-        self.calls: list[tuple] = []
-        self.vectors = _ListVectors(self)
-        self.lexical = _ListLexical(self)
-
-
-class _ListVectors:
-    def __init__(self, store: ListStore) -> None:
-        self.store = store
-
-    def search(self, model, query, limit, filters=SearchFilters()):
-        self.store.calls.append(("vector", limit, filters))
-        return [ScoredPassage(pid, score) for pid, score in self.store.dense[:limit]]
-
-    def passage_vectors(self, model, ids=None):
-        self.store.calls.append(("vectors", tuple(sorted(ids))))
-        found = sorted(i for i in ids if i in self.store.stored)
-        if not found:
-            return VectorBatch.empty()
-        return VectorBatch(np.array(found, dtype=np.int64),
-                           np.array([self.store.stored[i] for i in found], dtype=np.float32))
-
-
-class _ListLexical:
-    def __init__(self, store: ListStore) -> None:
-        self.store = store
-
-    def search(self, words, limit, filters=SearchFilters(), bm25=None):
-        self.store.calls.append(("lexical", limit, filters))
-        return [ScoredPassage(pid, score) for pid, score in self.store.ranked_lexical[:limit]]
-
-
 Q = np.array([1.0, 0.0], dtype=np.float32)
 
 
@@ -174,10 +145,10 @@ def test_ties_are_broken_by_passage_id_and_the_limit_cuts_after_ranking():
 def test_both_searches_are_asked_for_at_least_the_candidate_pool():
     store = ListStore(dense=[], lexical=[])
     hybrid_search(store, "m", "harbour", Q, 5, candidates=40)
-    assert {(c[0], c[1]) for c in store.calls} == {("vector", 40), ("lexical", 40)}
+    assert {(c[0], c[2]) for c in store.calls} == {("vector", 40), ("lexical", 40)}
     store.calls.clear()
     hybrid_search(store, "m", "harbour", Q, 150, candidates=40)  # deep pages ask for more
-    assert {(c[0], c[1]) for c in store.calls} == {("vector", 150), ("lexical", 150)}
+    assert {(c[0], c[2]) for c in store.calls} == {("vector", 150), ("lexical", 150)}
 
 
 def test_dense_mode_never_asks_the_lexical_index():
