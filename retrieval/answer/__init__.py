@@ -83,7 +83,7 @@ def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules:
     question, hits = found.question, found.hits
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
-    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(len(hits))), {}, {}))
+    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(len(hits))), {}, {}, {}))
     cands = features.candidates(hits, found.spans, question)
     if not cands or found.vector is None:
         return weak
@@ -224,29 +224,38 @@ def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: floa
             highlights.append((offset + s, offset + e))
         parts.append(piece)
         offset += len(piece) + 1
+    # the sentence whose page a citation names: its passage's best-scoring quoted sentence (the one that
+    # answers; a neighbour quoted for context may sit on the page before)
+    lead: dict[int, features.Candidate] = {}
+    for cand in quoted:
+        if cand.hit_index not in lead or cand.score > lead[cand.hit_index].score:
+            lead[cand.hit_index] = cand
+    anchors = {i: cand.start for i, cand in lead.items()}
     sentences = [AnswerSentence(cand.text, [number[cand.hit_index]], 1.0, cand.text) for cand in quoted]
-    answer = Answer(question, True, " ".join(parts), _citations(found, order, quotes, bold), sentences, confidence)
+    answer = Answer(question, True, " ".join(parts), _citations(found, order, quotes, bold, anchors), sentences,
+                    confidence)
     answer.highlights = highlights
     return answer
 
 
 def _citations(found: Retrieval, order: list[int], quotes: dict[int, list[tuple[int, int]]],
-               bold: dict[int, list[tuple[int, int]]]) -> list[Citation]:
+               bold: dict[int, list[tuple[int, int]]], anchors: dict[int, int]) -> list[Citation]:
     hits = found.hits
     return [
         Citation(
             n=n + 1, doc_id=hits[i].doc_id, passage_id=hits[i].passage_id, title=hits[i].title,
             date=hits[i].date, source=hits[i].source, url=hits[i].url, passage=hits[i].text,
-            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=_page(found, i, quotes.get(i)),
+            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=_page(found, i, anchors.get(i)),
             bold=sorted(bold.get(i, [])),
         )
         for n, i in enumerate(order)
     ]
 
 
-def _page(found: Retrieval, index: int, quotes: list[tuple[int, int]] | None) -> int | None:
-    """A passage can straddle a page break: a quoted passage cites the page of its first quoted sentence."""
+def _page(found: Retrieval, index: int, anchor: int | None) -> int | None:
+    """A passage can straddle a page break: a quoted passage cites the page of the sentence at ``anchor``
+    (a passage offset), one not quoted the page where it starts."""
     hit = found.hits[index]
-    if quotes and index < len(found.page_starts):
-        return found.page(index, hit.start + min(quotes)[0])
+    if anchor is not None and index < len(found.page_starts):
+        return found.page(index, hit.start + anchor)
     return hit.page
