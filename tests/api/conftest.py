@@ -1,0 +1,85 @@
+"""The real API on 127.0.0.1: uvicorn in a thread of the test process, over a corpus holding the bundled
+article, with the hash embedder (model-free) unless a test asks for the real one."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from api.app import all_settings, create_app
+from api.server import config
+from retrieval import Corpus
+from tests.conftest import SEED_ARTICLE
+from tests.fakes.hash_embedder import HashEmbedder
+
+import uvicorn
+
+
+@dataclass
+class Running:
+    """A started server: its base URL, the app (its state holds the service) and the settings."""
+
+    url: str
+    app: Any
+    settings: Any
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+def start(settings: Any, corpus: Corpus | None = None, embedder: Any = None) -> Running:
+    app = create_app(settings, corpus=corpus, embedder=embedder if corpus is None else None, warm_up=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(config(settings, "127.0.0.1", port, 1, app=app))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    app.state.auth.cache_seconds = 0.0  # a revoked key stops working at once in tests
+    return Running(f"http://127.0.0.1:{port}", app, settings, server, thread)
+
+
+def api_settings(tmp_path, **env: str) -> Any:
+    return all_settings({"CITEBOT_HOME": str(tmp_path / "index"), **env})
+
+
+@pytest.fixture
+def serve_api(tmp_path) -> Iterator[Any]:
+    """Factory: ``serve_api(corpus=None, **env)`` starts the API with these CITEBOT_* variables over a corpus
+    holding the bundled article (hash embedder); stopped after the test."""
+    started: list[Running] = []
+    opened: list[Corpus] = []
+
+    def factory(corpus: Corpus | None = None, **env: str) -> Running:
+        settings = api_settings(tmp_path, **env)
+        if corpus is None:
+            corpus = Corpus.open(settings, embedder=HashEmbedder())
+            corpus.add_paths([SEED_ARTICLE])
+            opened.append(corpus)
+        running = start(settings, corpus)
+        started.append(running)
+        return running
+
+    yield factory
+    for running in started:
+        running.stop()
+    for corpus in opened:
+        corpus.close()
