@@ -119,12 +119,10 @@ def install(app: FastAPI) -> None:
         _count(request, code)
         return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.error("request %s failed: %s", request_id(), type(exc).__name__, exc_info=exc)
-        _count(request, "internal")
-        return error_response(500, "internal", f"internal error; the server log has the details under request "
-                                               f"id {request_id()}")
+
+
+def internal_message() -> str:
+    return f"internal error; the server log has the details under request id {request_id()}"
 
 
 def _count(request: Request, code: str) -> None:

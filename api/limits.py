@@ -13,12 +13,13 @@ import logging
 import math
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from .context import new_request_id, reset_request_id, set_request_id
-from .errors import SECRETS
+from .errors import SECRETS, internal_message
 
 log = logging.getLogger("citebot.api.access")
 
@@ -83,6 +84,7 @@ class RequestGuard:
         token = set_request_id(rid)
         started = time.perf_counter()
         status = {"code": 0}
+        app_state = getattr(scope.get("app"), "state", None)
 
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -108,7 +110,15 @@ class RequestGuard:
                 return
             except _Disconnected:
                 return
-            await self.app(scope, _replay(body, receive), send_with_id)
+            try:
+                await self.app(scope, _replay(body, receive), send_with_id)
+            except Exception:  # a bug: logged with its traceback (secrets scrubbed), never shown to the client
+                log.error("%s failed:\n%s", rid, SECRETS.scrub(traceback.format_exc()))
+                metrics = getattr(app_state, "metrics", None)
+                if metrics is not None:
+                    metrics.error("internal")
+                if not status["code"]:
+                    await _refuse(send_with_id, 500, "internal", internal_message(), rid)
         finally:
             client = scope.get("client") or ("-", 0)
             log.info("%s %s %s %s %d %.1fms", rid, client[0], scope.get("method"), SECRETS.scrub(scope["path"]),
