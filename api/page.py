@@ -27,15 +27,26 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
 MAX_HISTORY = 8
 
 
-def _marked(passage: str, spans: list[list[int]]) -> str:
-    """The passage with its answering spans in <mark>, everything escaped."""
-    out, at = [], 0
-    for start, end in sorted((max(0, s), min(len(passage), e)) for s, e in spans):
-        if start < at or start >= end:
-            continue
-        out += [escape(passage[at:start]), "<mark>", escape(passage[start:end]), "</mark>"]
-        at = end
-    out.append(escape(passage[at:]))
+def _segments(length: int, quotes: list[list[int]], bold: list[list[int]]) -> list[tuple[int, int, bool, bool]]:
+    """The passage cut where quoting or bold starts or stops: (start, end, quoted, bold) pieces."""
+    cuts = {0, length}
+    for start, end in list(quotes) + list(bold):
+        cuts.update((max(0, min(length, int(start))), max(0, min(length, int(end)))))
+    points = sorted(cuts)
+    pieces = []
+    for start, end in zip(points, points[1:]):
+        inside = lambda spans: any(s <= start and end <= e for s, e in spans)  # noqa: E731
+        pieces.append((start, end, inside(quotes), inside(bold)))
+    return pieces
+
+
+def _marked(passage: str, quotes: list[list[int]], bold: list[list[int]]) -> str:
+    """The passage with the quoted sentence in <mark> and the exact answer in <strong>, all escaped."""
+    out = []
+    for start, end, quoted, strong in _segments(len(passage), quotes, bold):
+        text = escape(passage[start:end])
+        text = f"<strong>{text}</strong>" if strong else text
+        out.append(f"<mark>{text}</mark>" if quoted else text)
     return "".join(out)
 
 
@@ -60,7 +71,7 @@ def render_answer(data: dict[str, Any]) -> str:
         parts.append(f'<article class="source"><h3>{head}</h3><p class="meta">{meta}</p>')
         for c in cites:
             page = f' (page {int(c["page"])})' if c.get("page") else ""
-            parts.append(f'<blockquote><span class="n">[{int(c["n"])}]</span> {_marked(c["passage"], c["bold"])}'
+            parts.append(f'<blockquote><span class="n">[{int(c["n"])}]</span> {_marked(c["passage"], c.get("quotes", []), c["bold"])}'
                          f'{escape(page)}</blockquote>')
         parts.append("</article>")
     parts.append("</section>")
@@ -170,16 +181,23 @@ PAGE_JS = r"""
     return node;
   }
 
-  function marked(passage, spans) {
-    var quote = el("span"), at = 0;
-    spans = (spans || []).slice().sort(function (a, b) { return a[0] - b[0]; });
-    spans.forEach(function (s) {
-      if (s[0] < at || s[0] >= s[1]) { return; }
-      quote.appendChild(document.createTextNode(passage.slice(at, s[0])));
-      quote.appendChild(el("mark", "", passage.slice(s[0], s[1])));
-      at = s[1];
-    });
-    quote.appendChild(document.createTextNode(passage.slice(at)));
+  function inside(spans, start, end) {
+    return (spans || []).some(function (s) { return s[0] <= start && end <= s[1]; });
+  }
+
+  function marked(passage, quotes, bold) {
+    var quote = el("span"), cuts = [0, passage.length];
+    (quotes || []).concat(bold || []).forEach(function (s) { cuts.push(s[0], s[1]); });
+    cuts = cuts.map(function (c) { return Math.max(0, Math.min(passage.length, c)); })
+      .sort(function (a, b) { return a - b; });
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var start = cuts[i], end = cuts[i + 1];
+      if (start === end) { continue; }
+      var node = document.createTextNode(passage.slice(start, end));
+      if (inside(bold, start, end)) { var strong = el("strong"); strong.appendChild(node); node = strong; }
+      if (inside(quotes, start, end)) { var mark = el("mark"); mark.appendChild(node); node = mark; }
+      quote.appendChild(node);
+    }
     return quote;
   }
 
@@ -207,7 +225,7 @@ PAGE_JS = r"""
         var q = el("blockquote");
         q.appendChild(el("span", "n", "[" + c.n + "]"));
         q.appendChild(document.createTextNode(" "));
-        q.appendChild(marked(c.passage, c.bold));
+        q.appendChild(marked(c.passage, c.quotes, c.bold));
         if (c.page) { q.appendChild(document.createTextNode(" (page " + c.page + ")")); }
         article.appendChild(q);
       });

@@ -26,9 +26,13 @@ probes = APIRouter()
 
 
 def answer_json(answer: Answer, settings: Any, **extra: Any) -> dict[str, Any]:
-    """The ``ask --json`` shape (with ``mode``/``sentences`` when an LLM is configured, as the CLI does)."""
+    """The ``ask --json`` shape (with ``mode``/``sentences`` when an LLM is configured, as the CLI does),
+    each citation also with ``quotes``: the spans of its passage the answer quotes."""
     detail = True if settings.llm_url else None
-    return {**answer.to_json(detail), **extra}
+    data = answer.to_json(detail)
+    for cited, citation in zip(data["citations"], answer.citations):
+        cited["quotes"] = [list(span) for span in citation.quotes]  # the answering sentence(s) in the passage
+    return {**data, **extra}
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:

@@ -20,6 +20,8 @@ def test_ask_returns_the_ask_json_shape_with_a_conversation_for_follow_ups(serve
         data = first.json()
         assert {"question", "answered", "answer", "citations", "conversation_id"} <= set(data)
         assert data["citations"] and data["citations"][0]["title"]
+        quoted = [c["passage"][a:b] for c in data["citations"] for a, b in c["quotes"]]
+        assert quoted and all(q.strip() in data["answer"] for q in quoted)  # the answering sentences, located
         follow = http.post("/v1/ask", json={"question": "when was that?", "conversation_id": data["conversation_id"]})
         assert follow.json()["searched_for"] == "when did talks stop?"
         stateless = http.post("/v1/ask", json={"question": "when was that?", "history": ["why did talks stop?"]})

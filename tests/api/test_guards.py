@@ -2,7 +2,7 @@
 sends makes a response show a traceback or a secret, and the process stays up and keeps its data."""
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import io
 import json
 import socket
@@ -178,19 +178,22 @@ def test_a_slow_client_is_cut_off_and_others_are_served(serve_api):
 
 
 def test_a_burst_of_concurrent_connections_gets_answers_or_clear_refusals(serve_api):
-    api = serve_api(CITEBOT_API_RATE_LIMIT="50", CITEBOT_API_MAX_CONNECTIONS="64")
+    api = serve_api(CITEBOT_API_RATE_LIMIT="20", CITEBOT_API_MAX_CONNECTIONS="64")
 
-    def one(i: int) -> int:
-        with httpx.Client(base_url=api.url, timeout=60) as http:
-            if i % 2:
-                return http.post("/v1/ask", json={"question": f"why did talks stop? {i}"}).status_code
-            return http.get("/v1/search", params={"q": "peace treaty"}).status_code
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=api.url, timeout=60, limits=limits) as http:
+            async def one(i: int) -> int:
+                if i % 2:
+                    return (await http.post("/v1/ask", json={"question": f"why did talks stop? {i}"})).status_code
+                return (await http.get("/v1/search", params={"q": "peace treaty"})).status_code
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
-        codes = list(pool.map(one, range(200)))
+            return list(await asyncio.gather(*(one(i) for i in range(200))))
+
+    codes = asyncio.run(burst())
     assert set(codes) <= {200, 429, 503}, sorted(set(codes))
-    assert codes.count(200) >= 50 and codes.count(429) > 0
-    time.sleep(1.5)
+    assert codes.count(200) >= 10 and codes.count(429) + codes.count(503) > 0
+    time.sleep(3.5)  # the bucket refills one request every 3 s
     with api.client() as http:
         assert http.get("/healthz").status_code == 200
         assert http.get("/v1/documents").json()["documents"][0]["doc_id"] == 1
