@@ -3,7 +3,8 @@
 The guard is plain ASGI, outermost: it gives each request its id (logged, returned as X-Request-ID),
 reads the body before the app sees it — refusing more than the size limit (413, from Content-Length
 before a byte is read) and a body that trickles in past the deadline (408) — and logs one access line.
-Reading the body up front keeps memory bounded by the limits and lets handlers trust what they get.
+Reading the body up front keeps memory bounded by the limits and lets handlers trust what they get. The
+JSON-only endpoints read a body labelled as a form (what `curl -d` sends) as JSON.
 """
 from __future__ import annotations
 
@@ -68,8 +69,10 @@ class RequestGuard:
     to ``upload_bytes``; every other request ``max_bytes``."""
 
     def __init__(self, app: Any, max_bytes: int, upload_bytes: int, body_timeout: float,
-                 upload_paths: tuple[str, ...] = ("/v1/documents",)) -> None:
+                 upload_paths: tuple[str, ...] = ("/v1/documents",),
+                 json_paths: tuple[str, ...] = ("/v1/ask", "/v1/chat/completions")) -> None:
         self.app = app
+        self.json_paths = json_paths
         self.max_bytes = max_bytes
         self.upload_bytes = upload_bytes
         self.body_timeout = body_timeout
@@ -110,6 +113,11 @@ class RequestGuard:
                 return
             except _Disconnected:
                 return
+            if scope["path"] in self.json_paths and headers.get("content-type", "").split(";")[0].strip() in (
+                    "", "application/x-www-form-urlencoded"):
+                # these endpoints take only JSON: `curl -d '{...}'` labels it a form, and is read as JSON
+                scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+                             + [(b"content-type", b"application/json")])
             try:
                 await self.app(scope, _replay(body, receive), send_with_id)
             except Exception:  # a bug: logged with its traceback (secrets scrubbed), never shown to the client

@@ -4,7 +4,8 @@ answering sentence marked, follow-ups in the same tab, and the "nothing answers 
 Plain HTML rendered here (every corpus string through ``html.escape``), so the first answer works
 without JavaScript: the form POSTs to ``/`` (or ``GET /?q=...``) and the earlier questions ride along
 as hidden fields, so a follow-up works too. ``/static/page.js`` then takes over the form: answers come
-from POST /v1/ask and are appended below each other, built with ``textContent`` (never HTML).
+from POST /v1/ask and are appended below each other, built with ``textContent`` (never HTML); a link to
+``/#ask=QUESTION`` asks on load.
 """
 from __future__ import annotations
 
@@ -256,5 +257,13 @@ PAGE_JS = r"""
       .catch(function () { errorBox.textContent = "The server could not be reached."; })
       .then(function () { form.querySelector("button").disabled = false; input.focus(); });
   });
+
+  // a link to /#ask=QUESTION asks it on load (shareable questions)
+  var asked = /^#ask=(.+)$/.exec(location.hash);
+  if (asked) {
+    input.value = decodeURIComponent(asked[1].replace(/\+/g, " "));
+    history = [];
+    if (form.requestSubmit) { form.requestSubmit(); } else { form.dispatchEvent(new Event("submit", {cancelable: true})); }
+  }
 })();
 """

@@ -83,3 +83,74 @@ def serve_api(tmp_path) -> Iterator[Any]:
         running.stop()
     for corpus in opened:
         corpus.close()
+
+
+@dataclass
+class Served:
+    """`citebot serve` as a child process (the real console script and uvicorn, the real embedder)."""
+
+    url: str
+    process: Any
+    home: Any
+
+
+def serve_cli(home, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Served:
+    """Start ``python -m retrieval.cli --home HOME serve --port P ARGS`` and wait until /readyz answers."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    port = free_port()
+    child_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE",
+                 **(env or {})}
+    child_env.pop("CITEBOT_DATABASE_URL", None)
+    process = subprocess.Popen([sys.executable, "-m", "retrieval.cli", "--home", str(home), "serve", "--port",
+                                str(port), *args], env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"citebot serve exited {process.returncode}: {process.stdout.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("citebot serve did not become ready")
+        try:
+            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
+                return Served(url, process, home)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def stop_cli(served: Served) -> str:
+    """Stop the child with SIGTERM (as a supervisor would) and return what it printed."""
+    import subprocess
+
+    served.process.terminate()
+    try:
+        out, _ = served.process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        out, _ = served.process.communicate()
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_corpus(tmp_path_factory, embedder) -> Iterator[Served]:
+    """The bundled corpus/ indexed with the real default embedder, served by `citebot serve`."""
+    from retrieval import load_settings
+
+    home = tmp_path_factory.mktemp("served") / "index"
+    with Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder) as corpus:
+        assert [r.status for r in corpus.add_paths([SEED_ARTICLE])] == ["added"]
+    served = serve_cli(home)
+    yield served
+    stop_cli(served)
