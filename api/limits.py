@@ -129,7 +129,7 @@ class RequestGuard:
                     await _refuse(send_with_id, 500, "internal", internal_message(), rid)
         finally:
             client = scope.get("client") or ("-", 0)
-            log.info("%s %s %s %s %d %.1fms", rid, client[0], scope.get("method"), SECRETS.scrub(scope["path"]),
+            log.info("%s %s %s %d %.1fms", client[0], scope.get("method"), SECRETS.scrub(scope["path"]),
                      status["code"], (time.perf_counter() - started) * 1000)
             reset_request_id(token)
 
