@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from retrieval import Corpus, Keys, UserError, load_settings, open_keys
 
 from . import errors
+from .context import setup_logging
 from .auth import Authenticator
 from .chat import router as chat_router
 from .limits import RateLimiter, RequestGuard
@@ -90,7 +91,5 @@ def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any
 def app_from_env() -> FastAPI:
     """uvicorn's factory in each worker process: settings from the environment (`citebot serve` sets
     CITEBOT_HOME from --home before starting the workers)."""
-    from .server import setup_logging
-
     setup_logging()
     return create_app(all_settings())

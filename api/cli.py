@@ -49,11 +49,14 @@ def configure_keys(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_for(args: argparse.Namespace) -> Any:
-    from .app import all_settings
+    """The settings the CLI loaded for an app command (every app's, with --home applied)."""
+    settings = getattr(args, "settings", None)
+    if settings is None:  # called directly, not through `citebot`
+        from .app import all_settings
 
-    settings = all_settings()
-    if getattr(args, "home", None):
-        settings = settings.replace(home=args.home)
+        settings = all_settings()
+        if getattr(args, "home", None):
+            settings = settings.replace(home=args.home)
     return settings
 
 

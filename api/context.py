@@ -1,4 +1,5 @@
-"""The current request's id, for log lines and error bodies (a context variable, so threads see it too)."""
+"""The current request's id, for log lines and error bodies (a context variable, so threads see it too),
+and the log format that shows it."""
 from __future__ import annotations
 
 import contextvars
@@ -33,3 +34,13 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id()
         return True
+
+
+def setup_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)

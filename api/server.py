@@ -18,7 +18,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from retrieval import UserError
 
-from .context import RequestIdFilter
+from .context import setup_logging
 
 HEADER_TIMEOUT_ENV = "CITEBOT_API_HEADER_TIMEOUT"
 
@@ -98,23 +98,18 @@ def config(settings: Any, host: str, port: int, workers: int, app: Any = None, *
         proxy_headers=True, **extra)
 
 
-def setup_logging() -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-        handler.addFilter(RequestIdFilter())
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-
-
 def serve(settings: Any, host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> int:
     """Blocking: serve until SIGINT/SIGTERM. Several workers share the port; each opens the corpus once."""
     check_exposure(settings, host)
     os.environ["CITEBOT_HOME"] = str(settings.home)
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.api_header_timeout)
     setup_logging()
-    cfg = config(settings, host, port, workers)
+    if workers == 1:  # this process serves: the app gets the CLI's settings as they are
+        from .app import create_app
+
+        cfg = config(settings, host, port, 1, app=create_app(settings))
+    else:  # each worker process builds its app from the environment (CITEBOT_HOME set above)
+        cfg = config(settings, host, port, workers)
     server = uvicorn.Server(cfg)
     try:
         if workers > 1:
