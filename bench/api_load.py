@@ -3,8 +3,9 @@ concurrent clients, against 1 and 2 server processes (`--workers`), on the bundl
 
 Each configuration runs the real console script as a child process (real default embedder, SQLite in a
 temp CITEBOT_HOME, the rate limit off) and closed-loop clients (each sends its next question when the
-previous answer arrives) for a fixed time after a warm-up. Questions rotate through a list of distinct
-phrasings, so the question-vector cache does not turn every request into a cache hit.
+previous answer arrives) for a fixed time after a warm-up, twice: with 48 phrasings that repeat (their
+vectors are cached after the warm-up, so this is the HTTP + search + answer path) and with questions
+never asked before (each one embedded by the model, as a newsroom's questions mostly are).
 
     python -m bench.api_load [--seconds 10] [--clients 1,4,16] [--workers 1,2]
 """
@@ -32,6 +33,7 @@ SUBJECTS = ("talks", "the peace treaty talks", "negotiations with Tokyo", "the d
 FORMS = ("why did {} stop?", "when did {} stop?", "who stopped {}?", "what ended {}?", "what did Rudenko say about {}?",
          "are {} possible now?", "what would resume {}?", "how are relations after {}?")
 QUESTIONS = [form.format(subject) for form in FORMS for subject in SUBJECTS]
+RUN = f"{time.time():.0f}"
 
 
 def free_port() -> int:
@@ -46,14 +48,16 @@ def cli(*args: str, env: dict[str, str]) -> list[str]:
 
 def start_server(home: Path, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    child = subprocess.Popen(cli("--home", str(home), "serve", "--port", str(port), "--workers", str(workers), env=env),
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log_path = home.parent / f"serve-{workers}.log"  # a file, not a pipe: an undrained pipe would block the server
+    with open(log_path, "w") as log_file:
+        child = subprocess.Popen(cli("--home", str(home), "serve", "--port", str(port), "--workers", str(workers),
+                                     env=env), env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     ready = 0
     while ready < 3 * workers:  # several answers in a row: every worker has finished starting
         if child.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"citebot serve did not start: {child.stderr.read()[-2000:] if child.stderr else ''}")
+            raise RuntimeError(f"citebot serve did not start: {log_path.read_text()[-2000:]}")
         try:
             ready += httpx.get(url + "/readyz", timeout=5).status_code == 200
         except httpx.HTTPError:
@@ -61,7 +65,7 @@ def start_server(home: Path, workers: int, env: dict[str, str]) -> tuple[subproc
     return child, url
 
 
-def load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+def load(url: str, clients: int, seconds: float, new: bool = False) -> dict[str, Any]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -72,6 +76,8 @@ def load(url: str, clients: int, seconds: float) -> dict[str, Any]:
             n = index
             while time.monotonic() < stop_at:
                 question = QUESTIONS[n % len(QUESTIONS)]
+                if new:  # a text never asked before: its vector is not cached, so the model embeds it
+                    question = f"{question} ({RUN}-{n})"
                 n += clients
                 started = time.perf_counter()
                 response = http.post("/v1/ask", json={"question": question})
@@ -114,20 +120,23 @@ def main(argv: list[str] | None = None) -> int:
             child, url = start_server(home, workers, env)
             try:
                 load(url, 2, 2.0)  # warm-up: models loaded, question vectors cached in every worker
-                for clients in [int(c) for c in args.clients.split(",")]:
-                    row = {"workers": workers, **load(url, clients, args.seconds)}
-                    log(f"workers {workers}, clients {clients}: {row['rps']} req/s, p50 {row['p50_ms']} ms, "
-                        f"p95 {row['p95_ms']} ms, {row['errors']} errors")
-                    rows.append(row)
+                for questions in ("repeated", "new"):
+                    for clients in [int(c) for c in args.clients.split(",")]:
+                        row = {"workers": workers, "questions": questions,
+                               **load(url, clients, args.seconds, new=questions == "new")}
+                        log(f"workers {workers}, {questions} questions, clients {clients}: {row['rps']} req/s, "
+                            f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, {row['errors']} errors")
+                        rows.append(row)
             finally:
                 child.terminate()
                 try:
                     child.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     child.kill()
-    table = ["| workers | clients | requests/s | p50 ms | p95 ms | requests | errors |", "|---|---|---|---|---|---|---|"]
-    table += [f"| {r['workers']} | {r['clients']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['requests']} | "
-              f"{r['errors']} |" for r in rows]
+    table = ["| workers | questions | clients | requests/s | p50 ms | p95 ms | requests | errors |",
+             "|---|---|---|---|---|---|---|---|"]
+    table += [f"| {r['workers']} | {r['questions']} | {r['clients']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | "
+              f"{r['requests']} | {r['errors']} |" for r in rows]
     publish("api_load", {"corpus": "corpus/ (bundled)", "seconds": args.seconds, "cpus": os.cpu_count(), "rows": rows},
             "\n".join(table))
     return 0

@@ -92,6 +92,7 @@ class Served:
     url: str
     process: Any
     home: Any
+    log_path: Any
 
 
 def serve_cli(home, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Served:
@@ -106,20 +107,21 @@ def serve_cli(home, *args: str, env: dict[str, str] | None = None, timeout: floa
     child_env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE",
                  **(env or {})}
     child_env.pop("CITEBOT_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "retrieval.cli", "--home", str(home), "serve", "--port",
-                                str(port), *args], env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    log_path = home.parent / f"serve-{port}.log"  # a file: an undrained pipe would block the server
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "retrieval.cli", "--home", str(home), "serve", "--port",
+                                    str(port), *args], env=child_env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"citebot serve exited {process.returncode}: {process.stdout.read()[-3000:]}")
+            raise RuntimeError(f"citebot serve exited {process.returncode}: {log_path.read_text()[-3000:]}")
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("citebot serve did not become ready")
         try:
             if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                return Served(url, process, home)
+                return Served(url, process, home, log_path)
         except httpx.HTTPError:
             time.sleep(0.2)
 
@@ -130,11 +132,11 @@ def stop_cli(served: Served) -> str:
 
     served.process.terminate()
     try:
-        out, _ = served.process.communicate(timeout=30)
+        served.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         served.process.kill()
-        out, _ = served.process.communicate()
-    return out
+        served.process.wait()
+    return served.log_path.read_text(errors="replace")
 
 
 def free_port() -> int:
