@@ -84,7 +84,7 @@ def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any
                            expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
     app.add_middleware(RequestGuard, max_bytes=settings.api_max_body_kb * 1024,
                        upload_bytes=settings.max_file_mb * 1024 * 1024 + 64 * 1024,
-                       body_timeout=settings.api_body_timeout)
+                       body_timeout=settings.api_body_timeout, max_requests=settings.api_max_requests)
     return app
 
 

@@ -1,7 +1,7 @@
 """Per-caller rate limits (a token bucket per key) and the request guard every HTTP request passes.
 
 The guard is plain ASGI, outermost: it gives each request its id (logged, returned as X-Request-ID),
-reads the body before the app sees it — refusing more than the size limit (413, from Content-Length
+refuses requests past the number one process holds at once (429, before reading anything), reads the body before the app sees it — refusing more than the size limit (413, from Content-Length
 before a byte is read) and a body that trickles in past the deadline (408) — and logs one access line.
 Reading the body up front keeps memory bounded by the limits and lets handlers trust what they get. The
 JSON-only endpoints read a body labelled as a form (what `curl -d` sends) as JSON.
@@ -64,15 +64,20 @@ class RateLimiter:
         return Verdict(False, max(1, math.ceil((1.0 - tokens) / rate)))
 
 
-class RequestGuard:
-    """ASGI middleware: request ids, body size and time limits, access log. ``upload_paths`` may send up
-    to ``upload_bytes``; every other request ``max_bytes``."""
+UNCOUNTED = ("/healthz", "/readyz")  # a load balancer's probes are answered even when the server is busy
 
-    def __init__(self, app: Any, max_bytes: int, upload_bytes: int, body_timeout: float,
+
+class RequestGuard:
+    """ASGI middleware: request ids, requests held at once, body size and time limits, access log.
+    ``upload_paths`` may send up to ``upload_bytes``; every other request ``max_bytes``."""
+
+    def __init__(self, app: Any, max_bytes: int, upload_bytes: int, body_timeout: float, max_requests: int = 256,
                  upload_paths: tuple[str, ...] = ("/v1/documents",),
                  json_paths: tuple[str, ...] = ("/v1/ask", "/v1/chat/completions")) -> None:
         self.app = app
         self.json_paths = json_paths
+        self.max_requests = max_requests
+        self.in_flight = 0  # touched only on the event loop
         self.max_bytes = max_bytes
         self.upload_bytes = upload_bytes
         self.body_timeout = body_timeout
@@ -96,7 +101,14 @@ class RequestGuard:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
 
+        counted = scope["path"] not in UNCOUNTED
+        if counted:
+            self.in_flight += 1
         try:
+            if counted and self.in_flight > self.max_requests:
+                await _refuse(send_with_id, 429, "server_busy", f"the server is answering {self.max_requests} "
+                              f"requests already; try again in a second", rid, retry_after=1)
+                return
             limit = self.upload_bytes if scope["path"] in self.upload_paths else self.max_bytes
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -128,6 +140,8 @@ class RequestGuard:
                 if not status["code"]:
                     await _refuse(send_with_id, 500, "internal", internal_message(), rid)
         finally:
+            if counted:
+                self.in_flight -= 1
             client = scope.get("client") or ("-", 0)
             log.info("%s %s %s %d %.1fms", client[0], scope.get("method"), SECRETS.scrub(scope["path"]),
                      status["code"], (time.perf_counter() - started) * 1000)
@@ -170,9 +184,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(send: Send, status: int, code: str, message: str, rid: str) -> None:
+async def _refuse(send: Send, status: int, code: str, message: str, rid: str, retry_after: int = 0) -> None:
     payload = json.dumps({"error": {"code": code, "message": message, "request_id": rid}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+               (b"connection", b"close")]
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

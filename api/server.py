@@ -2,8 +2,8 @@
 
 uvicorn closes idle keep-alive connections but waits forever for a request's headers; the protocol
 here closes a connection whose headers are not complete within CITEBOT_API_HEADER_TIMEOUT (slowloris),
-and the request guard limits the body's time. Open connections per process are capped
-(CITEBOT_API_MAX_CONNECTIONS, 503 beyond). With no API key configured, only loopback hosts are allowed.
+and the request guard limits the body's time and the requests held at once
+(CITEBOT_API_MAX_REQUESTS, 429 beyond); uvicorn's own cap on open connections is only a backstop. With no API key configured, only loopback hosts are allowed.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from retrieval import UserError
 from .context import setup_logging
 
 HEADER_TIMEOUT_ENV = "CITEBOT_API_HEADER_TIMEOUT"
+MAX_CONNECTIONS = 4096  # uvicorn's backstop (503 for every request while more are open); requests are capped lower
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -93,7 +94,7 @@ def config(settings: Any, host: str, port: int, workers: int, app: Any = None, *
     return uvicorn.Config(
         app if app is not None else "api.app:app_from_env", factory=app is None, host=host, port=port,
         workers=workers if app is None else None, http=GuardedH11Protocol, ws="none", lifespan="on",
-        limit_concurrency=settings.api_max_connections, timeout_keep_alive=5, timeout_graceful_shutdown=10,
+        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5, timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=16 * 1024, server_header=False, access_log=False, log_config=None,
         proxy_headers=True, **extra)
 

@@ -31,9 +31,10 @@ API_SETTINGS: tuple[Setting, ...] = (
     Setting("api_concurrency", 4, "CITEBOT_API_CONCURRENCY",
             "Questions, searches and ingests one server process works on at once, in its thread pool; more "
             "wait their turn.", kind=int, group="api", bounds=(1, 256)),
-    Setting("api_max_connections", 500, "CITEBOT_API_MAX_CONNECTIONS",
-            "Open connections one server process accepts; more are answered 503 at once.", kind=int,
-            group="api", bounds=(1, 100_000)),
+    Setting("api_max_requests", 256, "CITEBOT_API_MAX_REQUESTS",
+            "Requests one server process holds at once (waiting for a thread or being answered); more are "
+            "answered 429 with Retry-After at once, so a burst cannot pile up memory. /healthz and /readyz are "
+            "not counted.", kind=int, group="api", bounds=(1, 100_000)),
     Setting("api_cors_origins", (), "CITEBOT_API_CORS_ORIGINS",
             "Comma list of web origins allowed to call the API from a browser (CORS), e.g. "
             "`https://cms.example.org`; empty means none.", kind=tuple, group="api"),

@@ -7,7 +7,10 @@ previous answer arrives) for a fixed time after a warm-up, twice: with 48 phrasi
 vectors are cached after the warm-up, so this is the HTTP + search + answer path) and with questions
 never asked before (each one embedded by the model, as a newsroom's questions mostly are).
 
-    python -m bench.api_load [--seconds 10] [--clients 1,4,16] [--workers 1,2]
+    python -m bench.api_load [--seconds 10] [--clients 1,4,16] [--workers 1,2] [--passages 100000]
+
+``--passages N`` adds N synthetic passages (texts and vectors from bench/scale.py) beside the article, so
+search runs over a larger index; the bundled question is still answered from the real article.
 """
 from __future__ import annotations
 
@@ -96,6 +99,7 @@ def load(url: str, clients: int, seconds: float, new: bool = False) -> dict[str,
         t.join()
     elapsed = time.perf_counter() - started
     return {"clients": clients, "requests": len(latencies), "errors": errors[0],
+            "load_average_1m": round(os.getloadavg()[0], 1),
             "rps": round(len(latencies) / elapsed, 1),
             "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
             "p95_ms": round(percentile(latencies, 95) * 1000, 1) if latencies else None}
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per configuration")
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--passages", type=int, default=0,
+                        help="add this many synthetic passages (bench/scale.py's generator) beside the bundled article")
     args = parser.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CITEBOT_API_RATE_LIMIT": "0", "CITEBOT_API_CONCURRENCY": "4",
            "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
@@ -114,6 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="citebot-api-bench-") as tmp:
         home = Path(tmp) / "index"
+        if args.passages:
+            from retrieval import load_settings
+            from retrieval.embed import make_embedder
+
+            from .scale import build
+
+            settings = load_settings(env={})
+            embedder = make_embedder(settings)  # its name and size only: the synthetic vectors stand in for it
+            log(f"building {args.passages:,} synthetic passages")
+            build(home, args.passages, embedder.dim, embedder.name, log, settings.ann_threshold)
         log("indexing the bundled corpus")
         subprocess.run(cli("--home", str(home), "add", "-q", str(ROOT / "corpus"), env=env), env=env, check=True)
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -133,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                     child.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     child.kill()
-    table = ["| workers | questions | clients | requests/s | p50 ms | p95 ms | requests | errors |",
-             "|---|---|---|---|---|---|---|---|"]
+    table = ["| workers | questions | clients | requests/s | p50 ms | p95 ms | requests | errors | load avg |",
+             "|---|---|---|---|---|---|---|---|---|"]
     table += [f"| {r['workers']} | {r['questions']} | {r['clients']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | "
-              f"{r['requests']} | {r['errors']} |" for r in rows]
-    publish("api_load", {"corpus": "corpus/ (bundled)", "seconds": args.seconds, "cpus": os.cpu_count(), "rows": rows},
+              f"{r['requests']} | {r['errors']} | {r['load_average_1m']} |" for r in rows]
+    corpus = "corpus/ (bundled)" + (f" + {args.passages:,} synthetic passages" if args.passages else "")
+    publish("api_load" + (f"_{args.passages // 1000}k" if args.passages else ""), {"corpus": corpus, "seconds": args.seconds, "cpus": os.cpu_count(), "rows": rows},
             "\n".join(table))
     return 0
 
