@@ -58,7 +58,7 @@ def test_search_and_documents(serve_api):
 
 def test_admins_add_and_remove_documents_readers_cannot(serve_api):
     api = keyed(serve_api)
-    text = b"Title: Harbour closed\nDate: 2024-05-02\n\nThe port of Kholmsk was closed on May 2 after a storm broke its pier."
+    text = b"---\ntitle: Harbour closed\ndate: 2024-05-02\n---\nThe port of Kholmsk was closed on May 2 after a storm broke its pier."
     with api.client(ADMIN) as admin, api.client(READER) as reader:
         refused = reader.post("/v1/documents", files={"file": ("harbour.txt", io.BytesIO(text), "text/plain")})
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "admin_key_required"
@@ -68,7 +68,8 @@ def test_admins_add_and_remove_documents_readers_cannot(serve_api):
         result = added.json()["results"][0]
         assert result["status"] == "added" and result["path"] == "upload:harbour.txt"
         doc_id = result["doc_id"]
-        assert reader.get(f"/v1/documents/{doc_id}").json()["source"] == "Sakhalin Daily"
+        stored = reader.get(f"/v1/documents/{doc_id}").json()
+        assert (stored["source"], stored["title"], stored["date"]) == ("Sakhalin Daily", "Harbour closed", "2024-05-02")
         again = admin.post("/v1/documents", files={"file": ("copy.txt", io.BytesIO(text), "text/plain")})
         assert again.status_code == 200 and again.json()["results"][0]["status"] == "duplicate"
         answer = reader.post("/v1/ask", json={"question": "why was the port of Kholmsk closed?"}).json()
