@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from retrieval import UserError
 
@@ -105,7 +106,7 @@ def render_page(answer: dict[str, Any] | None = None, history: list[str] = (), e
 async def _answer_page(request: Request, question: str, history: list[str], key: str) -> HTMLResponse:
     needed = request.app.state.auth.configured()
     try:
-        who = caller(request, "reader", key)
+        who = await run_in_threadpool(caller, request, "reader", key)  # a key lookup may read the store
         service = request.app.state.service
         answer, _ = await service.run(service.ask, question, AskFilters(), who.ident, history=history, endpoint="page")
     except ApiError as exc:

@@ -16,9 +16,9 @@ class AskRequest(BaseModel):
 
     question: str = Field(description="The question, in any language the embedder reads.")
     k: int | None = Field(None, ge=1, le=50, description="Passages to cite (default CITEBOT_TOP_K).")
-    since: str | None = Field(None, max_length=10, description="Only documents dated on or after YYYY-MM-DD.")
-    until: str | None = Field(None, max_length=10, description="Only documents dated on or before YYYY-MM-DD.")
-    as_of: str | None = Field(None, max_length=10, description="Answer as the news stood on YYYY-MM-DD: only "
+    since: str | None = Field(None, pattern=DATE, description="Only documents dated on or after YYYY-MM-DD.")
+    until: str | None = Field(None, pattern=DATE, description="Only documents dated on or before YYYY-MM-DD.")
+    as_of: str | None = Field(None, pattern=DATE, description="Answer as the news stood on YYYY-MM-DD: only "
                               "documents dated on or before it (the earlier of this and `until`).")
     source: str | None = Field(None, max_length=200, description="Only documents from this source, e.g. TASS.")
     conversation_id: str | None = Field(None, pattern=CONVERSATION, description="The id returned by an earlier "

@@ -39,7 +39,9 @@ def test_as_of_and_filters_narrow_what_is_cited(serve_api):
         other = http.post("/v1/ask", json={"question": "why did talks stop?", "source": "Reuters"}).json()
         assert other["citations"] == []
         bad = http.post("/v1/ask", json={"question": "why?", "as_of": "2024-13-45"})
-        assert bad.status_code == 400 and bad.json()["error"]["code"]
+        assert bad.status_code == 400 and "2024-13-45" in bad.json()["error"]["message"]
+        shapeless = http.post("/v1/ask", json={"question": "why?", "until": "yesterday", "as_of": "2024-01-01"})
+        assert shapeless.status_code == 422 and "until" in shapeless.json()["error"]["message"]
 
 
 def test_search_and_documents(serve_api):
