@@ -2,11 +2,10 @@
 
 The library's :class:`UserError` codes map to 4xx (an unknown id is 404, everything else a client can
 fix is 400); anything unexpected is a 500 naming only the request id, with the traceback in the server's
-log. Messages pass through :func:`scrub`, so a secret setting's value is never echoed back.
+log (written by the request guard, api/limits.py). Messages pass through :func:`scrub`, so a secret setting's value is never echoed back.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable
 
 from fastapi import FastAPI, Request
@@ -17,8 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from retrieval import CitebotError, SettingsError, UserError
 
 from .context import request_id
-
-log = logging.getLogger("citebot.api")
 
 NOT_FOUND_CODES = {"no_document", "no_key"}
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -101,27 +101,32 @@ class RequestGuard:
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
             await send(message)
 
+        async def refuse(code_status: int, code: str, message: str, retry_after: int = 0) -> None:
+            metrics = getattr(app_state, "metrics", None)
+            if metrics is not None:
+                metrics.error(code)
+            await _refuse(send_with_id, code_status, code, message, rid, retry_after)
+
         counted = scope["path"] not in UNCOUNTED
         if counted:
             self.in_flight += 1
         try:
             if counted and self.in_flight > self.max_requests:
-                await _refuse(send_with_id, 429, "server_busy", f"the server is answering {self.max_requests} "
-                              f"requests already; try again in a second", rid, retry_after=1)
+                await refuse(429, "server_busy", f"the server is answering {self.max_requests} requests already; "
+                             f"try again in a second", retry_after=1)
                 return
             limit = self.upload_bytes if scope["path"] in self.upload_paths else self.max_bytes
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
-                await _refuse(send_with_id, 413, "too_large", f"the request body is over {limit} bytes", rid)
+                await refuse(413, "too_large", f"the request body is over {limit} bytes")
                 return
             try:
                 body = await asyncio.wait_for(_read_body(receive, limit), self.body_timeout)
             except _TooLarge:
-                await _refuse(send_with_id, 413, "too_large", f"the request body is over {limit} bytes", rid)
+                await refuse(413, "too_large", f"the request body is over {limit} bytes")
                 return
             except asyncio.TimeoutError:
-                await _refuse(send_with_id, 408, "request_timeout",
-                              f"the request body took longer than {self.body_timeout:g} s to arrive", rid)
+                await refuse(408, "request_timeout", f"the request body took longer than {self.body_timeout:g} s to arrive")
                 return
             except _Disconnected:
                 return
@@ -134,11 +139,8 @@ class RequestGuard:
                 await self.app(scope, _replay(body, receive), send_with_id)
             except Exception:  # a bug: logged with its traceback (secrets scrubbed), never shown to the client
                 log.error("%s failed:\n%s", rid, SECRETS.scrub(traceback.format_exc()))
-                metrics = getattr(app_state, "metrics", None)
-                if metrics is not None:
-                    metrics.error("internal")
                 if not status["code"]:
-                    await _refuse(send_with_id, 500, "internal", internal_message(), rid)
+                    await refuse(500, "internal", internal_message())
         finally:
             if counted:
                 self.in_flight -= 1

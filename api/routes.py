@@ -4,7 +4,6 @@ Every corpus call runs in the service's thread pool; answers have the ``ask --js
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -167,7 +166,3 @@ async def readyz(request: Request) -> JSONResponse:
 @probes.get("/metrics", summary="Counters in the Prometheus text format", response_class=PlainTextResponse)
 async def metrics(request: Request, who: Principal = Depends(reader)) -> PlainTextResponse:
     return PlainTextResponse(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
