@@ -38,6 +38,13 @@ def all_settings(env: Any = None) -> Any:
     return load_settings(env, extra=API_SETTINGS)
 
 
+def concurrency(settings: Any, corpus: Corpus) -> int:
+    """CITEBOT_API_CONCURRENCY, or by engine: SQLite serialises searches in one process, PostgreSQL does not."""
+    if settings.api_concurrency:
+        return int(settings.api_concurrency)
+    return 4 if getattr(corpus.store, "engine", "") == "postgresql" else 1
+
+
 def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any = None,
                keys: Keys | None = None, warm_up: bool = True) -> FastAPI:
     """The application. ``corpus``/``keys`` given are used as they are (and not closed); otherwise they
@@ -50,7 +57,7 @@ def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any
         own_corpus, own_keys = corpus is None, keys is None
         opened = corpus if corpus is not None else Corpus.open(settings, embedder=embedder)
         store = keys if keys is not None else open_keys(settings)
-        app.state.service = Service(opened, settings.api_concurrency, app.state.metrics)
+        app.state.service = Service(opened, concurrency(settings, opened), app.state.metrics)
         app.state.auth = Authenticator(settings, store)
         if warm_up:
             try:

@@ -117,7 +117,7 @@ async def add_document(request: Request, who: Principal = Depends(admin)) -> JSO
         data = await upload.read()
         fields = {name: str(form.get(name) or "")[:1000] for name in ("title", "date", "source", "url")}
         force = str(form.get("force") or "").lower() in ("1", "true", "yes", "on")
-        results = await service.run(service.add_upload, safe_filename(upload.filename), data,
+        results = await service.run_ingest(service.add_upload, safe_filename(upload.filename), data,
                                     {k: v for k, v in fields.items() if v}, force)
     elif kind == "application/json":
         try:
@@ -127,7 +127,7 @@ async def add_document(request: Request, who: Principal = Depends(admin)) -> JSO
             raise ApiError(400 if invalid else 422, "invalid_json" if invalid else "invalid_request",
                            "the request body is not valid JSON" if invalid else
                            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])) from None
-        results = await service.run(service.add_url, body.url, body.force)
+        results = await service.run_ingest(service.add_url, body.url, body.force)
     else:
         raise ApiError(415, "unsupported_media_type", "send multipart/form-data with a `file`, or JSON with a `url`")
     if results and all(r.status == "error" for r in results):

@@ -1,5 +1,6 @@
 """What the endpoints do with the corpus, off the event loop: one corpus per server process, opened once,
-and a bounded thread pool (CITEBOT_API_CONCURRENCY) for its synchronous, thread-safe calls.
+and a bounded thread pool (CITEBOT_API_CONCURRENCY) for its synchronous, thread-safe calls; uploads
+and URL fetches have their own pool of one, so a slow fetch never holds up questions.
 
 Follow-ups: a question carries either a ``conversation_id`` (turns kept in this process's memory,
 bounded and expiring, keyed by caller and id) or its ``history`` (the earlier questions, sent by the
@@ -46,12 +47,18 @@ class Service:
     def __init__(self, corpus: Corpus, concurrency: int, metrics: Metrics) -> None:
         self.corpus = corpus
         self.limiter = anyio.CapacityLimiter(concurrency)
+        self.ingest_limiter = anyio.CapacityLimiter(1)  # fetching and embedding a document never holds up questions
         self.conversations = Conversations()
         self.metrics = metrics
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``function`` in the worker pool; at most CITEBOT_API_CONCURRENCY run at once."""
         return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs), limiter=self.limiter)
+
+    async def run_ingest(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``function`` (an upload or a URL fetch) in the ingest pool: one at a time, beside the questions."""
+        return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs),
+                                              limiter=self.ingest_limiter)
 
     # -- questions ------------------------------------------------------------------------------------
     def ask(self, question: str, filters: AskFilters, caller: str, conversation_id: str | None = None,

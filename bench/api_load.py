@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=0,
                         help="add this many synthetic passages (bench/scale.py's generator) beside the bundled article")
     args = parser.parse_args(argv)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CITEBOT_API_RATE_LIMIT": "0", "CITEBOT_API_CONCURRENCY": "4",
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CITEBOT_API_RATE_LIMIT": "0",
            "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("CITEBOT_DATABASE_URL", None)
     rows: list[dict[str, Any]] = []
