@@ -15,6 +15,7 @@ search runs over a larger index; the bundled question is still answered from the
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import subprocess
@@ -37,6 +38,7 @@ FORMS = ("why did {} stop?", "when did {} stop?", "who stopped {}?", "what ended
          "are {} possible now?", "what would resume {}?", "how are relations after {}?")
 QUESTIONS = [form.format(subject) for form in FORMS for subject in SUBJECTS]
 RUN = f"{time.time():.0f}"
+FRESH = itertools.count()
 
 
 def free_port() -> int:
@@ -79,8 +81,8 @@ def load(url: str, clients: int, seconds: float, new: bool = False) -> dict[str,
             n = index
             while time.monotonic() < stop_at:
                 question = QUESTIONS[n % len(QUESTIONS)]
-                if new:  # a text never asked before: its vector is not cached, so the model embeds it
-                    question = f"{question} ({RUN}-{n})"
+                if new:  # a text never asked before (in any configuration): the model embeds it
+                    question = f"{question} ({RUN}-{next(FRESH)})"
                 n += clients
                 started = time.perf_counter()
                 response = http.post("/v1/ask", json={"question": question})
