@@ -4,6 +4,7 @@ No Telegram here; the bot and the CLI use only what this module exports.
 """
 from .answer.conversation import Conversations
 from .corpus import Corpus
+from .embed.base import limit_threads
 from .errors import CitebotError, UserError
 from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
 from .storage.keys import ApiKey, Keys, NewKey, open_keys
@@ -12,5 +13,5 @@ from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
-    "Conversations", "SettingsError", "ApiKey", "Keys", "NewKey", "open_keys",
+    "Conversations", "SettingsError", "ApiKey", "Keys", "NewKey", "open_keys", "limit_threads",
 ]
