@@ -30,8 +30,8 @@ API_SETTINGS: tuple[Setting, ...] = (
             "(a slowloris client holds no connection longer).", kind=float, group="api", bounds=(0.1, 600)),
     Setting("api_concurrency", 0, "CITEBOT_API_CONCURRENCY",
             "Questions, searches and ingests one server process works on at once, in its thread pool; more "
-            "wait their turn. 0 means 1 on SQLite (its store answers one search at a time, and more threads only "
-            "contend: at 100k passages 4 threads gave half the throughput of 1) and 4 on PostgreSQL.", kind=int,
+            "wait their turn. 0 means 1 on SQLite (its store answers one search at a time, so more threads only wait: "
+            "at 100k passages 1 and 4 gave the same answers/s) and 4 on PostgreSQL.", kind=int,
             group="api", bounds=(0, 256)),
     Setting("api_max_requests", 256, "CITEBOT_API_MAX_REQUESTS",
             "Requests one server process holds at once (waiting for a thread or being answered); more are "
