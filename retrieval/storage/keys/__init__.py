@@ -15,7 +15,7 @@ __all__ = ["ROLES", "ApiKey", "Keys", "NewKey", "StoredKey", "hash_token", "key_
 
 def open_keys(settings: Any) -> Keys:
     """The keys store for ``settings`` (its tables are created or upgraded on open)."""
-    from .. import is_postgres_url
+    from ..urls import is_postgres_url
 
     url = str(settings.values.get("database_url", "") or "")
     if is_postgres_url(url):

@@ -27,7 +27,7 @@ def _row(row: tuple) -> StoredKey:
 
 class PostgresKeys(Keys):
     def __init__(self, url: str, pool_size: int = 4) -> None:
-        from ..postgres import safe_location
+        from ..urls import safe_location
 
         self.location = safe_location(url)
         try:
