@@ -154,7 +154,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     service = request.app.state.service
     try:
-        stats = await service.run(service.corpus.stats)
+        stats = await service.run_probe(service.corpus.stats)
     except Exception as exc:  # any failure to reach the store means "not ready", said without details
         request.app.state.metrics.error("not_ready")
         return error_response(503, "not_ready", f"the store is not reachable ({type(exc).__name__})")
