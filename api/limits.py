@@ -1,8 +1,8 @@
 """Per-caller rate limits (a token bucket per key) and the request guard every HTTP request passes.
 
 The guard is plain ASGI, outermost: it gives each request its id (logged, returned as X-Request-ID),
-refuses requests past the number one process holds at once (429, before reading anything), reads the body before the app sees it — refusing more than the size limit (413, from Content-Length
-before a byte is read) and a body that trickles in past the deadline (408) — and logs one access line.
+refuses requests past the number one process holds at once (429, before reading anything), reads the body before the app sees it — refusing more than the size limit (413, decided from
+Content-Length, the rest read and dropped so the client gets it) and a body that trickles in past the deadline (408) — and logs one access line.
 Reading the body up front keeps memory bounded by the limits and lets handlers trust what they get. The
 JSON-only endpoints read a body labelled as a form (what `curl -d` sends) as JSON.
 """
@@ -118,11 +118,13 @@ class RequestGuard:
             limit = self.upload_bytes if scope["path"] in self.upload_paths else self.max_bytes
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
+                await self._drain(receive)
                 await refuse(413, "too_large", f"the request body is over {limit} bytes")
                 return
             try:
                 body = await asyncio.wait_for(_read_body(receive, limit), self.body_timeout)
             except _TooLarge:
+                await self._drain(receive)
                 await refuse(413, "too_large", f"the request body is over {limit} bytes")
                 return
             except asyncio.TimeoutError:
@@ -148,6 +150,27 @@ class RequestGuard:
             log.info("%s %s %s %d %.1fms", client[0], scope.get("method"), SECRETS.scrub(scope["path"]),
                      status["code"], (time.perf_counter() - started) * 1000)
             reset_request_id(token)
+
+
+    async def _drain(self, receive: Receive) -> None:
+        """Read and drop the rest of a refused body before answering (up to DRAIN_BYTES, within the body
+        deadline): closing with unread bytes makes the kernel reset the connection, and the client would
+        lose the 413 (uvicorn hands out no more body once the response is sent)."""
+        async def drain() -> None:
+            dropped = 0
+            while dropped <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                    return
+                dropped += len(message.get("body", b""))
+
+        try:
+            await asyncio.wait_for(drain(), self.body_timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+DRAIN_BYTES = 64 * 1024 * 1024
 
 
 class _TooLarge(Exception):
