@@ -45,7 +45,7 @@ class Secrets:
         found: list[str] = []
         for setting in settings.declared:
             if setting.secret:
-                value = settings.values.get(setting.name)
+                value = getattr(settings, setting.name)
                 found.extend(value if isinstance(value, tuple) else [str(value or "")])
         return cls(found)
 
@@ -68,9 +68,7 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def from_user_error(exc: CitebotError | SettingsError) -> ApiError:
     code = getattr(exc, "code", "") or "bad_request"
-    status = 404 if code in NOT_FOUND_CODES or str(exc).startswith("no document") else 400
-    if status == 404 and code == "bad_request":
-        code = "no_document"
+    status = 404 if code in NOT_FOUND_CODES else 400  # by code, never by the message's words
     return ApiError(status, code, str(exc) or code)
 
 
