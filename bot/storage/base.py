@@ -87,6 +87,19 @@ class BotStorage(ABC):
     def votes(self) -> list[Vote]:
         """Every vote, oldest first (for evaluation exports)."""
 
+    @abstractmethod
+    def unvote(self, key: str, user_id: int | None) -> None:
+        """Withdraw one user's vote on an answer (a 👍/👎 reaction taken back)."""
+
+    # -- answer messages ------------------------------------------------------------------------------
+    @abstractmethod
+    def attach(self, key: str, chat_id: int, message_id: int) -> None:
+        """Remember that message ``message_id`` in ``chat_id`` shows the answer to question ``key``."""
+
+    @abstractmethod
+    def key_at(self, chat_id: int, message_id: int) -> str | None:
+        """The question key behind an answer message (for votes given as reactions), or None."""
+
     # -- update journal -------------------------------------------------------------------------------
     @abstractmethod
     def receive(self, bot_id: int, update_id: int, chat_id: int | None, payload: dict[str, Any],

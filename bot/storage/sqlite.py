@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS journal (
     PRIMARY KEY (bot_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS journal_open ON journal (bot_id, finished);
+CREATE TABLE IF NOT EXISTS answer_messages (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
 """
 
 
@@ -124,6 +130,22 @@ class SQLiteBotStorage(BotStorage):
                 "SELECT key, question, passage_ids, user_id, vote FROM feedback ORDER BY id"
             ).fetchall()
         return [Vote(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    def unvote(self, key: str, user_id: int | None) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM feedback WHERE key = ? AND user_id IS ?", (key, user_id))
+
+    # -- answer messages ------------------------------------------------------------------------------
+    def attach(self, key: str, chat_id: int, message_id: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO answer_messages (chat_id, message_id, key) VALUES (?, ?, ?)",
+                             (chat_id, message_id, key))
+
+    def key_at(self, chat_id: int, message_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT key FROM answer_messages WHERE chat_id = ? AND message_id = ?",
+                                   (chat_id, message_id)).fetchone()
+        return row[0] if row else None
 
     # -- journal --------------------------------------------------------------------------------------
     def receive(self, bot_id: int, update_id: int, chat_id: int | None, payload: dict[str, Any],
