@@ -38,6 +38,7 @@ NEAREST = 3  # documents listed under a non-answer
 SAME_FACT = 0.5  # two answer sentences sharing this share of their terms state the same fact
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _BRACKETED = re.compile(r"^(?P<head>.*?)\s*\((?P<about>[^()]+)\)\s*\??\s*$")
 
 
@@ -65,14 +66,19 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-–—") + "…"
 
 
-def short_title(title: str, passage: str = "", doc_id: int = 0) -> str:
-    """The title as shown (escaped): the document's title, else its passage's first sentence, cut to
-    ~60 characters at a word boundary; ``#id`` when there is neither."""
+def _title_text(title: str, passage: str = "") -> str:
     text = (title or "").strip()
     if not text and passage.strip():
         first = split_sentences(passage)
         text = passage[first[0][0]:first[0][1]] if first else passage
-    return esc(shorten(text, SHORT_TITLE)) if text.strip() else f"#{int(doc_id)}"
+    return shorten(text, SHORT_TITLE) if text.strip() else ""
+
+
+def short_title(title: str, passage: str = "", doc_id: int = 0) -> str:
+    """The title as shown (escaped): the document's title, else its passage's first sentence, cut to
+    ~60 characters at a word boundary; ``#id`` when there is neither."""
+    text = _title_text(title, passage)
+    return esc(text) if text else f"#{int(doc_id)}"
 
 
 def source_line(date: str | None, source: str, url: str, page: int | None = None) -> str:
@@ -161,6 +167,9 @@ def same_fact(a: str, b: str) -> bool:
     """Whether two answer sentences state the same fact: identical, or sharing most of their terms."""
     if _norm(a) == _norm(b):
         return True
+    na, nb = set(_NUMBER.findall(a)), set(_NUMBER.findall(b))
+    if na and nb and na != nb:  # "lasted forty minutes" may repeat; "2 hours" and "3 hours" do not
+        return False
     ta, tb = set(terms(a)), set(terms(b))
     if not ta or not tb:
         return False
@@ -221,9 +230,10 @@ def entries_for(citations: Sequence[Citation]) -> list[Entry]:
 
 
 def _mark(text: str) -> str:
+    """The first words of an answer sentence, underlined: where it stands, never the sentence again."""
     words = text.split()
-    head = " ".join(words[:MARK_WORDS])
-    return f"<u>{esc(head)}{'…' if len(words) > MARK_WORDS else ''}</u>"
+    count = min(MARK_WORDS, max(1, len(words) - 2))
+    return f"<u>{esc(' '.join(words[:count]))}…</u>"
 
 
 def _passage_pieces(c: Citation, answer_norms: set[str], shown: set[str]) -> list[tuple[str, str]]:
@@ -295,13 +305,16 @@ def entry_quote(entry: Entry, answer_norms: set[str], shown: set[str], budget: i
         blocks.append(" ".join(out))
     if not blocks:
         return ""
-    return "<blockquote expandable>" + "\n…\n".join(blocks) + "</blockquote>"
+    return "<blockquote expandable>" + "\n".join(blocks) + "</blockquote>"
 
 
 def entry_html(entry: Entry, answer_norms: set[str], shown: set[str], quote: bool = True) -> str:
     """``[k] Short title`` / ``date · source`` / the expandable quote."""
     c = entry.first
     head = f"[{entry.number}] {short_title(c.title, c.passage, c.doc_id)}"
+    title = _title_text(c.title, c.passage)
+    if title and not title.endswith("…"):  # a lead shown whole as the title is not quoted again
+        shown.add(_norm(title))
     line = source_line(c.date, c.source, c.url, c.page)
     body = entry_quote(entry, answer_norms, shown) if quote else ""
     return "\n".join(part for part in (head, line, body) if part)
