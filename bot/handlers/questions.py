@@ -56,9 +56,10 @@ def answer_keyboard(key: str, answer: Answer, language: str) -> InlineKeyboardMa
 
 def _asks_with_progress(corpus: object) -> bool:
     """Whether ``corpus.ask`` takes a ``progress`` callback (test doubles and older libraries may not)."""
+    ask = getattr(type(corpus), "ask", None)  # looked up on the class: a proxy's __getattr__ is not a call
     try:
-        return "progress" in inspect.signature(corpus.ask).parameters  # type: ignore[attr-defined]
-    except (TypeError, ValueError, AttributeError):
+        return ask is not None and "progress" in inspect.signature(ask).parameters
+    except (TypeError, ValueError):
         return False
 
 
