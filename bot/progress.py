@@ -50,12 +50,14 @@ class Progress:
         self.reacted = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
+        self._reacting: asyncio.Task | None = None
         self._changed = asyncio.Event()
 
     async def __aenter__(self) -> "Progress":
+        """Start showing progress without waiting for it: the search starts at once."""
         self._loop = asyncio.get_running_loop()
         if self.chat_id is not None:
-            await self._react(WORKING)
+            self._reacting = asyncio.create_task(self._react(WORKING))
             self._task = asyncio.create_task(self._keep())
         return self
 
@@ -73,6 +75,9 @@ class Progress:
     async def done(self) -> None:
         """After the reply: take the 👀 reaction back."""
         await self.stop()
+        if self._reacting is not None:
+            await self._reacting
+            self._reacting = None
         if self.reacted:
             await self._react(None)
 
@@ -89,18 +94,22 @@ class Progress:
             self._loop.call_soon_threadsafe(self._changed.set)
 
     async def _keep(self) -> None:
+        """"Searching…" first, then each newer text as it is reported (refreshed before it expires)."""
+        text = t("searching", self.lang)
         while True:
+            self._changed.clear()
             if self.private:
                 await self._call("sendMessageDraft", self.bot.send_message_draft, chat_id=self.chat_id,
-                                 draft_id=self.message_id or 1, text=self.text, parse_mode=ParseMode.HTML)
+                                 draft_id=self.message_id or 1, text=text, parse_mode=ParseMode.HTML)
                 refresh = DRAFT_REFRESH_S
             else:
                 await self._call("sendChatAction", self.bot.send_chat_action, chat_id=self.chat_id,
                                  action=ChatAction.TYPING)
                 refresh = TYPING_REFRESH_S
-            self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), refresh)
+            if text == self.text:  # nothing newer arrived meanwhile: wait for it, or refresh
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), refresh)
+            text = self.text
 
     async def _react(self, emoji: str | None) -> None:
         if self.message_id is None:
