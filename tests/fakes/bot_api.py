@@ -186,6 +186,7 @@ class FakeBotAPI:
         self.getfile_limit = files_dir_limit
         self.cond = threading.Condition()
         self.updates: list[dict] = []
+        self.update_of: dict[tuple[int, int], int] = {}  # (chat id, user message id) -> update id
         self.calls: list[Call] = []
         self.rejected: list[tuple[str, str]] = []  # (method, description) of every 4xx we sent
         self.messages: dict[tuple[int, int], dict] = {}
@@ -269,6 +270,9 @@ class FakeBotAPI:
     def _push(self, update: dict) -> int:
         with self.cond:
             update["update_id"] = next(self._update_ids)
+            message = update.get("message")
+            if isinstance(message, dict):  # which update carried which user message (for the benchmarks)
+                self.update_of[(message["chat"]["id"], message["message_id"])] = update["update_id"]
             self.updates.append(update)
             self.cond.notify_all()
             return update["update_id"]
