@@ -62,7 +62,7 @@ class Progress:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
+        await self.done()
 
     async def stop(self) -> None:
         """Stop the draft or typing loop (the reply is about to be sent)."""
@@ -73,7 +73,7 @@ class Progress:
             self._task = None
 
     async def done(self) -> None:
-        """After the reply: take the 👀 reaction back."""
+        """After the reply (or a failure): take the 👀 reaction back. Calling it again does nothing."""
         await self.stop()
         if self._reacting is not None:
             await self._reacting

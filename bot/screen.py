@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from retrieval import Answer, Citation, script, split_sentences, terms
+from retrieval.ingest.text import shorten
 
 from bot.i18n import t
 
@@ -53,17 +54,6 @@ def _href(url: str) -> str | None:
     if re.match(r"^https?://[^\s<>\"']+$", url):
         return html.escape(url, quote=True)
     return None
-
-
-def shorten(text: str, limit: int) -> str:
-    """Whitespace collapsed; over ``limit`` characters cut at a word boundary and ended with "…"."""
-    text = " ".join(str(text).split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,;:-–—") + "…"
 
 
 def _title_text(title: str, passage: str = "") -> str:

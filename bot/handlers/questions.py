@@ -102,7 +102,6 @@ async def answer_question(update: Update, context: Context, question: str) -> No
             await progress.stop()
             await say_error(update, context, exc)
             await mark_replied(context.application, update)
-            await progress.done()
             return
         shown = shown_citations(answer)
         searched = getattr(answer, "searched_for", None)
@@ -119,9 +118,8 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         sent = await send_html(update, context, render_answer(answer, language, searched_for=searched),
                                answer_keyboard(key, answer, language))
         await mark_replied(context.application, update)
-        if sent is not None:
+        if sent is not None:  # so that a 👍/👎 reaction on it counts as a vote
             await blocking(context.storage.attach, key, chat.id, sent.message_id)
-        await progress.done()
 
 
 def _sentences_json(answer: Answer) -> dict:
