@@ -249,6 +249,8 @@ def run_kill(args: argparse.Namespace) -> int:
 
     failed = 0
     for label, mark in (("before", "legacy"), ("after", "eager")):
+        if mark not in args.kill_marks.split(","):
+            continue
         with tempfile.TemporaryDirectory(prefix="citebot-botkill-") as tmp:
             started = time.monotonic()
             r = kill_loop(Path(tmp) / "index", rounds=args.kill_rounds, seed=2026, mark=mark)
@@ -267,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mark", choices=("eager", "legacy"), default="eager",
                         help="when the journal marks a question done: at send (eager) or the old way (legacy)")
     parser.add_argument("--kill-rounds", type=int, default=20, help="bursts (and SIGKILLs) per marking, kill variant")
+    parser.add_argument("--kill-marks", default="legacy,eager", help="which markings the kill variant runs")
     parser.add_argument("--add-docs", type=int, default=3000, help="Reuters stories available to add (adding)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a reply counts as lost")
     parser.add_argument("--faults", type=float, default=0.0, metavar="SHARE",

@@ -91,10 +91,10 @@ class Journal:
 
     def record(self, payloads: list[dict[str, Any]]) -> None:
         """Record raw updates as they arrive (already-known ids are left as they are)."""
-        now = self.clock()
-        for payload in payloads:
-            if isinstance(payload, dict) and isinstance(payload.get("update_id"), int):
-                self.storage.receive(self.bot_id, payload["update_id"], _chat_id(payload), payload, now)
+        batch = [(p["update_id"], _chat_id(p), p) for p in payloads
+                 if isinstance(p, dict) and isinstance(p.get("update_id"), int)]
+        if batch:
+            self.storage.receive_all(self.bot_id, batch, self.clock())
 
     def arrive(self, update: Update) -> str:
         payload = update.to_dict()

@@ -106,6 +106,11 @@ class BotStorage(ABC):
                 at: float) -> str:
         """Record an arriving update unless it is known; return NEW, PENDING or DONE (module constants)."""
 
+    def receive_all(self, bot_id: int, updates: list[tuple[int, int | None, dict[str, Any]]],
+                    at: float) -> list[str]:
+        """``receive`` for each (update_id, chat_id, payload) of a batch; engines may do it in one transaction."""
+        return [self.receive(bot_id, update_id, chat_id, payload, at) for update_id, chat_id, payload in updates]
+
     @abstractmethod
     def finish(self, bot_id: int, update_id: int, at: float) -> None:
         """The update's reply was sent (or it needed none): drop its payload, remember it is done."""
