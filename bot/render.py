@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 from retrieval import Answer, Citation, Hit
 
 from bot.i18n import t
-from bot.screen import (answer_screen, entries_for, entry_html, esc, sentences_of, shorten,
+from bot.screen import (answer_screen, esc, sentences_of, shorten,
                         short_title, shown_citations, source_line)
 
 TELEGRAM_LIMIT = 4096
@@ -49,10 +49,11 @@ def _merge(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int
 
 
 def render_citation(c: Citation) -> str:
-    """One cited source on its own, as the answer screen shows it (short title, date · source, quote)."""
-    entry = entries_for([c])[0]
-    entry.number = c.n
-    return entry_html(entry, set(), set())
+    """One cited source on its own (no answer above it): short title, date · source, and the whole
+    passage in an expandable quote with the quoted sentences in bold."""
+    head = f"[{c.n}] {short_title(c.title, c.passage, c.doc_id)}"
+    line = source_line(c.date, c.source, c.url, c.page)
+    return head + (f"\n{line}" if line else "") + f"\n<blockquote expandable>{highlight(c.passage, c.quotes)}</blockquote>"
 
 
 def render_hit(n: int, h: Hit, cut: int | None = None) -> str:

@@ -428,6 +428,9 @@ class FakeBotAPI:
         path = urlparse(req.path).path
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
+        if len(body) < length:  # the client died mid-request (a killed bot): Telegram never sees it
+            req.close_connection = True
+            return
         try:
             if path.startswith("/file/bot"):
                 self._download(req, unquote(path))
