@@ -11,15 +11,18 @@ question. Now:
 - a handler that sends *the* reply marks its update done right after the send returns
   (:func:`mark_replied`), before anything else it does afterwards (clearing the 👀 reaction, storing
   the message id for reaction votes);
-- every journal write goes through the journal's own single writer thread, never the worker pool the
-  searches run in: marking done used to wait behind slow searches for hundreds of milliseconds under
-  load, and a crash in that window sent the reply twice after the restart;
+- that mark is one short commit made in the event loop itself (the SQLite store does not flush it to
+  disk and never holds its lock during a flush); every other journal write goes through the journal's
+  own single writer thread, never the worker pool the searches run in: marking done used to wait
+  behind slow searches for hundreds of milliseconds under load, and a crash in that window sent the
+  reply twice after the restart;
 - :func:`replay_unfinished`, at start-up, answers what was received but never finished if it is at
   most ``telegram_replay_max_age`` old, sends a short "sorry, I was restarting" for older messages up
   to ``telegram_apology_max_age``, and drops the rest.
 
 What is left: a crash after Telegram accepted the reply and before the journal's commit (the HTTP
-answer's way back plus one SQLite commit, measured in docs/bot.md) sends that reply twice. Never lost.
+answer's way back, PTB reading it, one SQLite commit: measured in docs/bot.md) sends that reply twice.
+Never lost.
 """
 from __future__ import annotations
 
@@ -111,11 +114,12 @@ class Journal:
             self.storage.prune(now - self.keep_s)
 
     async def replied_to(self, update_id: int) -> None:
-        """The update's reply was just sent: mark it done now, not when its handler returns."""
+        """The update's reply was just sent: mark it done now, in the event loop itself (one short
+        commit, no flush, no thread to wait for), not when its handler returns."""
         if not self.eager or update_id in self.replied:
             return
         self.replied.add(update_id)
-        await self.run(self.finish, update_id)
+        self.finish(update_id)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

@@ -1,16 +1,18 @@
 """The bot's tables in SQLite: ``feedback.sqlite3`` beside the index (the file name predates the journal).
 
 One connection guarded by a lock, WAL mode: a committed row survives a SIGKILL of the process. Commits
-are not flushed to disk (``synchronous=NORMAL``: a process crash loses nothing, only a power loss can
-lose the last ones) except an arriving update's (``receive``, ``FULL``): losing that one could lose a
-question Telegram has already forgotten, losing any other costs at most a reply sent twice or an
-expired button. Why: a flush takes 4-20 ms here, and marking an update done waited behind them, which
-is exactly the window in which a crash sends a reply twice. Files written by older versions
-(questions and feedback only) are upgraded in place.
+are not flushed to disk by SQLite (``synchronous=NORMAL``: a process crash loses nothing, only a power
+loss can lose the last ones); arriving updates (``receive_all``) are then flushed explicitly, the WAL
+file fsync'ed *outside* the lock before the call returns, because losing one could lose a question
+Telegram has already forgotten; losing any other write costs at most a reply sent twice or an expired
+button. Why: a flush takes 4-20 ms here, and marking an update done used to wait behind flushes under
+the lock, which is exactly the window in which a crash sends a reply twice. Files written by older
+versions (questions and feedback only) are upgraded in place.
 """
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -162,25 +164,35 @@ class SQLiteBotStorage(BotStorage):
                     at: float) -> list[str]:
         """Several arriving updates in one flushed transaction (a getUpdates batch costs one flush)."""
         states: list[str] = []
-        with self._lock:
-            self._db.execute("PRAGMA synchronous=FULL")
-            try:
-                with self._db:
-                    for update_id, chat_id, payload in updates:
-                        inserted = self._db.execute(
-                            "INSERT OR IGNORE INTO journal (bot_id, update_id, chat_id, received, payload) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            (bot_id, update_id, chat_id, at, json.dumps(payload, ensure_ascii=False)),
-                        ).rowcount
-                        if inserted:
-                            states.append(NEW)
-                            continue
-                        row = self._db.execute("SELECT finished FROM journal WHERE bot_id = ? AND update_id = ?",
-                                               (bot_id, update_id)).fetchone()
-                        states.append(DONE if row is not None and row[0] is not None else PENDING)
-            finally:
-                self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock, self._db:
+            for update_id, chat_id, payload in updates:
+                inserted = self._db.execute(
+                    "INSERT OR IGNORE INTO journal (bot_id, update_id, chat_id, received, payload) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (bot_id, update_id, chat_id, at, json.dumps(payload, ensure_ascii=False)),
+                ).rowcount
+                if inserted:
+                    states.append(NEW)
+                    continue
+                row = self._db.execute("SELECT finished FROM journal WHERE bot_id = ? AND update_id = ?",
+                                       (bot_id, update_id)).fetchone()
+                states.append(DONE if row is not None and row[0] is not None else PENDING)
+        if NEW in states:
+            self._flush()
         return states
+
+    def _flush(self) -> None:
+        """Put what is committed on disk (the WAL, and the database a checkpoint may have written)
+        without holding the lock, so other writes never wait for the disk."""
+        for name in (str(self.path) + "-wal", str(self.path)):
+            try:
+                fd = os.open(name, os.O_RDONLY)
+            except OSError:  # no WAL file (in memory, or just checkpointed away): nothing to flush there
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def finish(self, bot_id: int, update_id: int, at: float) -> None:
         with self._lock, self._db:

@@ -35,6 +35,7 @@ class KillLoop:
     doubled: int = 0
     kills: int = 0
     pending_at_kill: list[int] = field(default_factory=list)  # burst questions not yet answered, per kill
+    kill_gaps: list[float] = field(default_factory=list)  # per doubled reply: seconds from its first copy to the kill
     rejected: list = field(default_factory=list)
 
     def per_thousand(self) -> float:
@@ -65,6 +66,7 @@ def kill_loop(home: Path, rounds: int, seed: int, *, users: int = 5, per_user: i
     rng = random.Random(seed)
     result = KillLoop()
     asked: list[tuple[int, str]] = []
+    kills: list[float] = []
     with FakeBotAPI(TOKEN) as api:
         proc = spawn(home, api, delay=delay, step=step, mark=mark)
         try:
@@ -78,8 +80,10 @@ def kill_loop(home: Path, rounds: int, seed: int, *, users: int = 5, per_user: i
                 result.questions += len(burst)
                 api.wait_for(lambda: any(_count(api, c, q) for c, q in burst), timeout=60)
                 time.sleep(rng.uniform(0.0, kill_span))
+                killed_at = time.time()
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
+                kills.append(killed_at)
                 result.kills += 1
                 result.pending_at_kill.append(sum(not _count(api, c, q) for c, q in burst))
                 since = len(api.calls_to("getUpdates"))
@@ -100,5 +104,10 @@ def kill_loop(home: Path, rounds: int, seed: int, *, users: int = 5, per_user: i
         counts = [_count(api, c, q) for c, q in asked]
         result.lost = sum(n == 0 for n in counts)
         result.doubled = sum(max(0, n - 1) for n in counts)
+        for (chat, question), n in zip(asked, counts):
+            if n > 1:
+                first = min(m["sent_wall"] for m in api.bot_messages(chat)
+                            if f"Answer to: {question}" in parse_telegram_html(m["text"]))
+                result.kill_gaps.append(min((k - first for k in kills if k >= first), default=float("nan")))
         result.rejected = list(api.rejected)
     return result
