@@ -29,6 +29,7 @@ from typing import Sequence
 
 from retrieval import Answer, Citation, script, split_sentences, terms
 from retrieval.ingest.text import shorten
+from retrieval.text.lexical import STOPWORDS
 
 from bot.i18n import t
 
@@ -40,6 +41,7 @@ SAME_FACT = 0.5  # two answer sentences sharing this share of their terms state 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_CAPITALISED = re.compile(r"\b[A-ZА-ЯЁ][\w'’-]+")
 _BRACKETED = re.compile(r"^(?P<head>.*?)\s*\((?P<about>[^()]+)\)\s*\??\s*$")
 
 
@@ -153,12 +155,20 @@ def _bold_in(text: str, citations: Sequence[Citation], answer: Answer, cursor: l
     return merged
 
 
+def _names(text: str) -> set[str]:
+    """Capitalised words that are not stop words: the names a sentence is about."""
+    return {w.lower() for w in _CAPITALISED.findall(text)} - STOPWORDS
+
+
 def same_fact(a: str, b: str) -> bool:
     """Whether two answer sentences state the same fact: identical, or sharing most of their terms."""
     if _norm(a) == _norm(b):
         return True
     na, nb = set(_NUMBER.findall(a)), set(_NUMBER.findall(b))
     if na and nb and na != nb:  # "lasted forty minutes" may repeat; "2 hours" and "3 hours" do not
+        return False
+    names_a, names_b = _names(a), _names(b)
+    if names_a and names_b and not names_a & names_b:  # "Russia rejected it" is not "Japan rejected it"
         return False
     ta, tb = set(terms(a)), set(terms(b))
     if not ta or not tb:

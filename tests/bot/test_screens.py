@@ -198,6 +198,7 @@ def test_same_fact_needs_the_same_numbers():
     assert same_fact(MEETING[0], MEETING[1])
     assert not same_fact("The meeting lasted 40 minutes.", "The meeting lasted 90 minutes.")
     assert not same_fact(MEETING[0], NEXT)
+    assert not same_fact("Russia rejected the proposal on fishing quotas.", "Japan rejected the proposal on fishing quotas.")
 
 
 def test_short_title_is_cut_at_a_word_boundary_and_escaped():
