@@ -18,7 +18,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "/new — a new conversation (follow-up questions refer to earlier ones until then)\n"
             "/sources — the documents in the library\n"
             "/stats — library size\n"
-            "Under each answer: <b>More sources</b> shows further passages, 👍/👎 tells us if it helped."
+            "Under each answer: <b>More sources</b> shows further passages, 👍/👎 (a button or a reaction) "
+            "tells us if it helped.\n"
+            "In any other chat, type @ and my name, then a question, to post a cited answer there."
         ),
         "help_admin": (
             "\n\n<b>Admin</b>\n"
@@ -105,7 +107,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "/new — новый разговор (до него уточняющие вопросы относятся к прежним)\n"
             "/sources — документы в библиотеке\n"
             "/stats — размер библиотеки\n"
-            "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 — помог ли ответ."
+            "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 (кнопка или реакция) — помог ли ответ.\n"
+            "В любом другом чате наберите @ и моё имя, затем вопрос, чтобы отправить туда ответ с источниками."
         ),
         "help_admin": (
             "\n\n<b>Администратор</b>\n"
