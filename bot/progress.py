@@ -94,21 +94,23 @@ class Progress:
             self._loop.call_soon_threadsafe(self._changed.set)
 
     async def _keep(self) -> None:
-        """"Searching…" first, then each newer text as it is reported (refreshed before it expires)."""
-        text = t("searching", self.lang)
+        """"Searching…" first, then each newer text once as it is reported, refreshed before it expires."""
+        text, sent, due = t("searching", self.lang), None, True
         while True:
             self._changed.clear()
-            if self.private:
-                await self._call("sendMessageDraft", self.bot.send_message_draft, chat_id=self.chat_id,
-                                 draft_id=self.message_id or 1, text=text, parse_mode=ParseMode.HTML)
-                refresh = DRAFT_REFRESH_S
-            else:
-                await self._call("sendChatAction", self.bot.send_chat_action, chat_id=self.chat_id,
-                                 action=ChatAction.TYPING)
-                refresh = TYPING_REFRESH_S
+            if due or text != sent:
+                if self.private:
+                    await self._call("sendMessageDraft", self.bot.send_message_draft, chat_id=self.chat_id,
+                                     draft_id=self.message_id or 1, text=text, parse_mode=ParseMode.HTML)
+                else:
+                    await self._call("sendChatAction", self.bot.send_chat_action, chat_id=self.chat_id,
+                                     action=ChatAction.TYPING)
+                sent, due = text, False
             if text == self.text:  # nothing newer arrived meanwhile: wait for it, or refresh
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), refresh)
+                try:
+                    await asyncio.wait_for(self._changed.wait(), DRAFT_REFRESH_S if self.private else TYPING_REFRESH_S)
+                except asyncio.TimeoutError:
+                    due = True
             text = self.text
 
     async def _react(self, emoji: str | None) -> None:

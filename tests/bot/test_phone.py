@@ -184,3 +184,44 @@ def test_fake_refuses_bad_drafts_reactions_and_inline_answers():
     assert api._dispatch("answerInlineQuery", {"inline_query_id": query_id, "results": [article]})
     with pytest.raises(ApiError):  # answered twice
         api._dispatch("answerInlineQuery", {"inline_query_id": query_id, "results": [article]})
+
+
+def test_progress_shows_the_search_then_the_verified_sentences_of_an_llm_answer_in_the_users_language():
+    """Progress driven as Corpus.ask drives it (from a worker thread), against a recording bot."""
+    import asyncio
+    import threading
+
+    from telegram import Update
+
+    from bot.progress import Progress
+    from tests.bot.recording import message
+
+    class Bot:
+        def __init__(self) -> None:
+            self.drafts: list[str] = []
+            self.reactions: list[list] = []
+
+        async def send_message_draft(self, chat_id, draft_id, text, parse_mode):
+            self.drafts.append(text)
+
+        async def set_message_reaction(self, chat_id, message_id, reaction):
+            self.reactions.append([r.emoji for r in reaction])
+
+    async def run(lang: str) -> Bot:
+        bot = Bot()
+        update = Update.de_json(message(USER, "why?", lang=lang), None)
+        async with Progress(bot, update, lang) as progress:
+            async def step(event: AskProgress, shown: str) -> None:
+                threading.Thread(target=progress.report, args=(event,)).start()
+                while not bot.drafts or bot.drafts[-1] != shown:
+                    await asyncio.sleep(0.01)
+
+            await step(AskProgress("found", sources=3), "Checking 3 sources…" if lang == "en" else "Проверяю источники: 3…")
+            await step(AskProgress("verified", sentences=["Talks stopped <in> 2022 [1]."]),
+                       "Talks stopped &lt;in&gt; 2022 [1].")
+        return bot
+
+    english = asyncio.run(run("en"))
+    assert english.drafts == ["Searching…", "Checking 3 sources…", "Talks stopped &lt;in&gt; 2022 [1]."]
+    assert english.reactions == [["👀"], []]
+    assert asyncio.run(run("ru")).drafts[0] == "Ищу…"
