@@ -114,12 +114,16 @@ class Journal:
             self.storage.prune(now - self.keep_s)
 
     async def replied_to(self, update_id: int) -> None:
-        """The update's reply was just sent: mark it done now, in the event loop itself (one short
-        commit, no flush, no thread to wait for), not when its handler returns."""
+        """The update's reply was just sent: mark it done now, not when its handler returns; in the
+        event loop itself when the store's commit is quick (SQLite: no flush, no thread to wait for),
+        else on the journal's own writer thread (PostgreSQL: a network round trip)."""
         if not self.eager or update_id in self.replied:
             return
         self.replied.add(update_id)
-        self.finish(update_id)
+        if getattr(self.storage, "quick_finish", False):
+            self.finish(update_id)
+        else:
+            await self.run(self.finish, update_id)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

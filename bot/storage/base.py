@@ -64,6 +64,10 @@ class JournalEntry:
 class BotStorage(ABC):
     """What the bot keeps about its chats. See the module docstring for the guarantees."""
 
+    # ``finish`` is a short local commit that never waits for a disk or a network: the journal may then
+    # call it in the event loop right after a reply is sent (SQLite); otherwise it runs on its own thread
+    quick_finish: bool = False
+
     # -- questions behind buttons ---------------------------------------------------------------------
     @abstractmethod
     def remember(self, question: str, passage_ids: list[int], user_id: int | None, chat_id: int | None,

@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS answer_messages (
 class SQLiteBotStorage(BotStorage):
     """Thread-safe (one connection, one lock); every call is a short transaction."""
 
+    quick_finish = True  # unflushed, and the lock is never held during a flush
+
     def __init__(self, path: Path | str):
         self.path = Path(path)
         memory = str(path) == ":memory:"
