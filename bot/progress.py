@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 WORKING = "👀"
 DRAFT_REFRESH_S = 20.0  # a draft is a ~30 s preview: refreshed while the work goes on
 TYPING_REFRESH_S = 4.5  # Telegram clears "typing…" after ~5 s
+STOP_WAIT_S = 2.0  # at most this long for a preview call in flight before the answer goes out
 
 
 class Progress:
@@ -52,6 +53,7 @@ class Progress:
         self._task: asyncio.Task | None = None
         self._reacting: asyncio.Task | None = None
         self._changed = asyncio.Event()
+        self._stopping = False
 
     async def __aenter__(self) -> "Progress":
         """Start showing progress without waiting for it: the search starts at once."""
@@ -65,18 +67,30 @@ class Progress:
         await self.done()
 
     async def stop(self) -> None:
-        """Stop the draft or typing loop (the reply is about to be sent)."""
+        """Stop the draft or typing loop (the reply is about to be sent). A draft or reaction already on
+        its way is let through first, so nothing of the preview arrives after the final message."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._changed.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_WAIT_S)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
+        if self._reacting is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reacting), STOP_WAIT_S)
 
     async def done(self) -> None:
         """After the reply (or a failure): take the 👀 reaction back. Calling it again does nothing."""
         await self.stop()
         if self._reacting is not None:
-            await self._reacting
+            if not self._reacting.done():
+                self._reacting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reacting
             self._reacting = None
         if self.reacted:
             await self._react(None)
@@ -96,7 +110,7 @@ class Progress:
     async def _keep(self) -> None:
         """"Searching…" first, then each newer text once as it is reported, refreshed before it expires."""
         text, sent, due = t("searching", self.lang), None, True
-        while True:
+        while not self._stopping:
             self._changed.clear()
             if due or text != sent:
                 if self.private:
@@ -106,6 +120,8 @@ class Progress:
                     await self._call("sendChatAction", self.bot.send_chat_action, chat_id=self.chat_id,
                                      action=ChatAction.TYPING)
                 sent, due = text, False
+            if self._stopping:
+                return
             if text == self.text:  # nothing newer arrived meanwhile: wait for it, or refresh
                 try:
                     await asyncio.wait_for(self._changed.wait(), DRAFT_REFRESH_S if self.private else TYPING_REFRESH_S)
