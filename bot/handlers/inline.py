@@ -2,13 +2,16 @@
 
 Why: people quote the bot's answers into their own chats; inline mode lets them do it without
 forwarding. The result is the answer with its grouped sources, one line each (no passages: the
-message lands in someone else's chat), and a button to ask the bot itself for more. Access rules
+message lands in someone else's chat), and a button to ask the bot itself for more. Telegram sends a
+query per keystroke: only the one the user has not changed for ``SETTLE_S`` is searched (and counted
+by the rate limit); the superseded ones are left unanswered, as Telegram expects. Access rules
 apply (bot.handlers.gate): a user not on the allow-list gets no result; since Telegram does not tell
 the bot where an inline result will be posted, a non-empty chat allow-list turns inline mode off for
 everyone but the admins. Enable it with BotFather's ``/setinline`` (docs/bot.md).
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MIN_CHARS = 6  # shorter queries are someone still typing: a hint, no search
 CACHE_S = 30  # Telegram may reuse an inline answer this long (per user: is_personal)
+SETTLE_S = 0.7  # Telegram sends a query per keystroke: only one the user has not changed since is searched
 
 
 def _hint(language: str, key: str = "inline_hint") -> InlineQueryResultsButton:
@@ -45,6 +49,13 @@ async def inline_query(update: Update, context: Context) -> None:
         await _answer(query, [], button=_hint(language), cache_time=0)
         return
     uid = user_id(update)
+    if uid is not None:  # wait until the user stops typing; a newer query replaces this one
+        latest = context.bot_data.inline_latest
+        latest[uid] = query.id
+        await asyncio.sleep(SETTLE_S)
+        if latest.get(uid) != query.id:
+            return  # superseded: Telegram drops unanswered queries on its own
+        latest.pop(uid, None)
     limiter = context.bot_data.limiter
     if uid is not None and limiter.check(uid):
         await _answer(query, [], button=_hint(language, "inline_hint"), cache_time=0)

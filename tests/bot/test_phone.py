@@ -113,6 +113,11 @@ def test_inline_query_offers_the_cited_answer_with_grouped_sources_and_a_link_to
     assert "blockquote" not in content["message_text"]  # no passages posted into other people's chats
     assert buttons(result) == {"Ask the bot for more": "https://t.me/citebot_test_bot"}
     assert answer.get("is_personal") in (True, "true", "True")
+    # typing on: only the query the user stopped at is searched, the ones before it get nothing
+    typed = [inline_api.inline_query(USER, QUESTION[:n]) for n in (20, 30, 40)]
+    final = inline_api.wait_for(lambda: inline_api.inline_answers.get(typed[-1]))
+    assert QUESTION[:40] in inline_api.inline_queries[typed[-1]]["query"] and final["results"]
+    assert not any(q in inline_api.inline_answers for q in typed[:-1])
     # a few letters typed so far: a hint, no search
     short = inline_api.inline_query(USER, "whe")
     hint = inline_api.wait_for(lambda: inline_api.inline_answers.get(short))
