@@ -68,9 +68,9 @@ def _chat_id(payload: dict[str, Any]) -> int | None:
 class Journal:
     """The journal of one bot: storage calls on its own writer thread, plus the ids being handled now.
 
-    ``eager`` (the default) lets a handler mark its update done as soon as its reply is sent, on the
-    journal's own writer thread. ``eager=False`` is the old behaviour, kept only so ``bench.bot_load``
-    can measure before and after: marked when the handlers return, through the shared worker pool.
+    ``eager`` (the default) lets a handler mark its update done as soon as its reply is sent
+    (:meth:`replied_to`). ``eager=False`` is the old behaviour, kept only so ``bench.bot_load`` can
+    measure before and after: marked when the handlers return, through the shared worker pool.
     """
 
     def __init__(self, storage: BotStorage, bot_id: int, clock: Callable[[], float] = time.time,
@@ -111,7 +111,7 @@ class Journal:
             self.marked_at.pop(next(iter(self.marked_at)))
         self._finished += 1
         if self._finished % PRUNE_EVERY == 0:  # the journal stays bounded however long the bot runs
-            self.storage.prune(now - self.keep_s)
+            self._writer.submit(self.storage.prune, now - self.keep_s)  # never in the event loop
 
     async def replied_to(self, update_id: int) -> None:
         """The update's reply was just sent: mark it done now, not when its handler returns; in the
@@ -124,9 +124,6 @@ class Journal:
             self.finish(update_id)
         else:
             await self.run(self.finish, update_id)
-
-    def close(self) -> None:
-        self._writer.shutdown(wait=True)
 
 
 async def mark_replied(application: Any, update: Update) -> None:
