@@ -237,17 +237,23 @@ def _mark(text: str) -> str:
 
 
 def _passage_pieces(c: Citation, answer_norms: set[str], shown: set[str]) -> list[tuple[str, str]]:
-    """("mark" | "text" | "gap", text) per sentence of a cited passage."""
+    """("mark" | "quote" | "text" | "gap", text) per sentence of a cited passage: "mark" for a sentence
+    the answer prints (shown by its first words), "quote" for one that supports a generated sentence
+    without being it (shown whole, in bold), "gap" for one already on the screen."""
     pieces: list[tuple[str, str]] = []
     quoted = [(s, e) for s, e in c.quotes if e > s]
     for s, e in split_sentences(c.passage) or [(0, len(c.passage))]:
         text = c.passage[s:e]
         key = _norm(text)
+        if not key:
+            continue
         overlap = max((min(e, qe) - max(s, qs) for qs, qe in quoted), default=0)
-        if key in answer_norms or overlap > (e - s) / 2:
+        if key in answer_norms:
             pieces.append(("mark", text))
         elif key in shown:
             pieces.append(("gap", text))
+        elif overlap > (e - s) / 2:
+            pieces.append(("quote", text))
         else:
             pieces.append(("text", text))
     return pieces
@@ -255,7 +261,7 @@ def _passage_pieces(c: Citation, answer_norms: set[str], shown: set[str]) -> lis
 
 def _window(pieces: list[tuple[str, str]], budget: int) -> list[bool]:
     """Which pieces to keep: every mark, then new text nearest to the marks while the budget lasts."""
-    keep = [kind == "mark" for kind, _ in pieces]
+    keep = [kind in ("mark", "quote") for kind, _ in pieces]
     marks = [i for i, k in enumerate(keep) if k] or [-1]
     order = sorted((i for i, (kind, _) in enumerate(pieces) if kind == "text"),
                    key=lambda i: (min(abs(i - m) for m in marks), i < marks[0]))
@@ -291,6 +297,10 @@ def entry_quote(entry: Entry, answer_norms: set[str], shown: set[str], budget: i
             if kind == "mark":
                 marked.add(_norm(text))
                 out.append(_mark(text))
+                new = True
+            elif kind == "quote":
+                shown.add(_norm(text))
+                out.append(f"<b>{esc(text)}</b>")
                 new = True
             else:
                 shown.add(_norm(text))

@@ -207,3 +207,13 @@ def test_short_title_is_cut_at_a_word_boundary_and_escaped():
     assert len(cut) <= 60 and cut.endswith("…") and LEAD.startswith(cut[:-1]) and LEAD[len(cut) - 1] == " "
     assert short_title("", "First sentence of the body. Second one.") == "First sentence of the body."
     assert short_title("", "", 42) == "#42"
+
+
+def test_a_generated_answer_shows_its_supporting_sentence_whole_and_bold_not_just_marked():
+    """An LLM sentence is not a passage sentence: the passage sentence behind it is the evidence, shown."""
+    c = cite(1, PASSAGE_1956, [DECLARATION])
+    a = Answer("When was the declaration signed?", True, "It was signed in 1956. [1]", [c],
+               [AnswerSentence("It was signed in 1956.", [1], 0.9, DECLARATION)], 0.6, mode="generative")
+    chunks, visible = screen(a)
+    assert visible.startswith("It was signed in 1956. [1]")
+    assert f"<b>{DECLARATION}</b>" in chunks[0] and visible.count(DECLARATION) == 1
