@@ -5,6 +5,8 @@ No Telegram here; the bot and the CLI use only what this module exports.
 from .corpus import Corpus
 from .errors import CitebotError, UserError
 from .settings import SETTINGS, Setting, Settings, load_settings
+from .storage import is_postgres_url, safe_location
+from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
 from .text.lexical import terms
 from .text.passages import split_sentences
 from .text.scripts import script
@@ -13,5 +15,7 @@ from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentI
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit",
+    # for apps keeping their own tables: the one migration runner and the engine choice
+    "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
     "script", "split_sentences", "terms",  # text helpers the bot's renderer shares with the library
 ]

@@ -6,8 +6,10 @@ loss can lose the last ones); arriving updates (``receive_all``) are then flushe
 file fsync'ed *outside* the lock before the call returns, because losing one could lose a question
 Telegram has already forgotten; losing any other write costs at most a reply sent twice or an expired
 button. Why: a flush takes 4-20 ms here, and marking an update done used to wait behind flushes under
-the lock, which is exactly the window in which a crash sends a reply twice. Files written by older
-versions (questions and feedback only) are upgraded in place.
+the lock, which is exactly the window in which a crash sends a reply twice.
+The schema is numbered migrations run by the library's one runner (component ``bot``); files written
+before it (recognised by the ``extra`` column of questions) are recorded at version 2 and open unchanged,
+and files from before the journal (questions and feedback only) are upgraded in place.
 """
 from __future__ import annotations
 
@@ -21,10 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.storage.base import DONE, NEW, PENDING, BotStorage, JournalEntry, StoredQuestion, Tally, Vote
+from retrieval import Migration, apply_sqlite
 
 FILE_NAME = "feedback.sqlite3"
 
-SCHEMA = """
+COMPONENT = "bot"
+
+# Never edit one that has shipped; append a new one. 1 is the tables as they were before the runner
+# (IF NOT EXISTS: a file from before the journal gains it), 2 the column the journal release added.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, """
 CREATE TABLE IF NOT EXISTS questions (
     key TEXT PRIMARY KEY,
     question TEXT NOT NULL,
@@ -54,13 +62,24 @@ CREATE TABLE IF NOT EXISTS journal (
     PRIMARY KEY (bot_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS journal_open ON journal (bot_id, finished);
+"""),
+    Migration(2, "ALTER TABLE questions ADD COLUMN extra TEXT"),
+    Migration(3, """
 CREATE TABLE IF NOT EXISTS answer_messages (
     chat_id INTEGER NOT NULL,
     message_id INTEGER NOT NULL,
     key TEXT NOT NULL,
     PRIMARY KEY (chat_id, message_id)
 );
-"""
+"""),
+)
+
+
+def _legacy(conn: sqlite3.Connection) -> int:
+    """A file written before the runner: version 2 when its questions have the ``extra`` column (the
+    journal release), else 0 (migration 1 is written to run over the older tables)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(questions)")}
+    return 2 if "extra" in columns else 0
 
 
 class SQLiteBotStorage(BotStorage):
@@ -78,11 +97,7 @@ class SQLiteBotStorage(BotStorage):
         if not memory:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._db:
-            self._db.executescript(SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}
-            if "extra" not in columns:  # a file from before the journal
-                self._db.execute("ALTER TABLE questions ADD COLUMN extra TEXT")
+        apply_sqlite(self._db, COMPONENT, MIGRATIONS, where=str(path), legacy=_legacy)
 
     # -- questions ------------------------------------------------------------------------------------
     def remember(self, question: str, passage_ids: list[int], user_id: int | None, chat_id: int | None,
