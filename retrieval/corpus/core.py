@@ -22,7 +22,7 @@ from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyRep
 from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
-from ..types import AddResult, Answer, Document, DocumentInfo, Hit, page_at, text_hash
+from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, page_at, text_hash
 from . import neardup
 from .batching import Batch, Prepared
 from .encoder import CachedEncoder
@@ -304,19 +304,24 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None,
+        source: str | None = None, progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`.
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. ``progress``
+        hears when the search is done and, with an LLM, which generated sentences passed verification.
 
         One pass down (:meth:`retrieve`) and one back (``answer.compose`` with the cached encoder for
         the candidate sentences; then the optional LLM answer, verified with the same encoder)."""
         found = self.retrieve(question, k=k or self.settings.top_k, since=since, until=until, source=source)
+        if progress is not None:
+            progress(AskProgress("found", sources=len({h.doc_id for h in found.hits})))
         answer = answer_mod.compose(found, self.encoder, self.min_score)
         if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, self.encoder.sentences)
+            if progress is not None and answer.mode == "generative":
+                progress(AskProgress("verified", sentences=[s.text for s in answer.sentences]))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------
