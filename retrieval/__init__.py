@@ -5,9 +5,13 @@ No Telegram here; the bot and the CLI use only what this module exports.
 from .corpus import Corpus
 from .errors import CitebotError, UserError
 from .settings import SETTINGS, Setting, Settings, load_settings
+from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
+                      sync_sources)
 from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
+    "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
+    "sync_sources",
 ]
