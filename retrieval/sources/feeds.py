@@ -15,6 +15,7 @@ import html
 import json
 import re
 import urllib.parse
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -90,7 +91,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     feed = parsed.get("feed") or {}
     out = ParsedFeed(title=_plain(feed.get("title", "")), format=version or "rss")
     for item in entries:
-        entry = _feedparser_entry(item, url)
+        with warnings.catch_warnings():  # feedparser warns when `updated` falls back to `published`
+            warnings.simplefilter("ignore", DeprecationWarning)
+            entry = _feedparser_entry(item, url)
         if isinstance(entry, str):
             out.skipped.append(entry)
         else:
