@@ -136,10 +136,12 @@ def _sync_web(corpus: "Corpus", sources: "Sources", source: Source, fetcher: Fet
     seen = sources.seen(source.id)
     todo = [e for e in entries if e.key not in seen or seen[e.key].signature != e.signature]
     result.unchanged = len(entries) - len(todo)
+    complete = True  # every entry handled: the validators may be kept (else the next GET must be a full one)
     if len(todo) > options.max_entries:
         result.errors.append(f"{len(todo)} new or changed entries: {options.max_entries} indexed now, "
                              f"the rest on the next syncs")
         todo = todo[:options.max_entries]
+        complete = False
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start:start + CHUNK]
         docs: list[tuple[Entry, Document, str]] = []
@@ -147,8 +149,10 @@ def _sync_web(corpus: "Corpus", sources: "Sources", source: Source, fetcher: Fet
             prepared = _document(entry, source, feed_title, fetcher, options, result)
             if prepared is not None:
                 docs.append((entry, *prepared))
-        _index(corpus, sources, source, docs, result)
-    return resp.etag, resp.last_modified
+            else:
+                complete = False
+        complete = _index(corpus, sources, source, docs, result) and complete
+    return (resp.etag, resp.last_modified) if complete else ("", "")
 
 
 def _entries(resp: FeedResponse, fetcher: Fetcher, source: Source) -> tuple[list[Entry], str, list[str]]:
@@ -204,10 +208,12 @@ def _document(entry: Entry, source: Source, feed_title: str, fetcher: Fetcher, o
 
 
 def _index(corpus: "Corpus", sources: "Sources", source: Source, docs: list[tuple[Entry, Document, str]],
-           result: SourceResult) -> None:
-    """Add a chunk of documents, then record their entries as seen (after the documents committed)."""
+           result: SourceResult) -> bool:
+    """Add a chunk of documents, then record their entries as seen (after the documents committed).
+    False when some entry is left to retry next time."""
     if not docs:
-        return
+        return True
+    complete = True
     seen: list[SeenEntry] = []
     for (entry, doc, origin), added in zip(docs, corpus.add_documents([d for _, d, _ in docs])):
         doc_id = added.doc_id if added.status in ("added", "replaced") else added.duplicate_of
@@ -218,9 +224,11 @@ def _index(corpus: "Corpus", sources: "Sources", source: Source, docs: list[tupl
         elif added.status == "error":
             result.errors.append(f"{doc.path}: {added.message}")
             if added.reason not in ("empty", "no-sentences"):
+                complete = False
                 continue  # retried next time
         seen.append(SeenEntry(entry.key, entry.signature, doc.content_hash, doc_id, origin))
     sources.mark_seen(source.id, seen)
+    return complete
 
 
 def run_forever(corpus: "Corpus", sources: "Sources", stop, only: Iterable[int | str] | None = None,
