@@ -37,8 +37,12 @@ class Story:
 
 
 def reuters_stories(count: int, start: int = 0, files: int = 2) -> list[Story]:
-    """``count`` distinct Reuters stories with a title and a body of at least 80 words."""
+    """``count`` distinct Reuters stories with a title and a body of at least 80 words; a story nearly
+    identical to an earlier one (Reuters repeats wires) is left out, as the corpus would refuse it."""
+    from retrieval.corpus.neardup import is_near_duplicate, signature
+
     out: list[Story] = []
+    signatures: list[bytes] = []
     skip = start
     for sgm in sorted(REUTERS.glob("reut2-*.sgm"))[:files]:
         text = sgm.read_bytes().decode("latin-1")
@@ -55,8 +59,13 @@ def reuters_stories(count: int, start: int = 0, files: int = 2) -> list[Story]:
                 continue
             paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s{3,}", html.unescape(body.group(1)))]
             paragraphs = [p.replace("\x03", "").removesuffix(" Reuter").strip() for p in paragraphs]
+            story_body = "\n\n".join(p for p in paragraphs if p)
+            sig = signature(story_body)
+            if any(is_near_duplicate(sig, other) for other in signatures):
+                continue
+            signatures.append(sig)
             out.append(Story(slug=f"r{newid}", title=html.unescape(title.group(1)).strip().title(),
-                             body="\n\n".join(p for p in paragraphs if p), date=f"1987-03-{len(out) % 28 + 1:02d}"))
+                             body=story_body, date=f"1987-03-{len(out) % 28 + 1:02d}"))
             if len(out) >= count:
                 return out
     return out
@@ -81,6 +90,7 @@ class FeedSite:
         self.requests: list[tuple[float, str, dict[str, str]]] = []
         self.extra_items: list[str] = []  # raw RSS <item> XML appended to /feed.xml (hostile entries)
         self.feed_count = 20  # items per feed (the newest)
+        self.article_delay = 0.0  # seconds each article page takes (a slow site, so a kill lands mid-sync)
 
     # -- what tests do ---------------------------------------------------------------------------------
     def publish(self, *stories: Story) -> None:
@@ -197,6 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
             override = site.overrides.get(path)
             if override is None:
                 status, body, headers = self._render(site, path, base)
+        if path.startswith("/articles/") and site.article_delay:
+            time.sleep(site.article_delay)
         if override is not None:
             time.sleep(override.delay)
             status, body, headers = override.status, override.body, dict(override.headers)
