@@ -32,6 +32,7 @@ class Story:
     body: str
     date: str  # YYYY-MM-DD
     author: str = "Reuters staff"
+    feed: int = 0  # which /f/<n>.xml lists it (the benchmark's many feeds); /feed.xml lists every story
     version: int = 1
     published: float = field(default_factory=time.time)
 
@@ -120,8 +121,9 @@ class FeedSite:
             return [r for r in self.requests if r[1] == path]
 
     # -- rendering --------------------------------------------------------------------------------------
-    def _current(self) -> list[Story]:
-        return list(reversed(self.stories[-self.feed_count:]))
+    def _current(self, feed: int | None = None) -> list[Story]:
+        chosen = [s for s in self.stories if feed is None or s.feed == feed]
+        return list(reversed(chosen[-self.feed_count:]))
 
     def article(self, slug: str) -> bytes | None:
         story = next((s for s in self.stories if s.slug == slug), None)
@@ -135,22 +137,22 @@ class FeedSite:
                 f"<h1>{html.escape(story.title)}</h1>\n{paragraphs}</article>"
                 f"<footer>Copyright 1987 Reuters</footer></body></html>").encode("utf-8")
 
-    def version_tag(self) -> str:
-        state = "|".join(f"{s.slug}:{s.version}" for s in self._current()) + "|" + "".join(self.extra_items)
+    def version_tag(self, feed: int | None = None) -> str:
+        state = "|".join(f"{s.slug}:{s.version}" for s in self._current(feed)) + "|" + "".join(self.extra_items)
         return '"' + hashlib.sha1(state.encode()).hexdigest()[:16] + '"'
 
     def last_modified(self) -> str:
         newest = max((s.published for s in self.stories), default=0.0)
         return email.utils.formatdate(newest, usegmt=True)
 
-    def rss(self, base: str) -> bytes:
+    def rss(self, base: str, feed: int | None = None) -> bytes:
         items = "".join(
             f"<item><title>{html.escape(s.title)}</title><link>{base}/articles/{s.slug}.html</link>"
             f"<guid>{base}/articles/{s.slug}.html</guid>"
             f"<pubDate>{email.utils.formatdate(time.mktime(time.strptime(s.date, '%Y-%m-%d')), usegmt=True)}</pubDate>"
             f"<author>desk@reuters.example ({html.escape(s.author)})</author>"
             f"<description>{html.escape(s.body.split(chr(10))[0])} (v{s.version})</description></item>\n"
-            for s in self._current())
+            for s in self._current(feed))
         return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Reuters wire</title>'
                 f"<link>{base}/</link><description>test wire</description>\n{items}{''.join(self.extra_items)}"
                 f"</channel></rss>").encode("utf-8")
@@ -201,7 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         site = self.site
         path = self.path.split("?", 1)[0]
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        host, port = self.server.server_address[:2]
+        base = f"http://{host}:{port}"
         with site.lock:
             site.requests.append((time.time(), path, {k.lower(): v for k, v in self.headers.items()}))
             override = site.overrides.get(path)
@@ -240,6 +243,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return 304, b"", {"ETag": etag, "Last-Modified": modified}
             return 200, getattr(site, method)(base), {"Content-Type": ctype + "; charset=utf-8", "ETag": etag,
                                                       "Last-Modified": modified}
+        numbered = re.fullmatch(r"/f/(\d+)\.xml", path)
+        if numbered:
+            feed = int(numbered.group(1))
+            etag = site.version_tag(feed)
+            if self.headers.get("If-None-Match") == etag:
+                return 304, b"", {"ETag": etag}
+            return 200, site.rss(base, feed), {"Content-Type": "application/rss+xml; charset=utf-8", "ETag": etag}
         match = re.fullmatch(r"/articles/([\w-]+)\.html", path)
         if match:
             page = site.article(match.group(1))
@@ -261,11 +271,11 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """``with FeedServer() as server:`` -- ``server.url`` is http://127.0.0.1:PORT, ``server.site`` the content."""
 
-    def __init__(self, site: FeedSite | None = None, port: int = 0) -> None:
+    def __init__(self, site: FeedSite | None = None, port: int = 0, host: str = "127.0.0.1") -> None:
         self.site = site or FeedSite()
         handler = type("Handler", (_Handler,), {"site": self.site})
-        self.httpd = _Server(("127.0.0.1", port), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = _Server((host, port), handler)  # any 127.x.y.z: loopback, a "different host" for politeness
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> "FeedServer":
