@@ -204,6 +204,9 @@ def _document(entry: Entry, source: Source, feed_title: str, fetcher: Fetcher, o
         except UserError as exc:
             problem = _one_line(exc)
             log.info("source %s: %s", source.id, problem)
+            if exc.code == "retry_after" or exc.params.get("status") in (429, 503):
+                result.errors.append(f"{problem}; the entry is left for a later sync")
+                return None  # the site asked for a pause: its article, not the teaser, comes later
     if not entry.text.strip():
         result.errors.append(problem or f"{path}: the entry has no text and no link to fetch")
         return None

@@ -241,3 +241,19 @@ def test_a_source_another_process_holds_is_skipped(world, feeds, stories, tmp_pa
     finally:
         other.close()
     assert sync_sources(corpus, sources, fetcher=fetcher).new_doc_ids
+
+
+def test_an_article_host_asking_for_a_pause_leaves_its_entries_for_a_later_sync(world, feeds, stories):
+    corpus, sources, fetcher = world()
+    feeds.site.publish(*stories[:2])
+    first = f"/articles/{stories[1].slug}.html"  # the newest: the feed lists it first
+    feeds.site.override(first, status=429, body=b"slow down", headers={"Retry-After": "3600"})
+    source = sources.add(feeds.url + "/feed.xml")
+    report = sync_sources(corpus, sources, fetcher=fetcher)
+    assert report.new_doc_ids == [] and report.results[0].fallbacks == 0  # no teaser indexed in its place
+    assert any("later sync" in e for e in report.errors)
+    assert feeds.site.hits(f"/articles/{stories[0].slug}.html") == []  # the host is paused: not asked again
+    feeds.site.overrides.clear()
+    fetcher.gate = HostGate(delay=0)  # the pause is over
+    report = sync_sources(corpus, sources, only=[source.id], fetcher=fetcher)
+    assert len(report.new_doc_ids) == 2 and corpus.stats()["documents"] == 2
