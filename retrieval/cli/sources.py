@@ -125,6 +125,10 @@ def _report_lines(report: Any, quiet: bool) -> int:
             failed += 1
             print(printable(f"source {r.source_id} ({r.name}): error: {r.error}"), file=sys.stderr)
             continue
+        if r.status == "skipped":
+            if not quiet:
+                print(printable(f"source {r.source_id} ({r.name}): skipped: {r.error}"))
+            continue
         for problem in r.errors:
             print(printable(f"source {r.source_id} ({r.name}): {problem}"), file=sys.stderr)
         if not quiet:
