@@ -23,7 +23,7 @@ from ..ingest import IngestOptions
 from ..ingest.document import make_document
 from ..types import Document
 from . import folders
-from .feeds import Entry, parse_feed
+from .feeds import Entry, maybe_gunzip, parse_feed
 from .http import FeedResponse, Fetcher, HostGate
 from .model import INDEX_LOCK, SeenEntry, Source, SourceResult, SyncReport, next_due_after, now_ts
 from .sitemaps import MAX_CHILD_SITEMAPS, looks_like_sitemap, parse_sitemap
@@ -186,13 +186,15 @@ def _sync_web(corpus: "Corpus", sources: "Sources", source: Source, fetcher: Fet
 def _entries(resp: FeedResponse, fetcher: Fetcher, source: Source) -> tuple[list[Entry], str, list[str]]:
     """The entries of a feed or sitemap response (a sitemap index's sitemaps fetched too), each key once."""
     skipped: list[str] = []
+    resp = replace(resp, body=maybe_gunzip(resp.body, resp.url, fetcher.feed_options.max_bytes))
     if looks_like_sitemap(resp.body):  # by content: a "feed" URL may serve a sitemap and the reverse
         parsed = parse_sitemap(resp.body, resp.url)
         entries = list(parsed.entries)
         for child in parsed.children[:MAX_CHILD_SITEMAPS]:
             try:
                 sub = fetcher.feed(child)
-                entries.extend(parse_sitemap(sub.body, sub.url).entries)
+                entries.extend(parse_sitemap(maybe_gunzip(sub.body, sub.url, fetcher.feed_options.max_bytes),
+                                             sub.url).entries)
             except UserError as exc:
                 skipped.append(_one_line(exc))
         title = ""
