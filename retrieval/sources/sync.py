@@ -138,7 +138,11 @@ def sync_one(corpus: "Corpus", sources: "Sources", source: Source, fetcher: Fetc
         failed = replace(source, state=replace(source.state, failures=state.failures))
         state.next_due = next_due_after(failed, now_ts(now), failed=True, retry_after=retry_after)
     result.seconds = time.monotonic() - began
-    sources.save_state(source.id, state)
+    try:
+        sources.save_state(source.id, state)
+    except Exception as exc:  # noqa: BLE001 - a busy or lost store: the source stays due, its entries are safe
+        result.status, result.error = "error", f"could not save the source's state: {_one_line(exc)}"
+        log.warning("source %s (%s): %s", source.id, source.name, result.error)
     return result
 
 
