@@ -64,12 +64,14 @@ class Setting:
     bounds: tuple[float | None, float | None] = (None, None)  # inclusive range for numbers
     choices: tuple[str, ...] = ()  # the only values a str setting may take
     empty_is_default: bool = False  # "" means unset (a path setting must not become the working directory)
+    parser: Callable[[str], Any] | None = None  # replaces the kind's parser (raises ValueError with the reason)
 
     def parse(self, raw: str) -> Any:
         try:
-            value = PARSERS[self.kind](raw)
+            value = (self.parser or PARSERS[self.kind])(raw)
         except (ValueError, OverflowError) as exc:
-            raise SettingsError(f"{self.env}={raw!r} is not a valid {self.kind.__name__}: {exc}") from None
+            what = "valid" if self.parser else f"a valid {self.kind.__name__}"
+            raise SettingsError(f"{self.env}={_shown(raw, self.secret)} is not {what}: {exc}") from None
         if self.choices and value not in self.choices:
             raise SettingsError(f"{self.env}={raw!r} is not one of: {', '.join(self.choices)}")
         low, high = self.bounds
@@ -82,6 +84,21 @@ class Setting:
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be parsed; the message names the variable."""
+
+
+def _shown(raw: str, secret: bool) -> str:
+    """A raw value for an error message: a secret one is never echoed."""
+    return "(hidden)" if secret else repr(raw)
+
+
+def _private_urls(raw: str) -> bool | tuple[str, ...]:
+    from retrieval.ingest.addresses import parse_private_setting
+    return parse_private_setting(raw)
+
+
+def _metadata_urls(raw: str) -> tuple[str, ...]:
+    from retrieval.ingest.addresses import parse_metadata_setting
+    return parse_metadata_setting(raw)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -130,9 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
             "question at 100k passages.", int,
             bounds=(1, 1_000_000_000)),
     Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
-            "Let `citebot add URL` and the bot's /add fetch internal addresses (loopback, private and link-local "
-            "ranges, the cloud metadata address), also through redirects and host names that resolve to them. "
-            "Refused by default.", bool),
+            "Let URL fetches (`citebot add URL`, the bot's /add, feeds, sitemaps, the HTTP API) reach internal "
+            "addresses: `true` for loopback and all private ranges, or a comma-separated list of CIDRs and hosts "
+            "(`10.0.0.0/8,intranet.local`; `.corp.example` admits its subdomains), also through redirects and "
+            "host names that resolve to them. Link-local and cloud metadata addresses stay refused whatever this "
+            "says (see CITEBOT_ALLOW_METADATA_URLS). Refused by default.", bool, parser=_private_urls),
+    Setting("allow_metadata_urls", (), "CITEBOT_ALLOW_METADATA_URLS",
+            "The only way to fetch link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses "
+            "(169.254.169.254, fd00:ec2::254, 100.100.100.200, ...): a comma-separated list of the CIDRs or hosts "
+            "to allow; `true` is not accepted. Empty by default.", tuple, parser=_metadata_urls),
     Setting("fetch_timeout", 20.0, "CITEBOT_FETCH_TIMEOUT",
             "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600)),
     Setting("fetch_deadline", 120.0, "CITEBOT_FETCH_DEADLINE",
@@ -185,7 +208,8 @@ class Typed:
     max_question_chars: int
     max_file_mb: int
     ann_threshold: int
-    allow_private_urls: bool
+    allow_private_urls: bool | tuple[str, ...]
+    allow_metadata_urls: tuple[str, ...]
     fetch_timeout: float
     fetch_deadline: float
     llm_url: str
