@@ -237,3 +237,43 @@ def test_the_address_spellings_reduce_to_one_address():
                                                   "[::ffff:169.254.169.254]")} == {"169.254.169.254", "::ffff:a9fe:a9fe"}
     assert addresses.literal("news.example") is None and addresses.literal("1.example") is None
     assert str(addresses.unwrap(ipaddress.ip_address("64:ff9b::a9fe:a9fe"))) == "169.254.169.254"
+
+
+# -- issue 23: URL parsing (credentials, fullwidth digits) ---------------------------------------------
+@pytest.mark.parametrize("userinfo", ["user:s3cr3t-pw", "user:s3cr3t-pw@evil.example:80", "s3cr3t-pw"])
+def test_credentials_in_a_url_are_refused_and_never_echoed(server, make_corpus, tmp_path, connections, userinfo):
+    """``user:pass@host`` was taken whole as the host name and the password echoed in the error."""
+    host = server.removeprefix("http://")
+    corpus = make_corpus(home=tmp_path / "index", allow_private_urls=True)
+    url = f"http://{userinfo}@{host}/article"
+    redirect = _redirect_to(server, url)
+    results = corpus.add_paths([url, redirect])
+    assert [r.status for r in results] == ["error", "error"]
+    for result in results:
+        assert "s3cr3t-pw" not in result.message and "s3cr3t-pw" not in result.path, result
+        assert "a URL with credentials (user:password@) is refused" in result.message, result.message
+    assert results[0].path == f"http://***@{host}/article"
+    assert corpus.documents() == [] and connections == ["127.0.0.1"]  # only the redirecting page
+
+
+def test_redact_url_hides_userinfo_only():
+    assert retrieval.redact_url("https://a:b@host:8080/p?q=a@b#f") == "https://***@host:8080/p?q=a@b#f"
+    assert retrieval.redact_url("//a:b@host/") == "//***@host/"
+    assert retrieval.redact_url("http://host/p?email=a@b") == "http://host/p?email=a@b"
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://１２７．０．０．１/", "refused: 127.0.0.1 is a loopback address"),
+    ("http://１０．１．２．３:8080/x", "refused: 10.1.2.3 is a private address"),
+    ("http://ｌｏｃａｌｈｏｓｔ/", "refused: localhost (127.0.0.1) is a loopback address"),
+])
+def test_fullwidth_hosts_are_idna_normalised_and_cleanly_refused(connections, url, shown):
+    with pytest.raises(UserError) as caught:
+        fetch_documents(url, IngestOptions())
+    assert shown in str(caught.value), caught.value
+    assert "Unicode" not in str(caught.value) and connections == []
+
+
+def test_a_host_idna_cannot_encode_is_one_line():
+    with pytest.raises(UserError, match=r"not a valid host name \(it cannot be IDNA-encoded\)"):
+        fetch_documents("http://a\u200f\u0627b.example/", IngestOptions())
