@@ -23,7 +23,7 @@ from ..search import MODES, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
 from ..storage.base import unit_rows
-from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
+from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
 from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
@@ -226,7 +226,7 @@ class Corpus:
         ``follow_links`` follows symbolic links that leave an added directory."""
         overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
         if "date" in overrides:
-            overrides["date"] = valid_date(overrides["date"], "--date")
+            overrides["date"] = valid_date(overrides["date"], "--date", strict=True)
         results: list[AddResult] = []
 
         def documents() -> Iterator[Document]:
@@ -298,7 +298,8 @@ class Corpus:
             raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1 or offset < 0:
             raise UserError("k must be at least 1 and offset at least 0")
-        filters = SearchFilters(valid_date(since, "--since"), valid_date(until, "--until"), source or None)
+        filters = SearchFilters(valid_date(since, "--since", strict=True), valid_date(until, "--until", strict=True),
+                                clean_filter(source))
         vector = None
         if mode != "lexical":
             vector = self._vectors([query], queries=True, reading=True)[0]
