@@ -96,6 +96,11 @@ def _private_urls(raw: str) -> bool | tuple[str, ...]:
     return parse_private_setting(raw)
 
 
+def _database_url(raw: str) -> str:
+    from retrieval.storage.urls import check_database_url
+    return check_database_url(raw)
+
+
 def _metadata_urls(raw: str) -> tuple[str, ...]:
     from retrieval.ingest.addresses import parse_metadata_setting
     return parse_metadata_setting(raw)
@@ -108,8 +113,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", "", "CITEBOT_DATABASE_URL",
             "Where the index store lives: empty means SQLite in CITEBOT_HOME; `postgresql://user@host/db` "
             "(or `postgresql:///db?host=/run/postgresql` for a Unix socket) selects PostgreSQL with pgvector "
-            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME.",
-            secret=True),
+            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME. "
+            "Checked when loaded: a malformed URL (unclosed bracket, bad percent escape, unknown parameter, "
+            "non-numeric port or connect_timeout) is one line and exit 2; surrounding spaces are dropped.",
+            secret=True, parser=_database_url),
     Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
             "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
             "14 more languages, also across languages), `sentence-transformers` (all-MiniLM-L6-v2 or CITEBOT_MODEL; "

@@ -14,10 +14,10 @@ from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText,
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+from .urls import POSTGRES_SCHEMES, check_database_url, is_postgres_url
 
 __all__ = [
-    "open_storage", "is_postgres_url", "MissingDriver", "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
+    "open_storage", "is_postgres_url", "check_database_url", "POSTGRES_SCHEMES", "MissingDriver", "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
     "EmbeddingRow", "MissingEmbedding", "NewDocument", "NewPassage", "PassageRow", "ScoredPassage",
     "SearchFilters", "SignatureRow", "Storage", "StorageDamaged", "StoredDocument", "Transaction", "VectorBatch",
     "VerifyReport",
@@ -26,10 +26,6 @@ __all__ = [
 
 class MissingDriver(UserError, ImportError):
     """The PostgreSQL engine was asked for but psycopg/pgvector are not installed (one clear line)."""
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.strip().lower().startswith(POSTGRES_SCHEMES)
 
 
 def open_storage(settings: "Settings", url: str | None = None) -> Storage:

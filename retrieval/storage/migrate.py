@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import UserError
-from . import is_postgres_url, open_storage
+from . import check_database_url, is_postgres_url, open_storage
 from .base import Storage, StoredDocument
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +45,10 @@ def open_target(to: str, settings: "Settings") -> Storage:
     if not to:
         raise UserError("--to needs a postgresql:// URL or a SQLite index directory")
     if is_postgres_url(to):
+        try:
+            to = check_database_url(to)
+        except ValueError as exc:
+            raise UserError(f"--to: {exc}") from None
         return open_storage(settings, url=to)
     if to.lower().startswith("sqlite:"):
         if not to.lower().startswith("sqlite:///"):
