@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import struct
 import threading
@@ -58,6 +59,10 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 # 0.96 with ef_search 100 / 40 candidates, 0.986 with 200 / 100, 0.991 with 400 / 200 (halfvec index).
 HNSW_EF_SEARCH = 400  # at least; raised to the number of candidates (at most 1000)
 CANDIDATES_PER_RESULT, MIN_CANDIDATES = 2, 200  # HNSW candidates re-scored exactly, per result asked for
+PROBE_AFTER_S = 3.0  # a checkout waiting this long asks whether the server is there at all
+# The pool's worker logs every failed reconnection (24-28 lines while a stopped server made `add` wait);
+# the one-line error below says it once.
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -127,6 +132,33 @@ def _filters(filters: SearchFilters) -> tuple[sql.Composable, dict]:
     return (sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("true")), params
 
 
+_WHAT_TO_DO = ("check that the server is running and CITEBOT_DATABASE_URL reaches it, then run the command "
+               "again (what was committed is kept; documents already added are skipped)")
+
+
+class _Pool(ConnectionPool):
+    """A pool whose checkout fails within seconds when the server is gone (a stopped server made every
+    checkout wait the whole busy timeout, 60 s), and still waits the full timeout for a busy pool."""
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        total = self.timeout if timeout is None else timeout
+        first = min(PROBE_AFTER_S, total)
+        try:
+            return super().getconn(timeout=first)
+        except PoolTimeout:
+            if first >= total:
+                raise
+        try:  # a busy pool, or no server? one direct connection tells
+            psycopg.connect(self.conninfo, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            raise psycopg.OperationalError(_first_line(exc)) from None
+        return super().getconn(timeout=total - first)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or ["connection failed"])[0]
+
+
 class _Errors:
     """Turns server and connection failures into one-line UserError / StorageDamaged."""
 
@@ -150,10 +182,10 @@ class _Errors:
             return StorageDamaged(f"the PostgreSQL database {where} reports damage ({str(exc).splitlines()[0]}); "
                                   f"run `citebot verify`, and ask its administrator to check the server")
         if isinstance(exc, PoolTimeout):
-            return UserError(f"cannot reach PostgreSQL at {where}: no connection within the timeout")
+            return UserError(f"cannot reach PostgreSQL at {where}: no connection within the timeout; {_WHAT_TO_DO}")
         if isinstance(exc, psycopg.OperationalError):
             first = (str(exc).strip().splitlines() or ["connection failed"])[0]
-            return UserError(f"lost or could not open the connection to PostgreSQL at {where}: {first}")
+            return UserError(f"lost or could not open the connection to PostgreSQL at {where}: {first}; {_WHAT_TO_DO}")
         return None
 
     @contextmanager
@@ -292,7 +324,7 @@ class PostgresStorage(PostgresChecks):
             self._migrate()
             # check_connection: a connection the server dropped (restart, failover to a replica) is
             # replaced on checkout instead of failing the next question
-            self.pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), configure=_configure,
+            self.pool = _Pool(url, min_size=1, max_size=max(1, pool_size), configure=_configure,
                                        check=ConnectionPool.check_connection, kwargs={"connect_timeout": 15},
                                        open=False, timeout=BUSY_TIMEOUT_S, name="citebot")
             self.pool.open(wait=True, timeout=30)
