@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -87,8 +88,8 @@ class SettingsError(ValueError):
 
 
 def _shown(raw: str, secret: bool) -> str:
-    """A raw value for an error message: a secret one is never echoed."""
-    return "(hidden)" if secret else repr(raw)
+    """A raw value for an error message: a secret one is never echoed, nor a URL's user:password@."""
+    return "(hidden)" if secret else repr(re.sub(r"//[^/?#@\s]*@", "//***@", raw))
 
 
 def _private_urls(raw: str) -> bool | tuple[str, ...]:
@@ -99,6 +100,28 @@ def _private_urls(raw: str) -> bool | tuple[str, ...]:
 def _database_url(raw: str) -> str:
     from retrieval.storage.urls import check_database_url
     return check_database_url(raw)
+
+
+def _llm_url(raw: str) -> str:
+    """CITEBOT_LLM_URL: empty, or an http(s) URL with a host (``http://[::1``, ``not a url`` are refused
+    when loaded, not when the first answer fails)."""
+    import urllib.parse
+
+    url = raw.strip()
+    if not url:
+        return ""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValueError("a URL has no spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL such as http://localhost:11434/v1")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("no user:password@ in the URL: put the key in CITEBOT_LLM_API_KEY")
+    return url
 
 
 def _metadata_urls(raw: str) -> tuple[str, ...]:
@@ -172,7 +195,9 @@ SETTINGS: tuple[Setting, ...] = (
             "An OpenAI-compatible chat completions endpoint (Ollama `http://localhost:11434/v1`, vLLM or llama.cpp "
             "`http://localhost:8000/v1`, a hosted API). When set, answers are written by the model and every sentence "
             "is verified against the passages it cites; unsupported sentences are dropped, and the extractive answer "
-            "is given when none survives. Empty means extractive answers only. See docs/llm.md.", group="llm"),
+            "is given when none survives. Empty means extractive answers only; anything but an http(s) URL is "
+            "refused when loaded. Redirects are not followed (the key never goes to another address). "
+            "See docs/llm.md.", group="llm", parser=_llm_url),
     Setting("llm_model", "", "CITEBOT_LLM_MODEL",
             "Model name sent to the LLM server (e.g. `qwen2.5:3b` for Ollama); empty sends `default`, which "
             "llama.cpp's server accepts.", group="llm"),
