@@ -8,6 +8,7 @@ sentence survives. Nothing here runs unless CITEBOT_LLM_URL is set.
 from __future__ import annotations
 
 import logging
+import time
 import urllib.parse
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
@@ -58,9 +59,11 @@ def generate(answer: Answer, settings: Any, encode: Callable[[list[str]], np.nda
     client = client or client_for(settings)
     if client is None or not answer.answered or not answer.citations:
         return Generation(answer)
+    started = time.monotonic()  # CITEBOT_LLM_TIMEOUT bounds the prompt (language detection) and the call
     messages = answer_messages(answer.question, answer.citations)
     try:
-        completion = client.complete(messages, max_tokens=int(settings.llm_max_tokens), stop=STOP)
+        remaining = max(0.1, client.timeout - (time.monotonic() - started))
+        completion = client.complete(messages, max_tokens=int(settings.llm_max_tokens), stop=STOP, timeout=remaining)
     except LLMError as exc:
         log.warning("LLM answer failed (%s); giving the extractive answer", exc.reason)
         return Generation(replace(answer, fallback=exc.reason))
