@@ -21,6 +21,7 @@ NEGATIONS = frozenset(
     "не нет ни никогда никто ничто ничего нигде без нельзя".split())
 _TOKEN = re.compile(r"[\w’']+", re.UNICODE)
 WINDOW = 3  # content words either side of a negation or a name that make its context
+SHARED = 3  # neighbouring words a name must share with another name of the source to be out of role
 
 
 @dataclass(frozen=True)
@@ -43,22 +44,26 @@ def tokens(sentence: str) -> list[Token]:
     return out
 
 
-def _context(toks: list[Token], at: int, width: int = WINDOW) -> set[str]:
-    """The content stems within ``width`` content words either side of position ``at``."""
+def _side(toks: list[Token], at: int, step: int, width: int) -> set[str]:
+    """The content stems of the ``width`` content words before (step -1) or after (step 1) ``at``."""
     found: set[str] = set()
-    for step in (-1, 1):
-        seen, i = 0, at + step
-        while 0 <= i < len(toks) and seen < width:
-            if toks[i].stem:
-                found.add(toks[i].stem)
-                seen += 1
-            i += step
+    i = at + step
+    while 0 <= i < len(toks) and len(found) < width:
+        if toks[i].stem:
+            found.add(toks[i].stem)
+        i += step
     return found
 
 
+def _context(toks: list[Token], at: int, width: int = WINDOW) -> set[str]:
+    """The content stems within ``width`` content words either side of position ``at``."""
+    return _side(toks, at, -1, width) | _side(toks, at, 1, width)
+
+
 def negation_problem(claim: str, support: str) -> str | None:
-    """Why the negations disagree, or None. A negation in one sentence whose context words (three content
-    words either side) are mostly in the other sentence must have a negation near them there too."""
+    """Why the negations disagree, or None. A negation in one sentence whose context (two content words
+    either side) is at least two-thirds words of the other sentence must have a negation near them there
+    too; a negation in a part the other sentence does not say is not compared."""
     a, b = tokens(claim), tokens(support)
     for mine, other, what in ((a, b, "the sentence negates what its source affirms"),
                               (b, a, "the sentence affirms what its source negates")):
@@ -66,9 +71,9 @@ def negation_problem(claim: str, support: str) -> str | None:
         for i, tok in enumerate(mine):
             if not tok.negation:
                 continue
-            around = _context(mine, i)
+            around = _context(mine, i, 2)
             shared = around & other_stems
-            if len(shared) < 2 or len(shared) < len(around) / 2:
+            if len(shared) < 2 or len(shared) < 2 * len(around) / 3:
                 continue  # the other sentence does not say this part: nothing to compare
             if not any(t.negation and _context(other, j) & shared for j, t in enumerate(other)):
                 return what
@@ -82,22 +87,24 @@ def _same_name(a: str, b: str) -> bool:
 
 
 def role_problem(claim: str, support: str) -> str | None:
-    """Why a name is out of its role, or None: a name of the claim that the supporting sentence holds,
-    whose neighbouring words (two content words either side) occur in that sentence but none of them
-    near any occurrence of the name ("Ukraine foreign ministry" where the source has "Russian foreign
-    ministry ... in Ukraine")."""
+    """Why a name is out of its role, or None: the words around a name of the claim (two content words
+    either side) stand, at least two of them, around a different name of the supporting sentence, and
+    around none of this name's own occurrences there ("The Ukraine foreign ministry said" where the source
+    has "The Russian foreign ministry said ... the situation in Ukraine"; two names swapped)."""
     a, b = tokens(claim), tokens(support)
-    other_stems = {t.stem for t in b if t.stem}
+    names_b = [j for j, t in enumerate(b) if t.name and t.stem]
     for i, tok in enumerate(a):
         if not tok.name or not tok.stem:
             continue
-        places = [j for j, t in enumerate(b) if t.stem and _same_name(t.stem, tok.stem)]
-        if not places:
-            continue  # not in this sentence (the fact check looks at the whole passage)
-        around = {s for s in _context(a, i, 2) if s != tok.stem and s in other_stems}
-        around -= {t.stem for t in a if t.name}  # other names: a two-word name is one name
+        around = {s for s in _context(a, i, 2) if not _same_name(s, tok.stem)}
         if len(around) < 2:
-            continue  # too little shared context to judge a role
-        if not any(_context(b, j) & around for j in places):
+            continue
+        own = [j for j in names_b if _same_name(b[j].stem, tok.stem)]
+        if not own:
+            continue  # not in this sentence: a pronoun resolved ("He", "the team"), judged by the fact check
+        left, right = _side(a, i, -1, 2), _side(a, i, 1, 2)
+        if any(left & _side(b, j, -1, WINDOW) or right & _side(b, j, 1, WINDOW) for j in own):
+            continue  # the source has this name with these words on the same side
+        if any(len(_context(b, j, 2) & around) >= min(SHARED, len(around)) for j in names_b if not _same_name(b[j].stem, tok.stem)):
             return f"{tok.text} appears in another role in the source"
     return None

@@ -14,7 +14,7 @@ import re
 MARKER = "[text addressed to an AI model withheld]"
 _PATTERNS = [
     r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:previous|prior|above|earlier|preceding|all|any|your|the)\b"
-    r"[^.!?\n]{0,25}\b(?:instructions?|prompts?|rules|directions|guidelines|context)\b",
+    r"[^.!?\n]{0,25}\b(?:instructions?|prompts?)\b",
     r"\b(?:new|updated|real|actual|secret|hidden)\s+(?:system\s+)?instructions?\s*:",
     r"\b(?:system|developer)\s+(?:prompt|message|instructions?)\b",
     r"\byou\s+are\s+(?:now\s+)?(?:an?|the)\s+(?:ai|a\.i\.|assistant|language\s+model|llm|chat\s?bot)\b",
