@@ -19,8 +19,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from retrieval.errors import UserError
 from retrieval.types import Document
@@ -44,6 +44,7 @@ class Response:
     charset: str
     body: bytes
     status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     etag: str = ""
     last_modified: str = ""
 
@@ -233,11 +234,12 @@ def check_url(url: str, options: IngestOptions | None = None, resolve: bool = Tr
     return normal
 
 
-def fetch_url(url: str, options: IngestOptions | None = None, headers: dict[str, str] | None = None) -> Response:
+def fetch_url(url: str, options: IngestOptions | None = None, headers: Mapping[str, str] | None = None) -> Response:
     """GET ``url`` under the URL guard (see the module docstring and docs/reliability.md): raises
     UserError on refused addresses (also at every redirect and at connect time), credentials in the URL,
     HTTP errors, the deadline, incomplete bodies and bodies over the size limit. ``headers`` are sent as
-    well (e.g. ``If-None-Match`` for a feed); a 304 answer is returned with ``status=304``."""
+    well (e.g. ``If-None-Match`` for a feed); a 304 answer is returned with ``status=304``; an HTTP error's
+    UserError carries ``status`` and the server's ``retry_after`` seconds (None when it gave none)."""
     options = options or IngestOptions()
     shown = redact_url(url)
     parts, url = _checked(url)
@@ -256,10 +258,11 @@ def fetch_url(url: str, options: IngestOptions | None = None, headers: dict[str,
             raise UserError(message if message.startswith(shown) else f"{shown}: {message}") from None
         except urllib.error.HTTPError as exc:
             if exc.code == 304 and headers:
-                return Response(url=redact_url(exc.geturl() or url), content_type="", charset="", body=b"",
-                                status=304, etag=exc.headers.get("ETag", "") if exc.headers else "",
-                                last_modified=exc.headers.get("Last-Modified", "") if exc.headers else "")
-            raise UserError(f"{shown}: HTTP error {exc.code} {exc.reason}") from None
+                got = {k.lower(): v for k, v in exc.headers.items()} if exc.headers else {}
+                return Response(url=url, content_type="", charset="", body=b"", status=304, headers=got,
+                                etag=got.get("etag", ""), last_modified=got.get("last-modified", ""))
+            raise UserError(f"{shown}: HTTP error {exc.code} {exc.reason}", code="http_error", status=exc.code,
+                            retry_after=_retry_after(exc.headers.get("Retry-After") if exc.headers else None)) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             if guard.expired:
                 raise _deadline(shown, options) from None
@@ -276,6 +279,21 @@ def fetch_url(url: str, options: IngestOptions | None = None, headers: dict[str,
 
 
 fetch = fetch_url  # the name load_url has always used
+
+
+def _retry_after(raw: str | None) -> float | None:
+    """Retry-After as seconds from now: a number of seconds or an HTTP date; None when absent or bad."""
+    if not raw:
+        return None
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) < 10:
+        return float(text)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _deadline(url: str, options: IngestOptions) -> UserError:
@@ -306,9 +324,10 @@ def _read(opener: urllib.request.OpenerDirector, request: urllib.request.Request
             raise UserError(f"{url}: incomplete response: the connection closed after {size} of {length} bytes")
         content_type = resp.headers.get_content_type() or ""
         charset = resp.headers.get_content_charset() or ""
+        got = {k.lower(): v for k, v in resp.headers.items()}
         return Response(url=resp.geturl(), content_type=content_type.lower(), charset=charset,
-                        body=b"".join(chunks), status=resp.status,
-                        etag=resp.headers.get("ETag", ""), last_modified=resp.headers.get("Last-Modified", ""))
+                        body=b"".join(chunks), status=resp.status, headers=got,
+                        etag=got.get("etag", ""), last_modified=got.get("last-modified", ""))
 
 
 def load_url(url: str, options: IngestOptions | None = None) -> Loaded:

@@ -55,6 +55,11 @@ METADATA_SPELLINGS = [
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
+        if self.path == "/feed" and self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            return
         if self.path in REDIRECTS:
             self.send_response(302)
             self.send_header("Location", REDIRECTS[self.path])
@@ -63,6 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(PAGE)))
+        self.send_header("ETag", '"v1"')
         self.end_headers()
         self.wfile.write(PAGE)
 
@@ -277,3 +283,12 @@ def test_fullwidth_hosts_are_idna_normalised_and_cleanly_refused(connections, ur
 def test_a_host_idna_cannot_encode_is_one_line():
     with pytest.raises(UserError, match=r"not a valid host name \(it cannot be IDNA-encoded\)"):
         fetch_documents("http://a\u200f\u0627b.example/", IngestOptions())
+
+
+def test_fetch_url_sends_headers_and_returns_a_304(server):
+    """What a feed sync needs from the one guarded fetch: conditional requests."""
+    options = IngestOptions(allow_private_urls=("127.0.0.1",))
+    first = retrieval.fetch_url(f"{server}/feed", options)
+    assert (first.status, first.etag, first.headers["etag"]) == (200, '"v1"', '"v1"') and first.body == PAGE
+    again = retrieval.fetch_url(f"{server}/feed", options, headers={"If-None-Match": first.etag})
+    assert (again.status, again.body, again.etag) == (304, b"", '"v1"')
