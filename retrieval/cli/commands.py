@@ -86,6 +86,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(printable(f"error: {result.path}: {result.message}"), file=sys.stderr)
         elif not args.quiet:
             detail = f"{result.passages} passages" if result.status in ("added", "replaced") else result.message
+            if result.status in ("added", "replaced") and result.message:  # e.g. text addressed to an AI model
+                detail += f"; {result.message}"
             line = printable(f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})")
             (bar.write(line) if bar is not None else print(line))
 

@@ -23,6 +23,7 @@ from ..search import MODES, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
 from ..storage.base import unit_rows
+from ..generate.injection import ingest_note
 from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
@@ -210,7 +211,7 @@ class Corpus:
                         status = "replaced"
                     doc_id = tx.insert_document(record)
                     written[id(item)] = AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date,
-                                                  len(item.passages))
+                                                  len(item.passages), ingest_note(doc.text))
         for item in batch.items:
             result = written[id(item)] if isinstance(item, Prepared) else item
             if progress:

@@ -5,11 +5,14 @@ A document can carry text addressed to an LLM; a model that obeys it and cites t
 verified, because the obeyed words are in the cited passage. Such sentences are found by their wording
 (patterns below, English and Russian), replaced in the prompt by a marker that says text was withheld,
 and never count as support or as the place a fact was found, so an answer built on them is dropped.
-A document is never changed: the sentences stay searchable and quotable as what the document says.
+A document is never changed: the sentences stay searchable and quotable as what the document says;
+`add` flags the document (:func:`ingest_note`) so whoever adds it knows.
 """
 from __future__ import annotations
 
 import re
+
+from ..text.passages import split_sentences
 
 MARKER = "[text addressed to an AI model withheld]"
 _PATTERNS = [
@@ -41,3 +44,14 @@ def withhold(text: str, spans: list[tuple[int, int]]) -> str:
             last = end
     out.append(text[last:])
     return "".join(out)
+
+
+def ingest_note(text: str) -> str:
+    """What `add` says about a document holding text addressed to a model ("" when none)."""
+    if not _INSTRUCTION.search(text):
+        return ""
+    found = sum(is_instruction(text[s:e]) for s, e in split_sentences(text))
+    if not found:
+        return ""
+    return (f"{found} sentence{'s' if found > 1 else ''} read as instructions to an AI model: withheld from "
+            "LLM prompts")

@@ -98,3 +98,16 @@ def test_an_instruction_in_a_document_is_withheld_from_the_prompt_and_never_supp
 ])
 def test_instruction_like_sentences_are_recognised(sentence, flagged):
     assert is_instruction(sentence) is flagged
+
+
+def test_add_flags_a_document_holding_text_addressed_to_a_model(make_corpus, tmp_path):
+    corpus = make_corpus(home=tmp_path / "flag")
+    clean, injected = corpus.add_documents([
+        Document(text="The council approved the budget on Monday. Schools get more money.", title="Budget",
+                 path="/news/budget.txt"),
+        Document(text=f"The council met on Monday. {INSTRUCTION} The meeting ended early.", title="Council",
+                 path="/news/council.txt"),
+    ])
+    assert clean.status == injected.status == "added"
+    assert clean.message == ""
+    assert injected.message == "1 sentence read as instructions to an AI model: withheld from LLM prompts"
