@@ -118,12 +118,23 @@ def _negated(claim: str) -> str | None:
 
 
 def _names(text: str) -> list[str]:
+    """The names of ``text``: runs of capitalised words after its first word ("Pittsburgh Steelers" is one)."""
     from retrieval.generate.facts import NOT_NAMES
     from retrieval.text.lexical import STOPWORDS
 
-    words = [w.strip(".,;:!?()\"'") for w in text.split()]
-    return [w for i, w in enumerate(words) if i > 0 and w[:1].isupper() and w.isalpha() and len(w) > 2
-            and w.lower() not in STOPWORDS and w.lower() not in NOT_NAMES]
+    names, run = [], []
+    for i, raw in enumerate(text.split()):
+        word = raw.strip(".,;:!?()\"'")
+        capital = (i > 0 and word[:1].isupper() and word.isalpha() and word.lower() not in STOPWORDS
+                   and word.lower() not in NOT_NAMES)
+        if capital:
+            run.append(word)
+        if run and (not capital or raw != raw.rstrip(".,;:!?)\"'")):
+            names.append(" ".join(run))
+            run = []
+    if run:
+        names.append(" ".join(run))
+    return [n for n in dict.fromkeys(names) if len(n) > 2]
 
 
 def _role_swaps(claim: str, holding: str, paragraph: str, rng: random.Random) -> dict[str, str]:
@@ -131,15 +142,12 @@ def _role_swaps(claim: str, holding: str, paragraph: str, rng: random.Random) ->
     of the claim swapped ("swap"), one name replaced by another name of the same sentence ("in sentence",
     the issue's "Ukraine foreign ministry") or of another sentence of the paragraph ("in paragraph")."""
     out = {}
-    names = list(dict.fromkeys(_names(claim)))
-    words = [w.strip(".,;:!?()\"'") for w in claim.split()]
-    apart = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]  # not two words of one name
-             if a in words and b in words and abs(words.index(a) - words.index(b)) > 1]
-    if apart:
-        a, b = apart[0]
+    names = _names(claim)
+    if len(names) >= 2:
+        a, b = names[0], names[1]
         out["role swap"] = re.sub(rf"\b({re.escape(a)}|{re.escape(b)})\b", lambda m: b if m.group(1) == a else a, claim)
-    in_sentence = [n for n in dict.fromkeys(_names(holding)) if n not in names]
-    elsewhere = [n for n in dict.fromkeys(_names(paragraph)) if n not in names and n not in in_sentence]
+    in_sentence = [n for n in _names(holding) if n not in names]
+    elsewhere = [n for n in _names(paragraph) if n not in names and n not in in_sentence]
     for kind, pool in (("role from the sentence", in_sentence), ("role from the paragraph", elsewhere)):
         if names and pool:
             out[kind] = re.sub(rf"\b{re.escape(names[0])}\b", rng.choice(pool), claim, count=1)

@@ -93,6 +93,8 @@ def role_problem(claim: str, support: str) -> str | None:
     has "The Russian foreign ministry said ... the situation in Ukraine"; two names swapped)."""
     a, b = tokens(claim), tokens(support)
     names_b = [j for j, t in enumerate(b) if t.name and t.stem]
+    if a and a[0].stem and a[0].text[:1].isupper() and any(b[j].stem == a[0].stem for j in names_b):
+        a[0] = Token(a[0].text, a[0].stem, False, True)  # a first word the source writes as a name is one
     for i, tok in enumerate(a):
         if not tok.name or not tok.stem:
             continue
