@@ -292,3 +292,17 @@ def test_fetch_url_sends_headers_and_returns_a_304(server):
     assert (first.status, first.etag, first.headers["etag"]) == (200, '"v1"', '"v1"') and first.body == PAGE
     again = retrieval.fetch_url(f"{server}/feed", options, headers={"If-None-Match": first.etag})
     assert (again.status, again.body, again.etag) == (304, b"", '"v1"')
+
+
+def test_citebot_add_with_the_flag_on_refuses_the_metadata_redirect_in_one_line(server, tmp_path):
+    """The issue's attack as a user runs it: one error line, exit 1, nothing stored."""
+    from tests.reliability.conftest import citebot
+
+    url = _redirect_to(server, "http://[::ffff:169.254.169.254]/latest/meta-data/iam/security-credentials/")
+    result = citebot(tmp_path / "home", "add", url, CITEBOT_ALLOW_PRIVATE_URLS="true", timeout=300)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert errors == [f"error: {url}: redirect to http://[::ffff:169.254.169.254]/latest/meta-data/iam/security-"
+                      "credentials/ refused: ::ffff:169.254.169.254 (169.254.169.254) is the cloud metadata address; "
+                      "refused even with CITEBOT_ALLOW_PRIVATE_URLS; list it in CITEBOT_ALLOW_METADATA_URLS to fetch it"]
+    assert "corpus has 0 documents" in result.stderr
