@@ -86,27 +86,47 @@ def _same_name(a: str, b: str) -> bool:
     return short == long or (len(short) >= 4 and long.startswith(short[:-1] if len(short) > 5 else short))
 
 
+def _groups(toks: list[Token]) -> list[tuple[int, int]]:
+    """(first, last) positions of each name: a run of name tokens ("Pittsburgh Steelers") is one name."""
+    out: list[tuple[int, int]] = []
+    for i, t in enumerate(toks):
+        if not (t.name and t.stem):
+            continue
+        if out and out[-1][1] == i - 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
 def role_problem(claim: str, support: str) -> str | None:
     """Why a name is out of its role, or None: the words around a name of the claim (two content words
-    either side) stand, at least two of them, around a different name of the supporting sentence, and
-    around none of this name's own occurrences there ("The Ukraine foreign ministry said" where the source
-    has "The Russian foreign ministry said ... the situation in Ukraine"; two names swapped)."""
+    either side of the whole name) stand, at least two of them, around a different name of the supporting
+    sentence, and around none of this name's own occurrences there on the same side ("The Ukraine foreign
+    ministry said" where the source has "The Russian foreign ministry said ... the situation in Ukraine";
+    two names swapped). A name the supporting sentence does not hold (a resolved "he") is left to the fact
+    check."""
     a, b = tokens(claim), tokens(support)
-    names_b = [j for j, t in enumerate(b) if t.name and t.stem]
-    if a and a[0].stem and a[0].text[:1].isupper() and any(b[j].stem == a[0].stem for j in names_b):
+    names_b = _groups(b)
+    if a and a[0].stem and a[0].text[:1].isupper() and any(b[j].stem == a[0].stem for g in names_b
+                                                            for j in range(g[0], g[1] + 1)):
         a[0] = Token(a[0].text, a[0].stem, False, True)  # a first word the source writes as a name is one
-    for i, tok in enumerate(a):
-        if not tok.name or not tok.stem:
-            continue
-        around = {s for s in _context(a, i, 2) if not _same_name(s, tok.stem)}
+    for first, last in _groups(a):
+        stems = {a[k].stem for k in range(first, last + 1)}
+
+        def same(group: tuple[int, int]) -> bool:
+            return any(_same_name(b[k].stem, s) for k in range(group[0], group[1] + 1) for s in stems)
+
+        left, right = _side(a, first, -1, 2), _side(a, last, 1, 2)
+        around = {w for w in left | right if not any(_same_name(w, s) for s in stems)}
         if len(around) < 2:
             continue
-        own = [j for j in names_b if _same_name(b[j].stem, tok.stem)]
+        own = [g for g in names_b if same(g)]
         if not own:
             continue  # not in this sentence: a pronoun resolved ("He", "the team"), judged by the fact check
-        left, right = _side(a, i, -1, 2), _side(a, i, 1, 2)
-        if any(left & _side(b, j, -1, WINDOW) or right & _side(b, j, 1, WINDOW) for j in own):
+        if any(left & _side(b, g[0], -1, WINDOW) or right & _side(b, g[1], 1, WINDOW) for g in own):
             continue  # the source has this name with these words on the same side
-        if any(len(_context(b, j, 2) & around) >= min(SHARED, len(around)) for j in names_b if not _same_name(b[j].stem, tok.stem)):
-            return f"{tok.text} appears in another role in the source"
+        for g in names_b:
+            if not same(g) and len((_side(b, g[0], -1, 2) | _side(b, g[1], 1, 2)) & around) >= min(SHARED, len(around)):
+                return f"{a[first].text} appears in another role in the source"
     return None
