@@ -6,10 +6,14 @@ from .corpus import Corpus
 from .errors import CitebotError, UserError
 from .ingest import IngestOptions, check_url, fetch_url, redact_url
 from .settings import SETTINGS, Setting, Settings, load_settings
+from .storage import is_postgres_url, safe_location
+from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
 from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
     "IngestOptions", "check_url", "fetch_url", "redact_url",
+    # for apps keeping their own tables: the one migration runner and the engine choice
+    "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
 ]

@@ -1,8 +1,12 @@
-"""CITEBOT_DATABASE_URL checked when the settings are loaded, so a malformed value is one line and exit 2
-before anything connects (psycopg raised tracebacks with exit 1 for an unclosed IPv6 bracket, a bad percent
-escape, an unknown query parameter, a 100,000-character host, spaces around the URL, and accepted
-``connect_timeout=abc`` until it connected). The messages never repeat the URL or a part of it that could
-be the password.
+"""Database URLs: which engine one names (the only place that decides), how to show one without its
+password (messages, `citebot stats`, the bot's errors), and whether one is well-formed. Needs no driver:
+psycopg parses when installed.
+
+CITEBOT_DATABASE_URL is checked when the settings are loaded (:func:`check_database_url`), so a malformed
+value is one line and exit 2 before anything connects (psycopg raised tracebacks with exit 1 for an
+unclosed IPv6 bracket, a bad percent escape, an unknown query parameter, a 100,000-character host, spaces
+around the URL, and accepted ``connect_timeout=abc`` until it connected). Its messages never repeat the URL
+or a part of it that could be the password.
 """
 from __future__ import annotations
 
@@ -18,6 +22,28 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 def is_postgres_url(url: str) -> bool:
     return url.strip().lower().startswith(POSTGRES_SCHEMES)
+
+
+def safe_location(url: str) -> str:
+    """The URL without its password (for messages and `citebot stats`)."""
+    masked = re.sub(r"//([^:/@]*):[^@]*@", r"//\1@", url)
+    try:
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return masked
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError:
+        return masked
+    user = params.get("user", "")
+    host = params.get("host", "")
+    port = params.get("port", "")
+    where = host if not host.startswith("/") else ""
+    out = f"postgresql://{user + '@' if user else ''}{where}{':' + port if port and where else ''}/{params.get('dbname', '')}"
+    if host.startswith("/"):
+        out += f"?host={host}"
+    return out
 
 
 def check_database_url(raw: str) -> str:
