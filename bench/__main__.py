@@ -14,13 +14,14 @@ BENCHMARKS = (
     ("answer_quality", "XQuAD per language pair: gold answer quoted, citation [1], answered, unanswerable refused"),
     ("peer_txtai", "citebot vs txtai Embeddings(hybrid=True), same model and passages: quality, latency, build"),
     ("embedders", "passages/s and question latency per embedding backend"),
-    ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server"),
+    ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server; SIGKILL during sends"),
     ("api_load", "citebot serve: POST /v1/ask requests/s and p50/p95 at 1, 4, 16 clients against 1 and 2 workers"),
     ("storage", "SQLite vs PostgreSQL + pgvector at 100k synthetic passages: ingest, recall@10, search/ask, RSS, disk"),
     ("scale", "SQLite engine at 100k and 1M synthetic passages: compressed faiss index recall@10, search/ask, RSS"),
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
     ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
+    ("llm_hostile", "citebot ask against hostile LLM servers: wall time vs CITEBOT_LLM_TIMEOUT + 2 s, key never elsewhere"),
     ("freshness", "followed feeds: publication to `ask` citing it (p50/p95, 100 feeds, every 1m), sync entries/s"),
 )
 
