@@ -28,11 +28,9 @@ class Run:
     stderr: str
 
 
-class _Stdin(io.StringIO):
-    """stdin that is not a terminal (as when piped)."""
-
-    def isatty(self) -> bool:
-        return False
+def _stdin(text: str) -> io.TextIOWrapper:
+    """stdin as when piped: not a terminal, text over a byte ``buffer`` (`ask --batch -` reads the bytes)."""
+    return io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8")
 
 
 @contextmanager
@@ -63,7 +61,7 @@ def run(home: Path | None, *args: str, stdin: str = "", env: dict[str, str] | No
     out, err = io.StringIO(), io.StringIO()
     with mock.patch.dict(os.environ, environ, clear=True), hash_model(embedder), \
             mock.patch.object(commands, "open_corpus", tracked_open), \
-            mock.patch.object(sys, "stdin", _Stdin(stdin)), mock.patch.object(sys, "stdout", out), \
+            mock.patch.object(sys, "stdin", _stdin(stdin)), mock.patch.object(sys, "stdout", out), \
             mock.patch.object(sys, "stderr", err):
         try:
             code = main(list(args))
