@@ -132,10 +132,10 @@ def test_a_dense_file_of_another_dimension_is_reported_and_repaired(corpus, make
     vectors = np.random.default_rng(3).normal(size=(len(ids), index.d // 2)).astype(np.float32)
     other.add_with_ids(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), ids)
     faiss.write_index(other, str(home / "dense.faiss"))  # dense.json left as it was
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"dense index file has vectors of {index.d // 2} dimensions" in result.stderr
     assert make_corpus(home).verify(repair=True).ok
-    again = citebot(home, "verify")
+    again = run(home, "verify")
     assert again.returncode == 0 and again.stdout.startswith("ok:"), again.stdout + again.stderr
     assert faiss.read_index(str(home / "dense.faiss")).d == index.d
