@@ -29,11 +29,12 @@ from ..text.passages import make_passages
 from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
 from . import neardup
 from .batching import Batch, Prepared
+from .memory_cache import VectorLRU
 from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
-QUERY_CACHE = "#query"  # question vectors are cached under "<model>#query", apart from passage vectors
-QUERY_CACHE_MAX = 2000  # ... and at most this many of them (a bot sees endless distinct questions)
+QUERY_CACHE = "#query"  # question vectors are keyed "<model>#query", apart from passage vectors
+QUERY_CACHE_MAX = 2000  # question vectors kept in memory per process (never in the store: asking writes nothing)
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -54,6 +55,7 @@ class Corpus:
         self._embedder = embedder
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
+        self._memory = VectorLRU(QUERY_CACHE_MAX)  # vectors computed while answering: never written
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
@@ -88,13 +90,18 @@ class Corpus:
     def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
         """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
 
-        Question vectors (``queries``) are cached apart, under ``<model>#query``, and only the last
-        QUERY_CACHE_MAX of them are kept. ``reading`` marks the question path, where caching new vectors
-        is best-effort (never waits for a writer, never fails on a read-only index)."""
+        Question vectors (``queries``) live only in an in-memory LRU of QUERY_CACHE_MAX per process;
+        ``reading`` marks the question path, which reads the store's cache but never writes to it (a
+        vector it must compute goes to the same LRU): a question never opens a write transaction."""
         model = self.embedder.name
         key = model + QUERY_CACHE if queries else model
         hashes = [text_hash(t) for t in texts]
-        cached = _usable(self.store.embeddings.cached(key, hashes))
+        if queries:
+            cached = self._memory.get(key, hashes)
+        else:
+            cached = _usable(self.store.embeddings.cached(key, hashes))
+            if reading and len(cached) < len(set(hashes)):
+                cached.update(self._memory.get(key, [h for h in hashes if h not in cached]))
         todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
         if todo:
             encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
@@ -103,9 +110,10 @@ class Corpus:
             if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
                 cached = {}  # damaged vectors of another size in the cache: the model's own win
                 fresh = dict(zip(hashes, encode(texts)))
-            stored = self.store.embeddings.put(key, fresh, wait=not reading)
-            if queries and stored:
-                self.store.embeddings.trim(key, QUERY_CACHE_MAX, recent=list(fresh))
+            if queries or reading:
+                self._memory.put(key, fresh)
+            else:
+                self.store.embeddings.put(key, fresh)
             cached.update(fresh)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -113,8 +121,7 @@ class Corpus:
 
     def forget_question_vectors(self, questions: Iterable[str]) -> int:
         """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self.store.embeddings.delete(self.embedder.name + QUERY_CACHE,
-                                            [text_hash(q) for q in questions], keep_used=False)
+        return self._memory.forget(self.embedder.name + QUERY_CACHE, [text_hash(q) for q in questions])
 
     # -- adding ---------------------------------------------------------------------------------------
     def add_document(self, doc: Document, force: bool = False) -> AddResult:
