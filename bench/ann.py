@@ -89,9 +89,24 @@ def measure(vectors: np.ndarray, queries: np.ndarray, k: int = 100) -> dict[str,
             for q in queries:
                 got10.append([pid for pid, _ in dense.search(None, q, 10)])
             results[kind] = (got10, got100)
+            if kind == "hnsw":  # the search width: recall@10 of a k=10 search and its CPU, per efSearch
+                import retrieval.storage.vectors.dense as dense_mod
+
+                default, sweep = dense_mod.HNSW_EF_SEARCH, []
+                for ef in (32, 64, 128, 256):
+                    dense_mod.HNSW_EF_SEARCH = ef
+                    cpu = time.process_time()
+                    got = [[pid for pid, _ in dense.search(None, q, 10)] for q in queries]
+                    sweep.append({"ef_search": ef, "cpu_ms": round((time.process_time() - cpu) * 1000 / len(queries), 3),
+                                  "got": got})
+                dense_mod.HNSW_EF_SEARCH = default
+                out["ef_sweep"] = sweep
             del dense
     exact10, exact100 = results["flat"]
     approx10, approx100 = results["hnsw"]
+    for point in out.get("ef_sweep", []):
+        got = point.pop("got")
+        point["recall@10"] = round(float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(got, exact10)])), 4)
     out["hnsw_recall@10"] = round(float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx10, exact10)])), 4)
     out[f"hnsw_recall@{k}"] = round(float(np.mean([len(set(a) & set(e)) / k for a, e in zip(approx100, exact100)])), 4)
     # the top 10 of a 100-candidate search (what hybrid search fuses)
@@ -110,6 +125,10 @@ def table(res: dict[str, Any]) -> str:
         lines.append(f"| {r['passages']:,} | {r['flat_search100_cpu_ms']} | {r['hnsw_search100_cpu_ms']} | "
                      f"{r['hnsw_recall@10']} | {r['hnsw_recall@10_of_100']} | {r['hnsw_recall@100']} | "
                      f"{r['hnsw_build_cpu_s']} |")
+    lines += ["", "HNSW search width (k=10): efSearch -> recall@10 / CPU ms per question", ""]
+    for r in res["sizes"]:
+        lines.append(f"- {r['passages']:,}: " + ", ".join(f"{p['ef_search']} -> {p['recall@10']} / {p['cpu_ms']}"
+                                                          for p in r.get("ef_sweep", [])))
     return "\n".join(lines)
 
 
