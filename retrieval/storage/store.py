@@ -120,7 +120,7 @@ class Storage:
         return report
 
 
-def open_sqlite(home: Path, ann_threshold: int = 300_000, hnsw_threshold: int = 50_000) -> Storage:
+def open_sqlite(home: Path, ann_threshold: int = 300_000, hnsw_threshold: int = 20_000) -> Storage:
     """The corpus store in ``home``: one SQLite file for every part, plus the faiss file beside it."""
     from .sqlite import SQLiteDatabase
 

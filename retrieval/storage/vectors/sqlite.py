@@ -17,7 +17,7 @@ from .dense import BUILD_BATCH, DenseIndex
 
 class SQLiteVectors(Vectors):
     def __init__(self, database: Any, documents: Any, ann_threshold: int = 300_000,
-                 hnsw_threshold: int = 50_000) -> None:
+                 hnsw_threshold: int = 20_000) -> None:
         super().__init__(database, documents)
         self.ann_threshold = ann_threshold
         self.hnsw_threshold = hnsw_threshold
