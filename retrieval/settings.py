@@ -131,10 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
             "up to that threshold.", int,
             bounds=(1, 1_000_000_000)),
     Setting("ann_threshold", 300000, "CITEBOT_ANN_THRESHOLD",
-            "Above this many passages the SQLite engine's faiss index switches from exact (flat) search to a "
-            "compressed one (IVF over 8-bit scalar-quantised vectors, a quarter of the memory; nprobe = nlist/4), "
-            "whose candidates are re-scored exactly from the stored vectors. Flat search costs about 3 ms per "
-            "question at 100k passages.", int,
+            "Above this many passages the SQLite engine's faiss index switches from float32 vectors (flat, or HNSW "
+            "above CITEBOT_HNSW_THRESHOLD) to a compressed one (IVF over 8-bit scalar-quantised vectors, a quarter "
+            "of the memory; nprobe = nlist/4), whose candidates are re-scored exactly from the stored vectors.", int,
             bounds=(1, 1_000_000_000)),
     Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
             "Let `citebot add URL` and the bot's /add fetch internal addresses (loopback, private and link-local "
