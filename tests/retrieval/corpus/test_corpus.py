@@ -109,12 +109,16 @@ def test_second_process_answers_without_reembedding(seed_corpus, make_corpus):
     reopened = make_corpus(home=home)
     answer = reopened.ask(question)
     assert answer.answered and TALKS in answer.citations[0].passage
-    assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == []
+    # question vectors live in each process's memory (asking writes nothing): the question is embedded
+    # once here, the passages and their sentences never
+    assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == [question]
+    reopened.ask(question)
+    assert reopened.embedder.query_texts == [question]
     # a new question embeds only the question and the candidate sentences, never the passages again
     reopened.ask("who signed the joint declaration in 1956?")
     stored = {p.text for p in reopened.store.documents.passages(reopened.store.documents.passage_ids().tolist()).values()}
     assert not any(t.split("\n", 1)[-1] in stored for t in reopened.embedder.passage_texts if "\n" in t)
-    assert len(reopened.embedder.query_texts) == 1
+    assert len(reopened.embedder.query_texts) == 2
 
 
 def test_rebuilding_the_dense_index_reembeds_nothing(seed_corpus):
