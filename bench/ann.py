@@ -54,8 +54,14 @@ def real_vectors(n: int, embedder: Any) -> np.ndarray:
     cache = RESULTS / "ann" / f"{embedder.name}-{n}.npy"
     texts = [embed_text(doc, p) for doc, passages in real_passages(n) for p in passages]
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    shorter = sorted((RESULTS / "ann").glob(f"{embedder.name}-*.npy"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    done = 0
+    if shorter:  # a shorter cached run is the same passages' prefix: only the rest is embedded
+        have = np.load(shorter[-1])
+        done = len(have)
+        out[:done] = have
     start = time.perf_counter()
-    for i in range(0, len(texts), 512):
+    for i in range(done, len(texts), 512):
         out[i:i + 512] = embedder.encode_passages(texts[i:i + 512])
         log(f"  embedded {min(i + 512, len(texts))}/{len(texts)} ({time.perf_counter() - start:.0f}s)")
     cache.parent.mkdir(parents=True, exist_ok=True)
