@@ -26,7 +26,7 @@ from ..storage.base import unit_rows
 from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
-from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
+from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, text_hash
 from . import neardup
 from .batching import Batch, Prepared
 from .memory_cache import VectorLRU
@@ -328,12 +328,15 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None,
+        source: str | None = None, progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`."""
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. ``progress``
+        hears when the search is done and, with an LLM, which generated sentences passed verification."""
         question = self._check_question(question)
         hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
+        if progress is not None:
+            progress(AskProgress("found", sources=len({h.doc_id for h in hits})))
         rows = self.store.documents.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
@@ -351,6 +354,8 @@ class Corpus:
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
+            if progress is not None and answer.mode == "generative":
+                progress(AskProgress("verified", sentences=[s.text for s in answer.sentences]))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------
