@@ -26,8 +26,10 @@ from ..storage.base import unit_rows
 from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
+from ..time import answer_in_time
 from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
 from . import neardup
+from .versions import Versions, is_newer_version
 from .batching import Batch, Prepared
 from .verify import verify as check_and_repair
 
@@ -54,6 +56,7 @@ class Corpus:
         self._embedder = embedder
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
+        self.versions = Versions(self.store)  # story versions: same source, same url or near-duplicate text
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
@@ -163,6 +166,9 @@ class Corpus:
         signature = neardup.signature(doc.text)
         if not force:
             similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
+            if similar is not None and similar.doc_id is not None and is_newer_version(
+                    self.store.document_info(similar.doc_id), doc):
+                similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
             if similar is not None:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
                          else f"{similar.title} earlier in this input")
@@ -321,18 +327,24 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None,
+        source: str | None = None, as_of: str | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`."""
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. What the question
+        says about time (recency, a period, a timeline) is applied by ``retrieval.time``; ``as_of`` (ISO
+        date) is "today" for it, else the newest document date."""
         question = self._check_question(question)
-        hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
+        as_of = valid_date(as_of, "--as-of")
+        return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of)
+
+    def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None) -> Answer:
+        """The answer composed from already ranked ``hits`` (``ask`` without the search)."""
         rows = self.store.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
         answer = answer_mod.compose(
             question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
-            self.min_score,
+            self.min_score, hit_bonus=hit_bonus,
         )
         # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
         by_passage = {h.passage_id: h for h in hits}

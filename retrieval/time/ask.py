@@ -1,0 +1,172 @@
+"""A question answered with time in mind: the one place that applies ``intent``, ``prior``, the
+versions, ``timeline``, ``corroborate`` and ``dated`` around the ordinary search and answer.
+
+``Corpus.ask`` calls :func:`answer_in_time`; the corpus is passed in (duck-typed: ``search``,
+``answer_hits``, ``versions``, ``store``, ``settings``), so this package never imports the corpus. A
+question without a time intent is searched and answered exactly as before (same ranking, same quotes);
+it only gains its dated first line and, when several outlets state its fact, the count.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ..types import Answer, Citation, Corroboration, Hit, TimeInfo, TimelineEntry
+from . import corroborate, dated, prior, timeline
+from .intent import NO_INTENT, PERIOD, RECENT, TimeIntent, parse_intent, question_lang
+from .periods import format_date
+
+POOL = 4  # candidates per cited passage searched for the recency prior, corroboration and timelines
+TIMELINE_POOL = 30
+OLDER = 10.0  # taken off the selection score of older passages' sentences in a "latest" answer
+SEARCH_CANDIDATES = 100  # hybrid_search's own candidate count: a pool up to it keeps the top k unchanged
+
+
+def pool_size(k: int) -> int:
+    """Candidates to fetch for ``k`` cited passages; never more than search's own candidate pool, so the
+    first ``k`` of the pool are exactly what ``search(k)`` returns (a question without intent is ranked
+    as before)."""
+    return max(k, min(k * POOL, SEARCH_CANDIDATES))
+
+
+@dataclass
+class Plan:
+    """What will be searched: the intent, the date filter and the reference date."""
+
+    intent: TimeIntent
+    since: str | None
+    until: str | None
+
+
+def reference_date(corpus: Any, as_of: str | None) -> str | None:
+    """"Today": ``as_of`` when given, else the newest document date not after the real today."""
+    if as_of:
+        return as_of
+    return corpus.versions.newest_date(not_after=dt.date.today().isoformat())
+
+
+def understand(corpus: Any, question: str, as_of: str | None) -> TimeIntent:
+    """The question's time intent (NO_INTENT when the time features are off)."""
+    if not corpus.settings.time_features:
+        return TimeIntent(lang=question_lang(question))
+    cache: list[str | None] = []
+
+    def today() -> str | None:
+        if not cache:
+            cache.append(reference_date(corpus, as_of))
+        return cache[0]
+
+    return parse_intent(question, today)
+
+
+def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until: str | None,
+                   source: str | None, as_of: str | None) -> Answer:
+    """The answer to ``question`` (already cleaned) with what it says about time applied."""
+    intent = understand(corpus, question, as_of)
+    info = TimeInfo(intent.kind, intent.since, intent.until, intent.today, intent.label, intent.lang)
+    settings = corpus.settings
+    if intent.timeline:
+        pool = corpus.search(question, k=TIMELINE_POOL, since=since or intent.since,
+                             until=until or intent.until, source=source)
+        built = timeline.build(corpus, question, pool, settings.timeline_max, intent.lang)
+        if built is not None:
+            answer, entries = built
+            info.timeline = entries
+            info.filtered = intent.kind == PERIOD
+            answer.time = info
+            return answer
+    pool: list[Hit] = []
+    answer: Answer | None = None
+    if intent.kind == PERIOD and not (since or until):
+        if intent.future:
+            info.note = dated.text("future", intent.lang, label=intent.label,
+                                   today=format_date(intent.today, intent.lang) if intent.today else "?")
+        else:
+            pool = corpus.search(question, k=pool_size(k), since=intent.since, until=intent.until, source=source)
+            answer = corpus.answer_hits(question, pool[:k])
+            if answer.answered:
+                info.filtered = True
+            else:
+                info.note = dated.text("fallback", intent.lang, label=intent.label)
+                answer, pool = None, []
+    if answer is None:
+        pool = corpus.search(question, k=pool_size(k), since=since, until=until, source=source)
+        if intent.kind == RECENT:
+            answer = _recent(corpus, question, pool, k, intent, info)
+        else:
+            answer = corpus.answer_hits(question, pool[:k])  # the ranking of a question without intent
+    info.headline, info.latest = dated.headline(answer, intent.lang)
+    if intent.kind == RECENT and answer.answered:
+        note = dated.stale_note(info.latest, intent.today, settings.stale_days, intent.lang)
+        info.stale = bool(note) and info.latest is not None
+        info.note = " ".join(n for n in (info.note, note) if n)
+    if answer.answered and answer.mode == "extractive":
+        info.corroboration = corroborated(corpus, answer, pool)
+    answer.time = info
+    return answer
+
+
+def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeIntent, info: TimeInfo) -> Answer:
+    """A "latest" question: superseded versions out of the pool, the recency prior on what is left."""
+    settings = corpus.settings
+    old = corpus.versions.superseded(h.doc_id for h in pool)
+    pool[:] = [h for h in pool if h.doc_id not in old]
+    weights = prior.Prior(settings.recency_half_life_days, settings.recency_weight, settings.recency_sentence_weight)
+    hits = prior.rerank(pool, intent.today, weights, k)
+    bonus = prior.sentence_bonus(hits, intent.today, weights)
+    answer = corpus.answer_hits(question, hits, bonus)
+    # The latest answer quotes only the newest reports: sentences of older passages stay citable (further
+    # sources) but are not quoted beside the newest one.
+    best = answer.citations[0] if answer.answered and answer.citations else None
+    if best is not None and best.date and any(c.quotes and (c.date or "") < best.date for c in answer.citations):
+        bonus = [b if (h.date or "") >= best.date else b - OLDER for b, h in zip(bonus, hits)]
+        answer = corpus.answer_hits(question, hits, bonus)
+    return answer
+
+
+def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration | None:
+    """How many independent outlets among the candidates state the answer's first quoted sentence;
+    supporting passages not cited yet are added as citations. None when only one outlet does and no
+    report differs."""
+    if not answer.sentences or not pool:
+        return None
+    fact = answer.sentences[0].text
+    cited = {c.passage_id: c for c in answer.citations}
+    quoted_first = next((c for c in answer.citations if c.n == answer.sentences[0].citations[0]), None)
+    rows = corpus.store.passages([h.passage_id for h in pool])
+    sentences = [[h.text[s - h.start:e - h.start] for s, e in (rows[h.passage_id].sentences if h.passage_id in rows else [])
+                  if h.start <= s and e <= h.end] for h in pool]
+    found = corroborate.statements(fact, pool, sentences)
+    agree = [s for s in found if s.agrees]
+    if quoted_first is not None and all(pool[s.hit_index].passage_id != quoted_first.passage_id for s in agree):
+        own = next((i for i, h in enumerate(pool) if h.passage_id == quoted_first.passage_id), None)
+        if own is not None:
+            agree.insert(0, corroborate.Statement(own, fact, True))
+    agreeing_hits = [pool[s.hit_index] for s in agree]
+    groups = corroborate.outlet_groups(agreeing_hits, corpus.versions.same_story)
+    differ = [s for s in found if not s.agrees]
+    if len(groups) < 2 and not differ:
+        return None
+    numbers: list[int] = []
+    sources: list[str] = []
+    for group in groups:
+        hit = agreeing_hits[group[0]]
+        numbers.append(_cite(answer, cited, hit, agree[group[0]].text))
+        sources.append(hit.source)
+    differing = [TimelineEntry(pool[s.hit_index].date or "", s.text, _cite(answer, cited, pool[s.hit_index], s.text))
+                 for s in differ]
+    return Corroboration(len(groups), numbers, sources, differing)
+
+
+def _cite(answer: Answer, cited: dict[int, Citation], hit: Hit, sentence: str) -> int:
+    """The citation number of ``hit``'s passage, adding it (with the sentence quoted) when not cited yet."""
+    if hit.passage_id in cited:
+        return cited[hit.passage_id].n
+    start = hit.text.find(sentence)
+    quotes = [(start, start + len(sentence))] if start >= 0 else []
+    citation = Citation(len(answer.citations) + 1, hit.doc_id, hit.passage_id, hit.title, hit.date, hit.source,
+                        hit.url, hit.text, hit.score, quotes, hit.page)
+    answer.citations.append(citation)
+    cited[hit.passage_id] = citation
+    return citation.n
