@@ -102,6 +102,10 @@ def cited_numbers(answer: Answer) -> set[int]:
     numbers: set[int] = set()
     for _text, ns in answer_sentences(answer):
         numbers.update(ns)
+    corr = getattr(getattr(answer, "time", None), "corroboration", None)
+    if corr is not None:  # the outlets and differing reports the answer names are shown too
+        numbers.update(corr.citations)
+        numbers.update(d.citation for d in corr.differ)
     return numbers
 
 
@@ -127,6 +131,25 @@ def shown_citations(answer: Answer) -> list[Citation]:
     return [c for c in answer.citations if c.n in cited] if cited else list(answer.citations)
 
 
+def time_notes(answer: Answer) -> str:
+    """Outlets stating the fact, reports that differ, and the period/staleness note, as escaped HTML."""
+    time = getattr(answer, "time", None)
+    if time is None:
+        return ""
+    from retrieval import time_text as text
+
+    lines = []
+    corr = time.corroboration
+    if corr is not None and corr.outlets > 1:
+        lines.append(esc(text("outlets", time.lang, n=corr.outlets, marks="".join(f"[{n}]" for n in corr.citations))))
+    if corr is not None and corr.differ:
+        lines.append(esc(text("differ", time.lang)))
+        lines += [f"• {esc(d.text)} [{d.citation}]" for d in corr.differ]
+    if time.note:
+        lines.append(f"<i>{esc(time.note)}</i>")
+    return "\n".join(lines)
+
+
 def answer_html(answer: Answer, lang: str, searched_for: str | None = None) -> str:
     """The whole reply for an answer (may exceed 4096 characters; :func:`render_answer` splits it)."""
     blocks: list[str] = []
@@ -139,7 +162,15 @@ def answer_html(answer: Answer, lang: str, searched_for: str | None = None) -> s
             body = " ".join(esc(text.strip()) + " " + "".join(f"[{n}]" for n in ns) for text, ns in pairs)
         else:
             body = esc(answer.answer)
+        time = getattr(answer, "time", None)
+        if time is not None and time.timeline:  # dated steps, one per line, oldest first
+            body = esc(answer.answer)
+        elif time is not None and time.headline:
+            body = f"<i>{esc(time.headline)}:</i>\n{body}"  # how current the evidence is (retrieval/time)
         blocks.append(f"{t('answer_head', lang)}\n{body}")
+        notes = time_notes(answer)
+        if notes:
+            blocks.append(notes)
         if citations:
             blocks.append(t("sources_head", lang))
     else:

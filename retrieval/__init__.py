@@ -5,9 +5,10 @@ No Telegram here; the bot and the CLI use only what this module exports.
 from .corpus import Corpus
 from .errors import CitebotError, UserError
 from .settings import SETTINGS, Setting, Settings, load_settings
-from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
+from .time.dated import text as time_text
+from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit, TimeInfo
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
-    "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
+    "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit", "TimeInfo", "time_text",
 ]

@@ -2,8 +2,10 @@
 
 The fact is the answer's first quoted sentence. Each passage among the question's candidates is
 compared with it, sentence by sentence (content words, as the lexical index stems them):
-- it *states* the fact when it shares ``MIN_SHARED`` of the fact's words and every number/date span
-  of the fact (``answer/qtype.py`` spans) appears in it;
+- it *states* the fact when it holds every number/date span of the fact (``answer/qtype.py`` spans)
+  and ``MIN_SHARED`` of the fact's words; a fact without a number or date must be nearly the same
+  sentence (word Jaccard at least ``MIN_JACCARD``): "the board rejected the bid" and "the board accepted
+  a revised bid" share most words and state opposite facts;
 - it *differs* when it shares ``MIN_RELATED`` of the words but gives another number or date: both are
   shown, each cited, instead of silently picking one.
 
@@ -22,7 +24,8 @@ from ..answer.qtype import DATE, NUMBER, type_spans
 from ..text.lexical import terms
 from ..types import Hit
 
-MIN_SHARED = 0.6  # share of the fact's content words a sentence must hold to state it
+MIN_SHARED = 0.5  # share of the fact's content words a sentence holding its figures must hold to state it
+MIN_JACCARD = 0.7  # word Jaccard a sentence needs to state a fact that has no figures
 MIN_RELATED = 0.4  # ... to be about the same fact (then a different number is a disagreement)
 
 
@@ -52,11 +55,15 @@ def statements(fact: str, pool: Sequence[Hit], sentences: Sequence[Sequence[str]
         best: Statement | None = None
         best_share = 0.0
         for sent in sents:
-            share = len(fact_terms & set(terms(sent))) / len(fact_terms)
+            own = set(terms(sent))
+            share = len(fact_terms & own) / len(fact_terms)
             if share < MIN_RELATED or share <= best_share:
                 continue
             figures = _figures(sent)
-            agrees = share >= MIN_SHARED and fact_figures <= figures
+            if fact_figures:
+                agrees = share >= MIN_SHARED and fact_figures <= figures
+            else:
+                agrees = len(fact_terms & own) / len(fact_terms | own) >= MIN_JACCARD
             differs = bool(fact_figures - figures) and bool(figures - fact_figures)  # each gives a figure the other lacks
             if agrees or differs:
                 best, best_share = Statement(i, sent, agrees), share
