@@ -144,7 +144,8 @@ def english(max_groups: int, distractors: int) -> tuple[list[Doc], list[Q]]:
             key = f"{s.key}@{outlet}"
             docs[key] = Doc(key, f"{s.text}\n(Distributed by {outlet} from wire reports.)", s.title, s.date, outlet, "en")
             copies.append(key)
-        questions.append(Q("corroboration", "en", f"What was reported about {s.title.lower()}?", s.key, copies,
+        title = re.sub(r"\s*<[^>]*>", "", s.title).lower()
+        questions.append(Q("corroboration", "en", f"What was reported about {title}?", s.key, copies,
                            outlets=1, outlet_paths=[copies]))
     rest = [s for s in stories if s.key not in docs]
     rest = sorted(rest, key=lambda s: hashlib.sha1(s.key.encode()).hexdigest())[:distractors]

@@ -29,7 +29,7 @@ from ..text.passages import make_passages
 from ..time import answer_in_time
 from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
 from . import neardup
-from .versions import Versions, is_newer_version
+from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
 from .verify import verify as check_and_repair
 
@@ -166,8 +166,9 @@ class Corpus:
         signature = neardup.signature(doc.text)
         if not force:
             similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
-            if similar is not None and similar.doc_id is not None and is_newer_version(
-                    self.store.document_info(similar.doc_id), doc):
+            if similar is not None and (is_newer_version(self.store.document_info(similar.doc_id), doc)
+                                        if similar.doc_id is not None
+                                        else newer_than_pending(doc, signature, batch.prepared)):
                 similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
             if similar is not None:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id

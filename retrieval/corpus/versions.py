@@ -14,7 +14,7 @@ source (a syndicated copy) is still refused unless ``--force``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -29,10 +29,18 @@ def same_source(a: str, b: str) -> bool:
     return bool(a.strip()) and a.strip().casefold() == b.strip().casefold()
 
 
-def is_newer_version(stored: DocumentInfo | None, doc: Document) -> bool:
+def is_newer_version(stored: DocumentInfo | Document | None, doc: Document) -> bool:
     """True when ``doc`` re-issues ``stored`` (its near-duplicate): same source and a later date."""
     return (stored is not None and same_source(stored.source, doc.source) and bool(stored.date) and bool(doc.date)
             and str(doc.date) > str(stored.date))
+
+
+def newer_than_pending(doc: Document, signature: bytes, pending: Iterable[Any]) -> bool:
+    """True when every document earlier in the same input that ``doc`` nearly duplicates (``pending``:
+    prepared items with ``doc`` and ``signature``) is an older version of it."""
+    similar = [p.doc for p in pending
+               if p.signature is not None and neardup.similarity(signature, p.signature) > neardup.THRESHOLD]
+    return bool(similar) and all(is_newer_version(other, doc) for other in similar)
 
 
 def _order(info: DocumentInfo) -> tuple[str, int]:
