@@ -338,8 +338,10 @@ class Corpus:
         as_of = valid_date(as_of, "--as-of")
         return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of)
 
-    def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None) -> Answer:
-        """The answer composed from already ranked ``hits`` (``ask`` without the search)."""
+    def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
+                    generate: bool = True) -> Answer:
+        """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
+        False keeps it extractive even with an LLM configured (a probe, not the answer shown)."""
         rows = self.store.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
@@ -353,7 +355,7 @@ class Corpus:
             row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
             if row is not None and hit is not None and row.page_starts and citation.quotes:
                 citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
-        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+        if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))

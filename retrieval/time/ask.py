@@ -19,6 +19,7 @@ from .periods import format_date
 
 POOL = 4  # candidates per cited passage searched for the recency prior, corroboration and timelines
 TIMELINE_POOL = 30
+NEWEST_GROUP = 3  # passages of one date tried together when looking for the newest answering report
 OLDER = 10.0  # taken off the selection score of older passages' sentences in a "latest" answer
 SEARCH_CANDIDATES = 100  # hybrid_search's own candidate count: a pool up to it keeps the top k unchanged
 
@@ -64,6 +65,9 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
                    source: str | None, as_of: str | None) -> Answer:
     """The answer to ``question`` (already cleaned) with what it says about time applied."""
     intent = understand(corpus, question, as_of)
+    asked = question
+    if intent.kind in (PERIOD, RECENT) and intent.searched:
+        question = intent.searched  # the filter or the prior carries the time words; they are not searched
     info = TimeInfo(intent.kind, intent.since, intent.until, intent.today, intent.label, intent.lang)
     settings = corpus.settings
     if intent.timeline:
@@ -104,25 +108,35 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
     if answer.answered and answer.mode == "extractive":
         info.corroboration = corroborated(corpus, answer, pool)
     answer.time = info
+    answer.question = asked
     return answer
 
 
 def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeIntent, info: TimeInfo) -> Answer:
-    """A "latest" question: superseded versions out of the pool, the recency prior on what is left."""
+    """A "latest" question: superseded versions out of the pool, the recency prior on what is left, and
+    the newest report that answers (passes the ordinary gate on its own) quoted, older ones only cited."""
     settings = corpus.settings
     old = corpus.versions.superseded(h.doc_id for h in pool)
     pool[:] = [h for h in pool if h.doc_id not in old]
     weights = prior.Prior(settings.recency_half_life_days, settings.recency_weight, settings.recency_sentence_weight)
     hits = prior.rerank(pool, intent.today, weights, k)
+    probe = corpus.answer_hits(question, hits, prior.sentence_bonus(hits, intent.today, weights), generate=False)
+    best = probe.citations[0] if probe.answered and probe.citations else None
+    if best is None:
+        return corpus.answer_hits(question, hits, prior.sentence_bonus(hits, intent.today, weights))
+    newest = best.date or ""
+    for date in sorted({h.date for h in pool if h.date and h.date > newest}, reverse=True):
+        group = [h for h in pool if h.date == date][:NEWEST_GROUP]
+        if corpus.answer_hits(question, group, generate=False).answered:
+            hits = group + [h for h in hits if h not in group][:max(0, k - len(group))]
+            newest = date
+            break
     bonus = prior.sentence_bonus(hits, intent.today, weights)
-    answer = corpus.answer_hits(question, hits, bonus)
-    # The latest answer quotes only the newest reports: sentences of older passages stay citable (further
-    # sources) but are not quoted beside the newest one.
-    best = answer.citations[0] if answer.answered and answer.citations else None
-    if best is not None and best.date and any(c.quotes and (c.date or "") < best.date for c in answer.citations):
-        bonus = [b if (h.date or "") >= best.date else b - OLDER for b, h in zip(bonus, hits)]
-        answer = corpus.answer_hits(question, hits, bonus)
-    return answer
+    if any((h.date or "") < newest for h in hits):
+        # The latest answer quotes only the newest answering reports: older passages stay cited (further
+        # sources) but their sentences are not quoted beside the newest.
+        bonus = [b if (h.date or "") >= newest else b - OLDER for b, h in zip(bonus, hits)]
+    return corpus.answer_hits(question, hits, bonus)
 
 
 def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration | None:

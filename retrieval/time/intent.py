@@ -76,6 +76,7 @@ class TimeIntent:
     future: bool = False
     lang: str = "en"
     today: str | None = None
+    searched: str = ""  # the question without its time words (the filter or the prior carries them)
 
     @property
     def active(self) -> bool:
@@ -97,17 +98,32 @@ def parse_intent(question: str, today: Today | str | None = None) -> TimeIntent:
     get_today = today if callable(today) else (lambda: today)
     _check_months(question, lang)
     timeline = bool(_TIMELINE.search(question))
-    period = _period(question, lang, get_today)
-    if period is not None:
+    found = _period(question, lang, get_today)
+    if found is not None:
+        period, (start, end) = found
         ref = get_today()
         future = bool(ref) and period.since > ref
-        return TimeIntent(PERIOD, period.since, period.until, period.label, timeline, future, lang, ref)
+        rest = _DANGLING.sub("", question[:start]) + " " + question[end:]
+        return TimeIntent(PERIOD, period.since, period.until, period.label, timeline, future, lang, ref,
+                          _tidy(rest, question))
     recent = (bool(_RECENT_EN.search(question)) and not _NOT_RECENT_EN.search(question)) or bool(_RECENT_RU.search(question))
     if recent and not timeline:
-        return TimeIntent(RECENT, lang=lang, today=get_today())
+        rest = _NEWS.sub(" ", _RECENT_RU.sub(" ", _RECENT_EN.sub(" ", question)))
+        return TimeIntent(RECENT, lang=lang, today=get_today(), searched=_tidy(rest, question))
     if timeline:
         return TimeIntent(None, timeline=True, lang=lang)
     return TimeIntent(lang=lang)
+
+
+_DANGLING = re.compile(r"(?:\b(?:in|during|on|of|for|from|since|by|throughout)|(?<![\w])(?:в|во|за))\s*$", re.IGNORECASE)
+_NEWS = re.compile(r"\b(?:news|updates?)\b|(?<![\w])(?:новост\w*)(?![\w])", re.IGNORECASE)
+
+
+def _tidy(rest: str, question: str) -> str:
+    """The question without its time words, one space between words; the question itself when nothing
+    but time words was asked ("What is new?")."""
+    text = re.sub(r"\s+([?!.,])", r"\1", " ".join(rest.split())).strip(" ,")
+    return text if len(text.split()) >= 2 else question
 
 
 def _check_months(question: str, lang: str) -> None:
@@ -116,7 +132,7 @@ def _check_months(question: str, lang: str) -> None:
             month_period(2000, int(m["n"]), lang)  # raises for 0 or 13+
 
 
-def _period(question: str, lang: str, today: Today) -> Period | None:
+def _period(question: str, lang: str, today: Today) -> tuple[Period, tuple[int, int]] | None:
     """The most specific period named: a day, a month of a year, a month, a year, a relative one."""
     for m in _EN_DAY.finditer(question):
         month = month_number(m["m1"] or m["m2"])
@@ -124,35 +140,35 @@ def _period(question: str, lang: str, today: Today) -> Period | None:
         year = m["y1"] or m["y2"]
         if month and 1 <= day <= 99:
             if year:
-                return day_period(int(year), month, day, lang)
+                return day_period(int(year), month, day, lang), m.span()
             check_day(month, day, lang)
             anchored = _anchor_month(month, today)
             if anchored:
-                return day_period(anchored, month, day, lang)
+                return day_period(anchored, month, day, lang), m.span()
     for m in _RU_DAY.finditer(question):
         month = month_number(m["m"])
         if month:
             day = int(m["d"])
             if m["y"]:
-                return day_period(int(m["y"]), month, day, lang)
+                return day_period(int(m["y"]), month, day, lang), _with_year_word(question, m.end(), m.start())
             check_day(month, day, lang)
             anchored = _anchor_month(month, today)
             if anchored:
-                return day_period(anchored, month, day, lang)
+                return day_period(anchored, month, day, lang), m.span()
     for pattern in (_EN_MONTH_YEAR, _RU_MONTH_YEAR):
         m = pattern.search(question)
         if m and month_number(m["m"]):
-            return month_period(int(m.group(m.lastindex)), month_number(m["m"]), lang)
+            return month_period(int(m.group(m.lastindex)), month_number(m["m"]), lang), _with_year_word(question, m.end(), m.start())
     for pattern in (_EN_YEAR, _RU_YEAR):
         m = pattern.search(question)
         if m:
-            return year_period(int(m.group(m.lastindex)), lang)
+            return year_period(int(m.group(m.lastindex)), lang), m.span()
     for pattern in (_EN_MONTH_ALONE, _RU_MONTH_ALONE):
         m = pattern.search(question)
         if m and month_number(m["m"]) and not (pattern is _EN_MONTH_ALONE and m["m"].lower() == "may"):
             year = _anchor_month(month_number(m["m"]), today)
             if year:
-                return month_period(year, month_number(m["m"]), lang)
+                return month_period(year, month_number(m["m"]), lang), m.span()
     for pattern in (_EN_RELATIVE, _RU_RELATIVE):
         m = pattern.search(question)
         ref = today() if m else None
@@ -160,12 +176,21 @@ def _period(question: str, lang: str, today: Today) -> Period | None:
             d = dt.date.fromisoformat(ref)
             last = m["which"].lower().startswith(("last", "past", "previous", "прошл", "минувш"))
             if m["unit"].lower().startswith(("year", "год")):
-                return year_period(d.year - 1 if last else d.year, lang)
+                return year_period(d.year - 1 if last else d.year, lang), m.span()
             year, month = (d.year, d.month - 1) if last else (d.year, d.month)
             if month == 0:
                 year, month = year - 1, 12
-            return month_period(year, month, lang)
+            return month_period(year, month, lang), m.span()
     return None
+
+
+_YEAR_WORD = re.compile(r"\s*(?:года|году|год|г\.)", re.IGNORECASE)
+
+
+def _with_year_word(question: str, end: int, start: int) -> tuple[int, int]:
+    """The span of a Russian date with its "года" ("в марте 2022 года")."""
+    m = _YEAR_WORD.match(question, end)
+    return (start, m.end() if m else end)
 
 
 def _anchor_month(month: int | None, today: Today) -> int | None:

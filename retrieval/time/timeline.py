@@ -38,7 +38,7 @@ def build(corpus: Any, question: str, pool: Sequence[Hit], most: int,
             by_date.setdefault(hit.date[:10], []).append(hit)
     steps: list[tuple[float, str, AnswerSentence, Citation]] = []
     for date, hits in by_date.items():
-        partial = corpus.answer_hits(subject, hits[:3])
+        partial = corpus.answer_hits(subject, hits[:3], generate=False)
         if not partial.answered or not partial.sentences:
             continue
         first = partial.sentences[0]
