@@ -71,7 +71,7 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
     info = TimeInfo(intent.kind, intent.since, intent.until, intent.today, intent.label, intent.lang)
     settings = corpus.settings
     if intent.timeline:
-        pool = corpus.search(question, k=TIMELINE_POOL, since=since or intent.since,
+        pool = corpus.search(timeline.topic(question), k=TIMELINE_POOL, since=since or intent.since,
                              until=until or intent.until, source=source)
         built = timeline.build(corpus, question, pool, settings.timeline_max, intent.lang)
         if built is not None:
@@ -94,6 +94,7 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
             else:
                 info.note = dated.text("fallback", intent.lang, label=intent.label)
                 answer, pool = None, []
+        question = asked  # no filter applied: the period's words are part of what is asked
     if answer is None:
         pool = corpus.search(question, k=pool_size(k), since=since, until=until, source=source)
         if intent.kind == RECENT:

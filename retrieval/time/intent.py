@@ -29,15 +29,18 @@ RECENT, PERIOD = "recent", "period"
 
 _RECENT_EN = re.compile(
     r"\b(?:latest|most recent|newest|recent(?:ly)?|right now|now|currently|at present|at the moment|today|tonight"
-    r"|this week|yesterday|up to date|what'?s new|any news|so far|still)\b", re.IGNORECASE)
+    r"|this week|yesterday|up to date|what'?s new|any news)\b", re.IGNORECASE)
 _NOT_RECENT_EN = re.compile(r"\bcurrent account\b", re.IGNORECASE)
+# "последний" alone is often "the last (of a series)": "за последние три минуты", "последний премьер"; only
+# its news senses count
 _RECENT_RU = re.compile(
-    r"(?<![\w])(?:последн\w*|недавн\w*|свеж\w*|сейчас|сегодня\w*|теперь|на этой неделе|вчера\w*|на данный момент"
-    r"|в настоящее время|что нового|до сих пор|всё ещё|все еще|по-прежнему)(?![\w])", re.IGNORECASE)
+    r"(?<![\w])(?:(?:что|какие|какая|какое)\s+последн\w*|последн\w+\s+(?:новост|сообщени|данн|событи|заявлени|известия"
+    r"|информаци|изменени|решени)\w*|в последнее время|недавн\w*|свеж\w+\s+(?:новост|данн|сообщени)\w*|сейчас"
+    r"|сегодня\w*|теперь|на этой неделе|вчера\w*|на данный момент|в настоящее время|что нового)(?![\w])", re.IGNORECASE)
 
 _TIMELINE = re.compile(
-    r"\btimeline\b|\bchronolog\w*|\bsequence of events\b|\bhow (?:did|has|have|do|does)\b.*\b(?:develop|developed|evolve|evolved"
-    r"|unfold|unfolded|progress|progressed|change|changed)\b|\bhistory of\b"
+    r"\btimeline of\b|\b(?:a|the) timeline\b(?! (?:is|was|of the (?:scale|chart)))|\bchronology\b|\bsequence of events\b|\bhow (?:did|has|have|do|does)\b.*\b(?:develop|developed|evolve|evolved"
+    r"|unfold|unfolded|progress|progressed)\b"
     r"|(?<![\w])(?:хронолог\w*|как развивал\w*|как развивает\w*|как развивались|как менял\w*|как изменял\w*"
     r"|развитие событий|ход событий|как шл[иоа]\w*)(?![\w])", re.IGNORECASE)
 

@@ -16,12 +16,18 @@ from ..types import Answer, AnswerSentence, Citation, Hit, TimelineEntry
 from .intent import _TIMELINE
 from .periods import format_date
 
-_FILLER = re.compile(r"^\W*(?:of|the|on|about|for|in|с|по|о|об)\b\W*|\W+$", re.IGNORECASE)
+_FILLER = re.compile(r"^\W*(?:of|the|on|about|for|in|с|по|о|об|события вокруг|события с|ситуация вокруг|ситуация с"
+                     r"|история с|дела с|events around|events at)\b\W*|\W+$|\s+(?:story|saga|affair)\W*$",
+                     re.IGNORECASE)
+_HOW_DID = re.compile(r"\bhow (?:did|has|have|do|does) (?P<topic>.+?) (?:develop|developed|evolve|evolved|unfold|unfolded"
+                      r"|progress|progressed)\b", re.IGNORECASE)
 
 
 def topic(question: str) -> str:
-    """The question without its timeline words ("timeline of the Texaco bid" -> "the Texaco bid")."""
-    rest = _TIMELINE.sub(" ", question)
+    """The question without its timeline words ("timeline of the Texaco bid" -> "Texaco bid", "How did
+    the Us West story develop?" -> "Us West", "Как развивались события вокруг Дурова?" -> "Дурова")."""
+    m = _HOW_DID.search(question)
+    rest = m["topic"] if m else _TIMELINE.sub(" ", question)
     for _ in range(3):
         rest = _FILLER.sub("", rest.strip())
     return rest.strip() or question

@@ -106,6 +106,8 @@ def test_no_intent(question):
 def test_timeline_topic_drops_the_timeline_words():
     assert topic("Timeline of the Texaco bid") == "Texaco bid"
     assert topic("Хронология переговоров") == "переговоров"
+    assert topic("How did the Us West story develop?") == "Us West"
+    assert topic("Как развивались события вокруг Дурова?") == "Дурова"
 
 
 def test_freshness_and_undated_passages():
