@@ -106,7 +106,7 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
         note = dated.stale_note(info.latest, intent.today, settings.stale_days, intent.lang)
         info.stale = bool(note) and info.latest is not None
         info.note = " ".join(n for n in (info.note, note) if n)
-    if answer.answered and answer.mode == "extractive":
+    if answer.answered:
         info.corroboration = corroborated(corpus, answer, pool)
     answer.time = info
     answer.question = asked
@@ -146,9 +146,11 @@ def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration 
     report differs."""
     if not answer.sentences or not pool:
         return None
-    fact = answer.sentences[0].text
+    # extractive: the quoted sentence; generated: the cited sentence its verification found supporting it
+    fact = answer.sentences[0].quote or answer.sentences[0].text
     cited = {c.passage_id: c for c in answer.citations}
-    quoted_first = next((c for c in answer.citations if c.n == answer.sentences[0].citations[0]), None)
+    first_n = answer.sentences[0].citations[0] if answer.sentences[0].citations else None
+    quoted_first = next((c for c in answer.citations if c.n == first_n), None)
     rows = corpus.store.passages([h.passage_id for h in pool])
     sentences = [[h.text[s - h.start:e - h.start] for s, e in (rows[h.passage_id].sentences if h.passage_id in rows else [])
                   if h.start <= s and e <= h.end] for h in pool]
