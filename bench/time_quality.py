@@ -17,8 +17,8 @@ same text plus a distribution line, as wire copy is republished); the question i
 about {title}?"; gold: 1 outlet (the wire story and its copies). The naive count (distinct sources
 among the cited passages) is the time-off baseline.
 
-Russian, tg_news_ru (24 Telegram channels, 2023-08..2024-12). Subjects are capitalised words (not the
-first word of a sentence) whose stem occurs in 4-40 posts on at least 3 dates in at least 2 months; the
+Russian, tg_news_ru (24 Telegram channels, 2023-08..2024-12). Subjects are capitalised words in the
+middle of a sentence (after a lower-case word or a comma: names and places, not first words) whose stem occurs in 4-40 posts on at least 3 dates in at least 2 months; the
 posts holding the stem are the subject's group. latest / period / timeline questions as in English
 ("Что последнее известно о {subject}?", "Что сообщали о {subject} в {месяц} {год}?", "Как развивались
 события вокруг {subject}?"). Corroboration: posts of the same day from different channels sharing
@@ -155,7 +155,7 @@ def english(max_groups: int, distractors: int) -> tuple[list[Doc], list[Q]]:
 
 
 # -- Russian --------------------------------------------------------------------------------------------
-_CAP = re.compile(r"(?<=[\s«(\"])([А-ЯЁ][а-яё]{3,})")
+_CAP = re.compile(r"(?<=[а-яёa-z0-9,] )([А-ЯЁ][а-яё]{3,})")  # mid-sentence: a name or a place, not a first word
 
 
 def russian(max_groups: int, distractors: int) -> tuple[list[Doc], list[Q]]:
@@ -298,7 +298,8 @@ def score(q: Q, answer: Any, paths: dict[int, str], on: bool) -> dict[str, Any]:
 def build(lang: str, docs: list[Doc], work: Path):
     from retrieval import Corpus, Document, load_settings
 
-    settings = load_settings(env={}).replace(home=str(work / f"time-{lang}"))
+    digest = hashlib.sha1("\n".join(sorted(d.path for d in docs)).encode()).hexdigest()[:8]
+    settings = load_settings(env={}).replace(home=str(work / f"time-{lang}-{digest}"))  # new questions, new index
     corpus = Corpus.open(settings)
     if corpus.store.counts().documents < len(docs) * 0.9:
         log(f"  indexing {len(docs)} {lang} documents")
