@@ -67,3 +67,14 @@ def test_show_lists_the_versions_of_a_story(home, capsys):
     assert main(["show", "1", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [v["superseded"] for v in data["versions"]] == [True, False]
+
+
+def test_batch_lines_carry_as_of(home, capsys, tmp_path):
+    lines = tmp_path / "q.jsonl"
+    lines.write_text('{"question": "What is the latest on the Texaco takeover bid?", "as_of": "1987-03-10"}\n'
+                     '{"question": "What is the latest on the Texaco takeover bid?", "as_of": "1987-13-01"}\n')
+    capsys.readouterr()
+    assert main(["ask", "--batch", str(lines)]) == 1  # the second line's date is invalid: reported, not fatal
+    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert first["time"]["today"] == "1987-03-10" and not first["time"]["stale"]
+    assert second["line"] == 2 and "as-of" in second["error"]
