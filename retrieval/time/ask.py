@@ -20,7 +20,8 @@ from .periods import format_date
 POOL = 4  # candidates per cited passage searched for the recency prior, corroboration and timelines
 TIMELINE_POOL = 30
 NEWEST_GROUP = 3  # passages of one date tried together when looking for the newest answering report
-OLDER = 10.0  # taken off the selection score of older passages' sentences in a "latest" answer
+OLDER = 10.0
+MAX_DIFFER = 3  # reports with other figures shown under an answer, one per source  # taken off the selection score of older passages' sentences in a "latest" answer
 SEARCH_CANDIDATES = 100  # hybrid_search's own candidate count: a pool up to it keeps the top k unchanged
 
 
@@ -162,28 +163,50 @@ def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration 
             agree.insert(0, corroborate.Statement(own, fact, True))
     agreeing_hits = [pool[s.hit_index] for s in agree]
     groups = corroborate.outlet_groups(agreeing_hits, corpus.versions.same_story)
-    differ = [s for s in found if not s.agrees]
+    own_source = (quoted_first.source if quoted_first is not None else "").strip().casefold()
+    differ: list[corroborate.Statement] = []
+    for st in found:  # another outlet's figures: at most one sentence per source, MAX_DIFFER in all
+        src = pool[st.hit_index].source.strip().casefold()
+        if (not st.agrees and src != own_source and src not in {pool[d.hit_index].source.strip().casefold() for d in differ}
+                and len(differ) < MAX_DIFFER):
+            differ.append(st)
     if len(groups) < 2 and not differ:
         return None
-    numbers: list[int] = []
-    sources: list[str] = []
-    for group in groups:
-        hit = agreeing_hits[group[0]]
-        numbers.append(_cite(answer, cited, hit, agree[group[0]].text))
-        sources.append(hit.source)
-    differing = [TimelineEntry(pool[s.hit_index].date or "", s.text, _cite(answer, cited, pool[s.hit_index], s.text))
-                 for s in differ]
-    return Corroboration(len(groups), numbers, sources, differing)
+    outlets = [_cite(answer, cited, agreeing_hits[g[0]], agree[g[0]].text) for g in groups]
+    others = [_cite(answer, cited, pool[st.hit_index], st.text) for st in differ]
+    _renumber(answer, outlets + others)
+    return Corroboration(len(groups), [c.n for c in outlets], [c.source for c in outlets],
+                         [TimelineEntry(c.date or "", st.text, c.n) for c, st in zip(others, differ)])
 
 
-def _cite(answer: Answer, cited: dict[int, Citation], hit: Hit, sentence: str) -> int:
-    """The citation number of ``hit``'s passage, adding it (with the sentence quoted) when not cited yet."""
+def _cite(answer: Answer, cited: dict[int, Citation], hit: Hit, sentence: str) -> Citation:
+    """The citation of ``hit``'s passage, added (with the sentence quoted) when not cited yet."""
     if hit.passage_id in cited:
-        return cited[hit.passage_id].n
+        return cited[hit.passage_id]
     start = hit.text.find(sentence)
     quotes = [(start, start + len(sentence))] if start >= 0 else []
     citation = Citation(len(answer.citations) + 1, hit.doc_id, hit.passage_id, hit.title, hit.date, hit.source,
                         hit.url, hit.text, hit.score, quotes, hit.page)
     answer.citations.append(citation)
     cited[hit.passage_id] = citation
-    return citation.n
+    return citation
+
+
+def _renumber(answer: Answer, named: list[Citation]) -> None:
+    """Citations numbered: the quoted ones (unchanged, 1..q), then those the corroboration names, then the
+    rest, so the numbers shown with an answer stay a run without gaps (the bot pages on from there).
+    Left as is when the quoted ones are not 1..q (a generated answer may cite in any order)."""
+    quoted = sorted({n for s in answer.sentences for n in s.citations})
+    if quoted != list(range(1, len(quoted) + 1)):
+        return
+    front = [c for c in answer.citations if c.n in quoted]
+    middle: list[Citation] = []
+    seen = {id(c) for c in front}
+    for c in named:
+        if id(c) not in seen:
+            middle.append(c)
+            seen.add(id(c))
+    rest = [c for c in answer.citations if id(c) not in seen]
+    answer.citations = front + middle + rest
+    for n, c in enumerate(answer.citations, 1):
+        c.n = n

@@ -196,6 +196,9 @@ def test_syndicated_story_from_three_outlets_plus_one_independent_counts_as_two(
     assert data["outlets"] == 2
     for n in corr.citations:  # each outlet is cited and the citation exists
         assert any(ci.n == n for ci in answer.citations)
+    shown = sorted({n for s in answer.sentences for n in s.citations} | set(corr.citations))
+    assert shown == list(range(1, len(shown) + 1))  # quoted then outlets: numbers without a gap
+    assert [ci.n for ci in answer.citations] == list(range(1, len(answer.citations) + 1))
 
 
 def test_reports_that_give_different_numbers_are_both_shown(corpus):
