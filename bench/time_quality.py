@@ -469,6 +469,17 @@ def main(argv: list[str] | None = None) -> int:
                         sweep[f"{lang} half-life {hl:g} weight {w:g}"] = {"newest": sum(r["primary"] for r in res) / len(res),
                                                                          "won": won, "lost": lost}
                         log(f"  sweep {lang} hl={hl} w={w}: newest {sum(r['primary'] for r in res)}/{len(res)} +{won}/-{lost}")
+                from retrieval.time import ask as time_ask
+
+                kept = time_ask.NEWEST_GROUP
+                time_ask.NEWEST_GROUP = 0  # ablation: the prior alone, no "newest report that answers" step
+                res = run(corpus, paths, sub, True)
+                time_ask.NEWEST_GROUP = kept
+                won = sum(r["primary"] and not b["primary"] for r, b in zip(res, base))
+                lost = sum(b["primary"] and not r["primary"] for r, b in zip(res, base))
+                sweep[f"{lang} prior only (no newest-answering step)"] = {
+                    "newest": sum(r["primary"] for r in res) / len(res), "won": won, "lost": lost}
+                log(f"  ablation {lang} prior only: newest {sum(r['primary'] for r in res)}/{len(res)} +{won}/-{lost}")
                 corpus.settings = corpus.settings.replace(recency_half_life_days=7.0, recency_weight=0.3,
                                                           recency_sentence_weight=0.15)
         finally:
