@@ -118,13 +118,11 @@ class Versions:
         dates = [d.date for d in self._infos.values() if d.date and (not not_after or d.date <= not_after)]
         return max(dates, default=None)
 
-    def same_story(self, a: int, b: int) -> bool:
-        """True when documents ``a`` and ``b`` are near-duplicates (a syndicated copy, a re-issue)."""
-        self._refresh()
-        ia, ib = np.flatnonzero(self._ids == a), np.flatnonzero(self._ids == b)
-        if not len(ia) or not len(ib):
-            return False
-        return neardup.similarity(self._matrix[ia[0]].tobytes(), self._matrix[ib[0]].tobytes()) > neardup.THRESHOLD
+    @staticmethod
+    def same_text(a: str, b: str) -> bool:
+        """True when two passages are near-duplicates (the MinHash test on their own text): what the
+        corroboration count groups, without loading every stored signature on the question path."""
+        return neardup.similarity(neardup.signature(a), neardup.signature(b)) > neardup.THRESHOLD
 
     def info(self, doc_id: int) -> DocumentInfo | None:
         self._refresh()

@@ -162,7 +162,7 @@ def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration 
         if own is not None:
             agree.insert(0, corroborate.Statement(own, fact, True))
     agreeing_hits = [pool[s.hit_index] for s in agree]
-    groups = corroborate.outlet_groups(agreeing_hits, corpus.versions.same_story)
+    groups = corroborate.outlet_groups(agreeing_hits, corpus.versions.same_text)
     own_source = (quoted_first.source if quoted_first is not None else "").strip().casefold()
     differ: list[corroborate.Statement] = []
     for st in found:  # another outlet's figures: at most one sentence per source, MAX_DIFFER in all

@@ -72,9 +72,9 @@ def statements(fact: str, pool: Sequence[Hit], sentences: Sequence[Sequence[str]
     return out
 
 
-def outlet_groups(hits: Sequence[Hit], same_story: Callable[[int, int], bool]) -> list[list[int]]:
-    """Indexes of ``hits`` grouped by outlet: same source or near-duplicate documents in one group,
-    in order of first appearance."""
+def outlet_groups(hits: Sequence[Hit], same_text: Callable[[str, str], bool]) -> list[list[int]]:
+    """Indexes of ``hits`` grouped by outlet: same document, same source or near-duplicate passages
+    (``same_text``) in one group, in order of first appearance."""
     parent = list(range(len(hits)))
 
     def root(i: int) -> int:
@@ -87,7 +87,7 @@ def outlet_groups(hits: Sequence[Hit], same_story: Callable[[int, int], bool]) -
         for j in range(i):
             a, b = hits[i], hits[j]
             linked = (a.doc_id == b.doc_id or (a.source.strip() and a.source.strip().casefold() == b.source.strip().casefold())
-                      or same_story(a.doc_id, b.doc_id))
+                      or same_text(a.text, b.text))
             if linked:
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
