@@ -256,7 +256,8 @@ def _outlet_groups(items: list, neardup: Any) -> list[list[str]]:
 # -- scoring --------------------------------------------------------------------------------------------
 def score(q: Q, answer: Any, paths: dict[int, str], on: bool) -> dict[str, Any]:
     """What one answer achieved for its question (see the module docstring)."""
-    quoted = [c for c in answer.citations if c.quotes] if answer.answered else []
+    in_answer = {n for sentence in answer.sentences for n in sentence.citations}
+    quoted = sorted((c for c in answer.citations if c.n in in_answer), key=lambda c: c.n) if answer.answered else []
     first = quoted[0] if quoted else None
     gold = set(q.gold)
     res: dict[str, Any] = {"answered": answer.answered,

@@ -9,12 +9,11 @@ it only gains its dated first line and, when several outlets state its fact, the
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from ..types import Answer, Citation, Corroboration, Hit, TimeInfo, TimelineEntry
 from . import corroborate, dated, prior, timeline
-from .intent import NO_INTENT, PERIOD, RECENT, TimeIntent, parse_intent, question_lang
+from .intent import PERIOD, RECENT, TimeIntent, parse_intent
 from .periods import format_date
 
 POOL = 4  # candidates per cited passage searched for the recency prior, corroboration and timelines
@@ -32,15 +31,6 @@ def pool_size(k: int) -> int:
     return max(k, min(k * POOL, SEARCH_CANDIDATES))
 
 
-@dataclass
-class Plan:
-    """What will be searched: the intent, the date filter and the reference date."""
-
-    intent: TimeIntent
-    since: str | None
-    until: str | None
-
-
 def reference_date(corpus: Any, as_of: str | None) -> str | None:
     """"Today": ``as_of`` when given, else the newest document date not after the real today."""
     if as_of:
@@ -49,9 +39,7 @@ def reference_date(corpus: Any, as_of: str | None) -> str | None:
 
 
 def understand(corpus: Any, question: str, as_of: str | None) -> TimeIntent:
-    """The question's time intent (NO_INTENT when the time features are off)."""
-    if not corpus.settings.time_features:
-        return TimeIntent(lang=question_lang(question))
+    """The question's time intent; "today" is computed only when a relative period or recency needs it."""
     cache: list[str | None] = []
 
     def today() -> str | None:
@@ -64,7 +52,10 @@ def understand(corpus: Any, question: str, as_of: str | None) -> TimeIntent:
 
 def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until: str | None,
                    source: str | None, as_of: str | None) -> Answer:
-    """The answer to ``question`` (already cleaned) with what it says about time applied."""
+    """The answer to ``question`` (already cleaned) with what it says about time applied; with the time
+    features off, exactly the answer of before (no dated line, no outlet count)."""
+    if not corpus.settings.time_features:
+        return corpus.answer_hits(question, corpus.search(question, k=k, since=since, until=until, source=source))
     intent = understand(corpus, question, as_of)
     asked = question
     if intent.kind in (PERIOD, RECENT) and intent.searched:
