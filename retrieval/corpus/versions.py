@@ -61,24 +61,28 @@ class Versions:
     def __init__(self, store: "Storage") -> None:
         self.store = store
         self._generation: int | None = None
+        self._signed: int | None = None  # the generation the signatures were read at
         self._infos: dict[int, DocumentInfo] = {}
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = neardup.signature_matrix([])
         self._by_url: dict[tuple[str, str], list[int]] = {}
 
-    def _refresh(self) -> None:
+    def _refresh(self, signatures: bool = True) -> None:
+        """Documents (and, when asked, their signatures) as of the store's generation. "Today" needs only
+        the documents; a version chain needs the signatures too (512 bytes per document)."""
         generation = self.store.generation()
-        if generation == self._generation:
-            return
-        self._infos = {d.doc_id: d for d in self.store.documents()}
-        rows = self.store.signatures()
-        self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
-        self._matrix = neardup.signature_matrix([r.signature for r in rows])
-        self._by_url = {}
-        for info in self._infos.values():
-            if info.url and info.source:
-                self._by_url.setdefault((info.source.strip().casefold(), info.url.strip()), []).append(info.doc_id)
-        self._generation = generation
+        if generation != self._generation:
+            self._infos = {d.doc_id: d for d in self.store.documents()}
+            self._by_url = {}
+            for info in self._infos.values():
+                if info.url and info.source:
+                    self._by_url.setdefault((info.source.strip().casefold(), info.url.strip()), []).append(info.doc_id)
+            self._generation, self._signed = generation, None
+        if signatures and self._signed != generation:
+            rows = self.store.signatures()
+            self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
+            self._matrix = neardup.signature_matrix([r.signature for r in rows])
+            self._signed = generation
 
     def chain(self, doc_id: int) -> list[DocumentInfo]:
         """Every version of ``doc_id``'s story (itself included), oldest first; one element when it has none."""
@@ -114,7 +118,7 @@ class Versions:
     def newest_date(self, not_after: str | None = None) -> str | None:
         """The newest document date, ignoring dates after ``not_after`` (future-dated feed entries must
         not move "today" into the future); None for a corpus without dated documents."""
-        self._refresh()
+        self._refresh(signatures=False)
         dates = [d.date for d in self._infos.values() if d.date and (not not_after or d.date <= not_after)]
         return max(dates, default=None)
 
@@ -125,5 +129,5 @@ class Versions:
         return neardup.similarity(neardup.signature(a), neardup.signature(b)) > neardup.THRESHOLD
 
     def info(self, doc_id: int) -> DocumentInfo | None:
-        self._refresh()
+        self._refresh(signatures=False)
         return self._infos.get(doc_id)
