@@ -71,6 +71,7 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
             info.timeline = entries
             info.filtered = intent.kind == PERIOD
             answer.time = info
+            answer.question = asked
             return answer
     pool: list[Hit] = []
     answer: Answer | None = None
