@@ -122,6 +122,11 @@ class Versions:
         dates = [d.date for d in self._infos.values() if d.date and (not not_after or d.date <= not_after)]
         return max(dates, default=None)
 
+    def any_dated(self, since: str, until: str) -> bool:
+        """True when some document is dated ``since``..``until`` (a period with nothing in it is not searched)."""
+        self._refresh(signatures=False)
+        return any(d.date and since <= d.date[:10] <= until for d in self._infos.values())
+
     @staticmethod
     def same_text(a: str, b: str) -> bool:
         """True when two passages are near-duplicates (the MinHash test on their own text): what the

@@ -79,6 +79,8 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
         if intent.future:
             info.note = dated.text("future", intent.lang, label=intent.label,
                                    today=format_date(intent.today, intent.lang) if intent.today else "?")
+        elif not corpus.versions.any_dated(intent.since, intent.until):  # nothing dated then: not searched
+            info.note = dated.text("fallback", intent.lang, label=intent.label)
         else:
             pool = corpus.search(question, k=pool_size(k), since=intent.since, until=intent.until, source=source)
             answer = corpus.answer_hits(question, pool[:k])
