@@ -17,10 +17,10 @@ from .intent import PERIOD, RECENT, TimeIntent, parse_intent
 from .periods import format_date
 
 POOL = 4  # candidates per cited passage searched for the recency prior, corroboration and timelines
-TIMELINE_POOL = 30
+TIMELINE_POOL = 30  # candidates a timeline is built from (steps come from distinct dates among them)
 NEWEST_GROUP = 3  # passages of one date tried together when looking for the newest answering report
-OLDER = 10.0
-MAX_DIFFER = 3  # reports with other figures shown under an answer, one per source  # taken off the selection score of older passages' sentences in a "latest" answer
+OLDER = 10.0  # taken off the selection score of older passages' sentences in a "latest" answer
+MAX_DIFFER = 3  # reports with other figures shown under an answer, one per source
 SEARCH_CANDIDATES = 100  # hybrid_search's own candidate count: a pool up to it keeps the top k unchanged
 
 
