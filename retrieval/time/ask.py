@@ -82,7 +82,8 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
         elif not corpus.versions.any_dated(intent.since, intent.until):  # nothing dated then: not searched
             info.note = dated.text("fallback", intent.lang, label=intent.label)
         else:
-            pool = corpus.search(question, k=pool_size(k), since=intent.since, until=intent.until, source=source)
+            pool = newest_versions(corpus, corpus.search(question, k=pool_size(k), since=intent.since,
+                                                         until=intent.until, source=source))
             answer = corpus.answer_hits(question, pool[:k])
             if answer.answered:
                 info.filtered = True
@@ -95,6 +96,7 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
         if intent.kind == RECENT:
             answer = _recent(corpus, question, pool, k, intent, info)
         else:
+            pool = newest_versions(corpus, pool)
             answer = corpus.answer_hits(question, pool[:k])  # the ranking of a question without intent
     info.headline, info.latest = dated.headline(answer, intent.lang)
     if intent.kind == RECENT and answer.answered:
@@ -106,6 +108,23 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
     answer.time = info
     answer.question = asked
     return answer
+
+
+def newest_versions(corpus: Any, pool: list[Hit]) -> list[Hit]:
+    """``pool`` without the passages of story versions superseded by a version also in the pool, so the
+    newest version answers. Unchanged (and no stored signature read) unless two passages of one source
+    carry the same URL or nearly the same text, which is what versions look like."""
+    suspects: set[int] = set()
+    for i, a in enumerate(pool):
+        for b in pool[:i]:
+            if (a.doc_id != b.doc_id and a.source.strip() and a.source.strip().casefold() == b.source.strip().casefold()
+                    and ((a.url and a.url == b.url) or corpus.versions.same_text(a.text, b.text))):
+                suspects.update((a.doc_id, b.doc_id))
+    if not suspects:
+        return pool
+    present = {h.doc_id for h in pool}
+    old = {d for d in corpus.versions.superseded(suspects) if corpus.versions.chain(d)[-1].doc_id in present}
+    return [h for h in pool if h.doc_id not in old]
 
 
 def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeIntent, info: TimeInfo) -> Answer:

@@ -233,3 +233,17 @@ def test_no_time_intent_ranks_and_answers_exactly_as_with_time_features_off(corp
         a, b = on.ask(q), off.ask(q)
         assert a.answer == b.answer and [ci.passage_id for ci in a.citations[:3]] == [ci.passage_id for ci in b.citations[:3]]
         assert [h.passage_id for h in on.search(q, k=5)] == [h.passage_id for h in off.search(q, k=5)]
+
+
+def test_the_newest_version_answers_an_ordinary_question_too(tmp_path):
+    settings = load_settings(env={}).replace(home=str(tmp_path / "v"))
+    with Corpus.open(settings, embedder=HashEmbedder()) as c:
+        first = c.add_document(Document(V1, "Pennzoil sues Texaco", "1987-03-01", "Reuters", path="v1"))
+        c.add_document(Document(V2, "Pennzoil sues Texaco (corrected)", "1987-03-02", "Reuters", path="v2"))
+        answer = c.ask("How much in damages does the Pennzoil lawsuit against Texaco seek?")
+        assert "10.5 billion" in answer.answer and all(ci.doc_id != first.doc_id for ci in answer.citations)
+        off = Corpus.open(settings.replace(time_features=False), embedder=HashEmbedder())
+        try:  # without the time features both versions are candidates, as before
+            assert {ci.doc_id for ci in off.ask("How much in damages does the Pennzoil lawsuit seek?").citations} >= {first.doc_id}
+        finally:
+            off.close()
