@@ -72,14 +72,14 @@ class Versions:
         the documents; a version chain needs the signatures too (512 bytes per document)."""
         generation = self.store.generation()
         if generation != self._generation:
-            self._infos = {d.doc_id: d for d in self.store.documents()}
+            self._infos = {d.doc_id: d for d in self.store.documents.list()}
             self._by_url = {}
             for info in self._infos.values():
                 if info.url and info.source:
                     self._by_url.setdefault((info.source.strip().casefold(), info.url.strip()), []).append(info.doc_id)
             self._generation, self._signed = generation, None
         if signatures and self._signed != generation:
-            rows = self.store.signatures()
+            rows = self.store.documents.signatures()
             self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
             self._matrix = neardup.signature_matrix([r.signature for r in rows])
             self._signed = generation
