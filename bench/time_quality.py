@@ -299,7 +299,8 @@ def score(q: Q, answer: Any, paths: dict[int, str], on: bool) -> dict[str, Any]:
 def build(lang: str, docs: list[Doc], work: Path):
     from retrieval import Corpus, Document, load_settings
 
-    digest = hashlib.sha1("\n".join(sorted(d.path for d in docs)).encode()).hexdigest()[:8]
+    digest = hashlib.sha1("\n".join(sorted(f"{d.path} {hashlib.sha1(d.text.encode()).hexdigest()}"
+                                             for d in docs)).encode()).hexdigest()[:8]
     settings = load_settings(env={}).replace(home=str(work / f"time-{lang}-{digest}"))  # new questions, new index
     corpus = Corpus.open(settings)
     if corpus.store.counts().documents < len(docs) * 0.9:
