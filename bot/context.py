@@ -56,6 +56,7 @@ class BotData:
         self.conversations: Conversing | None = None
         self.max_upload_mb: int = 20
         self.relevance: float | None = None  # min dense similarity for "More sources"; None: half the answer threshold
+        self.inline_latest: dict[int, str] = {}  # user id -> their newest inline query id (older ones are dropped)
 
 
 class Context(CallbackContext[ExtBot, dict, dict, BotData]):

@@ -2,17 +2,26 @@
 
 No Telegram here; the bot and the CLI use only what this module exports.
 """
+from .answer.conversation import Conversations
 from .corpus import Corpus
+from .embed.base import limit_threads
 from .errors import CitebotError, UserError
-from .settings import SETTINGS, Setting, Settings, load_settings
+from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
 from .storage import is_postgres_url, safe_location
+from .storage.keys import ApiKey, Keys, NewKey, open_keys
 from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
+from .text.lexical import terms
+from .text.passages import split_sentences
+from .text.scripts import script
 from .time.dated import text as time_text
-from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit, TimeInfo
+from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentInfo, Hit, TimeInfo
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
-    "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit", "TimeInfo", "time_text",
+    "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit", "TimeInfo", "time_text",
     # for apps keeping their own tables: the one migration runner and the engine choice
     "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
+    "script", "split_sentences", "terms",  # text helpers the bot's renderer shares with the library
+    # for the HTTP API: follow-ups, its keys, per-thread limits in its worker pool
+    "Conversations", "SettingsError", "ApiKey", "Keys", "NewKey", "open_keys", "limit_threads",
 ]

@@ -6,10 +6,11 @@ messages are handled (an edited old question is not answered again).
 """
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+from telegram.ext import (Application, CallbackQueryHandler, CommandHandler, InlineQueryHandler, MessageHandler,
+                          MessageReactionHandler, TypeHandler, filters)
 from telegram import Update
 
-from bot.handlers import buttons, gate, library, questions
+from bot.handlers import buttons, gate, inline, library, questions, reactions
 from bot.handlers.errors import on_error
 
 ADD_CAPTION = filters.CaptionRegex(r"^/add(@\w+)?(\s|$)")
@@ -42,4 +43,6 @@ def register(app: Application) -> None:
     for pattern, callback in buttons.HANDLERS:
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     app.add_handler(CallbackQueryHandler(buttons.expired))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+    app.add_handler(MessageReactionHandler(reactions.reaction))
     app.add_error_handler(on_error)

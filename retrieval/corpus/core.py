@@ -27,7 +27,7 @@ from ..text.cleaning import clean_document, clean_question, escape_surrogates, v
 from ..text.lexical import terms
 from ..text.passages import make_passages
 from ..time import answer_in_time
-from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
+from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, text_hash
 from . import neardup
 from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
@@ -329,17 +329,19 @@ class Corpus:
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
         source: str | None = None, as_of: str | None = None,
+        progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
         nearest passages are weak matches) when nothing scores above :attr:`min_score`. What the question
         says about time (recency, a period, a timeline) is applied by ``retrieval.time``; ``as_of`` (ISO
-        date) is "today" for it, else the newest document date."""
+        date) is "today" for it, else the newest document date. ``progress`` hears when the search is
+        done and, with an LLM, which generated sentences passed verification."""
         question = self._check_question(question)
         as_of = valid_date(as_of, "--as-of")
-        return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of)
+        return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
 
     def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
-                    generate: bool = True) -> Answer:
+                    generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
         """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
         False keeps it extractive even with an LLM configured (a probe, not the answer shown)."""
         rows = self.store.documents.passages([h.passage_id for h in hits])
@@ -359,6 +361,8 @@ class Corpus:
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
+            if progress is not None and answer.mode == "generative":
+                progress(AskProgress("verified", sentences=[s.text for s in answer.sentences]))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------

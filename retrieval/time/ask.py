@@ -9,9 +9,9 @@ it only gains its dated first line and, when several outlets state its fact, the
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
-from ..types import Answer, Citation, Corroboration, Hit, TimeInfo, TimelineEntry
+from ..types import Answer, AskProgress, Citation, Corroboration, Hit, TimeInfo, TimelineEntry
 from . import corroborate, dated, prior, timeline
 from .intent import PERIOD, RECENT, TimeIntent, parse_intent
 from .periods import format_date
@@ -51,11 +51,13 @@ def understand(corpus: Any, question: str, as_of: str | None) -> TimeIntent:
 
 
 def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until: str | None,
-                   source: str | None, as_of: str | None) -> Answer:
+                   source: str | None, as_of: str | None, progress: Callable[[AskProgress], None] | None = None,
+                   ) -> Answer:
     """The answer to ``question`` (already cleaned) with what it says about time applied; with the time
     features off, exactly the answer of before (no dated line, no outlet count)."""
     if not corpus.settings.time_features:
-        return corpus.answer_hits(question, corpus.search(question, k=k, since=since, until=until, source=source))
+        hits = corpus.search(question, k=k, since=since, until=until, source=source)
+        return corpus.answer_hits(question, _found(progress, hits), progress=progress)
     intent = understand(corpus, question, as_of)
     asked = question
     if intent.kind in (PERIOD, RECENT) and intent.searched:
@@ -65,7 +67,7 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
     if intent.timeline:
         pool = corpus.search(timeline.topic(question), k=TIMELINE_POOL, since=since or intent.since,
                              until=until or intent.until, source=source)
-        built = timeline.build(corpus, question, pool, settings.timeline_max, intent.lang)
+        built = timeline.build(corpus, question, _found(progress, pool), settings.timeline_max, intent.lang)
         if built is not None:
             answer, entries = built
             info.timeline = entries
@@ -84,8 +86,9 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
         else:
             pool = newest_versions(corpus, corpus.search(question, k=pool_size(k), since=intent.since,
                                                          until=intent.until, source=source))
-            answer = corpus.answer_hits(question, pool[:k])
+            answer = corpus.answer_hits(question, pool[:k], generate=False)  # does the period answer?
             if answer.answered:
+                answer = corpus.answer_hits(question, _found(progress, pool[:k]), progress=progress)
                 info.filtered = True
             else:
                 info.note = dated.text("fallback", intent.lang, label=intent.label)
@@ -94,10 +97,11 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
     if answer is None:
         pool = corpus.search(question, k=pool_size(k), since=since, until=until, source=source)
         if intent.kind == RECENT:
-            answer = _recent(corpus, question, pool, k, intent, info)
+            answer = _recent(corpus, question, pool, k, intent, progress)
         else:
             pool = newest_versions(corpus, pool)
-            answer = corpus.answer_hits(question, pool[:k])  # the ranking of a question without intent
+            # the ranking of a question without intent
+            answer = corpus.answer_hits(question, _found(progress, pool[:k]), progress=progress)
     info.headline, info.latest = dated.headline(answer, intent.lang)
     if intent.kind == RECENT and answer.answered:
         note = dated.stale_note(info.latest, intent.today, settings.stale_days, intent.lang)
@@ -127,7 +131,15 @@ def newest_versions(corpus: Any, pool: list[Hit]) -> list[Hit]:
     return [h for h in pool if h.doc_id not in old]
 
 
-def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeIntent, info: TimeInfo) -> Answer:
+def _found(progress: Callable[[AskProgress], None] | None, hits: list[Hit]) -> list[Hit]:
+    """Tell ``progress`` that the search is done (the documents being checked); returns ``hits``."""
+    if progress is not None:
+        progress(AskProgress("found", sources=len({h.doc_id for h in hits})))
+    return hits
+
+
+def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeIntent,
+            progress: Callable[[AskProgress], None] | None = None) -> Answer:
     """A "latest" question: superseded versions out of the pool, the recency prior on what is left, and
     the newest report that answers (passes the ordinary gate on its own) quoted, older ones only cited."""
     settings = corpus.settings
@@ -138,7 +150,8 @@ def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeInt
     probe = corpus.answer_hits(question, hits, prior.sentence_bonus(hits, intent.today, weights), generate=False)
     best = probe.citations[0] if probe.answered and probe.citations else None
     if best is None:
-        return corpus.answer_hits(question, hits, prior.sentence_bonus(hits, intent.today, weights))
+        return corpus.answer_hits(question, _found(progress, hits), prior.sentence_bonus(hits, intent.today, weights),
+                                  progress=progress)
     newest = best.date or ""
     for date in sorted({h.date for h in pool if h.date and h.date > newest}, reverse=True):
         group = [h for h in pool if h.date == date][:NEWEST_GROUP]
@@ -151,7 +164,7 @@ def _recent(corpus: Any, question: str, pool: list[Hit], k: int, intent: TimeInt
         # The latest answer quotes only the newest answering reports: older passages stay cited (further
         # sources) but their sentences are not quoted beside the newest.
         bonus = [b if (h.date or "") >= newest else b - OLDER for b, h in zip(bonus, hits)]
-    return corpus.answer_hits(question, hits, bonus)
+    return corpus.answer_hits(question, _found(progress, hits), bonus, progress=progress)
 
 
 def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration | None:
