@@ -22,6 +22,8 @@ BENCHMARKS = (
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
     ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
+    ("llm_hostile", "citebot ask against hostile LLM servers: wall time vs CITEBOT_LLM_TIMEOUT + 2 s, key never elsewhere"),
+    ("freshness", "followed feeds: publication to `ask` citing it (p50/p95, 100 feeds, every 1m), sync entries/s"),
 )
 
 

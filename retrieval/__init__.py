@@ -6,7 +6,10 @@ from .answer.conversation import Conversations
 from .corpus import Corpus
 from .embed.base import limit_threads
 from .errors import CitebotError, UserError
+from .ingest import IngestOptions, check_url, fetch_url, redact_url
 from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
+from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
+                      sync_sources)
 from .storage import is_postgres_url, safe_location
 from .storage.keys import ApiKey, Keys, NewKey, open_keys
 from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
@@ -19,6 +22,9 @@ from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentI
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit", "TimeInfo", "time_text",
+    "IngestOptions", "check_url", "fetch_url", "redact_url",
+    "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
+    "sync_sources",
     # for apps keeping their own tables: the one migration runner and the engine choice
     "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
     "script", "split_sentences", "terms",  # text helpers the bot's renderer shares with the library

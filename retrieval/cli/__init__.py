@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ..storage import migrate as migrate_mod
 
     migrate_mod.add_arguments(p)
+    from .sources import add_commands as add_source_commands
+
+    add_source_commands(command)
     for app in installed_apps().commands:  # the bot, the HTTP API, ...: see registry.py
         p = command(app.name, _with_settings(app.handler), app.help, exit_codes=app.exit_codes or EXIT_CODES)
         if app.configure is not None:

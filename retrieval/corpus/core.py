@@ -23,7 +23,8 @@ from ..search import MODES, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
 from ..storage.base import unit_rows
-from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
+from ..generate.injection import ingest_note
+from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
 from ..time import answer_in_time
@@ -217,7 +218,7 @@ class Corpus:
                         status = "replaced"
                     doc_id = tx.insert_document(record)
                     written[id(item)] = AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date,
-                                                  len(item.passages))
+                                                  len(item.passages), ingest_note(doc.text))
         for item in batch.items:
             result = written[id(item)] if isinstance(item, Prepared) else item
             if progress:
@@ -233,7 +234,7 @@ class Corpus:
         ``follow_links`` follows symbolic links that leave an added directory."""
         overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
         if "date" in overrides:
-            overrides["date"] = valid_date(overrides["date"], "--date")
+            overrides["date"] = valid_date(overrides["date"], "--date", strict=True)
         results: list[AddResult] = []
 
         def documents() -> Iterator[Document]:
@@ -305,7 +306,8 @@ class Corpus:
             raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1 or offset < 0:
             raise UserError("k must be at least 1 and offset at least 0")
-        filters = SearchFilters(valid_date(since, "--since"), valid_date(until, "--until"), source or None)
+        filters = SearchFilters(valid_date(since, "--since", strict=True), valid_date(until, "--until", strict=True),
+                                clean_filter(source))
         vector = None
         if mode != "lexical":
             vector = self._vectors([query], queries=True, reading=True)[0]
