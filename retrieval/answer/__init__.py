@@ -76,9 +76,12 @@ class SentenceEncoder(Protocol):
     def sentences(self, texts: list[str]) -> np.ndarray: ...
 
 
-def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules: Rules | None = None) -> Answer:
+def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules: Rules | None = None,
+            hit_bonus: list[float] | None = None) -> Answer:
     """Build the answer from a search's result (hits, their sentence spans and pages, the question vector);
-    ``encoder`` embeds the candidate sentences. Nothing is read from the store here."""
+    ``encoder`` embeds the candidate sentences. Nothing is read from the store here. ``hit_bonus`` (per
+    hit) is added to the selection score of its sentences, never to the gate: the recency prior of a
+    "latest" question (``retrieval/time/prior.py``); None for every other question."""
     rules = rules or DEFAULT_RULES
     question, hits = found.question, found.hits
     if not hits:
@@ -88,6 +91,9 @@ def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules:
     if not cands or found.vector is None:
         return weak
     _score(cands, question, hits, found.vector, encoder, rules)
+    if hit_bonus:
+        for cand in cands:
+            cand.score += hit_bonus[cand.hit_index]
     pool = [c for c in cands if not c.duplicate]
     best_gate = max(pool, key=lambda c: c.relevance)
     # The gate is the best sentence's own relevance: on XQuAD (bench/answer_quality.py) it separated

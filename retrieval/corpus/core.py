@@ -23,13 +23,24 @@ from ..generate.injection import ingest_note
 from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
+from ..time import answer_in_time
 from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, page_at, text_hash
 from . import neardup
+from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
 from .encoder import CachedEncoder
 from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
+
+
+class _Read:
+    """What one ``ask`` has read so far (its searches' passage rows and question vectors), so composing
+    the answer reads and embeds nothing again; it lives for that call only, in its own thread."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Any] = {}
+        self.vectors: dict[str, Any] = {}
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -50,6 +61,8 @@ class Corpus:
         self.encoder = CachedEncoder(self.store, lambda: embedder or make_embedder(self.settings))
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
+        self._asking = threading.local()  # per thread, what the current ask has read (rows, question vectors)
+        self.versions = Versions(self.store)  # story versions: same source, same url or near-duplicate text
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
@@ -141,6 +154,10 @@ class Corpus:
         signature = neardup.signature(doc.text)
         if not force:
             similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
+            if similar is not None and (is_newer_version(self.store.documents.info(similar.doc_id), doc)
+                                        if similar.doc_id is not None
+                                        else newer_than_pending(doc, signature, batch.prepared)):
+                similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
             if similar is not None:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
                          else f"{similar.title} earlier in this input")
@@ -280,12 +297,21 @@ class Corpus:
             raise UserError("k must be at least 1 and offset at least 0", code="bad_limit")
         filters = SearchFilters(valid_date(since, "--since", strict=True), valid_date(until, "--until", strict=True),
                                 clean_filter(source))
-        vector = self.encoder.question(query) if mode != "lexical" else None
+        read = getattr(self._asking, "read", None)  # inside an ask: what its searches already read
+        vector = None
+        if mode != "lexical":
+            vector = read.vectors.get(query) if read is not None else None
+            if vector is None:
+                vector = self.encoder.question(query)
+            if read is not None:
+                read.vectors[query] = vector
         scored = hybrid_search(
             self.store, self.embedder.name, query, vector, offset + k, mode=mode,
             fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
         )[offset:]
         rows = self.store.documents.passages([s.passage_id for s in scored])
+        if read is not None:
+            read.rows.update(rows)
         found = Retrieval(query, vector)
         for s in scored:
             row = rows.get(s.passage_id)
@@ -306,19 +332,43 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None, progress: Callable[[AskProgress], None] | None = None,
+        source: str | None = None, as_of: str | None = None,
+        progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`. ``progress``
-        hears when the search is done and, with an LLM, which generated sentences passed verification.
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. What the question
+        says about time (recency, a period, a timeline) is applied by ``retrieval.time``; ``as_of`` (ISO
+        date) is "today" for it, else the newest document date. ``progress`` hears when the search is
+        done and, with an LLM, which generated sentences passed verification.
 
-        One pass down (:meth:`retrieve`) and one back (``answer.compose`` with the cached encoder for
-        the candidate sentences; then the optional LLM answer, verified with the same encoder)."""
-        found = self.retrieve(question, k=k or self.settings.top_k, since=since, until=until, source=source)
-        if progress is not None:
-            progress(AskProgress("found", sources=len({h.doc_id for h in found.hits})))
-        answer = answer_mod.compose(found, self.encoder, self.min_score)
-        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+        One pass down and one back: each :meth:`retrieve` of this ask reads its passages and embeds the
+        question once, and :meth:`answer_hits` composes from what they read (the rows and the vector
+        kept for this ask), with the cached encoder for the candidate sentences."""
+        question = self._check_question(question)
+        as_of = valid_date(as_of, "--as-of")
+        self._asking.read = _Read()
+        try:
+            return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
+        finally:
+            self._asking.read = None
+
+    def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
+                    generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
+        """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
+        False keeps it extractive even with an LLM configured (a probe, not the answer shown). Rows and
+        the question vector this ask's searches already read are not read or embedded again."""
+        read = getattr(self._asking, "read", None)
+        rows = dict(read.rows) if read is not None else {}
+        missing = [h.passage_id for h in hits if h.passage_id not in rows]
+        if missing:
+            rows.update(self.store.documents.passages(missing))
+        vector = read.vectors.get(question) if read is not None else None
+        found = Retrieval(question, vector if vector is not None else self.encoder.question(question))
+        for hit in hits:
+            row = rows.get(hit.passage_id)
+            found.add(hit, row.sentences if row else [], row.page_starts if row else [])
+        answer = answer_mod.compose(found, self.encoder, self.min_score, hit_bonus=hit_bonus)
+        if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, self.encoder.sentences)

@@ -2,7 +2,9 @@
 
 Adding, reindexing, searching and answering all embed through :class:`CachedEncoder`, so no text reaches
 the model twice. The answer layer gets this object (``compose(found, encoder, ...)``) instead of calling
-back into ``Corpus``: a question goes down once (search) and comes back once (the answer).
+back into ``Corpus``: a question goes down once (search) and comes back once (the answer). Question
+vectors, and any vector computed while answering, live in an in-memory LRU (``memory_cache``): asking
+never writes to the store.
 """
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from ..embed import Embedder
 from ..storage import Storage
 from ..storage.base import unit_rows
 from ..types import text_hash
+from .memory_cache import VectorLRU
 
-QUERY_CACHE = "#query"  # question vectors are cached under "<model>#query", apart from passage vectors
-QUERY_CACHE_MAX = 2000  # ... and at most this many of them (a bot sees endless distinct questions)
+QUERY_CACHE = "#query"  # question vectors are keyed "<model>#query", apart from passage vectors
+QUERY_CACHE_MAX = 2000  # question vectors kept in memory per process (never in the store: asking writes nothing)
 
 
 class CachedEncoder:
@@ -29,6 +32,7 @@ class CachedEncoder:
         self.store = store
         self._load = load
         self._model: Embedder | None = None
+        self.memory = VectorLRU(QUERY_CACHE_MAX)  # vectors computed while answering: never written
 
     @property
     def model(self) -> Embedder:
@@ -50,23 +54,29 @@ class CachedEncoder:
         return self.vectors(texts)
 
     def sentences(self, texts: list[str]) -> np.ndarray:
-        """Answer sentence vectors on the question path: caching new ones is best-effort."""
+        """Answer sentence vectors on the question path: read from the store, any missing one computed into
+        memory (never written)."""
         return self.vectors(texts, reading=True)
 
     def question(self, text: str) -> np.ndarray:
-        """One question's vector, cached apart under ``<model>#query``."""
+        """One question's vector, from (or into) the in-memory LRU under ``<model>#query``."""
         return self.vectors([text], queries=True, reading=True)[0]
 
     def vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
         """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
 
-        Question vectors (``queries``) are cached apart, under ``<model>#query``, and only the last
-        QUERY_CACHE_MAX of them are kept. ``reading`` marks the question path, where caching new vectors
-        is best-effort (never waits for a writer, never fails on a read-only index)."""
+        Question vectors (``queries``) live only in the in-memory LRU; ``reading`` marks the question path,
+        which reads the store's cache but never writes to it (a vector it must compute goes to the same
+        LRU): a question never opens a write transaction."""
         model = self.model
         key = model.name + QUERY_CACHE if queries else model.name
         hashes = [text_hash(t) for t in texts]
-        cached = _usable(self.store.embeddings.cached(key, hashes)) if texts else {}
+        if queries:
+            cached = self.memory.get(key, hashes)
+        else:
+            cached = _usable(self.store.embeddings.cached(key, hashes)) if texts else {}
+            if reading and len(cached) < len(set(hashes)):
+                cached.update(self.memory.get(key, [h for h in hashes if h not in cached]))
         todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
         if todo:
             encode = model.encode_queries if queries else model.encode_passages
@@ -74,18 +84,18 @@ class CachedEncoder:
             if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
                 cached = {}  # damaged vectors of another size in the cache: the model's own win
                 fresh = dict(zip(hashes, encode(texts)))
-            stored = self.store.embeddings.put(key, fresh, wait=not reading)
-            if queries and stored:
-                self.store.embeddings.trim(key, QUERY_CACHE_MAX, recent=list(fresh))
+            if queries or reading:
+                self.memory.put(key, fresh)
+            else:
+                self.store.embeddings.put(key, fresh)
             cached.update(fresh)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([cached[h] for h in hashes]).astype(np.float32)
 
     def forget_questions(self, questions: Iterable[str]) -> int:
-        """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self.store.embeddings.delete(self.name + QUERY_CACHE, [text_hash(q) for q in questions],
-                                            keep_used=False)
+        """Drop these questions' vectors from memory (the eval does, so its timings include embedding them)."""
+        return self.memory.forget(self.name + QUERY_CACHE, [text_hash(q) for q in questions])
 
 
 def _usable(cached: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
