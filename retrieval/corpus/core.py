@@ -352,16 +352,22 @@ class Corpus:
         finally:
             self._asking.read = None
 
+    def passage_rows(self, ids: list[int]) -> dict[int, Any]:
+        """Stored passages by id; inside an ``ask``, those its searches already read come from memory."""
+        read = getattr(self._asking, "read", None)
+        rows = {i: read.rows[i] for i in ids if i in read.rows} if read is not None else {}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            rows.update(self.store.documents.passages(missing))
+        return rows
+
     def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
                     generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
         """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
         False keeps it extractive even with an LLM configured (a probe, not the answer shown). Rows and
         the question vector this ask's searches already read are not read or embedded again."""
         read = getattr(self._asking, "read", None)
-        rows = dict(read.rows) if read is not None else {}
-        missing = [h.passage_id for h in hits if h.passage_id not in rows]
-        if missing:
-            rows.update(self.store.documents.passages(missing))
+        rows = self.passage_rows([h.passage_id for h in hits])
         vector = read.vectors.get(question) if read is not None else None
         found = Retrieval(question, vector if vector is not None else self.encoder.question(question))
         for hit in hits:
