@@ -6,8 +6,13 @@ from .corpus import Corpus
 from .errors import CitebotError, UserError
 from .settings import SETTINGS, Setting, Settings, load_settings
 from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
+from .corpus.posts import PostOutcome, add_post
+from .ingest.telegram import Post, PlainText, plain_text
+from .watch import Pending, Watch, Watches, check_watches, open_watches
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
+    "Post", "PlainText", "PostOutcome", "add_post", "plain_text",
+    "Pending", "Watch", "Watches", "check_watches", "open_watches",
 ]

@@ -162,6 +162,13 @@ SETTINGS: tuple[Setting, ...] = (
             "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
             "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
             bounds=(0.0, 1.0)),
+    Setting("watch_max_per_user", 10, "CITEBOT_WATCH_MAX_PER_USER",
+            "Standing questions (`/watch`, `citebot watch add`) one user may keep (a chat's, when no user is "
+            "named); one more is refused with a clear message.", int, group="watch", bounds=(1, 1000)),
+    Setting("watch_push_minutes", 60, "CITEBOT_WATCH_PUSH_MINUTES",
+            "At most one push per standing question in this many minutes; a passage that answers it sooner "
+            "is not pushed (it stays in the library, and `ask` finds it). 0 pushes every answering passage.",
+            int, group="watch", bounds=(0, 10080)),
 )
 
 
@@ -195,6 +202,8 @@ class Typed:
     llm_max_tokens: int
     llm_stream: bool
     llm_min_support: float
+    watch_max_per_user: int
+    watch_push_minutes: int
 
     @property
     def home_path(self) -> Path:

@@ -37,7 +37,7 @@ def _formats_help() -> str:
     """The formats `add` reads, from the one suffix / content-type table."""
     from ..ingest import FORMATS
 
-    lines = [f"  {f.name:<9} {' '.join(f.suffixes)}" + ("  (one document per line or row)" if f.bulk else "")
+    lines = [f"  {f.name:<9} {' '.join(f.suffixes)}" + (f"  ({f.note})" if f.note else "")
              for f in FORMATS]
     return "formats (by file suffix, or by content type for URLs):\n" + "\n".join(lines)
 
