@@ -110,7 +110,7 @@ def plain_text(text: str | None, entities: Iterable[Any] = ()) -> PlainText:
         visible = text[start:end]
         if entity.kind == "text_link" and entity.url:
             links.append((start, entity.url))
-            if not re.search(r"\w", visible):  # an invisible link (a preview image behind "\u200b")
+            if _invisible(visible):  # a preview image behind "\u200b": no words to keep
                 drop.append((start, end))
         elif entity.kind in _ADDRESS_KINDS:
             links.append((start, _with_scheme(visible.strip())))
@@ -136,13 +136,18 @@ def export_text(parts: Any) -> PlainText:
         kind, visible = str(part.get("type", "")), str(part.get("text", "") or "")
         if kind == "text_link" and part.get("href"):
             links.append(str(part["href"]))
-            if not re.search(r"\w", visible):
+            if _invisible(visible):
                 continue
         elif kind in _ADDRESS_KINDS:
             links.append(_with_scheme(visible.strip()))
             continue
         out.append(visible)
     return PlainText(_tidy("".join(out)), _unique(links))
+
+
+def _invisible(visible: str) -> bool:
+    """Link text with nothing to read and no space to keep (a space between two words stays)."""
+    return not re.search(r"\w", visible) and not any(ch.isspace() for ch in visible)
 
 
 def _with_scheme(address: str) -> str:
@@ -276,8 +281,9 @@ def plan_post(post: Post) -> PostPlan:
         return PostPlan("fetch", fallback, url=link, reason=f"{words} words and a link: the article is indexed")
     if fallback is not None:
         return PostPlan("index", fallback)
-    what = "no text" if not post.text.text.strip() else f"only {words} word{'s' if words != 1 else ''}"
-    return PostPlan("skip", reason=f"{what} of its own and no article link (fewer than {MIN_WORDS} words)")
+    what = "no text" if not post.text.text.strip() else f"{words} word{'' if words == 1 else 's'} of its own"
+    return PostPlan("skip", reason=f"short post: {what} and no article link (posts under {MIN_WORDS} words "
+                                   "are not indexed)")
 
 
 def fill_article(doc: Document, source: str, date: str | None) -> Document:
