@@ -5,6 +5,8 @@ No Telegram here; the bot and the CLI use only what this module exports.
 from .corpus import Corpus
 from .errors import CitebotError, UserError
 from .settings import SETTINGS, Setting, Settings, load_settings
+from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
+                      sync_sources)
 from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
 from .corpus.posts import PostOutcome, add_post
 from .ingest.telegram import Post, PlainText, plain_text
@@ -13,6 +15,8 @@ from .watch import Pending, Watch, Watches, check_watches, open_watches
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
     "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
+    "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
+    "sync_sources",
     "Post", "PlainText", "PostOutcome", "add_post", "plain_text",
     "Pending", "Watch", "Watches", "check_watches", "open_watches",
 ]

@@ -162,6 +162,12 @@ SETTINGS: tuple[Setting, ...] = (
             "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
             "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
             bounds=(0.0, 1.0)),
+    Setting("sync_host_delay", 1.0, "CITEBOT_SYNC_HOST_DELAY",
+            "Seconds `citebot sync` waits between two requests to the same host (one request at a time per host); "
+            "see docs/sources.md.", float, group="sources", bounds=(0.0, 600)),
+    Setting("sync_max_entries", 200, "CITEBOT_SYNC_MAX_ENTRIES",
+            "New or changed entries indexed per source per sync; the rest follow on the next syncs.", int,
+            group="sources", bounds=(1, 100_000)),
     Setting("watch_max_per_user", 10, "CITEBOT_WATCH_MAX_PER_USER",
             "Standing questions (`/watch`, `citebot watch add`) one user may keep (a chat's, when no user is "
             "named); one more is refused with a clear message.", int, group="watch", bounds=(1, 1000)),
@@ -202,6 +208,8 @@ class Typed:
     llm_max_tokens: int
     llm_stream: bool
     llm_min_support: float
+    sync_host_delay: float
+    sync_max_entries: int
     watch_max_per_user: int
     watch_push_minutes: int
 

@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate_mod.add_arguments(p)
     command("bot", cmd_bot, "Run the Telegram bot (needs TELEGRAM_BOT_TOKEN).")
+    from .sources import add_commands as add_source_commands
+
+    add_source_commands(command)
     return parser
 
 

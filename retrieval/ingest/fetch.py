@@ -16,8 +16,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from retrieval.errors import UserError
 from retrieval.types import Document
@@ -32,12 +32,15 @@ _CHUNK = 65536
 
 @dataclass
 class Response:
-    """What was fetched: the url after redirects, the declared content type and the body."""
+    """What was fetched: the url after redirects, the declared content type and the body; ``status`` and
+    ``headers`` for callers that send conditional requests (a 304 comes back with an empty body)."""
 
     url: str
     content_type: str
     charset: str
     body: bytes
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class _Guard:
@@ -173,9 +176,11 @@ def _split(url: str) -> urllib.parse.SplitResult:
     return parts
 
 
-def fetch(url: str, options: IngestOptions) -> Response:
+def fetch(url: str, options: IngestOptions, headers: Mapping[str, str] | None = None) -> Response:
     """GET ``url``; raises UserError on refused addresses, HTTP errors, the deadline, incomplete bodies
-    and bodies over the size limit."""
+    and bodies over the size limit. ``headers`` are sent too (a User-Agent, If-None-Match, ...); a 304
+    answer is returned with ``status=304``; an HTTP error's UserError carries ``status`` and the
+    server's ``retry_after`` seconds (None when it gave none)."""
     parts = _split(url)
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         raise UserError(f"{url}: not an http(s) URL")
@@ -184,7 +189,7 @@ def fetch(url: str, options: IngestOptions) -> Response:
         if parts.hostname in {"127.0.0.1", "localhost", "::1"}:
             handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach our own loopback
         opener = urllib.request.build_opener(*handlers)
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*", **(headers or {})})
         try:
             return _read(opener, request, url, options, guard)
         except UserError as exc:
@@ -193,7 +198,11 @@ def fetch(url: str, options: IngestOptions) -> Response:
             message = str(exc)
             raise UserError(message if message.startswith(url) else f"{url}: {message}") from None
         except urllib.error.HTTPError as exc:
-            raise UserError(f"{url}: HTTP error {exc.code} {exc.reason}") from None
+            if exc.code == 304 and headers:
+                return Response(url=url, content_type="", charset="", body=b"", status=304,
+                                headers={k.lower(): v for k, v in exc.headers.items()})
+            raise UserError(f"{url}: HTTP error {exc.code} {exc.reason}", code="http_error", status=exc.code,
+                            retry_after=_retry_after(exc.headers.get("Retry-After"))) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
             if guard.expired:
                 raise _deadline(url, options) from None
@@ -207,6 +216,21 @@ def fetch(url: str, options: IngestOptions) -> Response:
             if isinstance(exc, urllib.error.URLError):
                 raise UserError(f"{url}: cannot fetch ({reason})") from None
             raise UserError(f"{url}: connection failed ({type(exc).__name__}: {exc})") from None
+
+
+def _retry_after(raw: str | None) -> float | None:
+    """Retry-After as seconds from now: a number of seconds or an HTTP date; None when absent or bad."""
+    if not raw:
+        return None
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) < 10:
+        return float(text)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _deadline(url: str, options: IngestOptions) -> UserError:
@@ -237,7 +261,8 @@ def _read(opener: urllib.request.OpenerDirector, request: urllib.request.Request
             raise UserError(f"{url}: incomplete response: the connection closed after {size} of {length} bytes")
         content_type = resp.headers.get_content_type() or ""
         charset = resp.headers.get_content_charset() or ""
-        return Response(url=resp.geturl(), content_type=content_type.lower(), charset=charset, body=b"".join(chunks))
+        return Response(url=resp.geturl(), content_type=content_type.lower(), charset=charset, body=b"".join(chunks),
+                        status=resp.status, headers={k.lower(): v for k, v in resp.headers.items()})
 
 
 def load_url(url: str, options: IngestOptions | None = None) -> Loaded:
