@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sources import add_commands as add_source_commands
 
     add_source_commands(command)
+    from .watch import add_commands as add_watch_commands
+
+    add_watch_commands(command)
     return parser
 
 
