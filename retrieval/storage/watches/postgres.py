@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import UserError
 from ..migrations import Migration, apply_postgres
-from . import COMPONENT, GONE, QUEUED, SEEN, THROTTLED, Added, Push, Watch, WatchStore
+from .base import COMPONENT, GONE, QUEUED, SEEN, THROTTLED, Added, Push, Watch, WatchStore
 
 POOL_MAX = 4
 

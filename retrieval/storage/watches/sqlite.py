@@ -13,7 +13,7 @@ from typing import Any
 
 from ...errors import UserError
 from ..migrations import Migration, apply_sqlite
-from . import COMPONENT, GONE, QUEUED, SEEN, THROTTLED, Added, Push, Watch, WatchStore
+from .base import COMPONENT, GONE, QUEUED, SEEN, THROTTLED, Added, Push, Watch, WatchStore
 
 BUSY_TIMEOUT_S = 30.0
 
