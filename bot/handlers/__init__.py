@@ -1,4 +1,5 @@
-"""Telegram update handlers, by concern: access (gate), questions, buttons, library; wired here.
+"""Telegram update handlers, by concern: access (gate), questions, buttons, library, channel posts
+(channels), followed sources (follow), standing questions (watches); wired here.
 
 Handlers stay thin ``async def handler(update, context)`` functions: corpus and storage calls run in
 worker threads (``common.blocking``), every text shown is escaped by ``bot.render``. Only new
