@@ -20,6 +20,7 @@ BENCHMARKS = (
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
     ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
+    ("freshness", "followed feeds: publication to `ask` citing it (p50/p95, 100 feeds, every 1m), sync entries/s"),
 )
 
 

@@ -15,6 +15,7 @@ import html
 import json
 import re
 import urllib.parse
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -80,7 +81,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
                               sanitize_html=True, resolve_relative_uris=True)
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
-    if not version and not entries:
+    if not entries and (not version or parsed.get("bozo")):
         head = body[:2000].lower()
         if b"<html" in head or b"<!doctype html" in head:
             raise UserError(f"{url}: this is an HTML page, not a feed (RSS, Atom or JSON Feed)", code="not_a_feed")
@@ -90,11 +91,17 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     feed = parsed.get("feed") or {}
     out = ParsedFeed(title=_plain(feed.get("title", "")), format=version or "rss")
     for item in entries:
-        entry = _feedparser_entry(item, url)
+        with warnings.catch_warnings():  # feedparser warns when `updated` falls back to `published`
+            warnings.simplefilter("ignore", DeprecationWarning)
+            entry = _feedparser_entry(item, url)
         if isinstance(entry, str):
             out.skipped.append(entry)
         else:
             out.entries.append(entry)
+    if parsed.get("bozo") and not out.entries:  # broken XML and nothing readable in it: not an empty feed
+        problem = parsed.get("bozo_exception")
+        detail = f" ({str(problem).splitlines()[0][:200]})" if problem else ""
+        raise UserError(f"{url}: not a readable feed{detail}", code="not_a_feed")
     return out
 
 

@@ -14,7 +14,7 @@ import psycopg
 
 from ...errors import UserError
 from ..migrations import Migration, apply_postgres
-from . import Sources
+from .base import Sources
 from .model import SeenEntry, Source, SourceState
 from .sqlite import _COLUMNS, row_source
 

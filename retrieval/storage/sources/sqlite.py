@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from ..migrations import Migration, apply_sqlite
-from . import Sources
+from .base import Sources
 from .model import SeenEntry, Source, SourceState
 
 try:
