@@ -11,6 +11,7 @@ import pytest
 from retrieval import Corpus, load_settings, open_sources
 from tests.bot.conftest import ADMIN, STRANGER, USER
 from tests.fakes.bot_api import parse_telegram_html
+from tests.fakes.feed_server import FeedServer, reuters_stories
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.telegram_posts import as_bot_api, raw_posts
 
@@ -30,7 +31,9 @@ def ria_posts() -> dict[int, object]:
 @pytest.fixture
 def corpus(tmp_path):
     """A corpus in the bot's home with the hash embedder (the bot's own fixture loads the real model)."""
-    with Corpus(load_settings(env={}).replace(home=str(tmp_path / "index")), embedder=HashEmbedder()) as opened:
+    settings = load_settings(env={}).replace(home=str(tmp_path / "index"), allow_private_urls=True,
+                                              sync_host_delay=0.0)  # the test's feed site is on 127.0.0.1
+    with Corpus(settings, embedder=HashEmbedder()) as opened:
         yield opened
 
 
@@ -180,6 +183,26 @@ def test_admins_manage_sources_others_see_documents(bot, fake_api, tmp_path):
     with open_sources(load_settings(env={"CITEBOT_HOME": str(tmp_path / "index")})) as sources:
         assert sources.list() == []
     assert fake_api.rejected == [("getChat", "Bad Request: chat not found")]  # @no_such_channel
+
+
+def test_the_bot_syncs_a_followed_feed_on_its_schedule_and_pushes_a_watch(bot, corpus, fake_api):
+    """The JobQueue schedule inside `citebot bot`: /follow a feed, its entries are indexed; a new entry that
+    answers a standing question is pushed once."""
+    first, second, third = reuters_stories(3)
+    question = " ".join(third.body.split()[:12]).rstrip(",.;") + "?"
+    with FeedServer() as server:
+        server.site.publish(first, second)
+        bot()
+        assert says(fake_api, ADMIN, f"/follow {server.url}/feed.xml 1s").startswith("Following 127.0.0.1")
+        fake_api.wait_for(lambda: len(corpus.documents()) == 2)
+        assert says(fake_api, USER, f"/watch {question}").startswith("Watching: ")
+        server.site.publish(third)
+        push = fake_api.wait_messages(USER, 2)[1]
+    assert visible(push).startswith(f"🔔 New on your watch: {question}")
+    assert f'href="{server.url}/articles/{third.slug}.html"' in push["text"]
+    assert len(corpus.documents()) == 3
+    assert len(fake_api.bot_messages(USER)) == 2
+    assert fake_api.rejected == []
 
 
 # -- hostile channels ------------------------------------------------------------------------------------
