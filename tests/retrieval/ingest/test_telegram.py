@@ -240,3 +240,20 @@ def test_a_json_file_that_is_no_export_is_one_clear_error(tmp_path, hashed_cli, 
     err = capsys.readouterr().err
     assert "package.json: not a Telegram Desktop export" in err
     assert "result.json: not valid JSON" in err
+
+
+def test_a_whole_account_export_reads_every_chat(tmp_path):
+    from retrieval.ingest.origin import Origin
+    from retrieval.ingest.telegram import load_export
+
+    data = {"about": "Here is the data you requested.", "chats": {"about": "…", "list": [
+        {"name": "Новости", "type": "public_channel", "id": 1234567890, "messages": [
+            {"id": 10, "type": "message", "date_unixtime": "1714555800", "text": LONG}]},
+        {"name": "Заметки", "type": "private_group", "id": 555, "messages": [
+            {"id": 3, "type": "message", "date": "2024-05-02T10:00:00", "text": ["Короткий текст"]},
+            {"id": "x", "type": "message", "text": "сломанное сообщение без номера"}]}]}}
+    loaded = load_export(json.dumps(data).encode(), Origin(path=str(tmp_path / "result.json"), label="result.json"))
+    assert [(d.source, d.path, d.date) for d in loaded.documents] == [
+        ("Новости", "telegram:1234567890/10", "2024-05-01")]
+    assert [(s.label, s.reason.split(":")[0]) for s in loaded.skipped] == [("https://t.me/c/555/3", "short post")]
+    assert [str(e.error) for e in loaded.errors] == ["result.json: message 2 has no id"]
