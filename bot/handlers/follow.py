@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 
-from retrieval import UserError
+from retrieval import Source, UserError
 
 from bot.channels import channel_problem
 from bot.context import Context
@@ -33,13 +33,15 @@ _CHANNEL = re.compile(r"^(?:@|(?:https?://)?t\.me/)([A-Za-z][A-Za-z0-9_]{3,31})/
 
 
 def every_text(seconds: int) -> str:
+    """An interval as `/follow` takes it: 90s, 30m, 2h, 1d."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
 
 
-def source_line(source, language: str) -> str:  # type: ignore[no-untyped-def]
+def source_line(source: Source, language: str) -> str:
+    """One followed source as a line of `/sources`: id, kind, name, interval, and its state."""
     state = source.state
     if state.last_error:
         status = t("source_error", language, error=esc(state.last_error[:300]), failures=state.failures)

@@ -343,6 +343,7 @@ class Corpus:
         are ranked as hybrid search would weigh them, by cosine similarity and the share of the
         question's words they hold."""
         question = self._check_question(question)
+        # the passage ids of each document, read through the store's export (one document per call)
         ids = [p.passage_id for d in sorted(set(int(i) for i in doc_ids))
                for stored in self.store.export_documents(after_id=d - 1, limit=1) if stored.record.doc_id == d
                for p in stored.record.passages if p.passage_id is not None]
