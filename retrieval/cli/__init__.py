@@ -15,8 +15,10 @@ from typing import Callable, NoReturn, Sequence
 from ..errors import CitebotError, UserError
 from ..search import MODES
 from ..settings import SettingsError
-from .commands import (cmd_add, cmd_ask, cmd_bot, cmd_chat, cmd_eval, cmd_list, cmd_migrate, cmd_reindex,
-                       cmd_remove, cmd_search, cmd_settings, cmd_show, cmd_stats, cmd_verify, doc_ref, extra_settings)
+from .commands import (cmd_add, cmd_ask, cmd_chat, cmd_eval, cmd_list, cmd_migrate, cmd_reindex,
+                       cmd_remove, cmd_search, cmd_settings, cmd_show, cmd_stats, cmd_verify, cli_settings, doc_ref,
+                       extra_settings)
+from .registry import installed_apps
 from .output import (EXIT_USER_ERROR, GuardedStdout, OutputError, format_answer, format_hits, output_failed,
                      printable, safe_streams)
 
@@ -146,14 +148,26 @@ def build_parser() -> argparse.ArgumentParser:
     from ..storage import migrate as migrate_mod
 
     migrate_mod.add_arguments(p)
-    command("bot", cmd_bot, "Run the Telegram bot (needs TELEGRAM_BOT_TOKEN).")
     from .sources import add_commands as add_source_commands
 
     add_source_commands(command)
     from .watch import add_commands as add_watch_commands
 
     add_watch_commands(command)
+    for app in installed_apps().commands:  # the bot, the HTTP API, ...: see registry.py
+        p = command(app.name, _with_settings(app.handler), app.help, exit_codes=app.exit_codes or EXIT_CODES)
+        if app.configure is not None:
+            app.configure(p)
     return parser
+
+
+def _with_settings(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """An app command gets the loaded settings (with --home applied) as ``args.settings``."""
+    def run(args: argparse.Namespace) -> int:
+        args.settings = cli_settings(args)
+        return handler(args) or 0
+
+    return run
 
 
 def _hint(message: str, argv: Sequence[str]) -> str:

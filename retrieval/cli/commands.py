@@ -35,12 +35,10 @@ def doc_ref(raw: str) -> int | str:
 
 
 def extra_settings() -> tuple[Setting, ...]:
-    """Settings declared by the bot package, so `citebot settings` and the README list them too."""
-    try:
-        from bot.settings import BOT_SETTINGS
-    except ImportError:
-        return ()
-    return tuple(BOT_SETTINGS)
+    """Settings declared by the installed apps (the bot, the API), so `citebot settings` and the docs list them."""
+    from .registry import app_settings
+
+    return app_settings()
 
 
 def cli_settings(args: argparse.Namespace) -> Settings:
@@ -266,10 +264,3 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     return migrate.run(args, cli_settings(args))
 
-
-def cmd_bot(args: argparse.Namespace) -> int:
-    try:
-        from bot.app import run
-    except ImportError as exc:
-        raise UserError(f"the Telegram bot is not available: {exc}") from None
-    return run(cli_settings(args)) or 0
