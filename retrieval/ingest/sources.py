@@ -23,6 +23,7 @@ from . import formats
 from .fetch import load_url
 from .options import IngestOptions
 from .origin import LinkedArticle, Loaded, Origin
+from .telegram import fill_article
 
 SUPPORTED_SUFFIXES = formats.SUPPORTED_SUFFIXES
 
@@ -109,8 +110,6 @@ def _labelled(label: str, loaded: Loaded,
 def _article(article: LinkedArticle, options: IngestOptions) -> Iterator[tuple[str, list[Document] | Exception]]:
     """A record's linked article, fetched under the same rules as ``add URL`` (address checks, limits);
     when it cannot be fetched, the record's own fallback document (if any) and the one-line error."""
-    from .telegram import fill_article
-
     try:
         docs = load_url(article.url, options).documents
     except UserError as exc:
