@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 NOT_ADMIN = "the bot is not an administrator of this channel: its new posts do not reach citebot"
 GONE = "the channel cannot be found (deleted, or the bot was removed from it)"
-ATTEMPTS = 3  # a post is retried this many times when the library is busy (a long write elsewhere)
+ATTEMPTS = 3  # a post is tried this many times when the library is busy (a long write elsewhere)
+RETRY_DELAY = 1.0  # seconds before the second attempt (doubling)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def index_post(data: Any, message: Message, edited: bool) -> Indexed:
             if attempt == ATTEMPTS - 1:
                 record_problem(sources, source, f"{post.label} could not be indexed: {exc}")
                 raise
-            time.sleep(1.0 + attempt)
+            time.sleep(RETRY_DELAY * 2 ** attempt)
     assert outcome is not None
     record_post(sources, source, post, outcome)
     queued = check_watches(data.corpus, data.watches, outcome.doc_ids) if outcome.doc_ids else 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval import Corpus, load_settings, open_sources
+from retrieval import Corpus, UserError, load_settings, open_sources
 from tests.bot.conftest import ADMIN, STRANGER, USER
 from tests.fakes.bot_api import parse_telegram_html
 from tests.fakes.feed_server import FeedServer, reuters_stories
@@ -266,3 +266,27 @@ def test_a_push_to_a_chat_that_blocked_the_bot_is_dropped_not_retried(bot, corpu
     fake_api.wait_for(lambda: running.app.bot_data.watches.pending() == [])  # marked: not retried every round
     sends = [c for c in fake_api.calls_to("sendMessage") if int(c.params["chat_id"]) == USER]
     assert len(sends) == 2  # the confirmation, then the one refused push
+
+
+def test_a_post_the_library_cannot_take_is_kept_in_the_source_state_not_announced_in_the_channel(
+        bot, corpus, fake_api, monkeypatch, quiet_logs):
+    monkeypatch.setattr("bot.channels.RETRY_DELAY", 0.01)
+    running = bot()
+    follow(fake_api)
+
+    def busy(*args, **kwargs):
+        raise UserError("the index is busy: another process is writing; try again in a moment")
+
+    monkeypatch.setattr(corpus, "add_documents", busy)
+    message = publish(fake_api, ria_posts()[271601])
+    link = f"https://t.me/rian_ru/{message['message_id']}"
+    sources = running.app.bot_data.sources
+    fake_api.wait_for(lambda: link in sources.get(1).state.last_error)
+    assert sources.get(1).state.last_error == f"{link} could not be indexed: the index is busy: another process " \
+                                              "is writing; try again in a moment"
+    fake_api.wait_for(lambda: "error while handling an update" in quiet_logs.text)
+    assert [c for c in fake_api.calls_to("sendMessage") if int(c.params["chat_id"]) == RIA] == []
+    monkeypatch.undo()
+    cats = publish(fake_api, ria_posts()[271627])  # the library is back: the next post goes in
+    fake_api.wait_for(lambda: indexed(corpus, cats["message_id"]))
+    assert sources.get(1).state.last_error == ""
