@@ -290,3 +290,25 @@ def test_a_post_the_library_cannot_take_is_kept_in_the_source_state_not_announce
     cats = publish(fake_api, ria_posts()[271627])  # the library is back: the next post goes in
     fake_api.wait_for(lambda: indexed(corpus, cats["message_id"]))
     assert sources.get(1).state.last_error == ""
+
+
+def test_on_postgresql_a_followed_post_answers_and_pushes_once(tmp_path, pg_url, start_bot, fake_api):
+    """The same chain with every store in PostgreSQL (corpus, bot tables, sources, watches)."""
+    settings = load_settings(env={}).replace(home=str(tmp_path / "index"), database_url=pg_url)
+    with Corpus(settings, embedder=HashEmbedder()) as pg_corpus:
+        fake_api.add_channel(RIA, "РИА Новости", "rian_ru")
+        running = start_bot(pg_corpus, CITEBOT_DATABASE_URL=pg_url, **FAST)
+        try:
+            assert follow(fake_api).startswith("Following РИА Новости (source 1")
+            says(fake_api, USER, f"/watch {CATS_QUESTION}", "ru")
+            cats = publish(fake_api, ria_posts()[271601])
+            push = fake_api.wait_messages(USER, 2)[1]
+            assert f'href="https://t.me/rian_ru/{cats["message_id"]}"' in push["text"]
+            answer = says(fake_api, USER, CATS_QUESTION, "ru")
+            assert "Кошки стали самыми популярными питомцами у россиян" in answer
+            fake_api.wait_for(lambda: running.app.bot_data.watches.pending() == [])
+            assert len([m for m in fake_api.bot_messages(USER) if "🔔" in m["text"]]) == 1
+        finally:
+            running.stop()
+            running.app.bot_data.close()
+    assert fake_api.rejected == []
