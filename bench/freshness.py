@@ -165,12 +165,14 @@ def throughput(args: argparse.Namespace, stories: list, fetch_articles: bool) ->
         sources = stack.enter_context(open_sources(settings))
         for i, server in enumerate(hosts):
             sources.add(f"{server.url}/f/{i}.xml", every="1m")
-        fetcher = Fetcher(IngestOptions.from_settings(settings), HostGate(delay=float(settings.values["sync_host_delay"])))
+        delay = float(settings.values["sync_host_delay"]) if args.host_delay is None else args.host_delay
+        fetcher = Fetcher(IngestOptions.from_settings(settings), HostGate(delay=delay))
         started = time.perf_counter()
         report = sync_sources(corpus, sources, fetcher=fetcher, options=SyncOptions(fetch_articles=fetch_articles))
         seconds = time.perf_counter() - started
     indexed = len(report.new_doc_ids)
     return {"fetch_articles": fetch_articles, "feeds": args.feeds, "entries": len(chosen), "indexed": indexed,
+            "host_delay_s": delay,
             "errors": len(report.errors), "seconds": round(seconds, 1),
             "entries_per_s": round(len(chosen) / seconds, 2) if seconds else None}
 
@@ -183,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=150.0, help="seconds over which they are published")
     parser.add_argument("--every", default="1m")
     parser.add_argument("--per-feed", type=int, default=5, help="entries per feed in the throughput pass")
+    parser.add_argument("--host-delay", type=float, default=None,
+                        help="seconds between requests to one host in the throughput pass (default: the setting, 1 s)")
+    parser.add_argument("--articles-only", action="store_true", help="throughput: only the pass with article fetches")
     parser.add_argument("--skip-freshness", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv)
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     stories = reuters_stories(needed, files=8)
     result: dict = {"machine": facts}
     if not args.skip_throughput:
-        for fetch_articles in (False, True):
+        for fetch_articles in ((True,) if args.articles_only else (False, True)):
             log(f"throughput: {args.feeds} feeds x {args.per_feed} entries, article fetches {fetch_articles}")
             result[f"throughput_{'articles' if fetch_articles else 'feed_text'}"] = throughput(
                 args, [s for s in reuters_stories(needed, files=8)], fetch_articles)
@@ -213,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         if key in result:
             t = result[key]
             rows.append(f"| sync throughput, {'with' if t['fetch_articles'] else 'without'} article fetches "
-                        f"({t['entries']} entries, {t['feeds']} feeds) | {t['entries_per_s']} entries/s "
+                        f"({t['entries']} entries, {t['feeds']} feeds, host delay {t['host_delay_s']:g} s) | "
+                        f"{t['entries_per_s']} entries/s "
                         f"({t['seconds']} s, {t['errors']} errors) |")
     rows.append(f"| machine | {facts['cpu']}, {facts['cores']} cores, {facts['ram_gb']} GB, Python {facts['python']}, "
                 f"load {facts['load_1m_at_start']} at start |")

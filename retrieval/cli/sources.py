@@ -2,7 +2,7 @@
 
 Kept apart from ``commands`` so the followed-sources commands live with one owner. `sync --once` syncs
 every due source and exits; without it, `sync` loops until SIGINT or SIGTERM, finishing the source it
-is on (a kill -9 is safe too: see retrieval/sources/sync.py).
+is on and leaving the sources not yet started (a kill -9 is safe too: see retrieval/sources/sync.py).
 """
 from __future__ import annotations
 

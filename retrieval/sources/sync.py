@@ -12,6 +12,7 @@ its consecutive-failure count and an exponential backoff; one bad entry never st
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from ..types import Document
 from . import folders
 from .feeds import Entry, parse_feed
 from .http import Fetcher, FeedResponse
-from .model import SeenEntry, Source, SourceResult, SyncReport, next_due_after, now_ts
+from .model import INDEX_LOCK, SeenEntry, Source, SourceResult, SyncReport, next_due_after, now_ts
 from .sitemaps import MAX_CHILD_SITEMAPS, looks_like_sitemap, parse_sitemap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +49,7 @@ class SyncOptions:
     fetch_articles: bool = True
     max_entries: int = MAX_ENTRIES
     workers: int = WORKERS
+    stop: threading.Event | None = None  # set: sources not yet started are left for the next round
 
 
 def sync_sources(corpus: "Corpus", sources: "Sources", only: Iterable[int | str] | None = None,
@@ -66,6 +68,8 @@ def sync_sources(corpus: "Corpus", sources: "Sources", only: Iterable[int | str]
     fetcher = fetcher or Fetcher(IngestOptions.from_settings(corpus.settings))
 
     def one(source: Source) -> SourceResult | None:
+        if options.stop is not None and options.stop.is_set():
+            return None
         if source.kind not in SYNCED_KINDS:
             return SourceResult(source.id, source.name, "skipped", error="Telegram channels are followed live by the bot")
         with sources.claimed(source.id) as mine:
@@ -166,7 +170,7 @@ def _sync_web(corpus: "Corpus", sources: "Sources", source: Source, fetcher: Fet
 def _entries(resp: FeedResponse, fetcher: Fetcher, source: Source) -> tuple[list[Entry], str, list[str]]:
     """The entries of a feed or sitemap response (a sitemap index's sitemaps fetched too), each key once."""
     skipped: list[str] = []
-    if source.kind == "sitemap" or looks_like_sitemap(resp.body):
+    if looks_like_sitemap(resp.body):  # by content: a "feed" URL may serve a sitemap and the reverse
         parsed = parse_sitemap(resp.body, resp.url)
         entries = list(parsed.entries)
         for child in parsed.children[:MAX_CHILD_SITEMAPS]:
@@ -200,6 +204,9 @@ def _document(entry: Entry, source: Source, feed_title: str, fetcher: Fetcher, o
         except UserError as exc:
             problem = _one_line(exc)
             log.info("source %s: %s", source.id, problem)
+            if exc.code == "retry_after" or exc.params.get("status") in (429, 503):
+                result.errors.append(f"{problem}; the entry is left for a later sync")
+                return None  # the site asked for a pause: its article, not the teaser, comes later
     if not entry.text.strip():
         result.errors.append(problem or f"{path}: the entry has no text and no link to fetch")
         return None
@@ -223,7 +230,9 @@ def _index(corpus: "Corpus", sources: "Sources", source: Source, docs: list[tupl
         return True
     complete = True
     seen: list[SeenEntry] = []
-    for (entry, doc, origin), added in zip(docs, corpus.add_documents([d for _, d, _ in docs])):
+    with INDEX_LOCK:
+        outcomes = list(corpus.add_documents([d for _, d, _ in docs]))
+    for (entry, doc, origin), added in zip(docs, outcomes):
         doc_id = added.doc_id if added.status in ("added", "replaced") else added.duplicate_of
         if added.status == "added":
             result.new_doc_ids.append(int(added.doc_id))
@@ -245,6 +254,7 @@ def run_forever(corpus: "Corpus", sources: "Sources", stop, only: Iterable[int |
     """Sync due sources until ``stop`` (a ``threading.Event``) is set; sleeps until the next one is due
     (at most ``max_sleep`` s, so sources added meanwhile are seen). Returns the number of rounds."""
     fetcher = fetcher or Fetcher(IngestOptions.from_settings(corpus.settings))
+    options = replace(options or SyncOptions(), stop=stop)
     wanted = None if only is None else {int(i) for i in only}
     rounds = 0
     while not stop.is_set():

@@ -90,6 +90,7 @@ class FeedSite:
         self.overrides: dict[str, Override] = {}
         self.requests: list[tuple[float, str, dict[str, str]]] = []
         self.extra_items: list[str] = []  # raw RSS <item> XML appended to /feed.xml (hostile entries)
+        self.extra_json_items: list[dict] = []  # items appended to /feed.json
         self.feed_count = 20  # items per feed (the newest)
         self.article_delay = 0.0  # seconds each article page takes (a slow site, so a kill lands mid-sync)
 
@@ -138,7 +139,8 @@ class FeedSite:
                 f"<footer>Copyright 1987 Reuters</footer></body></html>").encode("utf-8")
 
     def version_tag(self, feed: int | None = None) -> str:
-        state = "|".join(f"{s.slug}:{s.version}" for s in self._current(feed)) + "|" + "".join(self.extra_items)
+        state = ("|".join(f"{s.slug}:{s.version}" for s in self._current(feed)) + "|" + "".join(self.extra_items)
+                 + str(len(self.extra_json_items)))
         return '"' + hashlib.sha1(state.encode()).hexdigest()[:16] + '"'
 
     def last_modified(self) -> str:
@@ -174,7 +176,7 @@ class FeedSite:
             "items": [{"id": s.slug, "url": f"/articles/{s.slug}.html", "title": s.title,
                        "content_text": s.body, "date_published": f"{s.date}T10:00:00Z",
                        "date_modified": f"{s.date}T10:00:0{min(s.version, 9)}Z",
-                       "authors": [{"name": s.author}]} for s in self._current()],
+                       "authors": [{"name": s.author}]} for s in self._current()] + self.extra_json_items,
         }).encode("utf-8")
 
     def news_sitemap(self, base: str) -> bytes:
