@@ -21,6 +21,7 @@ BENCHMARKS = (
     ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
     ("freshness", "followed feeds: publication to `ask` citing it (p50/p95, 100 feeds, every 1m), sync entries/s"),
+    ("channel_freshness", "followed Telegram channel: post to indexed (p50/p95), post to watch push, 40 real posts"),
 )
 
 
