@@ -63,7 +63,26 @@ def _sync_and_check(data: Any) -> tuple[Any, int]:
 
 
 async def sync_due(context: Context) -> None:
-    """One look at the followed sources (see the module doc)."""
+    """One look at the followed sources (see the module doc), started in the background so a long sync
+    (many feeds, polite delays) never holds the scheduler; a look while the last one still runs is
+    skipped, so rounds never overlap."""
+    data = context.bot_data
+    if data.syncing:
+        log.debug("the previous sync round is still running; this look is skipped")
+        return
+    data.syncing = True
+    context.application.create_task(_sync_round(context), name="citebot-sync")
+
+
+async def _sync_round(context: Context) -> None:
+    data = context.bot_data
+    try:
+        await _sync_and_report(context)
+    finally:
+        data.syncing = False
+
+
+async def _sync_and_report(context: Context) -> None:
     data = context.bot_data
     report, queued = await blocking(_sync_and_check, data)
     for result in report.results:
