@@ -20,7 +20,7 @@ from telegram import Bot, Chat, Message
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from retrieval import (Post, PostOutcome, SeenEntry, Source, Sources, UserError, add_post, check_watches,
+from retrieval import (Post, PostOutcome, SeenEntry, Source, Sources, add_post, check_watches,
                        plain_text)
 from retrieval.ingest.telegram import iso_date
 from retrieval.sources.model import next_due_after
@@ -74,7 +74,7 @@ def index_post(data: Any, message: Message, edited: bool) -> Indexed:
         try:
             outcome = add_post(data.corpus, post, edited=edited)
             break
-        except UserError as exc:  # the index is busy or read-only: try again, then say so
+        except Exception as exc:  # noqa: BLE001 - the index busy or read-only, a database hiccup: retry, then say so
             if attempt == ATTEMPTS - 1:
                 record_problem(sources, source, f"{post.label} could not be indexed: {exc}")
                 raise
