@@ -181,3 +181,26 @@ def test_sync_queues_pushes_for_standing_questions(tmp_path, monkeypatch, capsys
         pending = watches.pending()
     assert len(pending) == 1 and pending[0].push.chat_id == 42
     assert "шестнадцати процентов" in pending[0].answer.answer  # from rate.txt, the only file that answers
+
+
+def test_citebot_watch_add_list_remove(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("CITEBOT_HOME", str(tmp_path / "index"))
+    monkeypatch.setenv("CITEBOT_WATCH_MAX_PER_USER", "1")
+    assert main(["watch", "add", "--chat", "-1001234567890", QUESTION]) == 0
+    assert capsys.readouterr().out == f"watching 1 for chat -1001234567890: {QUESTION}\n"
+    assert main(["watch", "add", "--chat", "-1001234567890", "Где снегопад?"]) == 2  # one per chat without --user
+    assert "at most 1 standing questions per user" in capsys.readouterr().err
+    assert main(["watch", "add", "--chat", "42", "--user", "7", "Где снегопад?", "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["chat_id"] == 42 and added["user_id"] == 7 and added["last_push"] is None
+    assert main(["watch", "list", "--json"]) == 0
+    assert [w["question"] for w in json.loads(capsys.readouterr().out)] == [QUESTION, "Где снегопад?"]
+    assert main(["watch", "remove", "2", "--chat", "43"]) == 2  # another chat's watch
+    assert "no standing question '2'" in capsys.readouterr().err
+    assert main(["watch", "remove", "2"]) == 0
+    assert main(["watch", "list", "--chat", "42"]) == 0
+    assert "no standing questions" in capsys.readouterr().out.splitlines()[-1]
+    assert main(["watch", "add", "--chat", "abc", QUESTION]) == 2
+    assert "'abc' is not a numeric Telegram chat id" in capsys.readouterr().err
