@@ -125,6 +125,10 @@ def _report_lines(report: Any, quiet: bool) -> int:
             failed += 1
             print(printable(f"source {r.source_id} ({r.name}): error: {r.error}"), file=sys.stderr)
             continue
+        if r.status == "skipped":
+            if not quiet:
+                print(printable(f"source {r.source_id} ({r.name}): skipped: {r.error}"))
+            continue
         for problem in r.errors:
             print(printable(f"source {r.source_id} ({r.name}): {problem}"), file=sys.stderr)
         if not quiet:
@@ -144,15 +148,12 @@ def _report_json(report: Any) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from ..corpus import Corpus
-    from ..ingest import IngestOptions
-    from ..sources import SyncOptions, run_forever, sync_sources
-    from ..sources.http import Fetcher, HostGate
+    from ..sources import run_forever, sync_sources
+    from ..sources.sync import fetcher_for, options_for
 
     settings, sources = _open(args)
     corpus = Corpus.open(settings)
-    fetcher = Fetcher(IngestOptions.from_settings(settings),
-                      HostGate(delay=float(settings.values.get("sync_host_delay", 1.0))))
-    options = SyncOptions(max_entries=int(settings.values.get("sync_max_entries", 200)))
+    fetcher, options = fetcher_for(settings), options_for(settings)
     only = [sources.require(i).id for i in args.source] if args.source else None
 
     def show(report: Any) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..storage.sources import Sources, open_sources
 from .model import SeenEntry, Source, SourceResult, SourceState, SyncReport, parse_every
-from .sync import SyncOptions, run_forever, sync_sources
+from .sync import SyncOptions, fetcher_for, options_for, run_forever, sync_sources
 
 __all__ = ["SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport",
-           "open_sources", "parse_every", "run_forever", "sync_sources"]
+           "fetcher_for", "open_sources", "options_for", "parse_every", "run_forever", "sync_sources"]

@@ -61,6 +61,40 @@ def refuse_entities(body: bytes, url: str) -> None:
                         f"citebot never expands them", code="xml_entities")
 
 
+_ALTERNATE = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(rb"""([a-zA-Z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_FEED_TYPES = (b"application/rss+xml", b"application/atom+xml", b"application/feed+json", b"application/json")
+
+
+def discover(page: bytes, url: str) -> list[str]:
+    """The feeds an HTML page names in ``<link rel="alternate" type="application/rss+xml" href=...>``
+    (absolute URLs, in page order), so `sources add` of a site's home page can say which to follow."""
+    found: list[str] = []
+    for tag in _ALTERNATE.findall(page[:500_000]):
+        attrs = {m[0].lower(): (m[1] or m[2] or m[3]) for m in _ATTR.findall(tag)}
+        if b"alternate" in attrs.get(b"rel", b"").lower().split() and attrs.get(b"type", b"").lower() in _FEED_TYPES:
+            link = _absolute(html.unescape(attrs.get(b"href", b"").decode("utf-8", "replace")), url)
+            if link and link not in found:
+                found.append(link)
+    return found
+
+
+def maybe_gunzip(body: bytes, url: str, limit: int) -> bytes:
+    """A gzipped feed or sitemap (``sitemap.xml.gz``) unpacked, refusing one that inflates past ``limit``."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    import zlib
+
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise UserError(f"{url}: a damaged gzip file ({exc})", code="not_a_feed") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise UserError(f"{url}: refused: it inflates past the size limit of {limit} bytes", code="too_large")
+    return out
+
+
 def is_json_feed(body: bytes, content_type: str) -> bool:
     if "json" in content_type:
         return True
@@ -84,7 +118,10 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     if not entries and (not version or parsed.get("bozo")):
         head = body[:2000].lower()
         if b"<html" in head or b"<!doctype html" in head:
-            raise UserError(f"{url}: this is an HTML page, not a feed (RSS, Atom or JSON Feed)", code="not_a_feed")
+            found = discover(body, url)
+            hint = f"; the page names its feed: follow {found[0]}" if found else ""
+            raise UserError(f"{url}: this is an HTML page, not a feed (RSS, Atom or JSON Feed){hint}",
+                            code="not_a_feed", feeds=found)
         problem = parsed.get("bozo_exception")
         detail = f" ({str(problem).splitlines()[0][:200]})" if problem else ""
         raise UserError(f"{url}: not a readable feed{detail}", code="not_a_feed")

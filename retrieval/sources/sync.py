@@ -16,20 +16,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import UserError
 from ..ingest import IngestOptions
 from ..ingest.document import make_document
 from ..types import Document
 from . import folders
-from .feeds import Entry, parse_feed
-from .http import Fetcher, FeedResponse
+from .feeds import Entry, maybe_gunzip, parse_feed
+from .http import FeedResponse, Fetcher, HostGate
 from .model import INDEX_LOCK, SeenEntry, Source, SourceResult, SyncReport, next_due_after, now_ts
 from .sitemaps import MAX_CHILD_SITEMAPS, looks_like_sitemap, parse_sitemap
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..corpus import Corpus
+    from ..settings import Settings
     from ..storage.sources import Sources
 
 log = logging.getLogger("citebot.sources")
@@ -52,20 +53,35 @@ class SyncOptions:
     stop: threading.Event | None = None  # set: sources not yet started are left for the next round
 
 
+def fetcher_for(settings: "Settings") -> Fetcher:
+    """The fetcher the settings describe: the URL guard's options, CITEBOT_SYNC_HOST_DELAY between
+    requests to one host. Keep one per process (its host turns span sync rounds)."""
+    delay = float(settings.values.get("sync_host_delay", 1.0))
+    return Fetcher(IngestOptions.from_settings(settings), HostGate(delay=delay))
+
+
+def options_for(settings: "Settings", **overrides: Any) -> SyncOptions:
+    """SyncOptions from the settings (CITEBOT_SYNC_MAX_ENTRIES), with ``overrides``."""
+    values: dict[str, Any] = {"max_entries": int(settings.values.get("sync_max_entries", MAX_ENTRIES))}
+    values.update(overrides)
+    return SyncOptions(**values)
+
+
 def sync_sources(corpus: "Corpus", sources: "Sources", only: Iterable[int | str] | None = None,
                  now: float | None = None, fetcher: Fetcher | None = None,
                  options: SyncOptions | None = None) -> SyncReport:
     """Sync every due source (or exactly those in ``only``, due or not) once; returns what was done.
 
     A source another process is syncing is skipped (``status="skipped"``); Telegram sources are left
-    to the bot (their posts arrive as updates)."""
-    options = options or SyncOptions()
+    to the bot (their posts arrive as updates). ``fetcher`` and ``options`` default to what the corpus's
+    settings say (:func:`fetcher_for`, :func:`options_for`)."""
+    options = options or options_for(corpus.settings)
     start = now_ts(now)
     if only is not None:
         targets = [sources.require(i) for i in only]
     else:
         targets = [s for s in sources.due(start) if s.kind in SYNCED_KINDS]
-    fetcher = fetcher or Fetcher(IngestOptions.from_settings(corpus.settings))
+    fetcher = fetcher or fetcher_for(corpus.settings)
 
     def one(source: Source) -> SourceResult | None:
         if options.stop is not None and options.stop.is_set():
@@ -170,13 +186,15 @@ def _sync_web(corpus: "Corpus", sources: "Sources", source: Source, fetcher: Fet
 def _entries(resp: FeedResponse, fetcher: Fetcher, source: Source) -> tuple[list[Entry], str, list[str]]:
     """The entries of a feed or sitemap response (a sitemap index's sitemaps fetched too), each key once."""
     skipped: list[str] = []
+    resp = replace(resp, body=maybe_gunzip(resp.body, resp.url, fetcher.feed_options.max_bytes))
     if looks_like_sitemap(resp.body):  # by content: a "feed" URL may serve a sitemap and the reverse
         parsed = parse_sitemap(resp.body, resp.url)
         entries = list(parsed.entries)
         for child in parsed.children[:MAX_CHILD_SITEMAPS]:
             try:
                 sub = fetcher.feed(child)
-                entries.extend(parse_sitemap(sub.body, sub.url).entries)
+                entries.extend(parse_sitemap(maybe_gunzip(sub.body, sub.url, fetcher.feed_options.max_bytes),
+                                             sub.url).entries)
             except UserError as exc:
                 skipped.append(_one_line(exc))
         title = ""
@@ -253,8 +271,8 @@ def run_forever(corpus: "Corpus", sources: "Sources", stop, only: Iterable[int |
                 on_report=None, max_sleep: float = 30.0) -> int:  # type: ignore[no-untyped-def]
     """Sync due sources until ``stop`` (a ``threading.Event``) is set; sleeps until the next one is due
     (at most ``max_sleep`` s, so sources added meanwhile are seen). Returns the number of rounds."""
-    fetcher = fetcher or Fetcher(IngestOptions.from_settings(corpus.settings))
-    options = replace(options or SyncOptions(), stop=stop)
+    fetcher = fetcher or fetcher_for(corpus.settings)
+    options = replace(options or options_for(corpus.settings), stop=stop)
     wanted = None if only is None else {int(i) for i in only}
     rounds = 0
     while not stop.is_set():
@@ -273,4 +291,4 @@ def run_forever(corpus: "Corpus", sources: "Sources", stop, only: Iterable[int |
     return rounds
 
 
-__all__ = ["MAX_ENTRIES", "SyncOptions", "run_forever", "sync_one", "sync_sources"]
+__all__ = ["MAX_ENTRIES", "SyncOptions", "fetcher_for", "options_for", "run_forever", "sync_one", "sync_sources"]

@@ -117,3 +117,24 @@ def test_sitemap_bomb_and_non_sitemap_are_refused():
         parse_sitemap(bomb, "http://a.example/sitemap.xml")
     with pytest.raises(UserError, match="not a sitemap"):
         parse_sitemap(b"<html><body/></html>", "http://a.example/sitemap.xml")
+
+
+def test_an_html_page_that_names_its_feed_says_which_to_follow():
+    page = (b'<!doctype html><html><head><link rel="stylesheet" href="/s.css">'
+            b'<link rel="alternate" type="application/rss+xml" title="News" href="/rss/news.xml">'
+            b"</head><body><p>Home</p></body></html>")
+    with pytest.raises(UserError, match="follow https://site.example/rss/news.xml") as caught:
+        parse_feed(page, "https://site.example/")
+    assert caught.value.params["feeds"] == ["https://site.example/rss/news.xml"]
+
+
+def test_gzipped_sitemaps_are_unpacked_and_gzip_bombs_refused(site):
+    import gzip
+
+    from retrieval.sources.feeds import maybe_gunzip
+
+    packed = gzip.compress(site.news_sitemap(BASE))
+    assert len(parse_sitemap(maybe_gunzip(packed, "u", 10_000_000), f"{BASE}/s.xml.gz").entries) == 3
+    bomb = gzip.compress(b"<urlset>" + b" " * 5_000_000)
+    with pytest.raises(UserError, match="inflates past"):
+        maybe_gunzip(bomb, "u", 1_000_000)

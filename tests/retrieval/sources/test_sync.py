@@ -257,3 +257,16 @@ def test_an_article_host_asking_for_a_pause_leaves_its_entries_for_a_later_sync(
     fetcher.gate = HostGate(delay=0)  # the pause is over
     report = sync_sources(corpus, sources, only=[source.id], fetcher=fetcher)
     assert len(report.new_doc_ids) == 2 and corpus.stats()["documents"] == 2
+
+
+def test_a_gzipped_news_sitemap_is_followed(world, feeds, stories):
+    import gzip
+
+    corpus, sources, fetcher = world()
+    feeds.site.publish(*stories[:2])
+    body = gzip.compress(feeds.site.news_sitemap(feeds.url))
+    feeds.site.override("/news-sitemap.xml.gz", status=200, body=body, headers={"Content-Type": "application/x-gzip"})
+    source = sources.add(feeds.url + "/news-sitemap.xml.gz")
+    assert source.kind == "sitemap"
+    report = sync_sources(corpus, sources, fetcher=fetcher)
+    assert report.errors == [] and len(report.new_doc_ids) == 2
