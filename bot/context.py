@@ -61,6 +61,7 @@ class BotData:
         self.relevance: float | None = None  # min dense similarity for "More sources"; None: half the answer threshold
         self.settings: Any = None  # the bot's settings (followed sources and watches are opened from them)
         self.syncing = False  # a sync round of bot.jobs is running (rounds never overlap)
+        self.fetcher: Any = None  # the sync's fetcher, one for the bot's life (per-host turns span rounds)
         self._sources: Any = None
         self._watches: Any = None
         self._opening = threading.Lock()

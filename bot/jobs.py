@@ -19,9 +19,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application
 
-from retrieval import SyncOptions, check_watches, sync_sources
-from retrieval.ingest import IngestOptions
-from retrieval.sources.http import Fetcher, HostGate
+from retrieval import check_watches, sync_sources
+from retrieval.sources.sync import fetcher_for
 
 from bot.channels import check_channels
 from bot.context import Context
@@ -51,12 +50,11 @@ def schedule(app: Application, settings: Any) -> None:
 
 def _sync_and_check(data: Any) -> tuple[Any, int]:
     """(the sync report, pushes queued): due sources synced, then the watches asked about the new documents.
-    The fetcher and limits are `citebot sync`'s: CITEBOT_SYNC_HOST_DELAY, CITEBOT_SYNC_MAX_ENTRIES."""
-    settings = data.corpus.settings
-    fetcher = Fetcher(IngestOptions.from_settings(settings),
-                      HostGate(delay=float(settings.values.get("sync_host_delay", 1.0))))
-    options = SyncOptions(max_entries=int(settings.values.get("sync_max_entries", 200)))
-    report = sync_sources(data.corpus, data.sources, fetcher=fetcher, options=options)
+    One fetcher for the bot's life (`citebot sync`'s: CITEBOT_SYNC_HOST_DELAY between requests to a host,
+    the URL guard), so the per-host turns span rounds; entries per sync: CITEBOT_SYNC_MAX_ENTRIES."""
+    if data.fetcher is None:
+        data.fetcher = fetcher_for(data.corpus.settings)
+    report = sync_sources(data.corpus, data.sources, fetcher=data.fetcher)
     changed = report.new_doc_ids + report.replaced_doc_ids
     queued = check_watches(data.corpus, data.watches, changed) if changed else 0
     return report, queued

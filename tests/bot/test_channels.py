@@ -273,6 +273,8 @@ def test_a_post_the_library_cannot_take_is_kept_in_the_source_state_not_announce
     monkeypatch.setattr("bot.channels.RETRY_DELAY", 0.01)
     running = bot()
     follow(fake_api)
+    sources = running.app.bot_data.sources
+    fake_api.wait_for(lambda: sources.get(1).state.last_success is not None)  # the first channel check is done
 
     def busy(*args, **kwargs):
         raise UserError("the index is busy: another process is writing; try again in a moment")
@@ -280,7 +282,6 @@ def test_a_post_the_library_cannot_take_is_kept_in_the_source_state_not_announce
     monkeypatch.setattr(corpus, "add_documents", busy)
     message = publish(fake_api, ria_posts()[271601])
     link = f"https://t.me/rian_ru/{message['message_id']}"
-    sources = running.app.bot_data.sources
     fake_api.wait_for(lambda: link in sources.get(1).state.last_error)
     assert sources.get(1).state.last_error == f"{link} could not be indexed: the index is busy: another process " \
                                               "is writing; try again in a moment"
