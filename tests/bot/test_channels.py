@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval import Corpus, UserError, load_settings, open_sources
-from tests.bot.conftest import ADMIN, STRANGER, USER
+from tests.bot.conftest import ADMIN, USER
 from tests.fakes.bot_api import parse_telegram_html
 from tests.fakes.feed_server import FeedServer, reuters_stories
 from tests.fakes.hash_embedder import HashEmbedder

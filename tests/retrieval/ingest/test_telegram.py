@@ -55,6 +55,17 @@ def test_an_invisible_link_carrying_a_preview_image_is_dropped():
     assert plain.text == "Помогите распространить!" and plain.links == ("http://api.channely.co/file/1",)
 
 
+def test_export_text_parts_read_by_the_same_rules():
+    parts = ["🔥 ", {"type": "bold", "text": "Срочно:"}, " ставка ", {"type": "text_link", "text": "сохранена",
+             "href": "https://cbr.ru/1"}, ". ", {"type": "link", "text": "cbr.ru/press"}, " ",
+             {"type": "text_link", "text": "\u200b", "href": "http://img/1"}, {"type": "hashtag", "text": "#цб"},
+             {"type": "custom_emoji", "text": "👍", "document_id": "5"}, 42, None]
+    assert export_text(parts) == PlainText("🔥 Срочно: ставка сохранена. #цб👍",
+                                           ("https://cbr.ru/1", "https://cbr.ru/press", "http://img/1"))
+    assert export_text("  просто строка  ") == PlainText("просто строка")
+    assert export_text({"unexpected": "shape"}) == PlainText("")
+
+
 def test_broken_entities_are_ignored_not_fatal():
     text = "Короткий текст поста"
     junk = [{"type": "bold", "offset": 500, "length": 3}, {"type": "url", "offset": -1, "length": 2},
