@@ -38,7 +38,7 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
             for q in qs:
                 side = "answerable" if lo <= q.article < hi else "unanswerable"
                 hits = corpus.search(q.text, k=corpus.settings.top_k)
-                rows = corpus.store.passages([h.passage_id for h in hits])
+                rows = corpus.store.documents.passages([h.passage_id for h in hits])
                 spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
                 qvec = corpus._vectors([q.text], queries=True, reading=True)[0]
                 texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(hits, spans) for s, e in sp})

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.monotonic()
                 message = api.post_to_channel(RIA, text, entities, date=post.date)
                 path = post_path(message["message_id"], chat_id=RIA)
-                while corpus.store.find_document(path=path) is None and time.monotonic() - started < 60:
+                while corpus.store.documents.find(path=path) is None and time.monotonic() - started < 60:
                     time.sleep(0.005)
                 latencies.append(time.monotonic() - started)
                 if post is watched:

@@ -63,7 +63,7 @@ def run_citebot(evalset: Any, distractors: list[Any], home: Path) -> tuple[dict[
     settings = load_settings(env={}).replace(home=str(home), embedder="sentence-transformers", threads=1)
     result = evaluate(evalset, distractors, settings, mode="hybrid", depth=100)
     corpus = Corpus.open(settings)
-    rows = corpus.store.passages(corpus.store.passage_ids().tolist())  # the storage interface, no SQL
+    rows = corpus.store.documents.passages(corpus.store.documents.passage_ids().tolist())  # the storage interface, no SQL
     corpus.close()
     passages = [(pid, doc_key(r.url), _embed_text(r.title, r.text)) for pid, r in sorted(rows.items())
                 if doc_key(r.url)]

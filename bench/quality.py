@@ -22,6 +22,7 @@ from scipy import sparse
 
 from retrieval import Corpus, load_settings
 from retrieval.eval import EVAL_URL_PREFIX, load_beir, score_rankings
+from retrieval.storage.bm25 import BM25 as ProductBM25, FTS5
 from retrieval.text.lexical import query_terms, terms
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "scifact"
@@ -40,9 +41,9 @@ class Index:
 
 def load_index(corpus: Corpus) -> Index:
     store = corpus.store
-    stored = store.passages(store.passage_ids().tolist())
+    stored = store.documents.passages(store.documents.passage_ids().tolist())
     rows = [(pid, r.doc_id, r.text, r.title, r.url) for pid, r in sorted(stored.items())]
-    batch = store.passage_vectors(corpus.embedder.name)
+    batch = store.vectors.passage_vectors(corpus.embedder.name)
     ids, vectors = batch.ids, batch.vectors
     order = {pid: i for i, pid in enumerate(ids.tolist())}
     doc_row: dict[int, int] = {}
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=Path("bench/results/quality-study.json"))
-    parser.add_argument("--title-weight", type=float, default=0.5, help="FTS5 bm25 weight of the title column")
+    parser.add_argument("--title-weight", type=float, default=FTS5.title_weight,
+                        help="FTS5 bm25 weight of the title column")
     parser.add_argument("--second-home", help="an eval index of the same data built with another embedder")
     parser.add_argument("--second-embedder", default="use-multilingual", help="that index's CITEBOT_EMBEDDER")
     args = parser.parse_args(argv)
@@ -164,14 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     # second-best passage per doc, for "max + a*second" aggregation
     qterms = [terms(q) for q in qtexts]
 
-    # FTS5 (what the product uses today): passage BM25, title column weight 0.5
+    # FTS5 (what the product uses today): passage BM25, title column weight --title-weight (default FTS5's)
     fts_p = np.zeros_like(dense_p)
     pos = {pid: i for i, pid in enumerate(ix.pids.tolist())}
     for qi, q in enumerate(qtexts):
         words = query_terms(q)
         if not words:
             continue
-        for hit in corpus.store.lexical_search(words, 2000, title_weight=args.title_weight):
+        for hit in corpus.store.lexical.search(words, 2000, bm25=ProductBM25(title_weight=args.title_weight)):
             if hit.passage_id in pos:
                 fts_p[qi, pos[hit.passage_id]] = hit.score
     fts_d = np.stack([doc_max(row, ix.pdoc, ndocs) for row in fts_p])

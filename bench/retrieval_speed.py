@@ -33,7 +33,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from bench.common import DATA, RESULTS, ROOT, log
-from retrieval.storage.sqlite import SQLiteStorage
+from retrieval.storage import open_sqlite
 from retrieval.eval import percentile  # the one definition (numpy's linear interpolation)
 
 REUTERS_10K, TELEGRAM_10K = 1750, 3550  # documents giving ~5k passages each, as the XQuAD eval uses
@@ -159,7 +159,7 @@ def measure_ingest(n_docs: int, embedder: Any) -> dict[str, Any]:
         results = corpus.add_paths([bulk])
         ingest_s = time.perf_counter() - start
         added = [r for r in results if r.status == "added"]
-        stored = corpus.store.passages(corpus.store.passage_ids().tolist())
+        stored = corpus.store.documents.passages(corpus.store.documents.passage_ids().tolist())
         rows = [(r.title, r.text) for _, r in sorted(stored.items())]
         corpus.close()
     from retrieval.corpus.core import _embed_text
@@ -213,10 +213,10 @@ def seed_cache(store: Any, model: str, sources: Sequence[Path]) -> int:
     for home in sources:
         if not (home / "citebot.sqlite3").exists():
             continue
-        with SQLiteStorage(home) as src:
+        with open_sqlite(home) as src:
             rows = {e.text_hash: e.vector for e in all_embeddings(src) if e.model == model}
         if rows:
-            store.put_embeddings(model, rows)
+            store.embeddings.put(model, rows)
             copied += len(rows)
     return copied
 
@@ -224,7 +224,7 @@ def seed_cache(store: Any, model: str, sources: Sequence[Path]) -> int:
 def all_embeddings(store: Any) -> Iterator[Any]:
     after = ("", "")
     while True:
-        rows = store.export_embeddings(after, limit=5000)
+        rows = store.embeddings.export(after, limit=5000)
         if not rows:
             return
         yield from rows
@@ -236,10 +236,10 @@ def count_real(home: Path, sources: Sequence[Path], model: str) -> int:
     real: set[str] = set()
     for src in sources:
         if (src / "citebot.sqlite3").exists():
-            with SQLiteStorage(src) as other:
+            with open_sqlite(src) as other:
                 real.update(e.text_hash for e in all_embeddings(other) if e.model == model)
-    with SQLiteStorage(home) as store:
-        return sum(1 for r in store.passages(store.passage_ids().tolist()).values() if r.embed_hash in real)
+    with open_sqlite(home) as store:
+        return sum(1 for r in store.documents.passages(store.documents.passage_ids().tolist()).values() if r.embed_hash in real)
 
 
 def scale_documents() -> tuple[list[Any], list[Any]]:
@@ -288,9 +288,9 @@ def build_scale(home: Path, docs: list[Any], target: int | None, embedder: Any, 
         for r in corpus.add_documents(batch, force=True):
             passages += r.passages if r.status == "added" else 0
             added += r.status == "added"
-    corpus.store.sync_vector_index(corpus.embedder.name)
+    corpus.store.vectors.sync(corpus.embedder.name)
     counts = corpus.store.counts()
-    kind = corpus.store.dense(corpus.embedder.name).kind
+    kind = corpus.store.vectors.dense(corpus.embedder.name).kind
     corpus.close()
     return {"passages": counts.passages, "documents": counts.documents, "index": kind,
             "build_seconds_this_run": round(time.perf_counter() - start, 1), "documents_added_this_run": added}
@@ -324,7 +324,7 @@ def child_ask(home: Path, n_questions: int, embedder: str = "sentence-transforme
         corpus.search(q_search, k=corpus.settings.top_k)
         search_times.append((time.perf_counter() - t) * 1000)
     stats = corpus.store.counts()
-    kind = corpus.store.dense(corpus.embedder.name).kind
+    kind = corpus.store.vectors.dense(corpus.embedder.name).kind
     corpus.close()
     return {"passages": stats.passages, "index": kind, "questions": len(times), "answered": answered,
             "ask_ms_p50": round(percentile(times, 50), 1), "ask_ms_p95": round(percentile(times, 95), 1),
@@ -350,10 +350,10 @@ def ivf_recall(home: Path, embedder: Any, n_queries: int) -> dict[str, Any]:
     from retrieval import Corpus
 
     corpus = Corpus.open(bench_settings(home), embedder=embedder)
-    corpus.store.sync_vector_index(corpus.embedder.name)
-    index = corpus.store.dense(corpus.embedder.name).index
+    corpus.store.vectors.sync(corpus.embedder.name)
+    index = corpus.store.vectors.dense(corpus.embedder.name).index
     inner = faiss.downcast_index(index.index)
-    batch = corpus.store.passage_vectors(corpus.embedder.name)
+    batch = corpus.store.vectors.passage_vectors(corpus.embedder.name)
     ids, vectors = batch.ids, batch.vectors
     corpus.close()
     flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
@@ -455,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         embedder = make_embedder(bench_settings(args.work, embedder=args.embedder))
         home10, home100 = args.work / f"10k-{args.embedder}", args.work / f"100k-{args.embedder}"
     if "10k" not in args.skip:
-        store = SQLiteStorage(home10)
+        store = open_sqlite(home10)
         res["seeded_vectors_10k"] = seed_cache(store, embedder.name, seeds)
         store.close()
         log(f"building ~10k passages (real vectors; {res['seeded_vectors_10k']} reused from {len(seeds)} eval indexes) ...")
@@ -463,11 +463,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("timing ask at 10k ...")
         res["ask_10k"] = run_child(home10, args.questions, args.embedder)
     if "100k" not in args.skip:
-        store = SQLiteStorage(home100)
+        store = open_sqlite(home100)
         seeded = seed_cache(store, embedder.name, [home10, *sorted(RESULTS.glob("idx/scifact-minilm*"))])
         store.close()
-        with SQLiteStorage(home10) as small_store:
-            pool = small_store.passage_vectors(embedder.name).vectors
+        with open_sqlite(home10) as small_store:
+            pool = small_store.vectors.passage_vectors(embedder.name).vectors
         if not len(pool):
             raise SystemExit("the 100k benchmark needs the 10k index first (its vectors seed the synthetic ones)")
         synthetic = BenchEmbedder(embedder, pool)

@@ -90,16 +90,16 @@ class Synthetic:
 
 def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -> dict[str, Any]:
     """Write synthetic documents through the storage interface until the store holds ``passages``."""
-    from retrieval.storage.sqlite import SQLiteStorage
+    from retrieval.storage import open_sqlite
 
     n_docs = passages // PASSAGES_PER_DOC
     synthetic = Synthetic(dim, n_docs)
-    store = SQLiteStorage(home, ann_threshold=ann)
+    store = open_sqlite(home, ann_threshold=ann)
     have = store.counts().documents
     start = time.perf_counter()
     for first in range(have, n_docs, DOCS_PER_WRITE):
         records, cache = synthetic.records(first, min(n_docs, first + DOCS_PER_WRITE))
-        store.put_embeddings(model, cache)
+        store.embeddings.put(model, cache)
         with store.transaction() as tx:
             for record in records:
                 tx.insert_document(record)
@@ -109,8 +109,8 @@ def build(home: Path, passages: int, dim: int, model: str, log: Any, ann: int) -
     ingest_s = time.perf_counter() - start
     added = (n_docs - have) * PASSAGES_PER_DOC
     t = time.perf_counter()
-    store.sync_vector_index(model)
-    dense = store.dense(model)
+    store.vectors.sync(model)
+    dense = store.vectors.dense(model)
     out = {"passages": store.counts().passages, "passages_added": added, "ingest_s": round(ingest_s, 1),
            "ingest_passages_per_s": round(added / ingest_s, 0) if added else None,
            "faiss_build_s": round(time.perf_counter() - t, 1), "index": dense.kind,
@@ -126,7 +126,7 @@ def timed_recall(store: Any, model: str, queries: np.ndarray, exact: np.ndarray)
     times, hits = [], []
     for q, truth in zip(queries, exact):
         t = time.perf_counter()
-        found = store.vector_search(model, q, 10)
+        found = store.vectors.search(model, q, 10)
         times.append((time.perf_counter() - t) * 1000)
         hits.append(len({h.passage_id for h in found} & set(truth.tolist())) / 10)
     return times, round(float(np.mean(hits)), 4)
@@ -136,24 +136,24 @@ def recall(home: Path, model: str, n_queries: int, ann: int) -> dict[str, Any]:
     """recall@10 and latency of the store's vector search against exact search over every stored vector."""
     import faiss
 
-    from retrieval.storage.dense import compressed_params
-    from retrieval.storage.sqlite import SQLiteStorage
+    from retrieval.storage.vectors.dense import compressed_params
+    from retrieval.storage import open_sqlite
 
-    store = SQLiteStorage(home, ann_threshold=ann)
-    ids = store.passage_ids()
+    store = open_sqlite(home, ann_threshold=ann)
+    ids = store.documents.passage_ids()
     rng = np.random.default_rng(3)
-    picked = store.passage_vectors(model, sorted(rng.choice(ids, n_queries, replace=False).tolist())).vectors
+    picked = store.vectors.passage_vectors(model, sorted(rng.choice(ids, n_queries, replace=False).tolist())).vectors
     queries = _unit(picked + _unit(rng.standard_normal(picked.shape)))
     best = [np.full((len(queries), 10), -np.inf, dtype=np.float32), np.zeros((len(queries), 10), dtype=np.int64)]
     for start in range(0, len(ids), 100_000):  # exact top-10, streamed from the store
-        batch = store.passage_vectors(model, ids[start:start + 100_000].tolist())
+        batch = store.vectors.passage_vectors(model, ids[start:start + 100_000].tolist())
         scores = queries @ batch.vectors.T
         all_s = np.hstack([best[0], scores])
         all_i = np.hstack([best[1], np.broadcast_to(batch.ids, scores.shape)])
         top = np.argsort(-all_s, axis=1)[:, :10]
         best = [np.take_along_axis(all_s, top, 1), np.take_along_axis(all_i, top, 1)]
     exact = best[1]
-    dense = store.dense(model)
+    dense = store.vectors.dense(model)
     dense.sync(store)
     inner = faiss.downcast_index(dense.index.index)
     out: dict[str, Any] = {"queries": len(queries), "index": dense.kind}

@@ -9,7 +9,7 @@ settings, shared_buffers 1 GB) on a Unix socket; its RSS is the client's, the se
 
 Measures per engine and size: ingest passages/s through the storage interface (PostgreSQL: bulk, the
 HNSW index built afterwards, and incremental, with the index in place), vector index build time,
-recall@10 of ``vector_search`` against exact search and its p50/p95, hybrid ``search`` and ``ask``
+recall@10 of ``store.vectors.search`` against exact search and its p50/p95, hybrid ``search`` and ``ask``
 p50/p95 and peak RSS in a fresh process, size on disk. For PostgreSQL also the HNSW index over
 ``vector`` instead of ``halfvec`` (the choice is made on its recall). Prints a table and one JSON line
 (also bench/results/storage.json).
@@ -44,7 +44,7 @@ def _write(store, model: str, synthetic: Synthetic, first: int, last: int, log: 
     for a in range(first, last, DOCS_PER_WRITE):
         b = min(last, a + DOCS_PER_WRITE)
         records, cache = synthetic.records(a, b)
-        store.put_embeddings(model, cache)
+        store.embeddings.put(model, cache)
         with store.transaction() as tx:
             for record in records:
                 tx.insert_document(record)
@@ -61,11 +61,11 @@ def build(open_store: Callable[[], Any], passages: int, dim: int, model: str, lo
     have = store.counts().documents
     bulk_s = _write(store, model, synthetic, have, n_docs, log)
     t = time.perf_counter()
-    store.sync_vector_index(model)
+    store.vectors.sync(model)
     index_s = time.perf_counter() - t
     incr_s = _write(store, model, synthetic, n_docs, n_docs + INCREMENTAL_DOCS, log)
     t = time.perf_counter()
-    store.sync_vector_index(model)
+    store.vectors.sync(model)
     incr_s += time.perf_counter() - t
     added = (n_docs - have) * PASSAGES_PER_DOC
     out = {"passages": store.counts().passages, "bulk_passages_per_s": round(added / bulk_s) if added else None,
@@ -76,21 +76,21 @@ def build(open_store: Callable[[], Any], passages: int, dim: int, model: str, lo
 
 
 def recall(store, model: str, n_queries: int) -> dict[str, Any]:
-    """recall@10 and latency of ``vector_search`` against exact search over every stored vector."""
-    ids = store.passage_ids()
+    """recall@10 and latency of ``store.vectors.search`` against exact search over every stored vector."""
+    ids = store.documents.passage_ids()
     rng = np.random.default_rng(3)
-    picked = store.passage_vectors(model, sorted(rng.choice(ids, n_queries, replace=False).tolist())).vectors
+    picked = store.vectors.passage_vectors(model, sorted(rng.choice(ids, n_queries, replace=False).tolist())).vectors
     queries = _unit(picked + _unit(rng.standard_normal(picked.shape)))
     best_s = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_i = np.zeros((len(queries), 10), dtype=np.int64)
     for start in range(0, len(ids), 100_000):
-        batch = store.passage_vectors(model, ids[start:start + 100_000].tolist())
+        batch = store.vectors.passage_vectors(model, ids[start:start + 100_000].tolist())
         scores = queries @ batch.vectors.T
         all_s = np.hstack([best_s, scores])
         all_i = np.hstack([best_i, np.broadcast_to(batch.ids, scores.shape)])
         top = np.argsort(-all_s, axis=1)[:, :10]
         best_s, best_i = np.take_along_axis(all_s, top, 1), np.take_along_axis(all_i, top, 1)
-    store.vector_search(model, queries[0], 10)  # warm: index loaded / created
+    store.vectors.search(model, queries[0], 10)  # warm: index loaded / created
     times, recall_at_10 = timed_recall(store, model, queries, best_i)
     return {"queries": len(queries), "recall_at_10": recall_at_10,
             "vector_search_ms_p50": round(percentile(times, 50), 1),
@@ -102,13 +102,14 @@ SWEEP = ((100, 2, 40), (200, 2, 100), (400, 4, 200))  # (hnsw.ef_search, candida
 
 def sweep(url: str, model: str, n_queries: int) -> list[dict[str, Any]]:
     """recall@10 and latency of both HNSW index types at a few search widths (the engine's constants)."""
-    from retrieval.storage import postgres as pg
+    from retrieval.storage import open_postgres
+    from retrieval.storage.vectors import postgres as pg
 
     saved = pg.HNSW_EF_SEARCH, pg.CANDIDATES_PER_RESULT, pg.MIN_CANDIDATES
     out = []
     try:
         for index_type in ("halfvec", "vector"):
-            store = pg.PostgresStorage(url, index_type=index_type)
+            store = open_postgres(url, index_type=index_type)
             for ef, per, least in SWEEP:
                 pg.HNSW_EF_SEARCH, pg.CANDIDATES_PER_RESULT, pg.MIN_CANDIDATES = ef, per, least
                 out.append({"index": index_type, "ef_search": ef, "candidates_for_10": max(10 * per, least),
@@ -150,7 +151,7 @@ def bench_sqlite(size: int, dim: int, model: str, args: argparse.Namespace, log)
 
 
 def bench_postgres(size: int, dim: int, model: str, args: argparse.Namespace, log) -> dict[str, Any]:
-    from retrieval.storage.postgres import PostgresStorage
+    from retrieval.storage import open_postgres
     from tests.fakes import postgres as embedded
 
     server = embedded.start({"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_wal_size": "4GB"},
@@ -158,16 +159,16 @@ def bench_postgres(size: int, dim: int, model: str, args: argparse.Namespace, lo
     home = Path(tempfile.mkdtemp(prefix="citebot-bench-pg-"))
     try:
         url = server.create_database("bench")
-        entry = {"build": build(lambda: PostgresStorage(url), size, dim, model, log)}
-        store = PostgresStorage(url)
+        entry = {"build": build(lambda: open_postgres(url), size, dim, model, log)}
+        store = open_postgres(url)
         entry["recall"] = recall(store, model, args.queries)
         store.close()
         entry["ask"] = run_child(home, url, args.questions)
         entry["disk_mb"] = _du_mb(server.data_dir)  # before the comparison index below adds its own size
         log("    the same with an HNSW index over float32 `vector` instead of `halfvec` ...")
-        full = PostgresStorage(url, index_type="vector")
+        full = open_postgres(url, index_type="vector")
         t = time.perf_counter()
-        full.sync_vector_index(model)
+        full.vectors.sync(model)
         entry["recall_vector_index"] = {"index_build_s": round(time.perf_counter() - t, 1),
                                         **recall(full, model, args.queries)}
         entry["sweep"] = sweep(url, model, args.queries)

@@ -3,7 +3,7 @@
 Compared on XQuAD en, XQuAD ru (every paragraph a passage) and SciFact (the first 2,000 documents of the
 corpus, train queries judged on them), per question:
 
-* ``bm25-postings``: what retrieval/storage/postgres.py does (FTS5's BM25 in SQL over citebot's terms);
+* ``bm25-postings``: what retrieval/storage/lexical/postgres.py does (FTS5's BM25 in SQL over citebot's terms);
 * ``simple-ts_rank`` / ``simple-ts_rank_cd``: a ``tsvector`` of the same pre-stemmed terms (``simple``
   configuration, title weight A) ranked by PostgreSQL's ``ts_rank`` / ``ts_rank_cd``;
 * ``lang-ts_rank`` / ``lang-ts_rank_cd``: PostgreSQL's own ``english``/``russian`` configurations over the
@@ -22,14 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DATA, exit_on_sigterm, log, publish
+from retrieval.storage.bm25 import FTS5
 
 
-# PostgreSQL's ts_rank weight array is {D, C, B, A}: body terms D = 1.0, title terms A = 0.5 (as FTS5's bm25)
+# PostgreSQL's ts_rank weight array is {D, C, B, A}: body terms D = 1.0, title terms A = the title weight
+# of the one BM25 definition (retrieval/storage/bm25.py), as in FTS5's bm25()
+_WEIGHTS = f"'{{1.0, 0, 0, {FTS5.title_weight}}}'"
 _ALTERNATIVES = {
-    "simple-ts_rank": ("simple_v", "ts_rank('{1.0, 0, 0, 0.5}', {v}, q)", "simple"),
-    "simple-ts_rank_cd": ("simple_v", "ts_rank_cd('{1.0, 0, 0, 0.5}', {v}, q)", "simple"),
-    "lang-ts_rank": ("lang_v", "ts_rank('{1.0, 0, 0, 0.5}', {v}, q)", "lang"),
-    "lang-ts_rank_cd": ("lang_v", "ts_rank_cd('{1.0, 0, 0, 0.5}', {v}, q)", "lang"),
+    "simple-ts_rank": ("simple_v", f"ts_rank({_WEIGHTS}, {{v}}, q)", "simple"),
+    "simple-ts_rank_cd": ("simple_v", f"ts_rank_cd({_WEIGHTS}, {{v}}, q)", "simple"),
+    "lang-ts_rank": ("lang_v", f"ts_rank({_WEIGHTS}, {{v}}, q)", "lang"),
+    "lang-ts_rank_cd": ("lang_v", f"ts_rank_cd({_WEIGHTS}, {{v}}, q)", "lang"),
 }
 
 
@@ -51,13 +54,12 @@ def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
     import psycopg
 
     from retrieval.text.lexical import query_terms, terms
-    from retrieval.storage import NewDocument, NewPassage, open_storage
+    from retrieval.storage import NewDocument, NewPassage, open_postgres, open_storage
     from retrieval.types import Document
-    from retrieval.storage.postgres import PostgresStorage
     from retrieval.settings import load_settings
 
     sqlite = open_storage(load_settings(env={}).replace(home=str(work / eval_set.name)), url="")
-    pg = PostgresStorage(url)
+    pg = open_postgres(url)
     key_of: dict[int, str] = {}
     for store in (sqlite, pg):
         with store.transaction() as tx:
@@ -88,8 +90,8 @@ def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
                 continue
             counted += 1
             gold = set(eval_set.qrels.get(q.qid, {}))
-            reference = [h.passage_id for h in sqlite.lexical_search(qterms, 10)]
-            ranked = {"bm25-postings": [h.passage_id for h in pg.lexical_search(qterms, 10)]}
+            reference = [h.passage_id for h in sqlite.lexical.search(qterms, 10)]
+            ranked = {"bm25-postings": [h.passage_id for h in pg.lexical.search(qterms, 10)]}
             simple_q = " | ".join("'" + t.replace("'", "''") + "'" for t in qterms)
             for name, (column, rank, kind) in _ALTERNATIVES.items():
                 if kind == "simple":
@@ -110,7 +112,7 @@ def run_set(eval_set, config: str, url: str, work: Path) -> dict[str, Any]:
         for name, (overlap, hits) in totals.items():
             results[name] = {"overlap_at_10_with_fts5": round(overlap / max(1, counted), 4),
                              "hit_at_10": round(hits / max(1, counted), 4)}
-        fts5_hits = sum(float(bool({key_of.get(h.passage_id) for h in sqlite.lexical_search(query_terms(q.text), 10)}
+        fts5_hits = sum(float(bool({key_of.get(h.passage_id) for h in sqlite.lexical.search(query_terms(q.text), 10)}
                                    & set(eval_set.qrels.get(q.qid, {}))))
                         for q in eval_set.queries if query_terms(q.text))
         results["fts5 (reference)"] = {"overlap_at_10_with_fts5": 1.0, "hit_at_10": round(fts5_hits / max(1, counted), 4)}

@@ -13,7 +13,7 @@ __all__ = ["BotStorage", "SQLiteBotStorage", "open_bot_storage"]
 def open_bot_storage(settings: Any) -> BotStorage:
     """In the corpus's PostgreSQL database when CITEBOT_DATABASE_URL names one (so bot replicas share
     votes and the update journal), else SQLite beside the index (``CITEBOT_HOME/feedback.sqlite3``)."""
-    from retrieval.storage import is_postgres_url
+    from retrieval import is_postgres_url
 
     url = str(getattr(settings, "values", {}).get("database_url", "") or "")
     if is_postgres_url(url):

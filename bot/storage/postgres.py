@@ -2,8 +2,10 @@
 
 Several bot replicas share them: an update delivered to two replicas is recorded once (``receive`` is one
 ``INSERT ... ON CONFLICT DO NOTHING``, so exactly one replica sees it as new), votes and the questions
-behind buttons are visible to every replica. Numbered migrations, applied once under an advisory lock
-(``bot_schema_migrations``). A small connection pool serves the handlers' worker threads.
+behind buttons are visible to every replica. Numbered migrations, applied once under an advisory lock,
+run by the library's one runner (component ``bot``; a database migrated before it, table
+``bot_schema_migrations``, is recorded at its version). A small connection pool serves the handlers'
+worker threads.
 """
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from bot.storage.base import DONE, NEW, PENDING, BotStorage, JournalEntry, StoredQuestion, Tally, Vote
-from retrieval.errors import UserError
+from retrieval import Migration, UserError, apply_postgres, legacy_table, safe_location
 
-MIGRATE_LOCK = 0x626F7473  # pg_advisory_xact_lock key for the bot's migrations ("bots")
 POOL_MAX = 4
+COMPONENT = "bot"
+LEGACY_TABLE = "bot_schema_migrations"  # the bot's versions before the one runner
 
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (1, """
+# Never edit one that has shipped; append a new one.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, """
 CREATE TABLE IF NOT EXISTS bot_questions (
     key text PRIMARY KEY,
     question text NOT NULL,
@@ -61,34 +65,16 @@ class PostgresBotStorage(BotStorage):
     """Thread-safe (a pool); every call is one short transaction."""
 
     def __init__(self, url: str, pool_size: int = POOL_MAX) -> None:
-        from retrieval.storage.postgres import safe_location
-
         self.location = safe_location(url)
         try:
             with psycopg.connect(url, connect_timeout=15, autocommit=True) as conn:
-                self._migrate(conn)
+                apply_postgres(conn, COMPONENT, MIGRATIONS, where=self.location, legacy=legacy_table(LEGACY_TABLE))
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, name="citebot-bot",
                                        check=ConnectionPool.check_connection, kwargs={"autocommit": True})
             self.pool.open(wait=True, timeout=30)
         except psycopg.OperationalError as exc:
             first = (str(exc).strip().splitlines() or ["connection failed"])[0]
             raise UserError(f"cannot connect to PostgreSQL at {self.location} for the bot's tables: {first}") from None
-
-    @staticmethod
-    def _migrate(conn: psycopg.Connection) -> None:
-        if conn.execute("SELECT to_regclass('bot_schema_migrations')").fetchone()[0] is not None:
-            done = conn.execute("SELECT COALESCE(max(version), 0) FROM bot_schema_migrations").fetchone()[0]
-            if done == MIGRATIONS[-1][0]:
-                return  # nothing to write (a read-only replica can still open it)
-        for number, script in MIGRATIONS:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-                conn.execute("CREATE TABLE IF NOT EXISTS bot_schema_migrations (version integer PRIMARY KEY, "
-                             "applied double precision NOT NULL)")
-                if conn.execute("SELECT 1 FROM bot_schema_migrations WHERE version = %s", (number,)).fetchone():
-                    continue
-                conn.execute(script)
-                conn.execute("INSERT INTO bot_schema_migrations VALUES (%s, %s)", (number, time.time()))
 
     # -- questions ------------------------------------------------------------------------------------
     def remember(self, question: str, passage_ids: list[int], user_id: int | None, chat_id: int | None,

@@ -1,7 +1,9 @@
 """The bot's tables in SQLite: ``feedback.sqlite3`` beside the index (the file name predates the journal).
 
 One connection guarded by a lock, WAL mode: a committed journal row survives a SIGKILL of the process.
-Files written by older versions (questions and feedback only) are upgraded in place.
+The schema is numbered migrations run by the library's one runner (component ``bot``); files written
+before it (recognised by the ``extra`` column of questions) are recorded at version 2 and open unchanged,
+and files from before the journal (questions and feedback only) are upgraded in place.
 """
 from __future__ import annotations
 
@@ -14,10 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.storage.base import DONE, NEW, PENDING, BotStorage, JournalEntry, StoredQuestion, Tally, Vote
+from retrieval import Migration, apply_sqlite
 
 FILE_NAME = "feedback.sqlite3"
 
-SCHEMA = """
+COMPONENT = "bot"
+
+# Never edit one that has shipped; append a new one. 1 is the tables as they were before the runner
+# (IF NOT EXISTS: a file from before the journal gains it), 2 the column the journal release added.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, """
 CREATE TABLE IF NOT EXISTS questions (
     key TEXT PRIMARY KEY,
     question TEXT NOT NULL,
@@ -47,7 +55,16 @@ CREATE TABLE IF NOT EXISTS journal (
     PRIMARY KEY (bot_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS journal_open ON journal (bot_id, finished);
-"""
+"""),
+    Migration(2, "ALTER TABLE questions ADD COLUMN extra TEXT"),
+)
+
+
+def _legacy(conn: sqlite3.Connection) -> int:
+    """A file written before the runner: version 2 when its questions have the ``extra`` column (the
+    journal release), else 0 (migration 1 is written to run over the older tables)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(questions)")}
+    return 2 if "extra" in columns else 0
 
 
 class SQLiteBotStorage(BotStorage):
@@ -62,11 +79,7 @@ class SQLiteBotStorage(BotStorage):
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         if not memory:
             self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.executescript(SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}
-            if "extra" not in columns:  # a file from before the journal
-                self._db.execute("ALTER TABLE questions ADD COLUMN extra TEXT")
+        apply_sqlite(self._db, COMPONENT, MIGRATIONS, where=str(path), legacy=_legacy)
 
     # -- questions ------------------------------------------------------------------------------------
     def remember(self, question: str, passage_ids: list[int], user_id: int | None, chat_id: int | None,

@@ -95,7 +95,7 @@ class Corpus:
         model = self.embedder.name
         key = model + QUERY_CACHE if queries else model
         hashes = [text_hash(t) for t in texts]
-        cached = _usable(self.store.cached_embeddings(key, hashes))
+        cached = _usable(self.store.embeddings.cached(key, hashes))
         todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
         if todo:
             encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
@@ -104,9 +104,9 @@ class Corpus:
             if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
                 cached = {}  # damaged vectors of another size in the cache: the model's own win
                 fresh = dict(zip(hashes, encode(texts)))
-            stored = self.store.put_embeddings(key, fresh, wait=not reading)
+            stored = self.store.embeddings.put(key, fresh, wait=not reading)
             if queries and stored:
-                self.store.trim_embeddings(key, QUERY_CACHE_MAX, recent=list(fresh))
+                self.store.embeddings.trim(key, QUERY_CACHE_MAX, recent=list(fresh))
             cached.update(fresh)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -114,7 +114,7 @@ class Corpus:
 
     def forget_question_vectors(self, questions: Iterable[str]) -> int:
         """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self.store.delete_embeddings(self.embedder.name + QUERY_CACHE,
+        return self.store.embeddings.delete(self.embedder.name + QUERY_CACHE,
                                             [text_hash(q) for q in questions], keep_used=False)
 
     # -- adding ---------------------------------------------------------------------------------------
@@ -139,12 +139,12 @@ class Corpus:
                 batch = Batch()
         if batch:
             yield from self._flush(batch, progress)
-        if self._embedder is not None and self.store.missing_embeddings(self.embedder.name):
+        if self._embedder is not None and self.store.embeddings.missing(self.embedder.name):
             self.reindex()  # the index was built with another model: bring every passage to this one
         self._sync_dense()
 
     def _duplicate(self, label: str, existing: int | None, doc: Document) -> AddResult:
-        info = self.store.document_info(existing) if existing is not None else None
+        info = self.store.documents.info(existing) if existing is not None else None
         return AddResult("duplicate", label, existing, info.title if info else doc.title,
                          info.date if info else doc.date, info.passages if info else 0,
                          f"already in the corpus as document {existing}" if existing else "repeated in this input",
@@ -155,12 +155,12 @@ class Corpus:
         label = doc.path or doc.title or "document"
         if not doc.text.strip():
             return AddResult("error", label, message="empty document: no text to index", reason="empty")
-        existing = self.store.find_document(content_hash=doc.content_hash)
+        existing = self.store.documents.find(content_hash=doc.content_hash)
         if existing is not None or doc.content_hash in batch.hashes:
             return self._duplicate(label, existing, doc)
         replaces = None
         if doc.path and doc.path != "-":
-            replaces = self.store.find_document(path=doc.path)
+            replaces = self.store.documents.find(path=doc.path)
         signature = neardup.signature(doc.text)
         if not force:
             similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
@@ -261,10 +261,10 @@ class Corpus:
         """A document by id, or by the path/url it was added from; UserError when there is none."""
         info = None
         if isinstance(ref, int) or (str(ref).strip().isascii() and str(ref).strip().isdigit()):
-            info = self.store.document_info(int(ref))
+            info = self.store.documents.info(int(ref))
         if info is None and isinstance(ref, str) and ref.strip():
-            doc_id = self.store.find_document(path=ref) or self.store.find_document(path=str(Path(ref).resolve()))
-            info = self.store.document_info(doc_id) if doc_id else None
+            doc_id = self.store.documents.find(path=ref) or self.store.documents.find(path=str(Path(ref).resolve()))
+            info = self.store.documents.info(doc_id) if doc_id else None
         if info is None:
             raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
         return info
@@ -280,11 +280,11 @@ class Corpus:
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
         """Stored documents by id (``limit`` None: all)."""
-        return self.store.documents(offset, limit)
+        return self.store.documents.list(offset, limit)
 
     def document_text(self, ref: str | int) -> str:
         """The full stored text of a document."""
-        return self.store.document_text(self.document(ref).doc_id).text
+        return self.store.documents.text(self.document(ref).doc_id).text
 
     # -- searching ------------------------------------------------------------------------------------
     def _check_question(self, question: str) -> str:
@@ -293,7 +293,7 @@ class Corpus:
     def _sync_dense(self) -> None:
         if self._embedder is None:
             return  # nothing dense was used in this process; the next reader syncs
-        self.store.sync_vector_index(self.embedder.name)
+        self.store.vectors.sync(self.embedder.name)
 
     def search(
         self, query: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
@@ -314,7 +314,7 @@ class Corpus:
             self.store, self.embedder.name, query, vector, offset + k, mode=mode,
             fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
         )[offset:]
-        rows = self.store.passages([s.passage_id for s in scored])
+        rows = self.store.documents.passages([s.passage_id for s in scored])
         hits = []
         for s in scored:
             row = rows.get(s.passage_id)
@@ -345,13 +345,13 @@ class Corpus:
         question = self._check_question(question)
         # the passage ids of each document, read through the store's export (one document per call)
         ids = [p.passage_id for d in sorted(set(int(i) for i in doc_ids))
-               for stored in self.store.export_documents(after_id=d - 1, limit=1) if stored.record.doc_id == d
+               for stored in self.store.documents.export(after_id=d - 1, limit=1) if stored.record.doc_id == d
                for p in stored.record.passages if p.passage_id is not None]
         hits: list[Hit] = []
         if ids:
             query_vector = self._vectors([question], queries=True, reading=True)[0]
-            batch = self.store.passage_vectors(self.embedder.name, ids)
-            rows = self.store.passages([int(i) for i in batch.ids])
+            batch = self.store.vectors.passage_vectors(self.embedder.name, ids)
+            rows = self.store.documents.passages([int(i) for i in batch.ids])
             q_terms = set(terms(question))
             weight = self.settings.lexical_weight
             for pid, vector in zip(batch.ids.tolist(), batch.vectors):
@@ -367,7 +367,7 @@ class Corpus:
 
     def _compose(self, question: str, hits: list[Hit]) -> Answer:
         """The answer to ``question`` from ranked ``hits``: quoted sentences above the gate, citations."""
-        rows = self.store.passages([h.passage_id for h in hits])
+        rows = self.store.documents.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
         answer = answer_mod.compose(
@@ -403,20 +403,20 @@ class Corpus:
         texts = self._embed_missing(progress)
         sentences = self._embed_missing_sentences()
         with self.lock:
-            indexed = self.store.rebuild_vector_index(self.embedder.name)
+            indexed = self.store.vectors.rebuild(self.embedder.name)
         return {"embedded": texts, "sentences": sentences, "indexed": indexed}
 
     def _embed_missing_sentences(self, chunk: int = 1000) -> int:
         """Answer sentences of every passage without a vector for the current model, embedded now; the
         passages are read ``chunk`` at a time, so memory stays flat on a large corpus."""
         model = self.embedder.name
-        ids = self.store.passage_ids().tolist()
+        ids = self.store.documents.passage_ids().tolist()
         embedded = 0
         for start in range(0, len(ids), chunk):
-            rows = self.store.passages(ids[start:start + chunk]).values()
+            rows = self.store.documents.passages(ids[start:start + chunk]).values()
             texts = list(dict.fromkeys(t for r in rows
                                        for t in answer_mod.sentence_texts(r.text, r.start, r.sentences)))
-            cached = self.store.cached_embeddings(model, [text_hash(t) for t in texts])
+            cached = self.store.embeddings.cached(model, [text_hash(t) for t in texts])
             todo = [t for t in texts if text_hash(t) not in cached]
             for i in range(0, len(todo), EMBED_BATCH):
                 self._vectors(todo[i:i + EMBED_BATCH])
@@ -424,8 +424,8 @@ class Corpus:
         return embedded
 
     def _embed_missing(self, progress: Callable[[int, int], None] | None = None) -> int:
-        missing = self.store.missing_embeddings(self.embedder.name)
-        rows = self.store.passages([m.passage_id for m in missing])
+        missing = self.store.embeddings.missing(self.embedder.name)
+        rows = self.store.documents.passages([m.passage_id for m in missing])
         texts = [_embed_text(r.title, r.text) for r in rows.values()]
         done = 0
         for i in range(0, len(texts), EMBED_BATCH):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..storage.base import Storage
+    from ..storage import Storage
 
 NUM_PERM = 128  # signature = NUM_PERM uint32 = 512 bytes; estimate error ~0.04 at Jaccard 0.5
 SHINGLE = 5
@@ -113,13 +113,13 @@ class NearDuplicates:
         self._matrix = signature_matrix([])
 
     def _refresh(self) -> None:
-        span = self.store.document_span()
-        rows = self.store.signatures(after_id=int(self._ids[-1]) if len(self._ids) else 0)
+        span = self.store.documents.span()
+        rows = self.store.documents.signatures(after_id=int(self._ids[-1]) if len(self._ids) else 0)
         if rows:
             self._ids = np.concatenate([self._ids, np.asarray([r.doc_id for r in rows], dtype=np.int64)])
             self._matrix = np.vstack([self._matrix, signature_matrix([r.signature for r in rows])])
         if len(self._ids) != span.count:
-            rows = self.store.signatures()
+            rows = self.store.documents.signatures()
             self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
             self._matrix = signature_matrix([r.signature for r in rows])
 
@@ -130,7 +130,7 @@ class NearDuplicates:
         self._refresh()
         for idx in np.flatnonzero(similarities(sig, self._matrix) > THRESHOLD):
             if int(self._ids[idx]) != exclude:
-                info = self.store.document_info(int(self._ids[idx]))
+                info = self.store.documents.info(int(self._ids[idx]))
                 if info is not None:
                     return NearMatch(info.doc_id, info.title)
         for other_sig, other_title in pending:

@@ -72,8 +72,9 @@ def add_post(corpus: "Corpus", post: Post, edited: bool = False,
 
 def _remove_earlier(corpus: "Corpus", post: Post) -> int | None:
     """The earlier version of an edited post that no longer qualifies, removed; its id (None: none)."""
-    doc_id = corpus.store.find_document(path=post.path)
-    if doc_id is None:
+    try:
+        doc_id = corpus.document(post.path).doc_id
+    except UserError:  # never indexed (it was short from the start)
         return None
     corpus.remove(doc_id)
     log.info("%s: edited below the short-post rule; its earlier version (doc %s) was removed", post.label, doc_id)

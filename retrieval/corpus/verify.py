@@ -19,7 +19,7 @@ def verify(store: Storage, model: str, lock: ContextManager, embed_missing: Call
         return report
     embedded = embed_missing()
     with lock:
-        store.rebuild_vector_index(model)
+        store.vectors.rebuild(model)
         after = store.verify(model, repair=False)
     after.repairs = report.repairs + [f"embedded {embedded} passage texts and rebuilt the dense index"]
     return after

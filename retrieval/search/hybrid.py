@@ -46,11 +46,11 @@ def hybrid_search(
 
     dense_hits: list[tuple[int, float]] = []
     if mode in ("hybrid", "dense") and query_vector is not None:
-        dense_hits = [(h.passage_id, h.score) for h in store.vector_search(model, query_vector, n, filters)]
+        dense_hits = [(h.passage_id, h.score) for h in store.vectors.search(model, query_vector, n, filters)]
     lexical_hits: list[tuple[int, float]] = []
     words = query_terms(query)
     if mode in ("hybrid", "lexical") and words:
-        lexical_hits = [(h.passage_id, h.score) for h in store.lexical_search(words, n, filters)]
+        lexical_hits = [(h.passage_id, h.score) for h in store.lexical.search(words, n, filters)]
 
     dense_scores = dict(dense_hits)
     lexical_scores = dict(lexical_hits)
@@ -58,7 +58,7 @@ def hybrid_search(
         # Exact cosine for lexical-only candidates, from their stored vectors.
         missing = [pid for pid in lexical_scores if pid not in dense_scores]
         if missing:
-            batch = store.passage_vectors(model, missing)
+            batch = store.vectors.passage_vectors(model, missing)
             if len(batch) and batch.vectors.shape[1] == query_vector.shape[-1]:
                 sims = batch.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
                 for pid, sim in zip(batch.ids.tolist(), sims.tolist()):

@@ -1,4 +1,5 @@
-"""The storage package: one interface (base.py), the embedded SQLite engine and the PostgreSQL engine.
+"""The storage package: the corpus's store in parts (documents, embeddings, lexical, vectors), each with
+one module per engine (the embedded SQLite engine and PostgreSQL), composed into :class:`Storage`.
 
 :func:`open_storage` is the only place that chooses the engine, from ``CITEBOT_DATABASE_URL``.
 """
@@ -8,16 +9,20 @@ from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText, EmbeddingRow, MissingEmbedding,
-                   NewDocument, NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, Storage,
-                   StorageDamaged, StoredDocument, Transaction, VectorBatch, VerifyReport)
+                   NewDocument, NewPassage, PassageRow, ScoredPassage, SearchFilters, SignatureRow, StorageDamaged,
+                   StoredDocument, VectorBatch, VerifyReport)
+from .bm25 import BM25, FTS5
+from .documents import Transaction
+from .store import Storage, open_postgres, open_sqlite
+from .urls import is_postgres_url, safe_location
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 __all__ = [
-    "open_storage", "is_postgres_url", "MissingDriver", "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
+    "open_storage", "open_sqlite", "open_postgres", "BM25", "FTS5", "is_postgres_url", "safe_location", "MissingDriver",
+    "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
     "EmbeddingRow", "MissingEmbedding", "NewDocument", "NewPassage", "PassageRow", "ScoredPassage",
     "SearchFilters", "SignatureRow", "Storage", "StorageDamaged", "StoredDocument", "Transaction", "VectorBatch",
     "VerifyReport",
@@ -28,19 +33,13 @@ class MissingDriver(UserError, ImportError):
     """The PostgreSQL engine was asked for but psycopg/pgvector are not installed (one clear line)."""
 
 
-def is_postgres_url(url: str) -> bool:
-    return url.strip().lower().startswith(POSTGRES_SCHEMES)
-
-
 def open_storage(settings: "Settings", url: str | None = None) -> Storage:
     """The store for ``settings``: PostgreSQL when the database URL (``url``, else CITEBOT_DATABASE_URL) is
     a postgresql:// URL, else SQLite in ``settings.home_path``. The PostgreSQL engine is imported only
     then, so SQLite users need neither psycopg nor pgvector."""
     url = (settings.values.get("database_url", "") if url is None else url) or ""
     if not url.strip():
-        from .sqlite import SQLiteStorage
-
-        return SQLiteStorage(settings.home_path, ann_threshold=int(settings.values.get("ann_threshold", 300_000)))
+        return open_sqlite(settings.home_path, ann_threshold=int(settings.values.get("ann_threshold", 300_000)))
     if not is_postgres_url(url):
         scheme = url.split(":", 1)[0] if ":" in url else url[:20]
         raise UserError(f"CITEBOT_DATABASE_URL: unsupported database {scheme!r}; use a postgresql:// URL, "
@@ -48,10 +47,10 @@ def open_storage(settings: "Settings", url: str | None = None) -> Storage:
     try:
         import psycopg  # noqa: F401  (checked here for one clear message)
 
-        from .postgres import PostgresStorage
+        from . import postgres  # noqa: F401
     except ImportError as exc:
         raise MissingDriver(
             f"CITEBOT_DATABASE_URL names PostgreSQL but its driver is not installed ({exc.name or exc}); "
             f"install it with `pip install 'citebot[postgres]'` (psycopg 3 and pgvector)"
         ) from None
-    return PostgresStorage(url, settings)  # the engine's constructor: (url, settings)
+    return open_postgres(url)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import UserError
 from . import is_postgres_url, open_storage
-from .base import Storage, StoredDocument
+from .base import StoredDocument
+from .store import Storage
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
@@ -65,20 +66,20 @@ def migrate(source: Storage, target: Storage, progress: Callable[[MigrateReport]
         raise UserError(f"the source and the target are the same store ({source.location})")
     after = ("", "")
     while True:
-        rows = source.export_embeddings(after, EMBEDDING_BATCH)
+        rows = source.embeddings.export(after, EMBEDDING_BATCH)
         if not rows:
             break
         by_model: dict[str, dict] = {}
         for row in rows:
             by_model.setdefault(row.model, {})[row.text_hash] = row.vector
         for model, items in by_model.items():
-            target.put_embeddings(model, items)
+            target.embeddings.put(model, items)
             report.models.add(model)
         report.embeddings += len(rows)
         after = (rows[-1].model, rows[-1].text_hash)
     after_id = 0
     while True:
-        batch = source.export_documents(after_id, DOCUMENT_BATCH)
+        batch = source.documents.export(after_id, DOCUMENT_BATCH)
         if not batch:
             break
         for stored in batch:
@@ -87,20 +88,20 @@ def migrate(source: Storage, target: Storage, progress: Callable[[MigrateReport]
                 progress(report)
         after_id = batch[-1].record.doc_id or after_id
     for model in sorted(report.models):
-        target.sync_vector_index(model)
+        target.vectors.sync(model)
     return report
 
 
 def _copy_document(stored: StoredDocument, target: Storage, report: MigrateReport) -> None:
     record = stored.record
-    if target.find_document(content_hash=record.content_hash) is not None:
+    if target.documents.find(content_hash=record.content_hash) is not None:
         report.skipped += 1
         return
     with target.transaction() as tx:
         if tx.find_document(content_hash=record.content_hash) is not None:  # another migration got there first
             report.skipped += 1
             return
-        ids_free = record.doc_id is not None and tx.document_info(record.doc_id) is None and not target.passages(
+        ids_free = record.doc_id is not None and tx.document_info(record.doc_id) is None and not target.documents.passages(
             [p.passage_id for p in record.passages if p.passage_id is not None])
         if not ids_free:
             record = replace(record, doc_id=None, passages=[replace(p, passage_id=None) for p in record.passages])

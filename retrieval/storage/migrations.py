@@ -8,13 +8,21 @@ database holds, and a database written by a newer citebot is refused with one li
 half-understood. Each migration runs once, in its own transaction together with its record: a killed
 process leaves the previous version whole. On PostgreSQL an advisory lock serialises concurrent
 starters (two replicas starting at once apply each migration once).
+
+**Stores written before this runner.** The corpus used SQLite's ``PRAGMA user_version`` and a PostgreSQL
+``schema_migrations`` table, the bot a ``bot_schema_migrations`` table (and, in SQLite, a column check).
+A component passes ``legacy``, a function reading the version the old mechanism recorded: with no record
+yet, those migrations are recorded as applied without running them (the tables are there), and the old
+markers are left as they were; a legacy version above the newest migration is refused like a newer
+record (an older release's marker saying a newer citebot wrote the store). A read-only store whose legacy version is already the newest opens
+without the record (it is written the next time the store is opened writable).
 """
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import UserError
 
@@ -60,7 +68,11 @@ def applied_sqlite(conn: Any, component: str) -> int:
     return int(row[0])
 
 
-def apply_sqlite(conn: Any, component: str, migrations: Sequence[Migration], where: str = "the index") -> int:
+Legacy = Callable[[Any], int]  # reads the version an older mechanism recorded (0: none) from a connection
+
+
+def apply_sqlite(conn: Any, component: str, migrations: Sequence[Migration], where: str = "the index",
+                 legacy: Legacy | None = None) -> int:
     """Apply the missing migrations of ``component`` on a ``sqlite3`` connection (autocommit mode,
     ``isolation_level=None``, or a connection with no open transaction). Returns the version now applied.
 
@@ -69,6 +81,11 @@ def apply_sqlite(conn: Any, component: str, migrations: Sequence[Migration], whe
     record."""
     newest = _check(component, migrations)
     version = applied_sqlite(conn, component)
+    old = legacy(conn) if legacy is not None else 0
+    if old > newest:  # an older release's marker says a newer citebot wrote it
+        raise _too_new(component, old, where)
+    if version == 0 and old:
+        version = _adopt(lambda: _record_sqlite(conn, component, old), old, newest)
     if version == newest:
         return version  # nothing to write: also how a read-only store is opened
     if version > newest:
@@ -90,6 +107,28 @@ def apply_sqlite(conn: Any, component: str, migrations: Sequence[Migration], whe
     return applied_sqlite(conn, component)
 
 
+def _adopt(record: Callable[[], None], old: int, newest: int) -> int:
+    """Record a legacy version as applied; a store that cannot be written (a read-only file or replica)
+    and needs no migration opens all the same."""
+    try:
+        record()
+    except Exception:
+        if old < newest:
+            raise
+    return old
+
+
+def _record_sqlite(conn: Any, component: str, version: int) -> None:
+    values = ", ".join(f"('{_sql_text(component)}', {n}, '{_now()}')" for n in range(1, version + 1))
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE; {_CREATE}; INSERT OR IGNORE INTO {TABLE} (component, version, applied) "
+                           f"VALUES {values}; COMMIT;")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def applied_postgres(conn: Any, component: str) -> int:
     """The newest applied migration of ``component`` in a PostgreSQL database (0 when none)."""
     if conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()[0] is None:
@@ -103,17 +142,23 @@ def lock_key(component: str) -> int:
     return zlib.crc32(f"citebot-migrate:{component}".encode())
 
 
-def apply_postgres(conn: Any, component: str, migrations: Sequence[Migration], where: str = "the database") -> int:
+def apply_postgres(conn: Any, component: str, migrations: Sequence[Migration], where: str = "the database",
+                   legacy: Legacy | None = None) -> int:
     """Apply the missing migrations of ``component`` on an autocommit ``psycopg`` connection, each in
     its own transaction under an advisory lock (re-checked inside, so concurrent starters apply each
     migration once). Returns the version now applied."""
     newest = _check(component, migrations)
     version = applied_postgres(conn, component)
+    key = lock_key(component)
+    old = legacy(conn) if legacy is not None else 0
+    if old > newest:
+        raise _too_new(component, old, where)
+    if version == 0 and old:
+        version = _adopt(lambda: _record_postgres(conn, component, old, key), old, newest)
     if version == newest:
         return version
     if version > newest:
         raise _too_new(component, version, where)
-    key = lock_key(component)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
         conn.execute(_CREATE)
@@ -129,6 +174,24 @@ def apply_postgres(conn: Any, component: str, migrations: Sequence[Migration], w
             conn.execute(f"INSERT INTO {TABLE} (component, version, applied) VALUES (%s, %s, %s)",
                          (component, migration.number, _now()))
     return applied_postgres(conn, component)
+
+
+def _record_postgres(conn: Any, component: str, version: int, key: int) -> None:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        conn.execute(_CREATE)
+        for number in range(1, version + 1):
+            conn.execute(f"INSERT INTO {TABLE} (component, version, applied) VALUES (%s, %s, %s) "
+                         f"ON CONFLICT DO NOTHING", (component, number, _now()))
+
+
+def legacy_table(table: str) -> Legacy:
+    """The legacy reader for a PostgreSQL ``(version integer PRIMARY KEY, applied ...)`` table."""
+    def read(conn: Any) -> int:
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            return 0
+        return int(conn.execute(f"SELECT COALESCE(max(version), 0) FROM {_sql_text(table)}").fetchone()[0])
+    return read
 
 
 def _sql_text(value: str) -> str:

@@ -71,7 +71,7 @@ def test_sigkill_while_channel_posts_are_indexed_loses_and_doubles_nothing(tmp_p
         try:
             wait_polling(api, proc, len(api.calls_to("getUpdates")))
             with Corpus(settings, embedder=HashEmbedder()) as corpus:
-                api.wait_for(lambda: all(corpus.store.find_document(path=post_path(m, chat_id=RIA)) for m in published),
+                api.wait_for(lambda: all(corpus.store.documents.find(path=post_path(m, chat_id=RIA)) for m in published),
                              timeout=60)
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

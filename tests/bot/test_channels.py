@@ -67,8 +67,8 @@ def publish(fake_api, post) -> dict:
 def indexed(corpus: Corpus, message_id: int, chat_id: int = RIA):
     from retrieval.ingest.telegram import post_path
 
-    doc_id = corpus.store.find_document(path=post_path(message_id, chat_id=chat_id))
-    return corpus.store.document_info(doc_id) if doc_id else None
+    doc_id = corpus.store.documents.find(path=post_path(message_id, chat_id=chat_id))
+    return corpus.store.documents.info(doc_id) if doc_id else None
 
 
 def test_a_followed_channels_new_post_answers_a_question_asked_a_moment_later(bot, corpus, fake_api):
@@ -103,7 +103,7 @@ def test_an_edited_post_replaces_its_earlier_version(bot, corpus, fake_api):
     fake_api.wait_for(lambda: (lambda i: i and i.doc_id != before.doc_id)(indexed(corpus, message["message_id"])))
     after = indexed(corpus, message["message_id"])
     assert corpus.document_text(after.doc_id) == edited
-    assert corpus.store.document_info(before.doc_id) is None  # replaced, not kept beside
+    assert corpus.store.documents.info(before.doc_id) is None  # replaced, not kept beside
     assert len(corpus.documents()) == 1
     assert after.url == before.url == f"https://t.me/rian_ru/{message['message_id']}"
     answer = corpus.ask("Во сколько раз вырос ввоз шоколада из Китая?")

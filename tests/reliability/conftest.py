@@ -181,4 +181,4 @@ def healthy_corpus(make_corpus, tmp_path: Path, seed: int):
 
 def raw_store(corpus) -> sqlite3.Connection:
     """The corpus's SQLite file opened directly, autocommitting: how the tests damage it."""
-    return sqlite3.connect(corpus.store.path, isolation_level=None)
+    return sqlite3.connect(corpus.store.location, isolation_level=None)

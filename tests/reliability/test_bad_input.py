@@ -378,7 +378,7 @@ def snapshot(corpus, tmp_path_factory) -> Path:
     """A consistent copy of the module's index (SQLite backup API + the dense files)."""
     corpus.search("peace talks", k=1)  # dense index synced and saved
     dest = tmp_path_factory.mktemp("snapshot")
-    src = sqlite3.connect(corpus.store.path)
+    src = sqlite3.connect(corpus.store.location)
     dst = sqlite3.connect(dest / "citebot.sqlite3")
     src.backup(dst)
     dst.execute("PRAGMA journal_mode = WAL")  # as citebot leaves it; closing checkpoints into one file

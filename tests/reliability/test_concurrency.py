@@ -79,15 +79,15 @@ class Delayed:  # statements inside a write transaction 20 ms late: a half-done 
         return getattr(self._conn, name)
 
 
-_store_init = store_mod.SQLiteStorage.__init__
+_store_init = store_mod.SQLiteDatabase.__init__
 
 
 def store_init(self, home, *args, **kwargs):
     _store_init(self, home, *args, **kwargs)
-    self.db = Delayed(self.db)
+    self.conn = Delayed(self.conn)
 
 
-store_mod.SQLiteStorage.__init__ = store_init
+store_mod.SQLiteDatabase.__init__ = store_init
 corpus = Corpus.open(load_settings())
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:

@@ -100,13 +100,13 @@ class Delayed:  # statements in a transaction a little late, so writes become wi
     def __getattr__(self, name):
         return getattr(self._conn, name)
 
-_store_init = store_mod.SQLiteStorage.__init__
+_store_init = store_mod.SQLiteDatabase.__init__
 
 def store_init(self, home, *args, **kwargs):
     _store_init(self, home, *args, **kwargs)
-    self.db = Delayed(self.db)
+    self.conn = Delayed(self.conn)
 
-store_mod.SQLiteStorage.__init__ = store_init
+store_mod.SQLiteDatabase.__init__ = store_init
 _encode = embedder_mod.SentenceTransformerEmbedder.encode_passages
 
 def encode_passages(self, texts):

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-from retrieval.storage.dense import _ids_digest
+from retrieval.storage.vectors.dense import _ids_digest
 
 from .conftest import citebot, dense_ids, healthy_corpus, raw_store, read_store
 

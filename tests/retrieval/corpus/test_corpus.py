@@ -112,7 +112,7 @@ def test_second_process_answers_without_reembedding(seed_corpus, make_corpus):
     assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == []
     # a new question embeds only the question and the candidate sentences, never the passages again
     reopened.ask("who signed the joint declaration in 1956?")
-    stored = {p.text for p in reopened.store.passages(reopened.store.passage_ids().tolist()).values()}
+    stored = {p.text for p in reopened.store.documents.passages(reopened.store.documents.passage_ids().tolist()).values()}
     assert not any(t.split("\n", 1)[-1] in stored for t in reopened.embedder.passage_texts if "\n" in t)
     assert len(reopened.embedder.query_texts) == 1
 
@@ -178,7 +178,7 @@ def test_near_duplicates_within_one_input_are_caught(make_corpus, tmp_path):
 def test_questions_are_answered_while_another_process_holds_the_write_lock(seed_corpus):
     import sqlite3
 
-    writer = sqlite3.connect(seed_corpus.store.path, isolation_level=None)
+    writer = sqlite3.connect(seed_corpus.store.location, isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # another process in the middle of adding documents
     try:
         answer = seed_corpus.ask("who told TASS that resuming dialogue was categorically impossible?")
@@ -211,7 +211,7 @@ def test_adding_with_another_model_brings_the_whole_index_to_that_model(make_cor
     new = make_corpus(home=home)  # the default embedder, a different model
     assert new.embedder.name != minilm.name
     new.add_paths([story])
-    assert new.store.missing_embeddings(new.embedder.name) == []
+    assert new.store.embeddings.missing(new.embedder.name) == []
     hits = new.search("Moscow stopped peace treaty talks with Tokyo", k=3, mode="dense")
     assert hits and hits[0].source == "TASS"
 

@@ -24,24 +24,38 @@ def test_rrf_sums_reciprocal_ranks():
 
 
 class FakeStore:
-    """Three passages: 1 and 2 found densely, 3 only lexically; records what search asked for."""
+    """Three passages: 1 and 2 found densely, 3 only lexically; records what search asked for (its
+    ``vectors`` and ``lexical`` parts, as the real store has)."""
 
     def __init__(self) -> None:
-        self.vectors = {1: np.array([1.0, 0.0]), 2: np.array([0.8, 0.6]), 3: np.array([0.6, 0.8])}
+        self.stored = {1: np.array([1.0, 0.0]), 2: np.array([0.8, 0.6]), 3: np.array([0.6, 0.8])}
         self.calls: list[tuple] = []
+        self.vectors = _FakeVectors(self)
+        self.lexical = _FakeLexical(self)
 
-    def vector_search(self, model, query, limit, filters=SearchFilters()):
-        self.calls.append(("vector", model, limit, filters))
-        return [ScoredPassage(pid, float(self.vectors[pid] @ query)) for pid in (1, 2)]
 
-    def lexical_search(self, words, limit, filters=SearchFilters(), title_weight=0.5):
-        self.calls.append(("lexical", tuple(words), limit, filters))
-        return [ScoredPassage(3, 7.0), ScoredPassage(2, 5.0)]
+class _FakeVectors:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def search(self, model, query, limit, filters=SearchFilters()):
+        self.store.calls.append(("vector", model, limit, filters))
+        return [ScoredPassage(pid, float(self.store.stored[pid] @ query)) for pid in (1, 2)]
 
     def passage_vectors(self, model, ids=None):
-        self.calls.append(("vectors", tuple(ids)))
+        self.store.calls.append(("vectors", tuple(ids)))
         ids = sorted(ids)
-        return VectorBatch(np.array(ids, dtype=np.int64), np.stack([self.vectors[i] for i in ids]).astype(np.float32))
+        return VectorBatch(np.array(ids, dtype=np.int64),
+                           np.stack([self.store.stored[i] for i in ids]).astype(np.float32))
+
+
+class _FakeLexical:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def search(self, words, limit, filters=SearchFilters(), bm25=None):
+        self.store.calls.append(("lexical", tuple(words), limit, filters))
+        return [ScoredPassage(3, 7.0), ScoredPassage(2, 5.0)]
 
 
 def test_lexical_only_candidates_get_their_exact_cosine_and_filters_reach_both_searches():

@@ -12,7 +12,7 @@ import pytest
 from retrieval import Corpus, Document, load_settings
 from retrieval.errors import UserError
 from retrieval.text.lexical import query_terms, terms
-from retrieval.storage import NewDocument, NewPassage, open_storage
+from retrieval.storage import BM25, NewDocument, NewPassage, open_storage
 from retrieval.storage.migrate import migrate, open_target
 from tests.conftest import SEED_ARTICLE
 from tests.fakes.hash_embedder import HashEmbedder
@@ -107,10 +107,10 @@ def test_reindex_embeds_answer_sentences_missing_for_the_model_so_ask_embeds_onl
     corpus = open_corpus()
     corpus.add_paths([SEED_ARTICLE])
     store, model = corpus.store, corpus.embedder.name
-    rows = store.passages(store.passage_ids().tolist()).values()
+    rows = store.documents.passages(store.documents.passage_ids().tolist()).values()
     sentences = {t for r in rows for t in sentence_texts(r.text, r.start, r.sentences)}
     # as after a switch to another model: the answer sentences have no vector for it yet
-    store.delete_embeddings(model, [text_hash(t) for t in sentences], keep_used=False)
+    store.embeddings.delete(model, [text_hash(t) for t in sentences], keep_used=False)
     result = corpus.reindex()
     assert result["sentences"] == len(sentences) and result["embedded"] == 0
     assert corpus.reindex()["sentences"] == 0  # a second run finds them all
@@ -120,53 +120,14 @@ def test_reindex_embeds_answer_sentences_missing_for_the_model_so_ask_embeds_onl
     assert corpus.embedder.passage_texts == []  # no sentence embedded at question time
 
 
-def test_lexical_ranking_is_the_same_on_both_engines(tmp_path, pg_url):
-    """BM25 on PostgreSQL is computed with FTS5's formula over the same terms: same passages, same scores."""
-    corpus_file = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "scifact" / "corpus.jsonl"
-    texts = ["Peace treaty talks between Russia and Japan stopped in March 2022 after sanctions.",
-             "Japan and Russia never signed a peace treaty after the Second World War.",
-             "Talks on the Kuril islands resumed; Japanese fishermen want access to the islands.",
-             "The central bank kept its key rate unchanged and said inflation was slowing.",
-             "Переговоры о мирном договоре между Россией и Японией были прекращены в марте 2022 года.",
-             "Центральный банк сохранил ключевую ставку, инфляция замедляется."]
-    if corpus_file.exists():
-        with corpus_file.open() as f:
-            texts += [json.loads(next(f))["text"][:800] for _ in range(150)]
-    stores = [open_storage(load_settings(env={}).replace(home=str(tmp_path / "sq")), url=""),
-              open_storage(load_settings(env={}), url=pg_url)]
-    try:
-        for store in stores:
-            with store.transaction() as tx:
-                for i, text in enumerate(texts):
-                    title = f"Story {i % 7}"
-                    tx.insert_document(NewDocument(
-                        Document(text, title=title, path=f"/{i}"), content_hash=f"h{i}", title_terms=terms(title),
-                        passages=[NewPassage(0, 0, len(text), text, f"e{i}", [(0, len(text))], terms(text))]))
-        questions = ["why did peace treaty talks stop?", "islands fishermen", "key rate inflation", "story 3 bank",
-                     "почему прекратились переговоры?", "ключевая ставка", "cells protein expression",
-                     "vitamin D deficiency risk", "gene mutation cancer patients"]
-        compared = 0
-        for q in questions:
-            sq, pg = (s.lexical_search(query_terms(q), 10, title_weight=0.5) for s in stores)
-            assert len(sq) == len(pg), q
-            assert [round(h.score, 5) for h in sq] == [round(h.score, 5) for h in pg], q
-            sq_ids = {h.passage_id for h in sq if h.score > sq[-1].score + 1e-6}  # ties at the cut may differ
-            assert sq_ids <= {h.passage_id for h in pg}, q
-            compared += len(sq)
-        assert compared > 30
-    finally:
-        for store in stores:
-            store.close()
-
-
 def test_verify_finds_and_repairs_damage(open_corpus):
     corpus = open_corpus()
     corpus.add_paths([SEED_ARTICLE])
     assert corpus.verify().ok
-    passages = corpus.store.passages(corpus.store.passage_ids().tolist())
+    passages = corpus.store.documents.passages(corpus.store.documents.passage_ids().tolist())
     first, last = min(passages), max(passages)
-    damage_lexical(corpus, first)
-    damage_vector(corpus, passages[last].embed_hash)
+    damage_lexical(corpus.store, first)
+    damage_vector(corpus.store, corpus.embedder.name, passages[last].embed_hash)
     report = corpus.verify()
     assert not report.ok
     text = " ".join(report.problems)
@@ -227,7 +188,7 @@ def test_killed_writer_leaves_nothing_half_written(open_corpus, where):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert corpus.store.find_document(content_hash="killed-doc") is None
+    assert corpus.store.documents.find(content_hash="killed-doc") is None
     assert corpus.store.counts().passages == before.passages
     # the killed writer's lock is gone: the next write goes through at once
     started = time.monotonic()

@@ -62,3 +62,70 @@ def test_failing_migration_leaves_the_previous_version_whole(engine):
     execute("INSERT INTO notes (id, body) VALUES (2, 'still works')")
     with pytest.raises(Exception):  # the half of migration 2 that ran was rolled back with it
         execute("SELECT tag FROM notes")
+
+
+# -- stores written before the runner ---------------------------------------------------------------
+def test_a_sqlite_index_of_the_previous_release_is_recorded_at_its_version_unchanged(tmp_path):
+    """The v1 index kept its version in PRAGMA user_version: it opens as version 1, recorded in the one
+    table, its user_version left as it was."""
+    import shutil
+    from pathlib import Path
+
+    from retrieval.storage import open_sqlite
+    from retrieval.storage.migrations import TABLE
+    from retrieval.storage.sqlite import STORE_FILE
+
+    home = tmp_path / "v1"
+    shutil.copytree(Path(__file__).parent / "data" / "v1-index", home)
+    with sqlite3.connect(home / STORE_FILE) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone() is None
+    store = open_sqlite(home)
+    assert store.schema_version() == 1 and store.counts().documents == 2
+    store.close()
+    with sqlite3.connect(home / STORE_FILE) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute(f"SELECT component, version FROM {TABLE}").fetchall() == [("corpus", 1)]
+
+
+def _as_previous_release(url: str, version: int) -> None:
+    """Make a database look as the previous release left it: its tables, versions in
+    ``schema_migrations``, no runner table."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE citebot_migrations")
+        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied text NOT NULL)")
+        for number in range(1, version + 1):
+            conn.execute("INSERT INTO schema_migrations VALUES (%s, '2025-01-01T00:00:00Z')", (number,))
+
+
+def test_a_postgres_corpus_of_the_previous_release_opens_unchanged(pg_url):
+    import psycopg
+
+    from retrieval import Document
+    from retrieval.storage import NewDocument, NewPassage, open_postgres
+    from retrieval.storage.migrations import TABLE
+
+    store = open_postgres(pg_url)
+    text = "Talks stopped in March."
+    with store.transaction() as tx:
+        tx.insert_document(NewDocument(Document(text, title="T"), content_hash="h", title_terms=["t"],
+                                       passages=[NewPassage(0, 0, len(text), text, "e", [(0, len(text))], ["talk"])]))
+    store.close()
+    _as_previous_release(pg_url, 1)
+    reopened = open_postgres(pg_url)
+    assert reopened.schema_version() == 1 and reopened.counts().documents == 1
+    assert [h.passage_id for h in reopened.lexical.search(["talk"], 5)] == [1]
+    reopened.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]  # left as it was
+        assert conn.execute(f"SELECT component, version FROM {TABLE}").fetchall() == [("corpus", 1)]
+
+
+def test_a_postgres_corpus_of_a_newer_legacy_version_is_refused(pg_url):
+    from retrieval.storage import open_postgres
+
+    open_postgres(pg_url).close()
+    _as_previous_release(pg_url, 2)
+    with pytest.raises(SchemaTooNew, match="newer citebot"):
+        open_postgres(pg_url)

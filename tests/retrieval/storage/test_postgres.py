@@ -13,8 +13,11 @@ from retrieval.errors import UserError
 from retrieval.types import Document
 from retrieval.text.lexical import terms
 from retrieval.storage import NewDocument, NewPassage, SearchFilters
+from retrieval.storage import Storage, open_postgres
 from retrieval.storage import postgres as pg
-from retrieval.storage.postgres import PostgresStorage, safe_location
+from retrieval.storage.migrations import TABLE
+from retrieval.storage.postgres import safe_location
+from retrieval.storage.vectors import postgres as pg_vectors
 from tests.conftest import SEED_ARTICLE
 
 TALKS = "Moscow was stopping peace treaty talks with Tokyo"
@@ -24,25 +27,25 @@ def test_locations_never_show_the_password(pg_url):
     assert safe_location("postgresql://news:s3cret@db.example:5433/citebot") == "postgresql://news@db.example:5433/citebot"
     assert safe_location("postgresql:///citebot?host=/run/postgresql") == "postgresql:///citebot?host=/run/postgresql"
     with_password = pg_url.replace("postgres@", "postgres:s3cret@")  # trust auth ignores it
-    store = PostgresStorage(with_password)
+    store = open_postgres(with_password)
     assert store.location == pg_url  # the same server and database, without the secret
     store.close()
 
 
 def test_a_server_that_is_not_there_is_one_line(tmp_path):
     with pytest.raises(UserError) as err:
-        PostgresStorage(f"postgresql://postgres@/nothing?host={tmp_path}")
+        open_postgres(f"postgresql://postgres@/nothing?host={tmp_path}")
     message = str(err.value)
     assert "cannot connect to PostgreSQL" in message and "\n" not in message
 
 
 def test_processes_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
     errors: list[BaseException] = []
-    stores: list[PostgresStorage] = []
+    stores: list[Storage] = []
 
     def open_one() -> None:
         try:
-            stores.append(PostgresStorage(pg_url, pool_size=1))
+            stores.append(open_postgres(pg_url, pool_size=1))
         except BaseException as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 
@@ -53,23 +56,24 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
         t.join()
     assert not errors and len(stores) == 4
     assert {s.schema_version() for s in stores} == {pg.SCHEMA_VERSION}
-    assert [n for n, _ in pg.MIGRATIONS] == list(range(1, len(pg.MIGRATIONS) + 1))
+    assert [m.number for m in pg.MIGRATIONS] == list(range(1, len(pg.MIGRATIONS) + 1))
     for s in stores:
         s.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(pg.MIGRATIONS)
-        conn.execute("INSERT INTO schema_migrations VALUES (%s, 'later')", (pg.SCHEMA_VERSION + 1,))
+        assert conn.execute(f"SELECT count(*) FROM {TABLE} WHERE component = 'corpus'").fetchone()[0] \
+            == len(pg.MIGRATIONS)
+        conn.execute(f"INSERT INTO {TABLE} VALUES ('corpus', %s, 'later')", (pg.SCHEMA_VERSION + 1,))
     with pytest.raises(UserError, match="newer citebot"):
-        PostgresStorage(pg_url)
+        open_postgres(pg_url)
 
 
-def _synthetic_store(url: str, n: int, dim: int = 32) -> tuple[PostgresStorage, np.ndarray]:
+def _synthetic_store(url: str, n: int, dim: int = 32) -> tuple[Storage, np.ndarray]:
     rng = np.random.default_rng(5)
     centers = rng.standard_normal((20, dim))
     vectors = centers[rng.integers(0, 20, n)] + 0.6 * rng.standard_normal((n, dim))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    store = PostgresStorage(url)
-    store.put_embeddings("m", {f"e{i}": v for i, v in enumerate(vectors)})
+    store = open_postgres(url)
+    store.embeddings.put("m", {f"e{i}": v for i, v in enumerate(vectors)})
     with store.transaction() as tx:
         for i in range(n):
             text = f"passage {i}"
@@ -81,9 +85,9 @@ def _synthetic_store(url: str, n: int, dim: int = 32) -> tuple[PostgresStorage, 
 
 def test_hnsw_search_matches_exact_search_also_with_filters(pg_url, monkeypatch):
     store, vectors = _synthetic_store(pg_url, 3000)
-    assert store.sync_vector_index("m") is True  # the HNSW index is built once ...
-    assert store.sync_vector_index("m") is False  # ... and then maintained by PostgreSQL
-    monkeypatch.setattr(pg, "EXACT_BELOW", 0)  # walk the graph even for filtered queries
+    assert store.vectors.sync("m") is True  # the HNSW index is built once ...
+    assert store.vectors.sync("m") is False  # ... and then maintained by PostgreSQL
+    monkeypatch.setattr(pg_vectors, "EXACT_BELOW", 0)  # walk the graph even for filtered queries
     rng = np.random.default_rng(9)
     queries = vectors[rng.choice(len(vectors), 30, replace=False)] + 0.3 * rng.standard_normal((30, 32))
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
@@ -91,24 +95,24 @@ def test_hnsw_search_matches_exact_search_also_with_filters(pg_url, monkeypatch)
     recall, recall_b = [], []
     for q in queries:
         exact = np.argsort(-(vectors @ q))[:10] + 1  # passage ids are 1..n in insertion order
-        found = store.vector_search("m", q, 10)
+        found = store.vectors.search("m", q, 10)
         assert len(found) == 10
         for hit in found:  # the score is the exact cosine, whatever picked the candidate
             assert hit.score == pytest.approx(float(vectors[hit.passage_id - 1] @ q), abs=1e-5)
         recall.append(len({h.passage_id for h in found} & set(exact.tolist())) / 10)
         sims_b = np.where(source_b, vectors @ q, -np.inf)
         exact_b = np.argsort(-sims_b)[:10] + 1
-        found_b = store.vector_search("m", q, 10, SearchFilters(source="b"))
+        found_b = store.vectors.search("m", q, 10, SearchFilters(source="b"))
         assert {h.passage_id % 5 for h in found_b} == {1}  # ids 1, 6, 11, ...: documents from source B
         recall_b.append(len({h.passage_id for h in found_b} & set(exact_b.tolist())) / 10)
     assert np.mean(recall) >= 0.95 and np.mean(recall_b) >= 0.9, (np.mean(recall), np.mean(recall_b))
-    assert store.vector_search("m", np.ones(7, dtype=np.float32), 5) == []  # another model's size
+    assert store.vectors.search("m", np.ones(7, dtype=np.float32), 5) == []  # another model's size
     store.close()
 
 
 def test_a_second_writer_waits_then_gets_a_busy_line(pg_url, monkeypatch):
     monkeypatch.setattr(pg, "BUSY_TIMEOUT_S", 1.0)
-    first, second = PostgresStorage(pg_url), PostgresStorage(pg_url)
+    first, second = open_postgres(pg_url), open_postgres(pg_url)
     inside, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -125,7 +129,7 @@ def test_a_second_writer_waits_then_gets_a_busy_line(pg_url, monkeypatch):
             with second.transaction():
                 pass
         assert 0.8 < time.monotonic() - started < 10
-        assert second.put_embeddings("m", {"x": np.ones(4, dtype=np.float32) / 2})  # the cache never waits for it
+        assert second.embeddings.put("m", {"x": np.ones(4, dtype=np.float32) / 2})  # the cache never waits for it
     finally:
         release.set()
         holder.join()
@@ -138,14 +142,14 @@ def test_a_second_writer_waits_then_gets_a_busy_line(pg_url, monkeypatch):
 
 def test_the_pool_serves_concurrent_readers(pg_url):
     store, vectors = _synthetic_store(pg_url, 200)
-    expected = [h.passage_id for h in store.vector_search("m", vectors[3], 5)]
+    expected = [h.passage_id for h in store.vectors.search("m", vectors[3], 5)]
     results, errors = [], []
 
     def reader() -> None:
         try:
             for _ in range(10):
-                results.append([h.passage_id for h in store.vector_search("m", vectors[3], 5)])
-                store.lexical_search(["passag"], 5)
+                results.append([h.passage_id for h in store.vectors.search("m", vectors[3], 5)])
+                store.lexical.search(["passag"], 5)
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
 
@@ -176,11 +180,11 @@ def test_a_read_only_replica_answers_questions_and_refuses_writes(make_corpus, t
 def test_connections_the_server_dropped_are_replaced(pg_url):
     """A server restart or a failover drops every connection: the next question still gets an answer."""
     store, vectors = _synthetic_store(pg_url, 20)
-    assert store.vector_search("m", vectors[0], 3)[0].passage_id == 1
+    assert store.vectors.search("m", vectors[0], 3)[0].passage_id == 1
     with psycopg.connect(pg_url, autocommit=True) as conn:
         dropped = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
     assert dropped >= 1
-    assert store.vector_search("m", vectors[0], 3)[0].passage_id == 1
+    assert store.vectors.search("m", vectors[0], 3)[0].passage_id == 1
     assert store.counts().documents == 20
     store.close()

@@ -1,4 +1,4 @@
-"""The faiss file of the SQLite engine, derived from the store's embeddings and kept in sync by passage id.
+"""The faiss file of the SQLite vectors part, derived from the stored embeddings and kept in sync by passage id.
 
 Passage ids are never reused (AUTOINCREMENT), so syncing is a set difference between the ids in the
 store and the ids in the index: removed documents leave dense search at once, added ones enter it.
@@ -21,12 +21,24 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import Protocol, Sequence
 
 import faiss
 import numpy as np
 
-from ..errors import UserError
-from .base import Storage
+from ...errors import UserError
+from ..base import VectorBatch
+
+
+class VectorSource(Protocol):
+    """What the index is built and synced from: the SQLite vectors part (the store's generation, its
+    passage ids and their stored vectors)."""
+
+    def generation(self) -> int: ...
+
+    def passage_ids(self) -> np.ndarray: ...
+
+    def passage_vectors(self, model: str, ids: Sequence[int] | None = None) -> VectorBatch: ...
 
 
 log = logging.getLogger(__name__)
@@ -177,7 +189,7 @@ class DenseIndex:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     # -- sync ----------------------------------------------------------------------------------------
-    def sync(self, store: Storage, save: bool = True) -> bool:
+    def sync(self, store: VectorSource, save: bool = True) -> bool:
         """Bring the index up to the store's generation; returns True if anything changed."""
         with self.lock:
             generation = store.generation()
@@ -224,7 +236,7 @@ class DenseIndex:
             return self.index.ntotal > self.ann_threshold
         return self.index.ntotal < self.ann_threshold // 2
 
-    def _rebuild(self, store: Storage) -> bool:
+    def _rebuild(self, store: VectorSource) -> bool:
         """Build the index from every stored vector, reading them in batches (bounded memory)."""
         self.rebuilt = True
         ids = store.passage_ids()
@@ -258,7 +270,7 @@ class DenseIndex:
         return True
 
     # -- search --------------------------------------------------------------------------------------
-    def search(self, store: Storage, query: np.ndarray, k: int,
+    def search(self, store: VectorSource, query: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(passage id, exact cosine) of the ``k`` nearest passages, best first, among ``allowed`` if given."""
         with self.lock:

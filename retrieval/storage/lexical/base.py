@@ -1,0 +1,67 @@
+"""The lexical part's contract: one BM25 entry per passage, searched by stemmed terms.
+
+* Each passage has one lexical entry: the stemmed terms of its document's title and of its own text (both
+  computed by ``retrieval.text.lexical.terms``, the one place stemming happens), written by a
+  :class:`LexicalWriter` inside the documents part's transaction, so entries and passages commit together.
+* Search takes already-stemmed distinct query terms and ORs them; scores are BM25 (``storage/bm25.py``:
+  k1, b and the title field's weight, the body's being 1.0), higher is better, the same on both engines.
+* ``check`` compares entries with the passages by content (the terms, not only ids); a repair rebuilds
+  them from the passages and moves the generation (searchable content changed).
+"""
+from __future__ import annotations
+
+import abc
+from typing import Any, Sequence
+
+from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport
+from ..bm25 import BM25, FTS5
+
+
+class LexicalWriter(abc.ABC):
+    """Writes lexical entries on the connection of one open documents transaction."""
+
+    buffered = 0  # entries held back for a batched write (PostgreSQL's COPY)
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    @abc.abstractmethod
+    def add(self, passage_id: int, title_terms: Sequence[str], terms: Sequence[str]) -> int:
+        """The entry of one new passage; returns its length in tokens (title and body)."""
+
+    @abc.abstractmethod
+    def remove_document(self, doc_id: int) -> None:
+        """Drop the entries of a document's passages (called before the passages are deleted)."""
+
+    def flush(self) -> None:
+        """Write buffered entries (before a read inside the transaction)."""
+
+    def finish(self) -> None:
+        """Last writes of the transaction (counters), just before COMMIT."""
+
+
+class Lexical(abc.ABC):
+    """The lexical index of one corpus. ``database`` is the engine's connection."""
+
+    def __init__(self, database: Any, bm25: BM25 = FTS5) -> None:
+        self.database = database
+        self.bm25 = bm25
+
+    @abc.abstractmethod
+    def search(self, terms: Sequence[str], limit: int, filters: SearchFilters = NO_FILTERS,
+               bm25: BM25 | None = None) -> list[ScoredPassage]:
+        """Top ``limit`` passages matching any of ``terms`` (already stemmed, distinct), best first, ranked
+        by ``bm25`` (the part's own by default). An empty ``terms`` returns []."""
+
+    @abc.abstractmethod
+    def writer(self, conn: Any) -> LexicalWriter:
+        """The writer for one documents transaction on ``conn``."""
+
+    def stored_terms(self, conn: Any, passage_ids: Sequence[int]) -> dict[int, str]:
+        """The body terms the engine keeps per passage as written (space-separated), for an exact copy
+        by migration; engines that keep no ordered copy return {} and the terms are recomputed."""
+        return {}
+
+    @abc.abstractmethod
+    def check(self, report: VerifyReport, repair: bool) -> None:
+        """Compare every entry with its passage (see the module docstring); with ``repair`` rebuild them."""
