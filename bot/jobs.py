@@ -65,6 +65,8 @@ async def sync_due(context: Context) -> None:
     (many feeds, polite delays) never holds the scheduler; a look while the last one still runs is
     skipped, so rounds never overlap."""
     data = context.bot_data
+    if not context.application.running:  # stopping: no new round
+        return
     if data.syncing:
         log.debug("the previous sync round is still running; this look is skipped")
         return
