@@ -126,6 +126,7 @@ def test_a_watch_gets_exactly_one_push_for_a_newly_answering_post(bot, corpus, f
     link = f"https://t.me/rian_ru/{cats['message_id']}"
     fake_api.wait_for(lambda: len(corpus.documents()) == 3 and f"edit of post {link} (index): duplicate" in quiet_logs.text)
     watches = first.app.bot_data.watches
+    fake_api.wait_for(lambda: watches.pending())  # queued by the cats post's handler, which may still run
     assert [p.push.doc_id for p in watches.pending()] == [indexed(corpus, cats["message_id"]).doc_id]
     assert len(fake_api.bot_messages(USER)) == 1  # no push sent yet
     first.stop()
