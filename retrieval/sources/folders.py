@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..ingest import walk
-from .model import INDEX_LOCK, SeenEntry, Source, SourceResult
+from .model import SeenEntry, Source, SourceResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..corpus import Corpus
@@ -44,8 +44,7 @@ def sync_folder(corpus: "Corpus", sources: "Sources", source: Source, result: So
     result.unchanged = len(files) - len(changed)
     if changed:
         by_file: dict[str, list] = {path: [] for path in changed}
-        with INDEX_LOCK:
-            outcomes = corpus.add_paths(changed)
+        outcomes = corpus.add_paths(changed)
         for added in outcomes:
             owner = added.path if added.path in by_file else added.path.rsplit("#", 1)[0]
             by_file.setdefault(owner, []).append(added)

@@ -3,7 +3,6 @@ are defined beside their store (``retrieval.storage.sources.model``) and re-expo
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -11,9 +10,7 @@ from datetime import datetime, timezone
 from ..storage.sources.model import (DEFAULT_EVERY, KINDS, MAX_BACKOFF, SeenEntry, Source, SourceState, channel_key,
                                      classify, default_name, iso, parse_every)
 
-INDEX_LOCK = threading.Lock()  # sources fetch in parallel; their documents are indexed one chunk at a time
-
-__all__ = ["INDEX_LOCK", "DEFAULT_EVERY", "KINDS", "MAX_BACKOFF", "SeenEntry", "Source", "SourceState", "SourceResult",
+__all__ = ["DEFAULT_EVERY", "KINDS", "MAX_BACKOFF", "SeenEntry", "Source", "SourceState", "SourceResult",
            "SyncReport", "channel_key", "classify", "default_name", "iso", "next_due_after", "now_ts",
            "parse_every"]
 
