@@ -43,7 +43,7 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
                 qvec = corpus._vectors([q.text], queries=True, reading=True)[0]
                 texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(hits, spans) for s, e in sp})
                 vecs = dict(zip(texts, corpus._vectors(texts, reading=True))) if texts else {}
-                cases.append({"q": q, "side": side, "hits": hits, "spans": spans, "qvec": qvec, "vecs": vecs,
+                cases.append({"q": q, "side": side, "fold": fold, "hits": hits, "spans": spans, "qvec": qvec, "vecs": vecs,
                               "min_score": corpus.min_score})
         out[pair] = cases
         print(f"  collected {pair}: {len(cases)} cases", file=sys.stderr, flush=True)
@@ -62,7 +62,7 @@ def save(data: dict[str, list[dict[str, Any]]], path: Path) -> None:
         meta[pair] = []
         for c in cases:
             texts = list(c["vecs"])
-            meta[pair].append({"q": asdict(c["q"]), "side": c["side"], "min_score": c["min_score"],
+            meta[pair].append({"q": asdict(c["q"]), "side": c["side"], "fold": c["fold"], "min_score": c["min_score"],
                                "hits": [asdict(h) for h in c["hits"]], "spans": c["spans"],
                                "qvec": len(rows), "texts": texts, "first": len(rows) + 1})
             rows.append(c["qvec"])
@@ -81,7 +81,7 @@ def load(path: Path) -> dict[str, list[dict[str, Any]]]:
     vectors = np.load(path / "vectors.npy")
     out: dict[str, list[dict[str, Any]]] = {}
     for pair, cases in json.loads((path / "cases.json").read_text()).items():
-        out[pair] = [{"q": Question(**c["q"]), "side": c["side"], "min_score": c["min_score"],
+        out[pair] = [{"q": Question(**c["q"]), "side": c["side"], "fold": c.get("fold", ""), "min_score": c["min_score"],
                       "hits": [Hit(**h) for h in c["hits"]], "spans": [[tuple(s) for s in sp] for sp in c["spans"]],
                       "qvec": vectors[c["qvec"]],
                       "vecs": {t: vectors[c["first"] + i] for i, t in enumerate(c["texts"])}} for c in cases]
@@ -120,6 +120,31 @@ def summary(res: list[dict[str, Any]], base: list[dict[str, Any]] | None = None)
     return out
 
 
+def crossfold(cases: list[dict[str, Any]], rules: Any, target: float = 0.03,
+              grid: tuple[float, ...] = tuple(round(0.25 + 0.01 * i, 2) for i in range(31))) -> dict[str, Any]:
+    """Tune the gate on one fold, report on the other (A→B and B→A), as the issue protocol asks.
+
+    On the tuning fold the threshold is the lowest of ``grid`` whose unanswerable-answered share is at
+    most ``target``; the held fold is then answered at that threshold. The pooled held-out figures (both
+    directions together, every dev question asked once as held-out) are what a new article set would see.
+    """
+    by_fold = {f: [c for c in cases if c["fold"] == f] for f in FOLDS}
+    out: dict[str, Any] = {}
+    pooled: list[dict[str, Any]] = []
+    for tune, held in (("A", "B"), ("B", "A")):
+        chosen = grid[-1]
+        for t in grid:
+            if summary(evaluate(by_fold[tune], rules, min_score=t))["unans"] <= target:
+                chosen = t
+                break
+        res = evaluate(by_fold[held], rules, min_score=chosen)
+        out[f"{tune}->{held}"] = {"threshold": chosen, **summary(res)}
+        pooled.extend(res)
+    out["held"] = summary(pooled)
+    out["held_rows"] = pooled
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distractors", type=int, default=500)
@@ -129,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="{}", help="JSON Rules fields of the baseline")
     parser.add_argument("--sweep", type=lambda v: [float(x) for x in v.split(",")], default=[0.3, 0.35, 0.4],
                         help="comma-separated thresholds for the gate sweep on the baseline")
+    parser.add_argument("--crossfold", type=float, metavar="TARGET",
+                        help="tune each variant's gate on one fold to answer at most TARGET of unanswerable "
+                             "questions (e.g. 0.03), report on the other fold, both ways")
+    parser.add_argument("--fold", choices=("A", "B"), help="report on one fold only (tune on one, report on the other)")
     parser.add_argument("--cache", type=Path, default=RESULTS / "answer-cases",
                         help="collected cases are saved here and reused (delete it after changing retrieval)")
     args = parser.parse_args(argv)
@@ -140,8 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = collect(pairs, args.distractors, args.work)
         save(data, args.cache)
+    if args.fold:
+        data = {p: [c for c in cases if c["fold"] == args.fold] for p, cases in data.items()}
     base_rules = replace(Rules(), **json.loads(args.base))
     variants = json.loads(args.variants.read_text()) if args.variants else VARIANTS
+    if args.crossfold is not None:
+        return report_crossfold(data, pairs, base_rules, variants, args.crossfold)
     base = {p: evaluate(data[p], base_rules) for p in pairs}
     print(f"baseline {json.loads(args.base)}")
     for p in pairs:
@@ -164,6 +197,24 @@ def main(argv: list[str] | None = None) -> int:
             net = s["won"] - s["lost"]
             line.append(f"{p} {100 * s['quoted']:.1f}% ({net:+d} q: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) "
                         f"ans {100 * s['answered']:.1f} un {100 * s['unans']:.1f} w {s['words']:.0f}")
+        print(" | ".join(line), flush=True)
+    return 0
+
+
+def report_crossfold(data: dict[str, list[dict[str, Any]]], pairs: tuple[str, ...], base_rules: Any,
+                     variants: dict[str, dict[str, Any]], target: float) -> int:
+    """One line per variant and pair: held-out quoted / unanswerable answered, thresholds chosen on the
+    other fold, and won/lost questions against the baseline's held-out answers."""
+    base = {p: crossfold(data[p], base_rules, target) for p in pairs}
+    for name, fields in [("baseline", {}), *variants.items()]:
+        rules = replace(base_rules, **fields)
+        line = [f"{name:<28}"]
+        for p in pairs:
+            cf = base[p] if not fields else crossfold(data[p], rules, target)
+            s = summary(cf["held_rows"], base[p]["held_rows"])
+            ts = "/".join(f"{cf[d]['threshold']:.2f}" for d in ("A->B", "B->A"))
+            line.append(f"{p} {100 * s['quoted']:.1f}% un {100 * s['unans']:.1f}% "
+                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts}")
         print(" | ".join(line), flush=True)
     return 0
 

@@ -48,6 +48,16 @@ class Rules:
     gate_type_penalty: float = 0.0  # a typed question ("when ...") whose sentence holds no such span
     name_penalty: float = 0.1  # times the share of the question's names missing from the passage and title
     extend_to_type: bool = True  # best sentence lacks the expected type, a neighbour has it: quote both
+    related_weight: float = 0.5  # credit for a question word that only shares its root with a sentence word
+    antecedent_words: bool = True  # a pronoun-led sentence's shared words counted with its antecedent's
+    anaphora_anywhere: bool = True  # ... also a sentence pointing back mid-sentence ("the block to this")
+    document_names: bool = True  # the names penalty looks at every cited passage of the same document
+    loose_names: bool = True  # names match across scripts (Токио / Tokyo) and with a misspelt letter
+    more_forms: bool = True  # Russian question forms typed like their English twins (qtype._MORE_FORMS)
+    reason_type: bool = True  # why / почему questions expect a cause (because, after, из-за, ...)
+    russian_lexical_weight: float | None = 0.5  # None: lexical_weight; Russian question over Russian text
+    bridge_weight: float = 0.0  # across scripts: credit for the question's names and numbers in the sentence
+    bridge_passage_weight: float = 0.0  # ... and in its passage and title
 
 
 DEFAULT_RULES = Rules()
@@ -91,7 +101,7 @@ def compose(
             break
         if cand.score >= rules.keep_ratio * best.score and cand.text not in {c.text for c in chosen}:
             chosen.append(cand)
-    if rules.extend_to_type and best.type_spans == [] and question_type(question):
+    if rules.extend_to_type and best.type_spans == [] and question_type(question, reasons=rules.reason_type, more_forms=rules.more_forms):
         chosen = _extend_to_type(best, chosen, cands)
     quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
     return _answer(question, hits, quoted, best_gate.relevance, rules)
@@ -102,20 +112,35 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
     vectors = encode_sentences([c.text for c in cands])
     sims = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
     q_terms = set(terms(question))
-    kind = question_type(question)
+    kind = question_type(question, reasons=rules.reason_type, more_forms=rules.more_forms)
     top = max(h.score for h in hits) or 1.0
     shift = gate.CROSS_SHIFT if rules.cross_shift is None else rules.cross_shift
     ru_shift = gate.RUSSIAN_SHIFT if rules.russian_shift is None else rules.russian_shift
     lat_shift = gate.LATIN_SHIFT if rules.latin_shift is None else rules.latin_shift
     q_script = script(question)
-    passage_overlap = [features.overlap(q_terms, f"{h.title}\n{h.text}") for h in hits]
+    related = rules.related_weight
+    bridge = features.bridge_terms(question) if (rules.bridge_weight or rules.bridge_passage_weight) else set()
+    passage_bridge = [features.bridge_share(bridge, f"{h.title}\n{h.text}") if bridge else 0.0 for h in hits]
+    passage_overlap = [features.overlap(q_terms, f"{h.title}\n{h.text}", related) for h in hits]
+    by_place = {(c.hit_index, c.position): c for c in cands}
     for cand, sim in zip(cands, sims):
         cand.sim = float(sim)
         if cand.cross:  # no word is shared across languages: similarity alone, on the same-language scale
             cand.relevance = cand.sim - shift
+            if bridge:  # names and numbers are the words two scripts can share
+                cand.relevance += (rules.bridge_weight * features.bridge_share(bridge, cand.text)
+                                   + rules.bridge_passage_weight * passage_bridge[cand.hit_index])
         else:
-            cand.overlap = features.overlap(q_terms, cand.text)
-            cand.relevance = ((1 - rules.lexical_weight) * cand.sim + rules.lexical_weight * cand.overlap
+            cand.overlap = features.overlap(q_terms, cand.text, related)
+            prev = by_place.get((cand.hit_index, cand.position - 1))
+            refers = features.refers_back if rules.anaphora_anywhere else features.leans_on_previous
+            if rules.antecedent_words and prev is not None and refers(cand.text):
+                # "He said ..." names its subject in the sentence before: score it with those words too,
+                # since it is quoted with them (_with_antecedents)
+                cand.overlap = max(cand.overlap, features.overlap(q_terms, f"{prev.text} {cand.text}", related))
+            lw = (rules.russian_lexical_weight if q_script == "cyr" and rules.russian_lexical_weight is not None
+                  else rules.lexical_weight)
+            cand.relevance = ((1 - lw) * cand.sim + lw * cand.overlap
                               + rules.passage_weight * passage_overlap[cand.hit_index])
             cand.relevance -= ru_shift if q_script == "cyr" else lat_shift
             cand.novelty = features.novelty(q_terms, cand.text)
@@ -124,11 +149,17 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
             cand.relevance -= rules.gate_type_penalty
     if rules.name_penalty:
         names = features.question_names(question)
-        missing = {i: features.missing_share(names, hit.title + "\n" + hit.text) for i, hit in enumerate(hits)}
+        if rules.document_names:  # "the diplomat" in this passage, "Rudenko" in another of the same article
+            by_doc: dict[int, list[str]] = {}
+            for hit in hits:
+                by_doc.setdefault(hit.doc_id, [hit.title]).append(hit.text)
+            context = ["\n".join(by_doc[hit.doc_id]) for hit in hits]
+        else:
+            context = [hit.title + "\n" + hit.text for hit in hits]
+        missing = {i: features.missing_share(names, context[i], loose=rules.loose_names) for i in range(len(hits))}
         for cand in cands:
             if not cand.cross:
                 cand.relevance -= rules.name_penalty * missing[cand.hit_index]
-    by_place = {(c.hit_index, c.position): c for c in cands}
     for cand in cands:
         neighbours = [by_place.get((cand.hit_index, cand.position + d)) for d in (-1, 1)]
         context = max((n.relevance for n in neighbours if n is not None), default=0.0)

@@ -66,11 +66,36 @@ def term_set(text: str) -> frozenset[str]:
     return frozenset(terms(text))
 
 
-def overlap(question_terms: set[str], text: str) -> float:
-    """Share of the question's content terms the sentence contains."""
+def overlap(question_terms: set[str], text: str, related: float = 0.0) -> float:
+    """Share of the question's content terms the sentence contains. With ``related`` > 0 a question term
+    that only shares its root with a sentence term (:func:`related_terms`: Japan / Japanese, Япония /
+    японский, Москва / московский, that Snowball stems apart) counts that much instead of nothing."""
     if not question_terms:
         return 0.0
-    return len(question_terms & term_set(text)) / len(question_terms)
+    own = term_set(text)
+    exact = question_terms & own
+    score = float(len(exact))
+    if related:
+        score += related * sum(1 for q in question_terms - exact if any(related_terms(q, t) for t in own))
+    return score / len(question_terms)
+
+
+@functools.lru_cache(maxsize=200_000)
+def related_terms(a: str, b: str) -> bool:
+    """Two stems of one script that share their root: a common prefix of at least 4 letters that covers
+    all but at most one letter of the shorter stem (japan/japanes, япон/японск, москв/московск,
+    росс/российск). Derivation, not inflection: Snowball already folds inflections."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) < 4 or not short.isalpha() or script_of(short) != script_of(long_):
+        return False
+    common = 0
+    for x, y in zip(short, long_):
+        if x != y:
+            break
+        common += 1
+    return common >= 4 and common >= len(short) - 1
 
 
 def novelty(question_terms: set[str], text: str) -> float:
@@ -98,6 +123,16 @@ def leans_on_previous(text: str) -> bool:
     return bool(m) and m.group(1).lower() in PRONOUNS
 
 
+_ANAPHOR = re.compile(r"\b(?:to|of|for|on|by|with|from|in|about) (?:this|that|these|those|it|them)\b"
+                     r"|\b(?:к|о|об|для|на|из-за|по|с|в) (?:этому|этом|этого|этим|этой|нему|ней|них|ним)\b", re.IGNORECASE)
+
+
+def refers_back(text: str) -> bool:
+    """True when the sentence opens with a pronoun or points back with one ("the stumbling block to
+    this", "из-за этого"): its subject is named in the sentence before."""
+    return leans_on_previous(text) or bool(_ANAPHOR.search(text))
+
+
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZА-ЯЁ][\w'’-]+")
 
 
@@ -106,8 +141,65 @@ def question_names(question: str) -> set[str]:
     return {t for m in _NAME.finditer(question.strip()) for t in terms(m.group())}
 
 
-def missing_share(names: set[str], text: str) -> float:
-    """Share of ``names`` that ``text`` does not contain (0 when the question names nothing)."""
+def missing_share(names: set[str], text: str, loose: bool = False) -> float:
+    """Share of ``names`` that ``text`` does not contain (0 when the question names nothing). With
+    ``loose`` a name also counts as present when the text holds it in the other script (Токио / Tokyo)
+    or misspelt by a letter or two (:func:`same_name`)."""
     if not names:
         return 0.0
-    return len(names - term_set(text)) / len(names)
+    own = term_set(text)
+    missing = names - own
+    if loose and missing:
+        missing = {n for n in missing if not any(same_name(n, t) for t in own)}
+    return len(missing) / len(names)
+
+
+def bridge_terms(question: str) -> set[str]:
+    """What a question can share with text in another script: its names (compared after transliteration,
+    :func:`same_name`) and its numbers."""
+    numbers = {t for t in terms(question) if any(ch.isdigit() for ch in t)}
+    return question_names(question) | numbers
+
+
+def bridge_share(bridge: set[str], text: str) -> float:
+    """Share of ``bridge`` terms found in ``text`` in either script (0 when the question has none)."""
+    if not bridge:
+        return 0.0
+    own = term_set(text)
+    return sum(1 for b in bridge if b in own or any(same_name(b, t) for t in own)) / len(bridge)
+
+
+def script_of(word: str) -> str:
+    return "cyr" if _CYR.search(word) else "lat" if _LAT.search(word) else ""
+
+
+_CYR = re.compile(r"[а-яё]")
+_LAT = re.compile(r"[a-z]")
+_TRANSLIT = dict(zip("абвгдезийклмнопрстуфхцчшщыэюяёжъь",
+                     ["a", "b", "v", "g", "d", "e", "z", "i", "i", "k", "l", "m", "n", "o", "p", "r", "s", "t",
+                      "u", "f", "kh", "ts", "ch", "sh", "shch", "y", "e", "yu", "ya", "e", "zh", "", ""]))
+
+
+def latin(word: str) -> str:
+    """A Cyrillic word in Latin letters (a simple scientific-style transliteration); Latin unchanged."""
+    return "".join(_TRANSLIT.get(ch, ch) for ch in word)
+
+
+@functools.lru_cache(maxsize=200_000)
+def same_name(a: str, b: str) -> bool:
+    """Whether two name stems are one name: across scripts (Токио / Tokyo, Рудненко / Rudenko) after
+    transliteration, or misspelt (edit similarity ≥ 0.8 on stems of 5+ letters)."""
+    if a == b:
+        return True
+    x, y = latin(a), latin(b)
+    if x == y:
+        return True
+    if script_of(a) != script_of(b) and min(len(x), len(y)) >= 3 and (x.startswith(y) or y.startswith(x)):
+        return True  # a Russian stem is often shorter than the name: ток(ио) / tokyo, руденк(о) / rudenko
+    if min(len(x), len(y)) < 4:
+        return False
+    if abs(len(x) - len(y)) > 2 or x[0] != y[0]:
+        return False
+    import difflib
+
+    return difflib.SequenceMatcher(None, x, y).ratio() >= 0.8

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-DATE, NUMBER, PERSON, PLACE = "date", "number", "person", "place"
+DATE, NUMBER, PERSON, PLACE, REASON = "date", "number", "person", "place", "reason"
 
 # First match wins: "how many years" asks for a number, "in what year" for a date.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
@@ -46,11 +46,29 @@ _NUMBER_SPAN = re.compile(
 _NAME_SPAN = re.compile(r"(?<=[\s(«\"'])(?:[A-ZА-ЯЁ][\w'’-]+)(?:\s+(?:(?:de|von|van|der|of|the|da|di|la|le)\s+)?[A-ZА-ЯЁ][\w'’-]+)*")
 
 
-def question_type(question: str) -> str:
-    """The expected answer type ("date", "number", "person", "place") or "" when the question does not say."""
-    for kind, pattern in _RULES:
+# Russian forms whose English twins are typed above ("how long", "in which century", "under whose rule").
+_MORE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
+    (NUMBER, r"\bиз скольк|\bкак долго\b|\bнасколько\b|\bна какую сумму\b|\bкакой (длины|высоты|ширины|глубины|площади)\b"
+             r"|\bкаков[аоы]? (длина|высота|ширина|площадь|численность|стоимость|население|скорость|масса|вес)\b"
+             r"|\bво сколько\b|\bскольким\b"),
+    (DATE, r"\bв как(ом|ое) столети|\bв как(ую|ой) эпох|\bв какое время\b|\bв какой период\b"),
+    (PERSON, r"\bпри ч[ье][её]м правлении\b|\bч[ье]им\b|\bч[ье]ей\b|\bчьего\b|\bчьих\b"),
+    (PLACE, r"\bв как(ом|ой|ую) (округ|округе|провинци|районе?|части|стран|город|штат)|\bиз какой (страны|области|части)\b"
+            r"|\bв какой местности\b"),
+))
+
+_WHY = re.compile(r"\bwhy\b|\bfor what reason\b|\bпочему\b|\bзачем\b|\bотчего\b|\bпо какой причине\b"
+                  r"|\bс какой целью\b", re.IGNORECASE)
+
+
+def question_type(question: str, reasons: bool = False, more_forms: bool = False) -> str:
+    """The expected answer type ("date", "number", "person", "place", with ``reasons`` also "reason")
+    or "" when the question does not say."""
+    for kind, pattern in _RULES + (_MORE_FORMS if more_forms else ()):
         if pattern.search(question):
             return kind
+    if reasons and _WHY.search(question):
+        return REASON
     return ""
 
 
@@ -67,7 +85,17 @@ def _type_spans(sentence: str, kind: str) -> tuple[tuple[int, int], ...]:
         return tuple(m.span() for m in _NUMBER_SPAN.finditer(sentence) if not _is_year_only(m.group()))
     if kind in (PERSON, PLACE):
         return tuple(m.span() for m in _NAME_SPAN.finditer(sentence))
+    if kind == REASON:
+        return tuple(m.span() for m in _REASON_SPAN.finditer(sentence))
     return ()
+
+
+# What states a cause or a purpose, in either language (a Russian "почему" over English news too).
+_REASON_SPAN = re.compile(
+    r"\b(?:because(?: of)?|due to|owing to|as a result of|in response to|in order to|so that|thanks to"
+    r"|after (?:it|they|he|she|the)\b[^,.;]*|over the\b[^,.;]*|since (?:it|they|the)\b[^,.;]*"
+    r"|потому что|так как|из-за|в связи с|поскольку|благодаря|в ответ на|вследствие|чтобы|после того как)\b",
+    re.IGNORECASE)
 
 
 def _is_year_only(text: str) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import UserError
+from ..text.cleaning import plain_post
 
 
 @dataclass
@@ -251,7 +252,7 @@ def load_telegram(path: Path) -> list[EvalDoc]:
         text = post.get("text") or ""
         if isinstance(text, list):  # Telegram Desktop: mixed strings and entity objects
             text = "".join(t if isinstance(t, str) else str(t.get("text", "")) for t in text)
-        text = str(text).strip()
+        text = plain_post(str(text))
         if not text:
             continue
         first_line = text.split("\n", 1)[0].strip()

@@ -21,6 +21,18 @@ SURROGATE = re.compile(r"[\ud800-\udfff]")
 _METADATA = ("title", "source", "url", "place")
 
 
+_URL_LINE = re.compile(r"^[ \t]*(?:https?://|t\.me/|www\.)\S*[ \t]*$", re.MULTILINE | re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def plain_post(text: str) -> str:
+    """A chat post (Telegram channels write Markdown) as plain text: ``[назвал](https://…)`` -> ``назвал``,
+    emphasis markers gone, lines that are only a link dropped. Links and markers are not words: indexed
+    raw they match questions on "https" and show up in quoted answers."""
+    out = _URL_LINE.sub("", strip_markup(text))
+    return _BLANK_LINES.sub("\n\n", out).strip()
+
+
 def escape_surrogates(value: str) -> str:
     """Lone surrogates become visible backslash escapes (valid UTF-8 everywhere)."""
     try:
