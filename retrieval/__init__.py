@@ -2,12 +2,15 @@
 
 No Telegram here; the bot and the CLI use only what this module exports.
 """
+from .answer.conversation import Conversations
 from .corpus import Corpus
+from .embed.base import limit_threads
 from .errors import CitebotError, UserError
-from .settings import SETTINGS, Setting, Settings, load_settings
+from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
 from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
                       sync_sources)
 from .storage import is_postgres_url, safe_location
+from .storage.keys import ApiKey, Keys, NewKey, open_keys
 from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
 from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
 from .corpus.posts import PostOutcome, add_post
@@ -23,4 +26,6 @@ __all__ = [
     "Pending", "Watch", "Watches", "check_watches", "open_watches",
     # for apps keeping their own tables: the one migration runner and the engine choice
     "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
+    # for the HTTP API: follow-ups, its keys, per-thread limits in its worker pool
+    "Conversations", "SettingsError", "ApiKey", "Keys", "NewKey", "open_keys", "limit_threads",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .conftest import ROOT
 
-PACKAGES = ("retrieval", "bot")
+PACKAGES = ("retrieval", "bot", "api")
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
@@ -122,6 +122,18 @@ def test_the_library_has_no_telegram_in_it():
     assert reaches_bot == []
 
 
+def test_the_api_uses_only_the_library_surface_and_no_web_framework_enters_the_library():
+    """api/ imports ``from retrieval import ...`` only (its public names), like an outside program would;
+    FastAPI, Starlette and uvicorn appear nowhere in retrieval/."""
+    imports = _imports_any(_modules())
+    deep = sorted(f"{name}: {t}" for name, targets in imports.items() if name.startswith("api")
+                  for t in targets if t.startswith("retrieval."))
+    assert deep == []
+    web = sorted(name for name, targets in imports.items() if name.startswith("retrieval")
+                 and any(t.split(".")[0] in ("fastapi", "starlette", "uvicorn") for t in targets))
+    assert web == []
+
+
 def _imports_any(modules: dict[str, tuple[Path, bool]]) -> dict[str, set[str]]:
     """Every absolute import of each module, project or not (to find third-party ones)."""
     out: dict[str, set[str]] = {}
@@ -140,7 +152,7 @@ def test_every_import_of_a_project_name_resolves_also_inside_functions():
     """A lazy import (inside a function) of a renamed or moved name breaks only when that path runs: a
     benchmark, a repair, `citebot bot`. Every one of them must name something that exists."""
     broken = []
-    for folder in ("retrieval", "bot", "bench", "tests"):
+    for folder in ("retrieval", "bot", "api", "bench", "tests"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             parts = list(path.relative_to(ROOT).with_suffix("").parts)
             is_package = parts[-1] == "__init__"
@@ -152,7 +164,7 @@ def test_every_import_of_a_project_name_resolves_also_inside_functions():
                 if node.level > 1:
                     base = base[: len(base) - (node.level - 1)]
                 target = node.module if node.level == 0 else ".".join(base + ([node.module] if node.module else []))
-                if not target or target.split(".")[0] not in ("retrieval", "bot", "bench", "tests"):
+                if not target or target.split(".")[0] not in ("retrieval", "bot", "api", "bench", "tests"):
                     continue
                 module = importlib.import_module(target)
                 for alias in node.names:
