@@ -8,12 +8,21 @@ English and Russian questions from ../shared/data), so every query is really emb
 
 Printed per run: replies delivered / lost (no reply within the timeout), messages the strict server
 rejected, reply latency p50 / p95 / max (question sent -> final reply message received by the
-server) and throughput. ``--adding`` runs the same load while another Corpus on the same index (as
-``citebot add`` in a second process would) keeps adding Reuters stories; ``--faults 0.05`` makes
-the server answer 5% of sends with 429 (retry_after 1 s) or 502.
+server) and throughput, and the journal's window: from the server receiving a reply to the journal
+marking its question done (a crash inside it sends the reply twice after the restart). ``--adding``
+runs the same load while another Corpus on the same index (as ``citebot add`` in a second process
+would) keeps adding Reuters stories; ``--faults 0.05`` makes the server answer 5% of sends with 429
+(retry_after 1 s) or 502; ``--mark legacy`` marks questions done the old way (when the handlers
+return, through the worker pool the searches use).
 
-    python -m bench.bot_load                 # 50 users x 20 questions, then the same while adding
+The ``kill`` variant is the crash loop of tests/bot/test_crash.py (tests/fakes/bot_crash.py) made long:
+bursts of 10 questions from 5 users to the real bot process, SIGKILLed at a random moment while the
+answers are being sent, restarted, ``--kill-rounds`` times for the old marking ("before") and the
+current one ("after"); it prints lost answers and doubled replies per 1,000 questions.
+
+    python -m bench.bot_load                 # 50 users x 20 questions, then the same while adding, then kill
     python -m bench.bot_load --users 10 --questions 5 --variants plain
+    python -m bench.bot_load --variants kill --kill-rounds 20
 """
 from __future__ import annotations
 
@@ -94,6 +103,7 @@ def reuters_documents(limit: int) -> list[Any]:
 def run_load(api: Any, users: int, questions: list[list[str]], timeout: float) -> dict[str, Any]:
     """Every user asks its questions in turn; returns latencies and counts."""
     latencies: list[float] = []
+    replies: list[tuple[int, int, float]] = []  # (chat, question message id, server received the reply)
     lost = 0
     lock = threading.Lock()
 
@@ -103,7 +113,7 @@ def run_load(api: Any, users: int, questions: list[list[str]], timeout: float) -
         done = 0
         for question in asks:
             started = time.monotonic()
-            api.send_text(chat, question, language_code="ru" if uid % 5 == 0 else "en")
+            asked = api.send_text(chat, question, language_code="ru" if uid % 5 == 0 else "en")
             want = done + 1
 
             def finished() -> dict | None:
@@ -121,6 +131,7 @@ def run_load(api: Any, users: int, questions: list[list[str]], timeout: float) -
             done += 1
             with lock:
                 latencies.append(message["sent_at"] - started)
+                replies.append((chat, asked["message_id"], message["sent_wall"]))
 
     threads = [threading.Thread(target=user, args=(u, questions[u]), daemon=True) for u in range(users)]
     began = time.monotonic()
@@ -129,7 +140,18 @@ def run_load(api: Any, users: int, questions: list[list[str]], timeout: float) -
     for t in threads:
         t.join()
     elapsed = time.monotonic() - began
-    return {"latencies": latencies, "lost": lost, "elapsed": elapsed}
+    return {"latencies": latencies, "lost": lost, "elapsed": elapsed, "replies": replies}
+
+
+def journal_windows(api: Any, journal: Any, replies: list[tuple[int, int, float]]) -> list[float]:
+    """Seconds from the server receiving each reply to the journal committing its question as done."""
+    windows = []
+    for chat, message_id, received in replies:
+        update_id = api.update_of.get((chat, message_id))
+        marked = journal.marked_at.get(update_id) if update_id is not None else None
+        if marked is not None:
+            windows.append(marked - received)
+    return windows
 
 
 def adder(corpus_home: Path, embedder: Any, docs: list[Any], stop: threading.Event, out: dict[str, int]) -> None:
@@ -166,6 +188,7 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
                    "CITEBOT_TELEGRAM_RATE_LIMIT": "0"}
             settings = load_settings(env=env, extra=BOT_SETTINGS)
             app = build_application(settings, corpus)
+            app.journal.eager = args.mark != "legacy"
             bot = RunningBot(app, settings).start()
             api.wait_for(lambda: api.calls_to("getUpdates"), timeout=30)
 
@@ -184,6 +207,8 @@ def run_variant(name: str, args: argparse.Namespace, pool: list[str], offset: in
             stop_adding.set()
             if writer:
                 writer.join(120)
+            time.sleep(1.0)  # the last marks are committed
+            result["windows"] = journal_windows(api, app.journal, result["replies"])
             bot.stop()
             app.bot_data.storage.close()
             result.update(rejected=len(api.rejected), added=added, stats=stats,
@@ -205,6 +230,11 @@ def report(name: str, args: argparse.Namespace, r: dict[str, Any]) -> None:
         print(f"  reply latency p50 {percentile(lat, 50):.2f} s, p95 {percentile(lat, 95):.2f} s, "
               f"max {max(lat):.2f} s, mean {statistics.mean(lat):.2f} s; "
               f"{len(lat) / r['elapsed']:.1f} replies/s over {r['elapsed']:.1f} s")
+    windows = r.get("windows") or []
+    if windows:
+        print(f"  journal window (server has the reply -> marked done, {args.mark} marking): "
+              f"p50 {1000 * percentile(windows, 50):.1f} ms, p95 {1000 * percentile(windows, 95):.1f} ms, "
+              f"max {1000 * max(windows):.1f} ms over {len(windows)} replies")
     if name == "adding":
         a = r["added"]
         print(f"  documents added concurrently: {a['documents']} ({a['passages']} passages), "
@@ -213,11 +243,33 @@ def report(name: str, args: argparse.Namespace, r: dict[str, Any]) -> None:
                  else "still adding when the load ended"))
 
 
+def run_kill(args: argparse.Namespace) -> int:
+    """The crash loop before (legacy marking) and after (marked at send, own writer): lost and doubled."""
+    from tests.fakes.bot_crash import kill_loop
+
+    failed = 0
+    for label, mark in (("before", "legacy"), ("after", "eager")):
+        if mark not in args.kill_marks.split(","):
+            continue
+        with tempfile.TemporaryDirectory(prefix="citebot-botkill-") as tmp:
+            started = time.monotonic()
+            r = kill_loop(Path(tmp) / "index", rounds=args.kill_rounds, seed=2026, mark=mark)
+        print(f"bot kill during send [{label}: {mark} marking]: {r.questions} questions in bursts of 10 from 5 users, "
+              f"{r.kills} SIGKILLs, lost {r.lost}, doubled {r.doubled} = {r.per_thousand():.1f} per 1,000 questions "
+              f"({time.monotonic() - started:.0f} s)", flush=True)
+        failed += r.lost + len(r.rejected)
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.bot_load", description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--questions", type=int, default=20, help="questions per user")
-    parser.add_argument("--variants", default="plain,adding", help="comma list of: plain, adding")
+    parser.add_argument("--variants", default="plain,adding,kill", help="comma list of: plain, adding, kill")
+    parser.add_argument("--mark", choices=("eager", "legacy"), default="eager",
+                        help="when the journal marks a question done: at send (eager) or the old way (legacy)")
+    parser.add_argument("--kill-rounds", type=int, default=20, help="bursts (and SIGKILLs) per marking, kill variant")
+    parser.add_argument("--kill-marks", default="legacy,eager", help="which markings the kill variant runs")
     parser.add_argument("--add-docs", type=int, default=3000, help="Reuters stories available to add (adding)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a reply counts as lost")
     parser.add_argument("--faults", type=float, default=0.0, metavar="SHARE",
@@ -238,9 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     pool = question_pool()
     failed = 0
     for i, name in enumerate(v.strip() for v in args.variants.split(",") if v.strip()):
-        if name not in {"plain", "adding"}:
-            print(f"unknown variant {name!r}; choose plain and/or adding", file=sys.stderr)
+        if name not in {"plain", "adding", "kill"}:
+            print(f"unknown variant {name!r}; choose plain, adding and/or kill", file=sys.stderr)
             return 2
+        if name == "kill":
+            failed += run_kill(args)
+            continue
         result = run_variant(name, args, pool, offset=i * args.users * args.questions)
         report(name, args, result)
         failed += result["lost"] + result["rejected"]

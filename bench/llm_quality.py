@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -99,6 +100,102 @@ def calibrate(articles: list[dict], encode, limit: int, style: str = "statement"
             "negative_facts_pass": round(sum(neg_facts) / len(neg), 3), "rows": rows}
 
 
+_AUXILIARIES = ("is", "was", "are", "were", "has", "had", "have", "will", "would", "can", "could", "did",
+                "does", "should", "may", "might", "must")
+_NEW_CHECKS = ("negates", "affirms", "another role")
+
+
+def _negated(claim: str) -> str | None:
+    """The claim with its negation flipped: "not" added after its first auxiliary, or removed."""
+    words = claim.split()
+    for i, w in enumerate(words):
+        if w.lower() in ("not", "never"):
+            return " ".join(words[:i] + words[i + 1:])
+    for i, w in enumerate(words):
+        if w.lower() in _AUXILIARIES:
+            return " ".join(words[:i + 1] + ["not"] + words[i + 1:])
+    return None
+
+
+def _names(text: str) -> list[str]:
+    """The names of ``text``: runs of capitalised words after its first word ("Pittsburgh Steelers" is one)."""
+    from retrieval.generate.facts import NOT_NAMES
+    from retrieval.text.lexical import STOPWORDS
+
+    names, run = [], []
+    for i, raw in enumerate(text.split()):
+        word = raw.strip(".,;:!?()\"'")
+        capital = (i > 0 and word[:1].isupper() and word.isalpha() and word.lower() not in STOPWORDS
+                   and word.lower() not in NOT_NAMES)
+        if capital:
+            run.append(word)
+        if run and (not capital or raw != raw.rstrip(".,;:!?)\"'")):
+            names.append(" ".join(run))
+            run = []
+    if run:
+        names.append(" ".join(run))
+    return [n for n in dict.fromkeys(names) if len(n) > 2]
+
+
+def _role_swaps(claim: str, holding: str, paragraph: str, rng: random.Random) -> dict[str, str]:
+    """Planted role errors built from names the cited paragraph holds (so the fact check passes): two names
+    of the claim swapped ("swap"), one name replaced by another name of the same sentence ("in sentence",
+    the issue's "Ukraine foreign ministry") or of another sentence of the paragraph ("in paragraph")."""
+    out = {}
+    names = _names(claim)
+    if len(names) >= 2:
+        a, b = names[0], names[1]
+        out["role swap"] = re.sub(rf"\b({re.escape(a)}|{re.escape(b)})\b", lambda m: b if m.group(1) == a else a, claim)
+    in_sentence = [n for n in _names(holding) if n not in names]
+    elsewhere = [n for n in _names(paragraph) if n not in names and n not in in_sentence]
+    for kind, pool in (("role from the sentence", in_sentence), ("role from the paragraph", elsewhere)):
+        if names and pool:
+            out[kind] = re.sub(rf"\b{re.escape(names[0])}\b", rng.choice(pool), claim, count=1)
+    return {k: c for k, c in out.items() if c != claim}
+
+
+def planted(articles: list[dict], encode, limit: int, min_support: float) -> dict:
+    """What verification keeps of true claims (question-statement paraphrases and copied windows) and of
+    planted negations and role swaps, with the checks of retrieval.generate.consistency and without them
+    (a verdict dropped only by them counts as kept without them)."""
+    from retrieval.generate.verify import verify
+    from retrieval.text.passages import split_sentences
+    from retrieval.types import Citation
+
+    rng = random.Random(23)
+    sets: dict[str, list[tuple[str, Citation]]] = {"paraphrase": [], "window": [], "negation": [], "role swap": [],
+                                                   "role from the sentence": [], "role from the paragraph": []}
+    for art in articles:
+        for para in art["paragraphs"]:
+            cite = Citation(1, 0, 0, art["title"], None, "", "", para["context"], 1.0)
+            sentences = [para["context"][s:e] for s, e in split_sentences(para["context"])]
+            for qa in para["qas"]:
+                gold = qa["answers"][0]["text"]
+                holding = next((x for x in sentences if gold in x), None)
+                if holding is None:
+                    continue
+                window = _window(holding, gold, 6)
+                sets["paraphrase"].append((_statement(qa["question"], gold), cite))
+                sets["window"].append((window, cite))
+                flipped = _negated(window)
+                if flipped:
+                    sets["negation"].append((flipped, cite))
+                for kind, claim in _role_swaps(window, holding, para["context"], rng).items():
+                    sets[kind].append((claim, cite))
+        if len(sets["window"]) >= limit:
+            break
+    out = {}
+    for name, claims in sets.items():
+        kept = kept_without = 0
+        for claim, cite in claims:
+            verdicts = verify(f"{claim} [1]", [cite], encode, min_support).verdicts
+            kept += bool(verdicts) and all(v.kept for v in verdicts)
+            kept_without += bool(verdicts) and all(v.kept or any(k in v.reason for k in _NEW_CHECKS) for v in verdicts)
+        out[name] = {"claims": len(claims), "kept": round(kept / max(1, len(claims)), 3),
+                     "kept_without_new_checks": round(kept_without / max(1, len(claims)), 3)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", type=int, default=300, help="claim pairs for the threshold table")
     parser.add_argument("--home", type=Path, default=RESULTS / "llm-index")
     parser.add_argument("--skip-calibration", action="store_true")
+    parser.add_argument("--planted-only", action="store_true",
+                        help="only the claim sets: paraphrases and copies kept vs planted negations and role swaps")
     parser.add_argument("--url", help="use this OpenAI-compatible server instead of starting llama.cpp")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--max-tokens", type=int, default=96)
@@ -128,6 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     encode = lambda texts: extractive._vectors(texts, reading=True)  # noqa: E731
 
     result: dict = {"min_support": base.llm_min_support}
+    t0 = time.perf_counter()
+    sets = result["planted"] = planted(articles, encode, args.calibration, base.llm_min_support)
+    print(f"Verification on XQuAD en claim sets at min support {base.llm_min_support} "
+          f"({time.perf_counter() - t0:.0f} s): kept with the negation/role checks (without them)")
+    for name, row in sets.items():
+        print(f"  {name:<24} {row['claims']:>4} claims  kept {row['kept']:.3f} ({row['kept_without_new_checks']:.3f})")
+    if args.planted_only:
+        _write(result)
+        return 0
     for style in ("statement", "window")[: 0 if args.skip_calibration else 2]:
         t0 = time.perf_counter()
         calibration = result[f"calibration_{style}"] = calibrate(articles, encode, args.calibration, style)

@@ -89,13 +89,15 @@ def protect_secrets(*secrets: str) -> None:
 # --- sends survive 429, 5xx and timeouts -----------------------------------------------------------
 
 STARTUP_ENDPOINTS = frozenset({"getMe", "deleteWebhook", "setWebhook", "setMyCommands"})
+BEST_EFFORT = frozenset({"sendChatAction", "sendMessageDraft", "setMessageReaction"})
 
 
 class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter (honours 429 ``retry_after``, keeps under Telegram's flood limits) that also
     retries 5xx answers and timeouts with exponential backoff.
 
-    Chat actions ("typing…") bypass the limiter: they are best effort and must not delay replies.
+    Chat actions ("typing…"), drafts and the 👀 reaction bypass the limiter: they are best effort and
+    must not delay replies.
     A retried send after a timeout can rarely deliver twice; losing a reply is worse.
     """
 
@@ -107,7 +109,7 @@ class RetryingRateLimiter(AIORateLimiter):
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                               kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
                               rate_limit_args: int | None) -> Any:
-        if endpoint == "sendChatAction":
+        if endpoint in BEST_EFFORT:  # progress shown while answering (bot.progress): never queued or retried
             return await callback(*args, **kwargs)
         if endpoint in STARTUP_ENDPOINTS:  # retried by the start-up loop / bootstrap_retries instead
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)

@@ -59,6 +59,7 @@ class BotData:
         self.conversations: Conversing | None = None
         self.max_upload_mb: int = 20
         self.relevance: float | None = None  # min dense similarity for "More sources"; None: half the answer threshold
+        self.inline_latest: dict[int, str] = {}  # user id -> their newest inline query id (older ones are dropped)
         self.settings: Any = None  # the bot's settings (followed sources and watches are opened from them)
         self.syncing = False  # a sync round of bot.jobs is running (rounds never overlap)
         self.fetcher: Any = None  # the sync's fetcher, one for the bot's life (per-host turns span rounds)

@@ -20,7 +20,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "<code>/unwatch ID</code>\n"
             "/sources — the documents in the library\n"
             "/stats — library size\n"
-            "Under each answer: <b>More sources</b> shows further passages, 👍/👎 tells us if it helped."
+            "Under each answer: <b>More sources</b> shows further passages, 👍/👎 (a button or a reaction) "
+            "tells us if it helped.\n"
+            "In any other chat, type @ and my name, then a question, to post a cited answer there."
         ),
         "help_admin": (
             "\n\n<b>Admin</b>\n"
@@ -36,10 +38,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "cmd_ask": "Ask a question",
         "cmd_sources": "Documents in the library",
         "cmd_stats": "Library size",
-        "answer_head": "<b>Answer</b>",
-        "sources_head": "<b>Sources</b>",
-        "no_answer": "I found nothing in the library that answers this question.",
-        "nearest": "<b>Nearest passages</b> (they do not answer it):",
+        "no_answer": "I found nothing in the library that answers this.",
+        "nearest": "<i>Nearest, not an answer:</i>",
+        "show_nearest": "Show these passages",
+        "nearest_head": "<b>Nearest passages</b> for “{question}” ({first}–{last}); they do not answer it:",
+        "about": "<i>about: {query}</i>",
+        "quoted_from_en": "<i>Quoted from an English source.</i>",
+        "quoted_from_ru": "<i>Quoted from a Russian source.</i>",
+        "searching": "Searching…",
+        "checking": "Checking {count} sources…",
+        "checking_one": "Checking 1 source…",
+        "inline_hint": "Type a question, e.g. “when did the talks stop?”",
+        "inline_more": "Ask the bot for more",
+        "inline_nothing": "Nothing in the library answers this",
+        "inline_not_allowed": "This bot is private",
         "empty_question": "Please write a question, e.g. <code>/ask When did the talks stop?</code>",
         "more_sources": "More sources",
         "more_head": "<b>More sources</b> for “{question}” ({first}–{last}):",
@@ -137,7 +149,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "<code>/unwatch ID</code>\n"
             "/sources — документы в библиотеке\n"
             "/stats — размер библиотеки\n"
-            "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 — помог ли ответ."
+            "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 (кнопка или реакция) — помог ли ответ.\n"
+            "В любом другом чате наберите @ и моё имя, затем вопрос, чтобы отправить туда ответ с источниками."
         ),
         "help_admin": (
             "\n\n<b>Администратор</b>\n"
@@ -153,10 +166,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "cmd_ask": "Задать вопрос",
         "cmd_sources": "Документы в библиотеке",
         "cmd_stats": "Размер библиотеки",
-        "answer_head": "<b>Ответ</b>",
-        "sources_head": "<b>Источники</b>",
         "no_answer": "В библиотеке нет ничего, что отвечает на этот вопрос.",
-        "nearest": "<b>Ближайшие фрагменты</b> (ответа в них нет):",
+        "nearest": "<i>Ближе всего, но не ответ:</i>",
+        "show_nearest": "Показать эти фрагменты",
+        "nearest_head": "<b>Ближайшие фрагменты</b> по запросу «{question}» ({first}–{last}); ответа в них нет:",
+        "about": "<i>о том: {query}</i>",
+        "quoted_from_en": "<i>Цитата из англоязычного источника.</i>",
+        "quoted_from_ru": "<i>Цитата из русскоязычного источника.</i>",
+        "searching": "Ищу…",
+        "checking": "Проверяю источники: {count}…",
+        "checking_one": "Проверяю источник…",
+        "inline_hint": "Напишите вопрос, например «когда прекратились переговоры?»",
+        "inline_more": "Спросить бота подробнее",
+        "inline_nothing": "В библиотеке нет ответа на этот вопрос",
+        "inline_not_allowed": "Это закрытый бот",
         "empty_question": "Напишите вопрос, например <code>/ask Когда прекратились переговоры?</code>",
         "more_sources": "Ещё источники",
         "more_head": "<b>Ещё источники</b> по запросу «{question}» ({first}–{last}):",

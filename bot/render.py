@@ -7,53 +7,36 @@ closed at the end of one message and reopened at the start of the next.
 """
 from __future__ import annotations
 
-import html
 import re
 from typing import Iterable, Sequence
 
-from retrieval.ingest.text import shorten
-from retrieval.types import Answer, Citation, Hit
+from retrieval import Answer, Citation, Hit
 
 from bot.i18n import t
+from bot.screen import (answer_screen, esc, sentences_of, shorten,
+                        short_title, shown_citations, source_line)
 
 TELEGRAM_LIMIT = 4096
-TITLE_CHARS = 200  # a longer "title" is shown cut, with an ellipsis
+TITLE_CHARS = 200  # a longer "title" is shown cut, with an ellipsis (uploads, /sources)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);|[^<&]|[<&]")
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
 
 
-def esc(text: object) -> str:
-    """Text made safe for Telegram HTML: control characters dropped, ``<``, ``>`` and ``&`` escaped."""
-    return html.escape(_CONTROL.sub("", str(text)), quote=False)
-
-
-def _href(url: str) -> str | None:
-    """Only plain http(s) links are rendered as links; anything else is shown as text or dropped."""
-    url = url.strip()
-    if re.match(r"^https?://[^\s<>\"']+$", url):
-        return html.escape(url, quote=True)
-    return None
-
-
-def _source_line(date: str | None, source: str, url: str, page: int | None) -> str:
-    parts: list[str] = []
-    if date:
-        parts.append(esc(date))
-    href = _href(url or "")
-    label = esc(source) if source else ""
-    if href:
-        parts.append(f'<a href="{href}">{label or "link"}</a>')
-    elif label:
-        parts.append(label)
-    if page:
-        parts.append(f"p. {int(page)}")
-    return " · ".join(parts)
+def highlight(passage: str, quotes: Sequence[tuple[int, int]]) -> str:
+    """The passage escaped, with the given spans in bold (overlapping spans merged)."""
+    out: list[str] = []
+    pos = 0
+    for start, end in _merge(quotes, len(passage)):
+        out.append(esc(passage[pos:start]))
+        out.append(f"<b>{esc(passage[start:end])}</b>")
+        pos = end
+    out.append(esc(passage[pos:]))
+    return "".join(out).strip()
 
 
 def _merge(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
-    """Quote spans clipped to the passage, sorted and merged so bold tags never overlap."""
+    """Spans clipped to the text, sorted and merged so bold tags never overlap."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted((max(0, int(s)), min(length, int(e))) for s, e in spans):
         if start >= end:
@@ -65,89 +48,36 @@ def _merge(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int
     return merged
 
 
-def highlight(passage: str, quotes: Sequence[tuple[int, int]]) -> str:
-    """The passage escaped, with the quoted answer sentences in bold."""
-    out: list[str] = []
-    pos = 0
-    for start, end in _merge(quotes, len(passage)):
-        out.append(esc(passage[pos:start]))
-        out.append(f"<b>{esc(passage[start:end])}</b>")
-        pos = end
-    out.append(esc(passage[pos:]))
-    return "".join(out).strip()
-
-
-def _title(title: str, doc_id: int) -> str:
-    return esc(shorten(title, TITLE_CHARS)) if title and title.strip() else f"#{int(doc_id)}"
-
-
 def render_citation(c: Citation) -> str:
-    """One cited source: number, bold title, date · source (linked) · page, and the quoted passage."""
-    head = f"[{c.n}] <b>{_title(c.title, c.doc_id)}</b>"
-    line = _source_line(c.date, c.source, c.url, c.page)
-    body = highlight(c.passage, c.quotes)
-    return head + (f"\n{line}" if line else "") + f"\n<blockquote>{body}</blockquote>"
+    """One cited source on its own (no answer above it): short title, date · source, and the whole
+    passage in an expandable quote with the quoted sentences in bold."""
+    head = f"[{c.n}] {short_title(c.title, c.passage, c.doc_id)}"
+    line = source_line(c.date, c.source, c.url, c.page)
+    return head + (f"\n{line}" if line else "") + f"\n<blockquote expandable>{highlight(c.passage, c.quotes)}</blockquote>"
 
 
 def render_hit(n: int, h: Hit, cut: int | None = None) -> str:
     """One further passage; ``cut`` shortens its text (only when it cannot fit a message otherwise)."""
-    head = f"[{n}] <b>{_title(h.title, h.doc_id)}</b>"
-    line = _source_line(h.date, h.source, h.url, h.page)
+    head = f"[{n}] {short_title(h.title, h.text, h.doc_id)}"
+    line = source_line(h.date, h.source, h.url, h.page)
     text = h.text.strip() if cut is None else shorten(h.text, cut)
-    return head + (f"\n{line}" if line else "") + f"\n<blockquote>{esc(text)}</blockquote>"
-
-
-def cited_numbers(answer: Answer) -> set[int]:
-    """Citation numbers the answer's sentences rest on (extractive pairs or generated sentences)."""
-    numbers: set[int] = set()
-    for _text, ns in answer_sentences(answer):
-        numbers.update(ns)
-    return numbers
+    return head + (f"\n{line}" if line else "") + f"\n<blockquote expandable>{esc(text)}</blockquote>"
 
 
 def answer_sentences(answer: Answer) -> list[tuple[str, list[int]]]:
     """(sentence, citation numbers) for both answer kinds: extractive ``(text, n)`` pairs and generated
     sentences (objects with ``text`` and ``citations``)."""
-    out: list[tuple[str, list[int]]] = []
-    for sentence in answer.sentences or ():
-        if isinstance(sentence, tuple):
-            text, n = sentence
-            out.append((str(text), [int(n)]))
-        else:
-            out.append((str(sentence.text), [int(n) for n in getattr(sentence, "citations", ())]))
-    return out
+    return sentences_of(answer)
 
 
-def shown_citations(answer: Answer) -> list[Citation]:
-    """The passages shown with an answer: those it quotes. Unquoted ones are left to "More sources"
-    (which lists only relevant passages); a weak match list ("nearest passages") shows them all."""
-    if not answer.answered:
-        return list(answer.citations)
-    cited = cited_numbers(answer)
-    return [c for c in answer.citations if c.n in cited] if cited else list(answer.citations)
+def cited_numbers(answer: Answer) -> set[int]:
+    """Citation numbers the answer's sentences rest on (extractive pairs or generated sentences)."""
+    return {n for _text, ns in sentences_of(answer) for n in ns}
 
 
 def answer_html(answer: Answer, lang: str, searched_for: str | None = None) -> str:
     """The whole reply for an answer (may exceed 4096 characters; :func:`render_answer` splits it)."""
-    blocks: list[str] = []
-    if searched_for:
-        blocks.append(t("searched_for", lang, query=esc(shorten(searched_for, 200))))
-    citations = shown_citations(answer)
-    if answer.answered:
-        pairs = answer_sentences(answer)
-        if pairs:
-            body = " ".join(esc(text.strip()) + " " + "".join(f"[{n}]" for n in ns) for text, ns in pairs)
-        else:
-            body = esc(answer.answer)
-        blocks.append(f"{t('answer_head', lang)}\n{body}")
-        if citations:
-            blocks.append(t("sources_head", lang))
-    else:
-        blocks.append(t("no_answer", lang))
-        if citations:
-            blocks.append(t("nearest", lang))
-    blocks.extend(render_citation(c) for c in citations)
-    return "\n\n".join(blocks)
+    return answer_screen(answer, lang, searched_for)
 
 
 def render_answer(answer: Answer, lang: str, limit: int = TELEGRAM_LIMIT, searched_for: str | None = None) -> list[str]:
@@ -156,7 +86,7 @@ def render_answer(answer: Answer, lang: str, limit: int = TELEGRAM_LIMIT, search
 
 
 def render_hits(hits: Sequence[Hit], question: str, first: int, lang: str,
-                limit: int = TELEGRAM_LIMIT) -> tuple[str, int]:
+                limit: int = TELEGRAM_LIMIT, head: str = "more_head") -> tuple[str, int]:
     """A page of further passages for "More sources", numbered from ``first``, as ONE message.
 
     Returns (html, how many of ``hits`` it shows): as many as fit in ``limit``, at least one (a
@@ -164,9 +94,9 @@ def render_hits(hits: Sequence[Hit], question: str, first: int, lang: str,
     not shown, so no passage is skipped.
     """
     def page(count: int, cut: int | None = None) -> str:
-        head = t("more_head", lang, question=esc(shorten(question, 80)), first=first, last=first + count - 1)
+        title = t(head, lang, question=esc(shorten(question, 80)), first=first, last=first + count - 1)
         body = [render_hit(first + i, h, cut) for i, h in enumerate(hits[:count])]
-        return "\n\n".join([head, *body])
+        return "\n\n".join([title, *body])
 
     for count in range(len(hits), 0, -1):
         html = page(count)

@@ -6,26 +6,32 @@ from .answer.conversation import Conversations
 from .corpus import Corpus
 from .embed.base import limit_threads
 from .errors import CitebotError, UserError
+from .ingest import IngestOptions, check_url, fetch_url, redact_url
 from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
 from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
                       sync_sources)
 from .storage import is_postgres_url, safe_location
 from .storage.keys import ApiKey, Keys, NewKey, open_keys
 from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
-from .types import AddResult, Answer, Citation, Document, DocumentInfo, Hit
+from .text.lexical import terms
+from .text.passages import split_sentences
+from .text.scripts import script
+from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentInfo, Hit
 from .corpus.posts import PostOutcome, add_post
 from .ingest.telegram import Post, PlainText, plain_text
 from .watch import Pending, Watch, Watches, check_watches, open_watches
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
-    "AddResult", "Answer", "Citation", "Document", "DocumentInfo", "Hit",
+    "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit",
+    "IngestOptions", "check_url", "fetch_url", "redact_url",
     "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
     "sync_sources",
     "Post", "PlainText", "PostOutcome", "add_post", "plain_text",
     "Pending", "Watch", "Watches", "check_watches", "open_watches",
     # for apps keeping their own tables: the one migration runner and the engine choice
     "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
+    "script", "split_sentences", "terms",  # text helpers the bot's renderer shares with the library
     # for the HTTP API: follow-ups, its keys, per-thread limits in its worker pool
     "Conversations", "SettingsError", "ApiKey", "Keys", "NewKey", "open_keys", "limit_threads",
 ]

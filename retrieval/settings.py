@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -64,12 +65,14 @@ class Setting:
     bounds: tuple[float | None, float | None] = (None, None)  # inclusive range for numbers
     choices: tuple[str, ...] = ()  # the only values a str setting may take
     empty_is_default: bool = False  # "" means unset (a path setting must not become the working directory)
+    parser: Callable[[str], Any] | None = None  # replaces the kind's parser (raises ValueError with the reason)
 
     def parse(self, raw: str) -> Any:
         try:
-            value = PARSERS[self.kind](raw)
+            value = (self.parser or PARSERS[self.kind])(raw)
         except (ValueError, OverflowError) as exc:
-            raise SettingsError(f"{self.env}={raw!r} is not a valid {self.kind.__name__}: {exc}") from None
+            what = "valid" if self.parser else f"a valid {self.kind.__name__}"
+            raise SettingsError(f"{self.env}={_shown(raw, self.secret)} is not {what}: {exc}") from None
         if self.choices and value not in self.choices:
             raise SettingsError(f"{self.env}={raw!r} is not one of: {', '.join(self.choices)}")
         low, high = self.bounds
@@ -84,6 +87,48 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be parsed; the message names the variable."""
 
 
+def _shown(raw: str, secret: bool) -> str:
+    """A raw value for an error message: a secret one is never echoed, nor a URL's user:password@."""
+    return "(hidden)" if secret else repr(re.sub(r"//[^/?#@\s]*@", "//***@", raw))
+
+
+def _private_urls(raw: str) -> bool | tuple[str, ...]:
+    from retrieval.ingest.addresses import parse_private_setting
+    return parse_private_setting(raw)
+
+
+def _database_url(raw: str) -> str:
+    from retrieval.storage.urls import check_database_url
+    return check_database_url(raw)
+
+
+def _llm_url(raw: str) -> str:
+    """CITEBOT_LLM_URL: empty, or an http(s) URL with a host (``http://[::1``, ``not a url`` are refused
+    when loaded, not when the first answer fails)."""
+    import urllib.parse
+
+    url = raw.strip()
+    if not url:
+        return ""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ValueError("a URL has no spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL such as http://localhost:11434/v1")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("no user:password@ in the URL: put the key in CITEBOT_LLM_API_KEY")
+    return url
+
+
+def _metadata_urls(raw: str) -> tuple[str, ...]:
+    from retrieval.ingest.addresses import parse_metadata_setting
+    return parse_metadata_setting(raw)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", ".citebot", "CITEBOT_HOME",
             "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory; "
@@ -91,8 +136,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", "", "CITEBOT_DATABASE_URL",
             "Where the index store lives: empty means SQLite in CITEBOT_HOME; `postgresql://user@host/db` "
             "(or `postgresql:///db?host=/run/postgresql` for a Unix socket) selects PostgreSQL with pgvector "
-            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME.",
-            secret=True),
+            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME. "
+            "Checked when loaded: a malformed URL (unclosed bracket, bad percent escape, unknown parameter, "
+            "non-numeric port or connect_timeout) is one line and exit 2; surrounding spaces are dropped.",
+            secret=True, parser=_database_url),
     Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
             "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
             "14 more languages, also across languages), `sentence-transformers` (all-MiniLM-L6-v2 or CITEBOT_MODEL; "
@@ -130,9 +177,15 @@ SETTINGS: tuple[Setting, ...] = (
             "question at 100k passages.", int,
             bounds=(1, 1_000_000_000)),
     Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
-            "Let `citebot add URL` and the bot's /add fetch internal addresses (loopback, private and link-local "
-            "ranges, the cloud metadata address), also through redirects and host names that resolve to them. "
-            "Refused by default.", bool),
+            "Let URL fetches (`citebot add URL`, the bot's /add, feeds, sitemaps, the HTTP API) reach internal "
+            "addresses: `true` for loopback and all private ranges, or a comma-separated list of CIDRs and hosts "
+            "(`10.0.0.0/8,intranet.local`; `.corp.example` admits its subdomains), also through redirects and "
+            "host names that resolve to them. Link-local and cloud metadata addresses stay refused whatever this "
+            "says (see CITEBOT_ALLOW_METADATA_URLS). Refused by default.", bool, parser=_private_urls),
+    Setting("allow_metadata_urls", (), "CITEBOT_ALLOW_METADATA_URLS",
+            "The only way to fetch link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses "
+            "(169.254.169.254, fd00:ec2::254, 100.100.100.200, ...): a comma-separated list of the CIDRs or hosts "
+            "to allow; `true` is not accepted. Empty by default.", tuple, parser=_metadata_urls),
     Setting("fetch_timeout", 20.0, "CITEBOT_FETCH_TIMEOUT",
             "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600)),
     Setting("fetch_deadline", 120.0, "CITEBOT_FETCH_DEADLINE",
@@ -142,7 +195,9 @@ SETTINGS: tuple[Setting, ...] = (
             "An OpenAI-compatible chat completions endpoint (Ollama `http://localhost:11434/v1`, vLLM or llama.cpp "
             "`http://localhost:8000/v1`, a hosted API). When set, answers are written by the model and every sentence "
             "is verified against the passages it cites; unsupported sentences are dropped, and the extractive answer "
-            "is given when none survives. Empty means extractive answers only. See docs/llm.md.", group="llm"),
+            "is given when none survives. Empty means extractive answers only; anything but an http(s) URL is "
+            "refused when loaded. Redirects are not followed (the key never goes to another address). "
+            "See docs/llm.md.", group="llm", parser=_llm_url),
     Setting("llm_model", "", "CITEBOT_LLM_MODEL",
             "Model name sent to the LLM server (e.g. `qwen2.5:3b` for Ollama); empty sends `default`, which "
             "llama.cpp's server accepts.", group="llm"),
@@ -198,7 +253,8 @@ class Typed:
     max_question_chars: int
     max_file_mb: int
     ann_threshold: int
-    allow_private_urls: bool
+    allow_private_urls: bool | tuple[str, ...]
+    allow_metadata_urls: tuple[str, ...]
     fetch_timeout: float
     fetch_deadline: float
     llm_url: str

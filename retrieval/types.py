@@ -138,6 +138,18 @@ class AnswerSentence:
 
 
 @dataclass
+class AskProgress:
+    """What ``Corpus.ask(progress=...)`` reports while it works, so a chat can show it.
+
+    ``stage`` is "found" (the search is done: ``sources`` documents are being checked) or "verified"
+    (an LLM answer passed verification: ``sentences`` are the kept ones, in order)."""
+
+    stage: str
+    sources: int = 0
+    sentences: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Answer:
     """An answer whose every sentence is traceable to a cited passage.
 

@@ -7,11 +7,11 @@ messages are handled (an edited old question is not answered again).
 """
 from __future__ import annotations
 
-from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, MessageHandler,
-                          TypeHandler, filters)
+from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, InlineQueryHandler,
+                          MessageHandler, MessageReactionHandler, TypeHandler, filters)
 from telegram import Update
 
-from bot.handlers import buttons, channels, follow, gate, library, questions, watches
+from bot.handlers import buttons, channels, follow, gate, inline, library, questions, reactions, watches
 from bot.handlers.errors import on_error
 
 ADD_CAPTION = filters.CaptionRegex(r"^/add(@\w+)?(\s|$)")
@@ -53,4 +53,6 @@ def register(app: Application) -> None:
     for pattern, callback in buttons.HANDLERS + follow.BUTTONS + watches.BUTTONS:
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))
     app.add_handler(CallbackQueryHandler(buttons.expired))
+    app.add_handler(InlineQueryHandler(inline.inline_query))
+    app.add_handler(MessageReactionHandler(reactions.reaction))
     app.add_error_handler(on_error)

@@ -2,7 +2,8 @@
 
 Callback data (at most 64 bytes) carries a short key into the bot's storage, never the question:
 ``m:KEY:0`` more sources (a new message), ``p:KEY:OFFSET`` another page of them (edited in place),
-``f:KEY:1|0`` a vote, ``q:KEY`` the quotes behind a generated answer, ``s:PAGE`` the document list.
+``f:KEY:1|0`` a vote, ``q:KEY`` the quotes behind a generated answer, ``w:KEY`` the nearest passages
+under a non-answer (a new message), ``s:PAGE`` the document list.
 Anything else (forged, or from an older version) gets "this button has expired".
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.context import Context, Library
 from bot.handlers.common import NO_PREVIEW, blocking, lang, typing, user_id
 from bot.handlers.library import sources_page
 from bot.i18n import t
-from bot.render import esc, render_hits, split_html
+from bot.render import esc, render_hits, short_title, split_html
 from bot.storage.base import StoredQuestion
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ MORE = re.compile(rf"^m:{KEY}:(\d{{1,6}})$")
 PAGE = re.compile(rf"^p:{KEY}:(\d{{1,6}})$")
 VOTE = re.compile(rf"^f:{KEY}:([01])$")
 QUOTES = re.compile(rf"^q:{KEY}$")
+NEAREST = re.compile(rf"^w:{KEY}$")
 SOURCES = re.compile(r"^s:(\d{1,6})$")
 
 
@@ -210,7 +212,7 @@ async def quotes(update: Update, context: Context) -> None:
     blocks = [t("quotes_head", language)]
     titles = data.get("titles", {})
     for sentence in data.get("sentences", []):
-        refs = ", ".join(f"[{int(n)}] <b>{esc((titles.get(str(n)) or ['#'])[0] or '#')}</b>"
+        refs = ", ".join(f"[{int(n)}] {short_title((titles.get(str(n)) or ['#'])[0] or '#')}"
                          for n in sentence.get("citations", []))
         blocks.append(f"{esc(sentence.get('text', ''))}\n{refs}\n<blockquote>{esc(sentence.get('quote', ''))}</blockquote>")
     await query.answer()
@@ -218,6 +220,28 @@ async def quotes(update: Update, context: Context) -> None:
         await context.bot.send_message(update.effective_chat.id, chunk, parse_mode=ParseMode.HTML,
                                        link_preview_options=NO_PREVIEW)
     await _edit_markup(update, _without(getattr(query.message, "reply_markup", None), "q:"))
+
+
+# --- the nearest passages under a non-answer ---------------------------------------------------------
+
+async def nearest(update: Update, context: Context) -> None:
+    """The passages a non-answer only named (title · date), posted on request; the button goes."""
+    query = update.callback_query
+    stored = await _stored(update, context, context.match.group(1))
+    if stored is None:
+        return
+    language = lang(update)
+    hits = [Hit(int(p["passage_id"]), int(p["doc_id"]), 0.0, None, None, str(p.get("text") or ""), 0,
+                len(str(p.get("text") or "")), str(p.get("title") or ""), p.get("date"), str(p.get("source") or ""),
+                str(p.get("url") or ""), p.get("page")) for p in stored.extra.get("nearest", [])]
+    await query.answer()
+    first = 1
+    while hits:
+        text, count = render_hits(hits, stored.question, first, language, head="nearest_head")
+        await context.bot.send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML,
+                                       link_preview_options=NO_PREVIEW)
+        hits, first = hits[count:], first + count
+    await _edit_markup(update, _without(getattr(query.message, "reply_markup", None), "w:"))
 
 
 # --- the document list -----------------------------------------------------------------------------
@@ -231,4 +255,5 @@ async def sources(update: Update, context: Context) -> None:
                                       link_preview_options=NO_PREVIEW)
 
 
-HANDLERS = ((MORE, more_sources), (PAGE, page), (VOTE, vote), (QUOTES, quotes), (SOURCES, sources))
+HANDLERS = ((MORE, more_sources), (PAGE, page), (VOTE, vote), (QUOTES, quotes), (NEAREST, nearest),
+            (SOURCES, sources))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 
-from telegram import Update
+from telegram import InlineQueryResultsButton, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
@@ -47,6 +47,9 @@ async def check_access(update: Update, context: Context) -> None:
     log.info("refused user %s in chat %s (not on the allow-lists)", uid, chat.id if chat else None)
     if update.callback_query is not None:
         await update.callback_query.answer(t("not_allowed", lang(update)), show_alert=True)
+    elif update.inline_query is not None:  # no result, and a button saying why
+        await update.inline_query.answer([], cache_time=0, is_personal=True, button=InlineQueryResultsButton(
+            text=t("inline_not_allowed", lang(update)), start_parameter="private"))
     elif chat is not None and addressed(update, context):
         await say(update, context, "not_allowed")
     raise ApplicationHandlerStop

@@ -2,6 +2,7 @@
 for what is not a question (stickers, unknown commands in private chats)."""
 from __future__ import annotations
 
+import inspect
 import logging
 import unicodedata
 
@@ -12,8 +13,10 @@ from retrieval.text.questions import strip_markup
 from retrieval.types import Answer
 
 from bot.context import Context
-from bot.handlers.common import blocking, lang, say, say_error, send_html, typing, user_id
+from bot.delivery import mark_replied
+from bot.handlers.common import blocking, lang, say, say_error, send_html, user_id
 from bot.i18n import t
+from bot.progress import Progress
 from bot.render import render_answer, shown_citations
 
 log = logging.getLogger(__name__)
@@ -38,24 +41,49 @@ def conversation_key(update: Update) -> object:
 
 
 def answer_keyboard(key: str, answer: Answer, language: str) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(t("more_sources", language), callback_data=f"m:{key}:0")]]
-    if answer.answered and getattr(answer, "mode", "extractive") == "generative":
-        rows.append([InlineKeyboardButton(t("show_quotes", language), callback_data=f"q:{key}")])
+    """More sources (answers only), Show quotes (LLM answers), Show these passages (non-answers), votes."""
+    rows = []
+    if answer.answered:
+        rows.append([InlineKeyboardButton(t("more_sources", language), callback_data=f"m:{key}:0")])
+        if getattr(answer, "mode", "extractive") == "generative":
+            rows.append([InlineKeyboardButton(t("show_quotes", language), callback_data=f"q:{key}")])
+    elif answer.citations:
+        rows.append([InlineKeyboardButton(t("show_nearest", language), callback_data=f"w:{key}")])
     rows.append([InlineKeyboardButton("👍", callback_data=f"f:{key}:1"),
                  InlineKeyboardButton("👎", callback_data=f"f:{key}:0")])
     return InlineKeyboardMarkup(rows)
 
 
-def _ask(context: Context, key: object, question: str) -> Answer:
+def _asks_with_progress(corpus: object) -> bool:
+    """Whether ``corpus.ask`` takes a ``progress`` callback (test doubles and older libraries may not)."""
+    ask = getattr(type(corpus), "ask", None)  # looked up on the class: a proxy's __getattr__ is not a call
+    try:
+        return ask is not None and "progress" in inspect.signature(ask).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _ask(context: Context, key: object, question: str, progress: Progress | None = None) -> Answer:
     """Through the conversation memory when there is one (follow-ups), else straight to the corpus."""
+    options = {"progress": progress.report} if progress is not None and _asks_with_progress(context.corpus) else {}
     conversations = context.bot_data.conversations
     if conversations is not None:
-        return conversations.ask(context.corpus, key, question)
-    return context.corpus.ask(question)
+        return conversations.ask(context.corpus, key, question, **options)
+    return context.corpus.ask(question, **options)
+
+
+def _nearest_json(answer: Answer, shown: list) -> list[dict]:
+    """What "Show these passages" needs under a non-answer: the nearest passages themselves."""
+    return [{"passage_id": c.passage_id, "doc_id": c.doc_id, "title": c.title, "date": c.date,
+             "source": c.source, "url": c.url, "text": c.passage, "page": c.page} for c in shown]
 
 
 async def answer_question(update: Update, context: Context, question: str) -> None:
-    """Ask the corpus in a worker thread and reply with the cited answer (or a plain "no answer")."""
+    """Ask the corpus in a worker thread and reply with the cited answer (or a short "no answer").
+
+    While it works the user sees progress (bot.progress); the update is marked done in the journal
+    the moment the reply is sent (bot.delivery.mark_replied), before the 👀 reaction is taken back.
+    """
     language = lang(update)
     question = clean_question(question)
     if not question:
@@ -67,23 +95,31 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if wait:
         await say(update, context, "slow_down", limit=limiter.limit, seconds=int(wait + 0.999))
         return
-    async with typing(context, chat.id):
+    async with Progress(context.bot, update, language) as progress:
         try:
-            answer = await blocking(_ask, context, conversation_key(update), question)
+            answer = await blocking(_ask, context, conversation_key(update), question, progress)
         except UserError as exc:
+            await progress.stop()
             await say_error(update, context, exc)
+            await mark_replied(context.application, update)
             return
-    shown = shown_citations(answer)
-    searched = getattr(answer, "searched_for", None)
-    extra = {"next_n": max((c.n for c in shown), default=0) + 1}
-    if searched:
-        extra["searched_for"] = searched
-    if getattr(answer, "mode", "extractive") == "generative":
-        extra["answer"] = _sentences_json(answer)
-    key = await blocking(context.storage.remember, searched or question, [c.passage_id for c in shown],
-                         uid, chat.id, answer.answered, extra)
-    await send_html(update, context, render_answer(answer, language, searched_for=searched),
-                    answer_keyboard(key, answer, language))
+        shown = shown_citations(answer)
+        searched = getattr(answer, "searched_for", None)
+        extra: dict = {"next_n": len({c.doc_id for c in shown}) + 1}
+        if searched:
+            extra["searched_for"] = searched
+        if getattr(answer, "mode", "extractive") == "generative":
+            extra["answer"] = _sentences_json(answer)
+        if not answer.answered:
+            extra["nearest"] = _nearest_json(answer, shown)
+        key = await blocking(context.storage.remember, searched or question, [c.passage_id for c in shown],
+                             uid, chat.id, answer.answered, extra)
+        await progress.stop()
+        sent = await send_html(update, context, render_answer(answer, language, searched_for=searched),
+                               answer_keyboard(key, answer, language))
+        await mark_replied(context.application, update)
+        if sent is not None:  # so that a 👍/👎 reaction on it counts as a vote
+            await blocking(context.storage.attach, key, chat.id, sent.message_id)
 
 
 def _sentences_json(answer: Answer) -> dict:

@@ -64,6 +64,10 @@ class JournalEntry:
 class BotStorage(ABC):
     """What the bot keeps about its chats. See the module docstring for the guarantees."""
 
+    # ``finish`` is a short local commit that never waits for a disk or a network: the journal may then
+    # call it in the event loop right after a reply is sent (SQLite); otherwise it runs on its own thread
+    quick_finish: bool = False
+
     # -- questions behind buttons ---------------------------------------------------------------------
     @abstractmethod
     def remember(self, question: str, passage_ids: list[int], user_id: int | None, chat_id: int | None,
@@ -87,11 +91,29 @@ class BotStorage(ABC):
     def votes(self) -> list[Vote]:
         """Every vote, oldest first (for evaluation exports)."""
 
+    @abstractmethod
+    def unvote(self, key: str, user_id: int | None) -> None:
+        """Withdraw one user's vote on an answer (a 👍/👎 reaction taken back)."""
+
+    # -- answer messages ------------------------------------------------------------------------------
+    @abstractmethod
+    def attach(self, key: str, chat_id: int, message_id: int) -> None:
+        """Remember that message ``message_id`` in ``chat_id`` shows the answer to question ``key``."""
+
+    @abstractmethod
+    def key_at(self, chat_id: int, message_id: int) -> str | None:
+        """The question key behind an answer message (for votes given as reactions), or None."""
+
     # -- update journal -------------------------------------------------------------------------------
     @abstractmethod
     def receive(self, bot_id: int, update_id: int, chat_id: int | None, payload: dict[str, Any],
                 at: float) -> str:
         """Record an arriving update unless it is known; return NEW, PENDING or DONE (module constants)."""
+
+    def receive_all(self, bot_id: int, updates: list[tuple[int, int | None, dict[str, Any]]],
+                    at: float) -> list[str]:
+        """``receive`` for each (update_id, chat_id, payload) of a batch; engines may do it in one transaction."""
+        return [self.receive(bot_id, update_id, chat_id, payload, at) for update_id, chat_id, payload in updates]
 
     @abstractmethod
     def finish(self, bot_id: int, update_id: int, at: float) -> None:

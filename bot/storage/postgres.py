@@ -58,6 +58,14 @@ CREATE TABLE IF NOT EXISTS bot_journal (
 );
 CREATE INDEX IF NOT EXISTS bot_journal_open ON bot_journal (bot_id, finished);
 """),
+    Migration(2, """
+CREATE TABLE IF NOT EXISTS bot_answer_messages (
+    chat_id bigint NOT NULL,
+    message_id bigint NOT NULL,
+    key text NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+"""),
 )
 
 
@@ -122,6 +130,23 @@ class PostgresBotStorage(BotStorage):
         with self.pool.connection() as conn:
             rows = conn.execute("SELECT key, question, passage_ids, user_id, vote FROM bot_feedback ORDER BY id").fetchall()
         return [Vote(r[0], r[1], list(r[2]), r[3], int(r[4])) for r in rows]
+
+    def unvote(self, key: str, user_id: int | None) -> None:
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM bot_feedback WHERE key = %s AND user_id IS NOT DISTINCT FROM %s", (key, user_id))
+
+    # -- answer messages ------------------------------------------------------------------------------
+    def attach(self, key: str, chat_id: int, message_id: int) -> None:
+        with self.pool.connection() as conn:
+            conn.execute("INSERT INTO bot_answer_messages (chat_id, message_id, key) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (chat_id, message_id) DO UPDATE SET key = excluded.key",
+                         (chat_id, message_id, key))
+
+    def key_at(self, chat_id: int, message_id: int) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT key FROM bot_answer_messages WHERE chat_id = %s AND message_id = %s",
+                               (chat_id, message_id)).fetchone()
+        return row[0] if row else None
 
     # -- journal --------------------------------------------------------------------------------------
     def receive(self, bot_id: int, update_id: int, chat_id: int | None, payload: dict[str, Any],

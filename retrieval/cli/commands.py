@@ -84,6 +84,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(printable(f"error: {result.path}: {result.message}"), file=sys.stderr)
         elif not args.quiet:
             detail = f"{result.passages} passages" if result.status in ("added", "replaced") else result.message
+            if result.status in ("added", "replaced") and result.message:  # e.g. text addressed to an AI model
+                detail += f"; {result.message}"
             line = printable(f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})")
             (bar.write(line) if bar is not None else print(line))
 
@@ -102,7 +104,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.batch is not None:
         from ..answer import batch
 
-        with (sys.stdin if args.batch == "-" else _open_batch(args.batch)) as lines:
+        with (sys.stdin.buffer if args.batch == "-" else _open_batch(args.batch)) as lines:
             done = batch.run(corpus, lines, sys.stdout, args.k, args.since, args.until, args.source)
         return 1 if done.errors else 0
     answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
@@ -116,7 +118,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _open_batch(path: str):
     try:
-        return open(path, encoding="utf-8", errors="replace")
+        return open(path, "rb")  # split on \n only and capped per line by answer.batch.read_lines
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
 

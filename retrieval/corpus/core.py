@@ -24,10 +24,11 @@ from ..search import MODES, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
 from ..storage.base import unit_rows
-from ..text.cleaning import clean_document, clean_question, escape_surrogates, valid_date
+from ..generate.injection import ingest_note
+from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
-from ..types import AddResult, Answer, Document, DocumentInfo, Hit, text_hash
+from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, text_hash
 from . import neardup
 from .batching import Batch, Prepared
 from .verify import verify as check_and_repair
@@ -211,7 +212,7 @@ class Corpus:
                         status = "replaced"
                     doc_id = tx.insert_document(record)
                     written[id(item)] = AddResult(status, doc.path or doc.title, doc_id, doc.title, doc.date,
-                                                  len(item.passages))
+                                                  len(item.passages), ingest_note(doc.text))
         for item in batch.items:
             result = written[id(item)] if isinstance(item, Prepared) else item
             if progress:
@@ -227,7 +228,7 @@ class Corpus:
         ``follow_links`` follows symbolic links that leave an added directory."""
         overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
         if "date" in overrides:
-            overrides["date"] = valid_date(overrides["date"], "--date")
+            overrides["date"] = valid_date(overrides["date"], "--date", strict=True)
         results: list[AddResult] = []
 
         def documents() -> Iterator[Document]:
@@ -306,7 +307,8 @@ class Corpus:
             raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
         if k < 1 or offset < 0:
             raise UserError("k must be at least 1 and offset at least 0")
-        filters = SearchFilters(valid_date(since, "--since"), valid_date(until, "--until"), source or None)
+        filters = SearchFilters(valid_date(since, "--since", strict=True), valid_date(until, "--until", strict=True),
+                                clean_filter(source))
         vector = None
         if mode != "lexical":
             vector = self._vectors([query], queries=True, reading=True)[0]
@@ -329,13 +331,16 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None,
+        source: str | None = None, progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`."""
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. ``progress``
+        hears when the search is done and, with an LLM, which generated sentences passed verification."""
         question = self._check_question(question)
         hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
-        return self._compose(question, hits)
+        if progress is not None:
+            progress(AskProgress("found", sources=len({h.doc_id for h in hits})))
+        return self._compose(question, hits, progress)
 
     def ask_among(self, question: str, doc_ids: Iterable[int], k: int | None = None) -> Answer:
         """``ask`` over these documents' passages only: a standing question checked against what a sync
@@ -365,7 +370,8 @@ class Corpus:
             hits = sorted(hits, key=lambda h: h.score, reverse=True)[: k or self.settings.top_k]
         return self._compose(question, hits)
 
-    def _compose(self, question: str, hits: list[Hit]) -> Answer:
+    def _compose(self, question: str, hits: list[Hit],
+                 progress: Callable[[AskProgress], None] | None = None) -> Answer:
         """The answer to ``question`` from ranked ``hits``: quoted sentences above the gate, citations."""
         rows = self.store.documents.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
@@ -384,6 +390,8 @@ class Corpus:
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
+            if progress is not None and answer.mode == "generative":
+                progress(AskProgress("verified", sentences=[s.text for s in answer.sentences]))
         return answer
 
     # -- maintenance ----------------------------------------------------------------------------------

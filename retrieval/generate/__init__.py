@@ -8,6 +8,8 @@ sentence survives. Nothing here runs unless CITEBOT_LLM_URL is set.
 from __future__ import annotations
 
 import logging
+import time
+import urllib.parse
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
@@ -57,12 +59,18 @@ def generate(answer: Answer, settings: Any, encode: Callable[[list[str]], np.nda
     client = client or client_for(settings)
     if client is None or not answer.answered or not answer.citations:
         return Generation(answer)
+    started = time.monotonic()  # CITEBOT_LLM_TIMEOUT bounds the prompt (language detection) and the call
     messages = answer_messages(answer.question, answer.citations)
     try:
-        completion = client.complete(messages, max_tokens=int(settings.llm_max_tokens), stop=STOP)
+        remaining = max(0.1, client.timeout - (time.monotonic() - started))
+        completion = client.complete(messages, max_tokens=int(settings.llm_max_tokens), stop=STOP, timeout=remaining)
     except LLMError as exc:
         log.warning("LLM answer failed (%s); giving the extractive answer", exc.reason)
         return Generation(replace(answer, fallback=exc.reason))
+    text = redact_secrets(completion.text, settings)
+    if text != completion.text:  # the server echoed a header or the key leaked into the model: not shown
+        log.warning("the LLM's answer held a secret citebot holds (an echoed header?); giving the extractive answer")
+        return Generation(replace(answer, fallback="secret in the answer"), text, None, completion.seconds)
     checked = verify(completion.text, answer.citations, encode, float(settings.llm_min_support))
     for v in checked.verdicts:
         if not v.kept:
@@ -74,6 +82,40 @@ def generate(answer: Answer, settings: Any, encode: Callable[[list[str]], np.nda
     else:
         final = build_answer(answer, checked)
     return Generation(final, completion.text, checked, completion.seconds)
+
+
+REDACTED = "[redacted]"
+
+
+def secrets_of(settings: Any) -> list[str]:
+    """The secret values citebot holds (CITEBOT_LLM_API_KEY, the database password, the bot token: every
+    setting declared ``secret``), longest first; a URL contributes its password."""
+    found: set[str] = set()
+    for setting in getattr(settings, "declared", ()):
+        value = getattr(settings, "values", {}).get(setting.name) if setting.secret else None
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if "://" in value:
+            try:
+                password = urllib.parse.urlsplit(value.strip()).password
+            except ValueError:
+                password = None
+            if password:
+                found.update({password, urllib.parse.unquote(password)})
+        else:
+            found.add(value.strip())
+    key = getattr(settings, "llm_api_key", "") or ""
+    if isinstance(key, str) and key.strip():
+        found.add(key.strip())
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def redact_secrets(text: str, settings: Any) -> str:
+    """``text`` with every secret citebot holds replaced by [redacted] (a server that echoes the request's
+    Authorization header must not get the key shown to the user)."""
+    for secret in secrets_of(settings):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def build_answer(answer: Answer, checked: Verification) -> Answer:

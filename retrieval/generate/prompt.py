@@ -3,14 +3,17 @@
 Everything goes into one user message (no system role): some chat templates (Gemma's) have no system
 turn, and a single message behaves the same on every OpenAI-compatible server. The passages carry the
 numbers the answer's citations will have, with title, date and source, so ``[n]`` means the same to the
-model, the verifier and the reader.
+model, the verifier and the reader. Sentences that read as instructions to a model are withheld
+(retrieval.generate.injection).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 from ..ingest.lang import detect
+from ..text.passages import split_sentences
 from ..types import Citation
+from .injection import withhold
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Russian", "de": "German", "fr": "French", "es": "Spanish",
                   "it": "Italian", "uk": "Ukrainian", "pt": "Portuguese", "zh": "Chinese", "ar": "Arabic",
@@ -38,7 +41,8 @@ def format_passages(citations: Sequence[Citation]) -> str:
     blocks = []
     for c in citations:
         meta = " — ".join(x for x in (c.title or "(untitled)", c.date or "undated", c.source or "unknown source"))
-        text = " ".join(c.passage.split())[:MAX_PASSAGE_CHARS]
+        passage = withhold(c.passage, split_sentences(c.passage))  # no instructions to the model reach it
+        text = " ".join(passage.split())[:MAX_PASSAGE_CHARS]
         blocks.append(f"[{c.n}] {meta}\n{text}")
     return "\n\n".join(blocks)
 

@@ -3,8 +3,11 @@
 A sentence is kept only if (1) it cites at least one passage and every number it cites was shown,
 (2) every number, date and name in it occurs in the passages it cites (retrieval.generate.facts), and
 (3) its support score reaches the threshold: 0.5 x the embedding similarity to the best sentence of a
-cited passage + 0.5 x the share of its content words (stemmed) that sentence contains. The best
-sentence becomes the sentence's quote. Everything else is dropped and counted.
+cited passage + 0.5 x the share of its content words (stemmed) that sentence contains, and (4) it agrees
+with that sentence on negation and on the role context of its names (retrieval.generate.consistency).
+The best sentence becomes the sentence's quote. Sentences of a passage that read as instructions to a
+model (retrieval.generate.injection) are neither support nor the place a fact is found. Everything else
+is dropped and counted.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ import numpy as np
 from ..text.lexical import terms
 from ..text.passages import split_sentences
 from ..types import Citation
+from .consistency import negation_problem, role_problem
 from .facts import Haystack, missing_facts
+from .injection import is_instruction, withhold
 
 SIMILARITY_WEIGHT = 0.5
 _GROUP = r"\[\s*\d+(?:\s*[,;–-]\s*\d+)*\s*\]"
@@ -114,7 +119,9 @@ def verify(output: str, citations: Sequence[Citation], encode: Callable[[list[st
     if result.refused:
         return result
     shown = {c.n: c for c in citations}
-    sentences = {c.n: [c.passage[s:e] for s, e in split_sentences(c.passage)] or [c.passage] for c in citations}
+    sentences = {c.n: [c.passage[s:e] for s, e in split_sentences(c.passage)
+                       if not is_instruction(c.passage[s:e])] or [""] for c in citations}
+    data = {c.n: withhold(c.passage, split_sentences(c.passage)) for c in citations}
     pending: list[tuple[Verdict, list[tuple[int, str]]]] = []
     for claim in split_claims(output):
         verdict = Verdict(claim, kept=False)
@@ -130,7 +137,7 @@ def verify(output: str, citations: Sequence[Citation], encode: Callable[[list[st
             verdict.reason = "cites unshown " + ", ".join(f"[{n}]" for n in unshown)
             continue
         cited = [shown[n] for n in claim.citations]
-        haystack = Haystack([f"{c.title}\n{c.source}\n{c.passage}" for c in cited])
+        haystack = Haystack([f"{c.title}\n{c.source}\n{data[c.n]}" for c in cited])
         missing = missing_facts(claim.text, haystack)
         if missing:
             verdict.reason = "not in the cited passages: " + ", ".join(missing)
@@ -144,10 +151,15 @@ def verify(output: str, citations: Sequence[Citation], encode: Callable[[list[st
     scored = best_support([v.claim.text for v, _ in pending], [[s for _, s in c] for _, c in pending], encode)
     for (verdict, cands), (score, best) in zip(pending, scored):
         verdict.support, (verdict.quote_n, verdict.quote) = score, cands[best]
-        if verdict.support >= min_support:
-            verdict.kept = True
-        else:
+        if verdict.support < min_support:
             verdict.reason = f"support {verdict.support:.2f} below {min_support:.2f}"
+            continue
+        problem = negation_problem(verdict.claim.text, verdict.quote) or role_problem(verdict.claim.text,
+                                                                                     verdict.quote)
+        if problem:
+            verdict.reason = problem
+        else:
+            verdict.kept = True
     return result
 
 

@@ -10,11 +10,11 @@ ends with).
 from __future__ import annotations
 
 from .encoding import decode_text
-from .fetch import fetch_documents, load_url
+from .fetch import Response, check_url, fetch_documents, fetch_url, load_url, redact_url
 from .formats import FORMATS, SUPPORTED_SUFFIXES
 from .options import IngestOptions
 from .plaintext import load_text
 from .sources import Skipped, load_file, load_sources, walk
 
-__all__ = ["FORMATS", "SUPPORTED_SUFFIXES", "IngestOptions", "Skipped", "decode_text", "fetch_documents",
-           "load_file", "load_sources", "load_text", "load_url", "walk"]
+__all__ = ["FORMATS", "SUPPORTED_SUFFIXES", "IngestOptions", "Response", "Skipped", "check_url", "decode_text",
+           "fetch_documents", "fetch_url", "load_file", "load_sources", "load_text", "load_url", "redact_url", "walk"]

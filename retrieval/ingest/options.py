@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from retrieval.settings import Settings
+
+from .addresses import UrlPolicy
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_TIMEOUT = 20.0  # seconds, for connecting and for each read
@@ -14,16 +17,23 @@ DEFAULT_DEADLINE = 120.0  # seconds for a whole fetch, redirects included
 @dataclass(frozen=True)
 class IngestOptions:
     """``follow_links``: follow symbolic links that leave an added directory. ``allow_private_urls``:
-    fetch loopback, private, link-local and metadata addresses (refused by default: a URL given to the
-    bot must not reach the machine's own services). ``allowed_networks``: networks (CIDR) fetched even
-    when private URLs are refused."""
+    fetch loopback and private addresses: True for all of them, or a list of CIDRs and hosts (refused by
+    default: a URL given to the bot must not reach the machine's own services). ``allowed_networks``:
+    more CIDRs/hosts fetched even when private URLs are refused. ``allow_metadata_urls``: the only way to
+    fetch link-local and cloud metadata addresses (CIDRs/hosts; ``allow_private_urls`` never opens them)."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
     follow_links: bool = False
-    allow_private_urls: bool = False
+    allow_private_urls: bool | tuple[str, ...] = False
     allowed_networks: tuple[str, ...] = ()
+    allow_metadata_urls: tuple[str, ...] = ()
     fetch_timeout: float = DEFAULT_TIMEOUT
     fetch_deadline: float = DEFAULT_DEADLINE
+
+    @cached_property
+    def policy(self) -> UrlPolicy:
+        """The URL guard's policy from these options (raises UserError on a malformed entry)."""
+        return UrlPolicy.build(self.allow_private_urls, self.allowed_networks, self.allow_metadata_urls)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> "IngestOptions":
@@ -32,6 +42,7 @@ class IngestOptions:
         values: dict[str, Any] = dict(
             max_bytes=typed.max_file_mb * 1024 * 1024,
             allow_private_urls=typed.allow_private_urls,
+            allow_metadata_urls=typed.allow_metadata_urls,
             fetch_timeout=typed.fetch_timeout,
             fetch_deadline=typed.fetch_deadline,
         )

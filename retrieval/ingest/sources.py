@@ -20,7 +20,7 @@ from retrieval.errors import UserError
 from retrieval.types import Document
 
 from . import formats
-from .fetch import load_url
+from .fetch import load_url, redact_url
 from .options import IngestOptions
 from .origin import LinkedArticle, Loaded, Origin
 from .telegram import fill_article
@@ -65,10 +65,11 @@ def load_sources(args: Iterable[str], max_bytes: int | None = None,
                 yield _bare("-", exc)
             continue
         if re.match(r"(?i)https?://", arg):
+            label = redact_url(arg)  # a password in the URL never reaches a message
             try:
-                yield from _labelled(arg, load_url(arg, options), options)
+                yield from _labelled(label, load_url(arg, options), options)
             except UserError as exc:
-                yield _bare(arg, exc)
+                yield _bare(label, exc)
             continue
         path = Path(arg)
         try:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from ..errors import UserError
 from ..ingest import IngestOptions
-from ..ingest.fetch import fetch, load_url
+from ..ingest.fetch import fetch_url, load_url
 from ..types import Document
 
 USER_AGENT = "citebot/0.1 (+feed sync; https://github.com/citebot)"
@@ -108,7 +108,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        resp = self._guarded(url, lambda: fetch(url, self.feed_options, headers=headers))
+        resp = self._guarded(url, lambda: fetch_url(url, self.feed_options, headers=headers))
         return FeedResponse(url=resp.url, status=resp.status, body=resp.body, content_type=resp.content_type,
                             etag=resp.headers.get("etag", ""), last_modified=resp.headers.get("last-modified", ""))
 

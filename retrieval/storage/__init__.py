@@ -14,7 +14,7 @@ from .base import (NO_FILTERS, VECTOR_DTYPE, Counts, DocumentSpan, DocumentText,
 from .bm25 import BM25, FTS5
 from .documents import Transaction
 from .store import Storage, open_postgres, open_sqlite
-from .urls import is_postgres_url, safe_location
+from .urls import POSTGRES_SCHEMES, check_database_url, is_postgres_url, safe_location
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..settings import Settings
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "open_storage", "open_sqlite", "open_postgres", "BM25", "FTS5", "is_postgres_url", "safe_location", "MissingDriver",
-    "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
+    "check_database_url", "POSTGRES_SCHEMES", "NO_FILTERS", "VECTOR_DTYPE", "Counts", "DocumentSpan", "DocumentText",
     "EmbeddingRow", "MissingEmbedding", "NewDocument", "NewPassage", "PassageRow", "ScoredPassage",
     "SearchFilters", "SignatureRow", "Storage", "StorageDamaged", "StoredDocument", "Transaction", "VectorBatch",
     "VerifyReport",

@@ -3,8 +3,9 @@
 The cached embeddings go first (in batches; keys the target already has are kept), then every document
 with its passages in its own transaction, keyed by content hash. A killed migration is resumed by
 running it again: documents the target already holds are skipped, nothing is copied twice, and no
-vector is ever recomputed (the encoder is never loaded). Document and passage ids are kept whenever the
-target has them free, so `citebot show ID` and citations mean the same on both sides.
+vector is ever recomputed (the encoder is never loaded). A target document from the same path with other
+content is replaced by the source's, as `add` does (one document per path, never two). Document and
+passage ids are kept whenever the target has them free, so `citebot show ID` and citations mean the same on both sides.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import UserError
-from . import is_postgres_url, open_storage
+from . import check_database_url, is_postgres_url, open_storage
 from .base import StoredDocument
 from .store import Storage
 
@@ -37,6 +38,7 @@ class MigrateReport:
     passages: int = 0
     embeddings: int = 0
     renumbered: int = 0  # documents whose ids were taken in the target and got new ones
+    replaced: int = 0  # target documents from the same path with other content, replaced (add's rule)
     models: set[str] = field(default_factory=set)
 
 
@@ -46,6 +48,10 @@ def open_target(to: str, settings: "Settings") -> Storage:
     if not to:
         raise UserError("--to needs a postgresql:// URL or a SQLite index directory")
     if is_postgres_url(to):
+        try:
+            to = check_database_url(to)
+        except ValueError as exc:
+            raise UserError(f"--to: {exc}") from None
         return open_storage(settings, url=to)
     if to.lower().startswith("sqlite:"):
         if not to.lower().startswith("sqlite:///"):
@@ -101,6 +107,11 @@ def _copy_document(stored: StoredDocument, target: Storage, report: MigrateRepor
         if tx.find_document(content_hash=record.content_hash) is not None:  # another migration got there first
             report.skipped += 1
             return
+        path = record.document.path
+        same_path = tx.find_document(path=path) if path and path != "-" else None
+        if same_path is not None:  # add's rule: the same path with new content replaces the old document
+            tx.delete_document(same_path)
+            report.replaced += 1
         ids_free = record.doc_id is not None and tx.document_info(record.doc_id) is None and not target.documents.passages(
             [p.passage_id for p in record.passages if p.passage_id is not None])
         if not ids_free:
@@ -141,7 +152,8 @@ def run(args: argparse.Namespace, settings: "Settings") -> int:
         target.close()
     print(f"copied {report.copied} documents ({report.passages} passages) and {report.embeddings} cached "
           f"embeddings from {report.source} to {report.target}; {report.skipped} documents were already there"
-          + (f"; {report.renumbered} got new ids (theirs were taken)" if report.renumbered else ""))
+          + (f"; {report.renumbered} got new ids (theirs were taken)" if report.renumbered else "")
+          + (f"; {report.replaced} replaced a target document from the same path" if report.replaced else ""))
     if is_postgres_url(args.to):
         print("use it with: CITEBOT_DATABASE_URL=<that URL> citebot ...")
     return 0

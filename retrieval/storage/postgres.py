@@ -12,6 +12,7 @@ failures become one line here (:meth:`PostgresDatabase.one_line`), for every par
 """
 from __future__ import annotations
 
+import logging
 import re
 import struct
 from contextlib import contextmanager
@@ -34,6 +35,10 @@ from .urls import safe_location
 WRITE_LOCK = 0x63697465  # pg_advisory_xact_lock key serialising document writers ("cite")
 MIGRATE_LOCK = 0x6D696772  # ... and the extension's creation and index builds ("migr")
 POOL_MAX = 8  # connections per process: the bot's worker threads share them
+PROBE_AFTER_S = 3.0  # a checkout waiting this long asks whether the server is there at all
+# The pool's worker logs every failed reconnection (24-28 lines while a stopped server made `add` wait);
+# the one-line error below says it once.
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 COMPONENT = "corpus"
 LEGACY_TABLE = "schema_migrations"  # the corpus's versions before migrations.py
 _PARAM = re.compile(r"(?<![:\w]):([a-z_]\w*)")  # a :name placeholder (never a ::cast)
@@ -138,6 +143,29 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+_WHAT_TO_DO = ("check that the server is running and CITEBOT_DATABASE_URL reaches it, then run the command "
+               "again (what was committed is kept; documents already added are skipped)")
+
+
+class _Pool(ConnectionPool):
+    """A pool whose checkout fails within seconds when the server is gone (a stopped server made every
+    checkout wait the whole busy timeout, 60 s), and still waits the full timeout for a busy pool."""
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        total = self.timeout if timeout is None else timeout
+        first = min(PROBE_AFTER_S, total)
+        try:
+            return super().getconn(timeout=first)
+        except PoolTimeout:
+            if first >= total:
+                raise
+        try:  # a busy pool, or no server? one direct connection tells
+            psycopg.connect(self.conninfo, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            raise psycopg.OperationalError((str(exc).strip().splitlines() or ["connection failed"])[0]) from None
+        return super().getconn(timeout=total - first)
+
+
 class Errors:
     """Turns server and connection failures into one-line UserError / StorageDamaged."""
 
@@ -161,10 +189,10 @@ class Errors:
             return StorageDamaged(f"the PostgreSQL database {where} reports damage ({str(exc).splitlines()[0]}); "
                                   f"run `citebot verify`, and ask its administrator to check the server")
         if isinstance(exc, PoolTimeout):
-            return UserError(f"cannot reach PostgreSQL at {where}: no connection within the timeout")
+            return UserError(f"cannot reach PostgreSQL at {where}: no connection within the timeout; {_WHAT_TO_DO}")
         if isinstance(exc, psycopg.OperationalError):
             first = (str(exc).strip().splitlines() or ["connection failed"])[0]
-            return UserError(f"lost or could not open the connection to PostgreSQL at {where}: {first}")
+            return UserError(f"lost or could not open the connection to PostgreSQL at {where}: {first}; {_WHAT_TO_DO}")
         return None
 
     @contextmanager
@@ -194,7 +222,7 @@ class PostgresDatabase:
             self._migrate()
             # check_connection: a connection the server dropped (restart, failover to a replica) is
             # replaced on checkout instead of failing the next question
-            self.pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), configure=_configure,
+            self.pool = _Pool(url, min_size=1, max_size=max(1, pool_size), configure=_configure,
                                        check=ConnectionPool.check_connection, kwargs={"connect_timeout": 15},
                                        open=False, timeout=BUSY_TIMEOUT_S, name="citebot")
             self.pool.open(wait=True, timeout=30)

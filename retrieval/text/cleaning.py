@@ -41,14 +41,31 @@ def escape_surrogates(value: str) -> str:
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def valid_date(value: str | None, what: str) -> str | None:
-    """An ISO date (YYYY-MM-DD) or None; anything else is a UserError naming ``what``."""
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def valid_date(value: str | None, what: str, strict: bool = False) -> str | None:
+    """An ISO date (YYYY-MM-DD) or None; anything else is a UserError naming ``what``. A document's date
+    may carry anything after its first ten characters (a time, a zone); a ``strict`` one (a filter or an
+    option the user typed: ``--since "2024-01-01' OR 1=1 --"``) must be a date or an ISO timestamp whole."""
     if value in (None, ""):
         return None
+    text = str(value)
     try:
-        return _date.fromisoformat(str(value)[:10]).isoformat()
+        if strict and not _ISO_DATE.fullmatch(text.strip()):
+            raise ValueError(text)
+        return _date.fromisoformat(text.strip()[:10] if strict else text[:10]).isoformat()
     except ValueError:
-        raise UserError(f"{what}: {value!r} is not a date (use YYYY-MM-DD)") from None
+        shown = text if len(text) <= 60 else text[:60] + "..."
+        raise UserError(f"{what}: {shown!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def clean_filter(value: str | None) -> str | None:
+    """A text filter (``--source``) as stored metadata is: control characters (NUL) removed, so both
+    engines treat it the same (PostgreSQL refuses NUL in text)."""
+    if value is None:
+        return None
+    return CONTROL.sub("", escape_surrogates(value)) or None
 
 
 def clean_document(doc: Document) -> Document:

@@ -37,8 +37,9 @@ def test_question_gets_cited_answer(corpus, start_bot, fake_api):
     text = visible(reply)
     assert "In 1956, the Soviet Union and Japan signed a joint declaration on ceasing the state of war. [1]" in text
     assert "[1] The resumption of talks on the peace treaty" in text and "2024-02-07 · TASS" in text
-    assert "<b>In 1956, the Soviet Union and Japan signed a joint declaration" in reply["text"]  # quote in bold
-    assert fake_api.calls_to("sendChatAction")
+    assert reply["text"].startswith("In <b>1956</b>, the Soviet Union")  # the answer's key span in bold
+    assert "<blockquote expandable>" in reply["text"] and "<u>In 1956, the Soviet Union…</u>" in reply["text"]
+    assert [d["text"] for d in fake_api.drafts][:1] == ["Searching…"]  # a draft, not "typing…"
     assert fake_api.rejected == []
 
 
@@ -46,8 +47,13 @@ def test_no_answer_is_plain_with_nearest_matches(corpus, start_bot, fake_api):
     start_bot(corpus)
     fake_api.send_text(USER, "What is the price of bananas in Ecuador this week?")
     [reply] = fake_api.wait_messages(USER, 1)
-    assert visible(reply).startswith("I found nothing in the library that answers this question.")
-    assert "Nearest passages (they do not answer it):" in visible(reply)
+    assert visible(reply).startswith("I found nothing in the library that answers this.\nNearest, not an answer:\n· ")
+    assert len(visible(reply).splitlines()) <= 5 and "More sources" not in buttons(reply)
+    fake_api.press(USER, reply, buttons(reply)["Show these passages"])
+    passages = fake_api.wait_messages(USER, 2)[1]
+    assert visible(passages).startswith("Nearest passages for “What is the price of bananas")
+    assert "<blockquote expandable>" in passages["text"]
+    fake_api.wait_for(lambda: "Show these passages" not in buttons(fake_api.bot_messages(USER)[0]))
     assert fake_api.rejected == []
 
 

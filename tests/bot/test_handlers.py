@@ -18,14 +18,20 @@ from tests.bot.recording import BOT, _update_ids, message
 QUESTION = "When did the Soviet Union and Japan sign a joint declaration?"
 
 
-def test_private_text_is_answered_with_citations_typing_and_buttons(harness):
+def test_private_text_is_answered_with_citations_progress_and_buttons(harness):
     h = harness()
-    request = h.feed(message(USER, QUESTION))
-    assert request.sent("sendChatAction")[0]["action"] == "typing"
+    update = message(USER, QUESTION)
+    request = h.feed(update)
+    draft = request.sent("sendMessageDraft")[0]  # private chats see a draft, not "typing…"
+    assert draft["text"] == "Searching…" and draft["draft_id"] == update["message"]["message_id"]
+    assert request.sent("sendChatAction") == []
+    reactions = request.sent("setMessageReaction")  # 👀 while working, taken back after the reply
+    assert [r["message_id"] for r in reactions] == [update["message"]["message_id"]] * 2
+    assert "👀" in str(reactions[0]["reaction"]) and not reactions[1]["reaction"]
     [reply] = request.sent()
     assert reply["parse_mode"] == "HTML"
-    assert "In 1956, the Soviet Union and Japan signed a joint declaration" in reply["text"]
-    parse_telegram_html(reply["text"])
+    assert "In 1956, the Soviet Union and Japan signed a joint declaration" in parse_telegram_html(reply["text"])
+    assert "<b>1956</b>" in reply["text"]
     buttons = [b for row in reply["reply_markup"]["inline_keyboard"] for b in row]
     assert [b["text"] for b in buttons] == ["More sources", "👍", "👎"]
     assert all(len(b["callback_data"].encode()) < 64 for b in buttons)
@@ -36,8 +42,8 @@ def test_russian_users_get_russian_interface(harness):
     texts = request.texts()
     assert any(t.startswith("Здравствуйте!") for t in texts)
     answer = next(p for p in request.sent() if "reply_markup" in p)
-    assert "<b>Ответ</b>" in answer["text"]
     assert [b["text"] for b in answer["reply_markup"]["inline_keyboard"][0]] == ["Ещё источники"]
+    assert request.sent("sendMessageDraft")[0]["text"] == "Ищу…"
 
 
 def test_group_message_without_mention_is_ignored_mention_reply_and_ask_are_answered(harness):
@@ -297,4 +303,4 @@ def test_admin_adds_a_url_and_the_next_question_cites_it(harness, corpus):
         server.shutdown()
     [doc] = [d for d in corpus.documents() if d.url == url]
     reply = harness().feed(message(USER, "How far did the Nordenskiold glacier retreat?")).sent()[-1]
-    assert "300 metres" in reply["text"] and url in reply["text"]
+    assert "300 metres" in parse_telegram_html(reply["text"]) and url in reply["text"]

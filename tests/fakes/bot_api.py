@@ -4,16 +4,22 @@ It implements the methods the bot uses, long polling included, and rejects what 
 text over 4096 characters (after entity parsing), HTML Telegram cannot parse (unknown or unclosed
 tags, stray ``<`` or ``&``, unsupported attributes), callback data over 64 bytes, files over 20 MB
 in getFile, a wrong token, an edit that changes nothing ("message is not modified"), a callback query
-answered twice. Like Telegram, ``getUpdates`` confirms updates only when the *next* call passes a
-higher offset, so a bot killed mid-update is sent it again. Faults can be injected per method: 429
-with ``retry_after``, 5xx, and slow answers (client timeouts).
+answered twice, tags nested where Telegram refuses them (a blockquote in a blockquote, anything in
+``code``/``pre`` but ``code`` in ``pre``, a link in a link), more than 200 entities in one message,
+a draft outside a private chat or with draft_id 0, a reaction that is not one allowed emoji on an
+existing message, an inline answer with a bad or duplicate result id, an empty title, a message text
+over 4096 UTF-16 units, more than 50 results, or one given twice. Like Telegram, ``getUpdates``
+confirms updates only when the *next* call passes a higher offset, so a bot killed mid-update is sent
+it again, and ``message_reaction`` updates exist only for a bot whose ``allowed_updates`` asked for
+them; inline queries only for a bot with inline mode on (``/setinline``, here ``inline_mode=True``).
+Faults can be injected per method: 429 with ``retry_after``, 5xx, and slow answers (client timeouts).
 
 Simulated users are driven from the test thread: ``send_text``, ``send_document``, ``send_photo``,
-``send_sticker``, ``press``; channels too: ``add_channel``, ``post_to_channel`` and ``edit_channel_post``
-(``channel_post`` / ``edited_channel_post`` updates, text with entities), ``set_bot_status`` (a
-``my_chat_member`` update) and ``delete_channel`` (``getChat`` then answers "chat not found"). What the
-bot did is in ``calls`` and ``messages`` and can be awaited with ``wait_for``. :class:`RunningBot` serves
-the real bot in a thread against it.
+``send_sticker``, ``press``, ``react``, ``inline_query``; channels too: ``add_channel``,
+``post_to_channel`` and ``edit_channel_post`` (``channel_post`` / ``edited_channel_post`` updates, text
+with entities), ``set_bot_status`` (a ``my_chat_member`` update) and ``delete_channel`` (``getChat``
+then answers "chat not found"). What the bot did is in ``calls`` and ``messages`` and can be awaited
+with ``wait_for``. :class:`RunningBot` serves the real bot in a thread against it.
 """
 from __future__ import annotations
 
@@ -32,7 +38,14 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlparse
 
 TEXT_LIMIT = 4096
+ENTITY_LIMIT = 200  # formatting entities per message (the issue's figure for Telegram's limit)
 CALLBACK_DATA_LIMIT = 64
+INLINE_RESULTS_LIMIT = 50
+INLINE_ID_LIMIT = 64
+# Telegram's reaction emoji (ReactionTypeEmoji): a bot may set only these, one at a time
+REACTION_EMOJI = frozenset("👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤‍🔥 🌚 🌭 💯 🤣 ⚡ 🍌 🏆 💔 🤨 😐 🍓 "
+                           "🍾 💋 🖕 😈 😴 😭 🤓 👻 👨‍💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 💘 🙉 🦄 😘 💊 🙊 😎 "
+                           "👾 🤷‍♂ 🤷 🤷‍♀ 😡".split())
 GETFILE_LIMIT = 20 * 1024 * 1024
 
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
@@ -51,6 +64,7 @@ def parse_telegram_html(text: str) -> str:
     """The visible text of Telegram HTML, or ParseError with a Telegram-like description."""
     out: list[str] = []
     stack: list[str] = []
+    entities = 0
     i = 0
     while i < len(text):
         ch = text[i]
@@ -67,7 +81,11 @@ def parse_telegram_html(text: str) -> str:
                 stack.pop()
             else:
                 _check_attrs(name, attrs, i)
+                _check_nesting(name, stack, i)
                 stack.append(name)
+                entities += 1
+                if entities > ENTITY_LIMIT:
+                    raise ParseError(f"Too many entities: more than {ENTITY_LIMIT}")
             i = m.end()
         elif ch == "&":
             m = _ENTITY_RE.match(text, i)
@@ -81,6 +99,22 @@ def parse_telegram_html(text: str) -> str:
     if stack:
         raise ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
     return "".join(out)
+
+
+_QUOTES = {"blockquote"}
+_CODE = {"code", "pre"}
+_LINKS = {"a"}
+
+
+def _check_nesting(name: str, stack: list[str], offset: int) -> None:
+    """Telegram's nesting rules: no blockquote in a blockquote, nothing inside code or pre (but code in
+    pre, for a language), no link in a link."""
+    if name in _QUOTES and any(t in _QUOTES for t in stack):
+        raise ParseError(f'Can\'t nest "blockquote" entities at byte offset {offset}')
+    if any(t in _CODE for t in stack) and not (name == "code" and stack[-1] == "pre"):
+        raise ParseError(f'Entities can\'t be nested in "{stack[-1]}" at byte offset {offset}')
+    if name in _LINKS and any(t in _LINKS for t in stack):
+        raise ParseError(f"Can't nest links at byte offset {offset}")
 
 
 def _check_attrs(name: str, attrs: str, offset: int) -> None:
@@ -146,15 +180,16 @@ class FakeBotAPI:
     """Start with ``with FakeBotAPI(token) as api:`` or ``api.start()``; ``api.url`` is the server root."""
 
     def __init__(self, token: str, *, bot_id: int = 7000000001, username: str = "citebot_test_bot",
-                 port: int = 0, files_dir_limit: int = GETFILE_LIMIT):
+                 port: int = 0, files_dir_limit: int = GETFILE_LIMIT, inline_mode: bool = False):
         self.token = token
         self.bot_user = {"id": bot_id, "is_bot": True, "first_name": "Citebot", "username": username,
                          "can_join_groups": True, "can_read_all_group_messages": False,
-                         "supports_inline_queries": False}
+                         "supports_inline_queries": inline_mode}
         self.port = port
         self.getfile_limit = files_dir_limit
         self.cond = threading.Condition()
         self.updates: list[dict] = []
+        self.update_of: dict[tuple[int, int], int] = {}  # (chat id, user message id) -> update id
         self.calls: list[Call] = []
         self.rejected: list[tuple[str, str]] = []  # (method, description) of every 4xx we sent
         self.messages: dict[tuple[int, int], dict] = {}
@@ -172,6 +207,13 @@ class FakeBotAPI:
         self.answered_queries: set[str] = set()
         self.channels: dict[int, dict] = {}  # chat id -> {"chat": ..., "bot_status": ..., "deleted": bool}
         self.blocked_chats: set[int] = set()  # chats where sendMessage answers 403 (the user blocked the bot)
+        self.allowed_updates: list[str] | None = None  # None: Telegram's default set
+        self.undelivered: list[dict] = []  # updates Telegram would not send to this bot (not allowed)
+        self.drafts: list[dict] = []  # every sendMessageDraft: chat_id, draft_id, text (visible), at
+        self.reactions: dict[tuple[int, int], list[str]] = {}  # the bot's reaction on each message now
+        self.reaction_log: list[dict] = []  # every setMessageReaction, in order
+        self.inline_queries: dict[str, dict] = {}  # query id -> the inline_query update's body
+        self.inline_answers: dict[str, dict] = {}  # query id -> answerInlineQuery parameters
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.closing = False
@@ -183,6 +225,9 @@ class FakeBotAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm holds the
+            # body back until the client's delayed ACK, adding ~40 ms to every answer on localhost
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
@@ -233,6 +278,9 @@ class FakeBotAPI:
     def _push(self, update: dict) -> int:
         with self.cond:
             update["update_id"] = next(self._update_ids)
+            message = update.get("message")
+            if isinstance(message, dict):  # which update carried which user message (for the benchmarks)
+                self.update_of[(message["chat"]["id"], message["message_id"])] = update["update_id"]
             self.updates.append(update)
             self.cond.notify_all()
             return update["update_id"]
@@ -391,6 +439,36 @@ class FakeBotAPI:
                         break
                     return channel
         raise ApiError(400, "Bad Request: chat not found")
+    def react(self, user_id: int, message: dict, *emoji: str, old: tuple[str, ...] = (),
+              language_code: str = "en") -> int | None:
+        """A user sets reactions ``emoji`` (none: takes them back) on a message. Like Telegram, the bot
+        gets the update only if its ``allowed_updates`` asked for ``message_reaction``; returns the
+        update id, or None when it was not delivered."""
+        chat_id = message["chat"]["id"]
+        body = {"chat": self.chat(chat_id, "private" if chat_id > 0 else "supergroup"),
+                "message_id": message["message_id"], "user": self.user(user_id, language_code),
+                "date": int(time.time()),
+                "old_reaction": [{"type": "emoji", "emoji": e} for e in old],
+                "new_reaction": [{"type": "emoji", "emoji": e} for e in emoji]}
+        with self.cond:
+            allowed = self.allowed_updates is not None and "message_reaction" in self.allowed_updates
+            if not allowed:
+                self.undelivered.append({"message_reaction": body})
+                return None
+        return self._push({"message_reaction": body})
+
+    def inline_query(self, user_id: int, query: str, language_code: str = "en", chat_type: str = "private") -> str | None:
+        """A user types ``@bot query`` in some chat; None when the bot has no inline mode (nothing sent)."""
+        with self.cond:
+            query_id = f"IQ{next(self._query_ids)}"
+            body = {"id": query_id, "from": self.user(user_id, language_code), "query": query, "offset": "",
+                    "chat_type": chat_type}
+            if not self.bot_user.get("supports_inline_queries"):
+                self.undelivered.append({"inline_query": body})
+                return None
+            self.inline_queries[query_id] = body
+        self._push({"inline_query": body})
+        return query_id
 
     def _user_message(self, user_id: int, chat_id: int, chat_type: str, language_code: str,
                       reply_to: int | None) -> dict:
@@ -443,6 +521,9 @@ class FakeBotAPI:
         path = urlparse(req.path).path
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
+        if len(body) < length:  # the client died mid-request (a killed bot): Telegram never sees it
+            req.close_connection = True
+            return
         try:
             if path.startswith("/file/bot"):
                 self._download(req, unquote(path))
@@ -543,6 +624,12 @@ class FakeBotAPI:
                     "pending_update_count": 0}
         if name == "sendmessage":
             return self._send_message(p)
+        if name == "sendmessagedraft":
+            return self._draft(p)
+        if name == "setmessagereaction":
+            return self._set_reaction(p)
+        if name == "answerinlinequery":
+            return self._answer_inline(p)
         if name == "editmessagetext":
             return self._edit(p, text=True)
         if name == "editmessagereplymarkup":
@@ -570,6 +657,9 @@ class FakeBotAPI:
     def _get_updates(self, p: dict[str, Any]) -> list[dict]:
         offset = int(p.get("offset") or 0)
         timeout = float(p.get("timeout") or 0)
+        if p.get("allowed_updates") is not None:  # like Telegram: kept until a later call changes it
+            with self.cond:
+                self.allowed_updates = list(p["allowed_updates"])
         limit = int(p.get("limit") or 100)
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -583,8 +673,8 @@ class FakeBotAPI:
                     return []
                 self.cond.wait(left)
 
-    def _check_text(self, p: dict[str, Any]) -> str:
-        text = p.get("text")
+    def _check_text(self, p: dict[str, Any], key: str = "text") -> str:
+        text = p.get(key)
         if text is None or text == "":
             raise ApiError(400, "Bad Request: message text is empty")
         text = str(text)
@@ -609,7 +699,85 @@ class FakeBotAPI:
                 data = button.get("callback_data")
                 if data is not None and not (1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT):
                     raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                url = button.get("url")
+                if url is not None and not re.match(r"^(https?|tg)://\S+$", str(url)):
+                    raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
         return markup
+
+    def _draft(self, p: dict[str, Any]) -> bool:
+        chat_id = int(p["chat_id"])
+        if chat_id <= 0:
+            raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
+        try:
+            draft_id = int(p.get("draft_id") or 0)
+        except (TypeError, ValueError):
+            draft_id = 0
+        if draft_id == 0:
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        visible = ""
+        if p.get("text"):
+            self._check_text(p)
+            visible = parse_telegram_html(str(p["text"])) if str(p.get("parse_mode") or "").upper() == "HTML" \
+                else str(p["text"])
+        with self.cond:
+            self.drafts.append({"chat_id": chat_id, "draft_id": draft_id, "text": visible, "at": time.monotonic()})
+            self.cond.notify_all()
+        return True
+
+    def _set_reaction(self, p: dict[str, Any]) -> bool:
+        chat_id, message_id = int(p["chat_id"]), int(p["message_id"])
+        reaction = p.get("reaction") or []
+        if isinstance(reaction, str):
+            reaction = json.loads(reaction)
+        with self.cond:
+            if (chat_id, message_id) not in self.messages:
+                raise ApiError(400, "Bad Request: message to react not found")
+        if len(reaction) > 1:
+            raise ApiError(400, "Bad Request: REACTIONS_TOO_MANY")
+        emoji = []
+        for r in reaction:
+            if r.get("type") != "emoji" or r.get("emoji") not in REACTION_EMOJI:
+                raise ApiError(400, "Bad Request: REACTION_INVALID")
+            emoji.append(r["emoji"])
+        with self.cond:
+            self.reactions[(chat_id, message_id)] = emoji
+            self.reaction_log.append({"chat_id": chat_id, "message_id": message_id, "emoji": emoji,
+                                      "at": time.monotonic()})
+            self.cond.notify_all()
+        return True
+
+    def _answer_inline(self, p: dict[str, Any]) -> bool:
+        query_id = str(p.get("inline_query_id"))
+        results = p.get("results") or []
+        if isinstance(results, str):
+            results = json.loads(results)
+        with self.cond:
+            if query_id not in self.inline_queries or query_id in self.inline_answers:
+                raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if len(results) > INLINE_RESULTS_LIMIT:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids: set[str] = set()
+        for result in results:
+            rid = str(result.get("id") or "")
+            if not (1 <= len(rid.encode()) <= INLINE_ID_LIMIT) or rid in ids:
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID" if rid not in ids else "Bad Request: RESULT_ID_DUPLICATE")
+            ids.add(rid)
+            if result.get("type") != "article":
+                raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+            if not str(result.get("title") or "").strip():
+                raise ApiError(400, "Bad Request: RESULT_TITLE_EMPTY")
+            content = result.get("input_message_content") or {}
+            self._check_text(content, "message_text")
+            self._check_markup(result)
+        button = p.get("button")
+        if isinstance(button, str):
+            button = json.loads(button)
+        if button and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", str(button.get("start_parameter") or "x")):
+            raise ApiError(400, "Bad Request: START_PARAM_INVALID")
+        with self.cond:
+            self.inline_answers[query_id] = {**p, "results": results, "button": button}
+            self.cond.notify_all()
+        return True
 
     def _send_message(self, p: dict[str, Any]) -> dict:
         text = self._check_text(p)
@@ -621,7 +789,7 @@ class FakeBotAPI:
             message = {"message_id": next(self._message_ids), "date": int(time.time()),
                        "chat": self.chat(chat_id, "private" if chat_id > 0 else "supergroup"),
                        "from": self.bot_user, "text": text, "parse_mode": p.get("parse_mode"),
-                       "sent_at": time.monotonic()}
+                       "sent_at": time.monotonic(), "sent_wall": time.time()}
             if markup:
                 message["reply_markup"] = markup
             reply = p.get("reply_parameters") or {}
@@ -662,7 +830,7 @@ class FakeBotAPI:
 
 
 def _public(message: dict) -> dict:
-    return {k: v for k, v in message.items() if k not in {"sent_at", "parse_mode", "edits"}}
+    return {k: v for k, v in message.items() if k not in {"sent_at", "sent_wall", "parse_mode", "edits"}}
 
 
 def _suffix(name: str) -> str:
@@ -701,7 +869,8 @@ def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
                 raw[name] = part.get_content() if part.get_content_type().startswith("text") else part.get_payload(decode=True)
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in {"reply_markup", "reply_parameters", "allowed_updates", "commands", "link_preview_options"}:
+        if key in {"reply_markup", "reply_parameters", "allowed_updates", "commands", "link_preview_options",
+                   "reaction", "results", "button"}:
             try:
                 out[key] = json.loads(value)
             except (TypeError, ValueError):

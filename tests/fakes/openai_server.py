@@ -34,6 +34,10 @@ class Reply:
     cut_stream: bool = False  # stop the stream half-way, without [DONE] or finish_reason
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
+    drip: float = 0.0  # send the response one byte every ``drip`` seconds (headers included)
+    newlines: bool = True  # False: stream events without any newline (one endless line)
+    chunks: list[bytes] | None = None  # stream exactly these ``data:`` payloads (hostile chunks)
+    echo_authorization: bool = False  # put the request's Authorization header into the answer text
 
 
 def error(status: int, retry_after: float | None = None) -> Reply:
@@ -50,6 +54,21 @@ def hang(seconds: float) -> Reply:
 
 def malformed(body: bytes = b'{"choices": [{"mess') -> Reply:
     return Reply(raw=body)
+
+
+def redirect(location: str, status: int = 302) -> Reply:
+    """A redirect to ``location`` (another origin, to see whether the API key follows)."""
+    return Reply(status=status, raw=b"", headers={"Location": location})
+
+
+def drip(text: str, every: float = 0.2, stream: bool | None = None) -> Reply:
+    """A reply sent one byte every ``every`` seconds: each read is quick, the whole never arrives in time."""
+    return Reply(text=text, drip=every, stream=stream)
+
+
+def hostile_stream(*payloads: bytes | str) -> Reply:
+    """A stream of exactly these ``data:`` payloads (then [DONE]), e.g. ``'{"choices": [null]}'``."""
+    return Reply(stream=True, chunks=[p.encode() if isinstance(p, str) else p for p in payloads])
 
 
 @dataclass
@@ -158,9 +177,16 @@ class FakeOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, b'{"error": "not found"}')
                     return
-                reply = fake._next(Request(self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                request = Request(self.path, body, {k.lower(): v for k, v in self.headers.items()})
+                reply = fake._next(request)
+                if reply.echo_authorization:
+                    reply = Reply(**{**reply.__dict__, "echo_authorization": False,
+                                     "text": reply.text + " " + request.headers.get("authorization", "")})
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.drip:
+                    self._drip(reply, body)
+                    return
                 if reply.raw is not None or reply.status != 200:
                     self._send(reply.status, reply.raw or b"", reply.headers)
                     return
@@ -169,6 +195,27 @@ class FakeOpenAI:
                     self._stream(reply, body)
                 else:
                     self._send(200, json.dumps(_completion(reply, body)).encode(), reply.headers)
+
+            def _drip(self, reply: Reply, body: dict[str, Any]) -> None:
+                stream = body.get("stream", False) if reply.stream is None else reply.stream
+                if stream:
+                    events = [_chunk(body, {"content": w}, None) for w in re.findall(r"\S+\s*", reply.text)]
+                    events.append(_chunk(body, {}, "stop"))
+                    payload = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+                    payload += b"data: [DONE]\n\n"
+                    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                else:
+                    payload = json.dumps(_completion(reply, body)).encode()
+                    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                            + str(len(payload)).encode() + b"\r\n\r\n")
+                try:
+                    for byte in head + payload:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass
+                self.close_connection = True
 
             def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
                 try:
@@ -183,9 +230,13 @@ class FakeOpenAI:
                     pass
 
             def _stream(self, reply: Reply, body: dict[str, Any]) -> None:
+                if reply.chunks is not None:
+                    self._raw_events(reply.chunks)
+                    return
                 pieces = re.findall(r"\S+\s*", reply.text) or [""]
                 if reply.cut_stream:
                     pieces = pieces[: max(1, len(pieces) // 2)]
+                self._newlines = reply.newlines
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
@@ -205,8 +256,23 @@ class FakeOpenAI:
                     pass
                 self.close_connection = True
 
+            def _raw_events(self, chunks: list[bytes]) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    for data in chunks:
+                        self.wfile.write(b"data: " + data + b"\n\n")
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
             def _event(self, payload: dict[str, Any]) -> None:
-                self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+                end = b"\n\n" if getattr(self, "_newlines", True) else b" "
+                self.wfile.write(b"data: " + json.dumps(payload).encode() + end)
                 self.wfile.flush()
 
         return Handler

@@ -117,3 +117,23 @@ def test_verify_reports_store_level_inconsistencies(corpus, sql, problem):
     db.execute(sql)
     report = corpus.verify()
     assert not report.ok and any(problem in p for p in report.problems), report.problems
+
+
+def test_a_dense_file_of_another_dimension_is_reported_and_repaired(corpus, make_corpus):
+    """Issue 23: a dense.faiss holding vectors of another size with its stamp untouched made `verify`
+    crash with a numpy broadcast error."""
+    home = corpus.settings.home_path
+    corpus.close()
+    index = faiss.read_index(str(home / "dense.faiss"))
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    other = faiss.IndexIDMap2(faiss.IndexFlatIP(index.d // 2))
+    vectors = np.random.default_rng(3).normal(size=(len(ids), index.d // 2)).astype(np.float32)
+    other.add_with_ids(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), ids)
+    faiss.write_index(other, str(home / "dense.faiss"))  # dense.json left as it was
+    result = citebot(home, "verify")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"dense index file has vectors of {index.d // 2} dimensions" in result.stderr
+    assert make_corpus(home).verify(repair=True).ok
+    again = citebot(home, "verify")
+    assert again.returncode == 0 and again.stdout.startswith("ok:"), again.stdout + again.stderr
+    assert faiss.read_index(str(home / "dense.faiss")).d == index.d

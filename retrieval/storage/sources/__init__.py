@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..urls import is_postgres_url
 from .base import Sources
 from .model import SeenEntry, Source, SourceState
 
@@ -21,8 +22,6 @@ __all__ = ["SeenEntry", "Source", "SourceState", "Sources", "open_sources"]
 def open_sources(settings: "Settings") -> Sources:
     """The sources store of ``settings``: in the PostgreSQL database when CITEBOT_DATABASE_URL names one
     (replicas share it), else in ``CITEBOT_HOME/citebot.sqlite3`` beside the corpus."""
-    from .. import is_postgres_url
-
     url = str(settings.values.get("database_url", "") or "")
     if url.strip() and is_postgres_url(url):
         from .postgres import PostgresSources

@@ -14,6 +14,7 @@ import psycopg
 
 from ...errors import UserError
 from ..migrations import Migration, apply_postgres
+from ..urls import safe_location
 from .base import Sources
 from .model import SeenEntry, Source, SourceState
 from .sqlite import _COLUMNS, row_source
@@ -52,20 +53,9 @@ CREATE TABLE IF NOT EXISTS source_entries (
 LOCK_SPACE = zlib.crc32(b"citebot-sources")  # advisory locks are (LOCK_SPACE, source id) pairs
 
 
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict
-
-        parts = conninfo_to_dict(url)
-        return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
-    except Exception:
-        return "the database"
-
-
 class PostgresSources(Sources):
     def __init__(self, url: str) -> None:
-        self.location = _safe(url)
+        self.location = safe_location(url)
         self._lock = threading.RLock()
         self._held: set[int] = set()
         try:

@@ -76,6 +76,7 @@ class DenseIndex:
         self.lock = threading.RLock()
         self.rebuilt = False  # set when the last sync had to rebuild from the store (verify reports it)
         self._stamp_stale = False  # the loaded file's stamp did not describe it: re-synced, then re-saved
+        self.load_problem = ""  # why the file on disk could not be used (verify reports it), "" if it could
 
     def close(self) -> None:
         with self.lock:
@@ -96,6 +97,10 @@ class DenseIndex:
             return
         except Exception as exc:  # truncated or corrupt file, or a directory in its place: rebuilt
             log.warning("dense index %s unreadable (%s); rebuilding from the store", index_path, exc)
+            return
+        if stamp.get("dim") is not None and stamp.get("dim") != index.d:  # readable, but not this model's
+            self.load_problem = f"dense index file has vectors of {index.d} dimensions, its stamp says {stamp['dim']}"
+            log.warning("%s; rebuilding from the store", self.load_problem)
             return
         self.index, self.generation, self.dim = index, int(stamp.get("generation", -1)), index.d
         if stamp.get("ids") != _ids_digest(self.ids()):
@@ -197,6 +202,8 @@ class DenseIndex:
                 return False
             if self.index is None:
                 self._load()
+                if self.index is not None and not self._dimension_fits(store):
+                    self.index, self.generation = None, -1
                 if self.index is not None and self.generation == generation and not self._wrong_kind():
                     return False
             self.rebuilt = False
@@ -226,6 +233,17 @@ class DenseIndex:
             if save and (changed or self._stamp_stale or not (self.home / STAMP_FILE).is_file()):
                 self.save()
             return changed
+
+    def _dimension_fits(self, store: VectorSource) -> bool:
+        """Whether the loaded file's vectors have the stored vectors' size (a file of another dimension
+        made verify crash with a numpy broadcast error); if not, it is reported and rebuilt."""
+        first = store.passage_vectors(self.model, store.passage_ids()[:1].tolist())
+        if not len(first) or first.vectors.shape[1] == self.index.d:
+            return True
+        self.load_problem = (f"dense index file has vectors of {self.index.d} dimensions, the model's have "
+                             f"{first.vectors.shape[1]}")
+        log.warning("%s; rebuilding from the store", self.load_problem)
+        return False
 
     def _wrong_kind(self) -> bool:
         """A flat index above the threshold, or a compressed one well below it (under half: a corpus

@@ -101,8 +101,11 @@ class SQLiteVectors(Vectors):
                 dense.discard()
                 report.repairs.append("dense index rebuilt from the store")
             dense.sync(self)  # damaged vectors are left out of it, as they are out of search
-            if dense.rebuilt and not repair:
+            if dense.load_problem and not repair:  # the file was there but wrong: a problem, rebuilt here
+                report.problems.append(f"{dense.load_problem}: rebuilt from the store")
+            elif dense.rebuilt and not repair:
                 report.repairs.append("dense index was missing or unreadable: rebuilt from the store")
+            dense.load_problem = ""
             if not damaged:  # else it differs from the store by them: reported once, already
                 self._differences(dense, report)
 
@@ -130,6 +133,10 @@ class SQLiteVectors(Vectors):
             except RuntimeError:  # an IVF index without a direct map: compared by ids only
                 continue
             stored = batch.vectors[present]
+            if copies.shape[1] != stored.shape[1]:  # an index of another dimension (normally caught at load)
+                report.problems.append(f"dense index has vectors of {copies.shape[1]} dimensions, the store's "
+                                       f"have {stored.shape[1]}")
+                return
             cosine = (copies * stored).sum(axis=1) / np.maximum(
                 np.linalg.norm(copies, axis=1) * np.linalg.norm(stored, axis=1), 1e-12)
             differ += int((cosine < (0.9999 if dense.kind == "flat" else 0.98)).sum())

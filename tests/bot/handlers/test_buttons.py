@@ -49,7 +49,7 @@ def test_answer_lists_only_quoted_passages_and_more_sources_never_an_unrelated_o
     start_bot(corpus)
     fake_api.send_text(USER, QUESTION)
     [answer] = fake_api.wait_messages(USER, 1)
-    body, _, sources = visible(answer).partition("Sources")
+    body, _, sources = visible(answer).partition("\n\n")  # the answer, then one entry per document
     cited = set(re.findall(r"\[(\d+)\]", body))
     listed = set(re.findall(r"^\[(\d+)\] ", sources, re.MULTILINE))
     assert cited and listed == cited  # every source shown is quoted in the answer

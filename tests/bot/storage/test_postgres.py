@@ -43,6 +43,19 @@ def test_votes_and_questions_survive_reopening(reopen):
     assert (stored.question, stored.passage_ids, stored.answered, stored.extra) == ("When did talks stop?", [11, 12], True, {"q": [1]})
 
 
+def test_answer_messages_lead_reactions_back_to_their_question_and_votes_can_be_withdrawn(reopen):
+    store = reopen()
+    key = store.remember("When did talks stop?", [11], user_id=5, chat_id=5, answered=True)
+    store.attach(key, 5, 77)
+    store.vote(key, 5, +1)
+    store.vote(key, 6, -1)
+    store.unvote(key, 5)
+    store.unvote(key, 99)  # never voted: nothing happens
+    again = reopen()
+    assert again.key_at(5, 77) == key and again.key_at(5, 78) is None and again.key_at(6, 77) is None
+    assert (again.tally(key).up, again.tally(key).down) == (0, 1)
+
+
 def test_journal_new_pending_done_and_prune(reopen):
     store = reopen()
     assert store.receive(1, 100, 7, {"message": {"text": "привет"}}, at=10.0) == NEW

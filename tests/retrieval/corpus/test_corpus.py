@@ -279,3 +279,19 @@ def test_a_question_is_answered_while_an_upload_is_embedding(make_corpus, embedd
         adder.join(300)
     assert [r.status for r in results] == ["added"] * 20 and sum(r.passages for r in results) == 200
     assert corpus.store.counts().passages == corpus.documents()[0].passages + 200
+
+
+def test_ask_reports_its_progress_the_documents_found_before_it_answers(make_corpus, tmp_path):
+    """What the Telegram bot shows while it works ("Checking 2 sources…"): ask tells the caller how many
+    documents the search found, before composing the answer (no LLM: no "verified" stage)."""
+    from retrieval import AskProgress, Document
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    corpus = make_corpus(model=HashEmbedder())
+    documents = [Document(text="The talks stopped in March 2022 after the sanctions.", title="A"),
+                 Document(text="Talks between the two ministers stopped in 2022, officials said.", title="B")]
+    assert [r.status for r in corpus.add_documents(documents)] == ["added", "added"]
+    events: list[AskProgress] = []
+    answer = corpus.ask("When did the talks stop?", progress=events.append)
+    assert [(e.stage, e.sources) for e in events] == [("found", 2)]
+    assert {c.doc_id for c in answer.citations} and events[0].sentences == []
