@@ -12,6 +12,9 @@ import time
 BENCHMARKS = (
     ("retrieval_speed", "ingest rate vs raw encode, ask latency and RSS at 10k/100k passages, IVF recall"),
     ("answer_quality", "XQuAD per language pair: gold answer quoted, citation [1], answered, unanswerable refused"),
+    ("ann", "flat vs HNSW faiss index on real USE vectors: search CPU per question, recall@10 against exact"),
+    ("peer_speed", "search CPU per question, citebot vs txtai interleaved on the same vectors; ask vs the sum of its parts"),
+    ("time_quality", "temporal questions (Reuters 1987, Telegram): latest, period, timeline, corroboration, time on vs off"),
     ("peer_txtai", "citebot vs txtai Embeddings(hybrid=True), same model and passages: quality, latency, build"),
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server; SIGKILL during sends"),

@@ -170,11 +170,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000)),
     Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files (and fetched URLs) larger than this are refused when adding.", int,
             bounds=(1, 4096)),
+    Setting("hnsw_threshold", 20000, "CITEBOT_HNSW_THRESHOLD",
+            "Advanced. Above this many passages (and up to CITEBOT_ANN_THRESHOLD) the SQLite engine's faiss index "
+            "is an HNSW graph (M 32, efConstruction 200, efSearch 512) instead of exact flat search: its candidates "
+            "carry exact cosines, recall@10 against exact search 0.987 at 100k real vectors, and it costs less CPU than "
+            "the flat scan from about this size on (docs/speed.md). At or above CITEBOT_ANN_THRESHOLD: flat search "
+            "up to that threshold.", int,
+            bounds=(1, 1_000_000_000)),
     Setting("ann_threshold", 300000, "CITEBOT_ANN_THRESHOLD",
-            "Above this many passages the SQLite engine's faiss index switches from exact (flat) search to a "
-            "compressed one (IVF over 8-bit scalar-quantised vectors, a quarter of the memory; nprobe = nlist/4), "
-            "whose candidates are re-scored exactly from the stored vectors. Flat search costs about 3 ms per "
-            "question at 100k passages.", int,
+            "Above this many passages the SQLite engine's faiss index switches from float32 vectors (flat, or HNSW "
+            "above CITEBOT_HNSW_THRESHOLD) to a compressed one (IVF over 8-bit scalar-quantised vectors, a quarter "
+            "of the memory; nprobe = nlist/4), whose candidates are re-scored exactly from the stored vectors.", int,
             bounds=(1, 1_000_000_000)),
     Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
             "Let URL fetches (`citebot add URL`, the bot's /add, feeds, sitemaps, the HTTP API) reach internal "
@@ -217,6 +223,26 @@ SETTINGS: tuple[Setting, ...] = (
             "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
             "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
             bounds=(0.0, 1.0)),
+    Setting("time_features", True, "CITEBOT_TIME_FEATURES",
+            "Apply what a question says about time (recency, a named period, a timeline, docs/answers.md#time); "
+            "off, every question is answered as if dates did not exist (the benchmark's baseline).", bool,
+            group="time"),
+    Setting("recency_half_life_days", 7.0, "CITEBOT_RECENCY_HALF_LIFE_DAYS",
+            "Recency prior for \"latest\" questions: a report this many days older than the newest candidate "
+            "counts half as fresh.", float, group="time", bounds=(0.1, 3650.0)),
+    Setting("recency_weight", 0.3, "CITEBOT_RECENCY_WEIGHT",
+            "Recency prior: weight of freshness (0-1) added to the fused search score of a \"latest\" question's "
+            "candidates.", float, group="time", bounds=(0.0, 2.0)),
+    Setting("recency_sentence_weight", 0.15, "CITEBOT_RECENCY_SENTENCE_WEIGHT",
+            "Recency prior: weight of freshness added to the selection score of each answer sentence (never to "
+            "the gate).", float, group="time", bounds=(0.0, 2.0)),
+    Setting("stale_days", 30, "CITEBOT_STALE_DAYS",
+            "A \"latest\" question whose newest quoted report is older than this many days before today "
+            "(--as-of, else the newest document date) is told that this is the latest report there is.", int,
+            group="time", bounds=(0, 36500)),
+    Setting("timeline_max", 6, "CITEBOT_TIMELINE_MAX",
+            "Most dated steps in a timeline answer (\"how did X develop?\", \"хронология\").", int,
+            group="time", bounds=(2, 50)),
     Setting("sync_host_delay", 1.0, "CITEBOT_SYNC_HOST_DELAY",
             "Seconds `citebot sync` waits between two requests to the same host (one request at a time per host); "
             "see docs/sources.md.", float, group="sources", bounds=(0.0, 600)),
@@ -252,6 +278,7 @@ class Typed:
     lexical_weight: float
     max_question_chars: int
     max_file_mb: int
+    hnsw_threshold: int
     ann_threshold: int
     allow_private_urls: bool | tuple[str, ...]
     allow_metadata_urls: tuple[str, ...]
@@ -264,6 +291,12 @@ class Typed:
     llm_max_tokens: int
     llm_stream: bool
     llm_min_support: float
+    time_features: bool
+    recency_half_life_days: float
+    recency_weight: float
+    recency_sentence_weight: float
+    stale_days: int
+    timeline_max: int
     sync_host_delay: float
     sync_max_entries: int
     watch_max_per_user: int

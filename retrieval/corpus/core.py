@@ -28,14 +28,17 @@ from ..generate.injection import ingest_note
 from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
+from ..time import answer_in_time
 from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, text_hash
 from . import neardup
+from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
+from .memory_cache import VectorLRU
 from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
-QUERY_CACHE = "#query"  # question vectors are cached under "<model>#query", apart from passage vectors
-QUERY_CACHE_MAX = 2000  # ... and at most this many of them (a bot sees endless distinct questions)
+QUERY_CACHE = "#query"  # question vectors are keyed "<model>#query", apart from passage vectors
+QUERY_CACHE_MAX = 2000  # question vectors kept in memory per process (never in the store: asking writes nothing)
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -56,6 +59,8 @@ class Corpus:
         self._embedder = embedder
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
+        self._memory = VectorLRU(QUERY_CACHE_MAX)  # vectors computed while answering: never written
+        self.versions = Versions(self.store)  # story versions: same source, same url or near-duplicate text
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
@@ -90,13 +95,18 @@ class Corpus:
     def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
         """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
 
-        Question vectors (``queries``) are cached apart, under ``<model>#query``, and only the last
-        QUERY_CACHE_MAX of them are kept. ``reading`` marks the question path, where caching new vectors
-        is best-effort (never waits for a writer, never fails on a read-only index)."""
+        Question vectors (``queries``) live only in an in-memory LRU of QUERY_CACHE_MAX per process;
+        ``reading`` marks the question path, which reads the store's cache but never writes to it (a
+        vector it must compute goes to the same LRU): a question never opens a write transaction."""
         model = self.embedder.name
         key = model + QUERY_CACHE if queries else model
         hashes = [text_hash(t) for t in texts]
-        cached = _usable(self.store.embeddings.cached(key, hashes))
+        if queries:
+            cached = self._memory.get(key, hashes)
+        else:
+            cached = _usable(self.store.embeddings.cached(key, hashes))
+            if reading and len(cached) < len(set(hashes)):
+                cached.update(self._memory.get(key, [h for h in hashes if h not in cached]))
         todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
         if todo:
             encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
@@ -105,9 +115,10 @@ class Corpus:
             if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
                 cached = {}  # damaged vectors of another size in the cache: the model's own win
                 fresh = dict(zip(hashes, encode(texts)))
-            stored = self.store.embeddings.put(key, fresh, wait=not reading)
-            if queries and stored:
-                self.store.embeddings.trim(key, QUERY_CACHE_MAX, recent=list(fresh))
+            if queries or reading:
+                self._memory.put(key, fresh)
+            else:
+                self.store.embeddings.put(key, fresh)
             cached.update(fresh)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -115,8 +126,7 @@ class Corpus:
 
     def forget_question_vectors(self, questions: Iterable[str]) -> int:
         """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self.store.embeddings.delete(self.embedder.name + QUERY_CACHE,
-                                            [text_hash(q) for q in questions], keep_used=False)
+        return self._memory.forget(self.embedder.name + QUERY_CACHE, [text_hash(q) for q in questions])
 
     # -- adding ---------------------------------------------------------------------------------------
     def add_document(self, doc: Document, force: bool = False) -> AddResult:
@@ -165,6 +175,10 @@ class Corpus:
         signature = neardup.signature(doc.text)
         if not force:
             similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
+            if similar is not None and (is_newer_version(self.store.documents.info(similar.doc_id), doc)
+                                        if similar.doc_id is not None
+                                        else newer_than_pending(doc, signature, batch.prepared)):
+                similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
             if similar is not None:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
                          else f"{similar.title} earlier in this input")
@@ -331,16 +345,17 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None, progress: Callable[[AskProgress], None] | None = None,
+        source: str | None = None, as_of: str | None = None,
+        progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`. ``progress``
-        hears when the search is done and, with an LLM, which generated sentences passed verification."""
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. What the question
+        says about time (recency, a period, a timeline) is applied by ``retrieval.time``; ``as_of`` (ISO
+        date) is "today" for it, else the newest document date. ``progress`` hears when the search is
+        done and, with an LLM, which generated sentences passed verification."""
         question = self._check_question(question)
-        hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
-        if progress is not None:
-            progress(AskProgress("found", sources=len({h.doc_id for h in hits})))
-        return self._compose(question, hits, progress)
+        as_of = valid_date(as_of, "--as-of")
+        return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
 
     def ask_among(self, question: str, doc_ids: Iterable[int], k: int | None = None) -> Answer:
         """``ask`` over these documents' passages only: a standing question checked against what a sync
@@ -368,17 +383,18 @@ class Corpus:
                 hits.append(Hit(row.passage_id, row.doc_id, (1 - weight) * dense + weight * shared, dense, None,
                                 row.text, row.start, row.end, row.title, row.date, row.source, row.url))
             hits = sorted(hits, key=lambda h: h.score, reverse=True)[: k or self.settings.top_k]
-        return self._compose(question, hits)
+        return self.answer_hits(question, hits)
 
-    def _compose(self, question: str, hits: list[Hit],
-                 progress: Callable[[AskProgress], None] | None = None) -> Answer:
-        """The answer to ``question`` from ranked ``hits``: quoted sentences above the gate, citations."""
+    def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
+                    generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
+        """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
+        False keeps it extractive even with an LLM configured (a probe, not the answer shown)."""
         rows = self.store.documents.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
         answer = answer_mod.compose(
             question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
-            self.min_score,
+            self.min_score, hit_bonus=hit_bonus,
         )
         # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
         by_passage = {h.passage_id: h for h in hits}
@@ -386,7 +402,7 @@ class Corpus:
             row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
             if row is not None and hit is not None and row.page_starts and citation.quotes:
                 citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
-        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+        if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))

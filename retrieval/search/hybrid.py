@@ -56,13 +56,10 @@ def hybrid_search(
     lexical_scores = dict(lexical_hits)
     if query_vector is not None:
         # Exact cosine for lexical-only candidates, from their stored vectors.
+        # (from the vector index in memory where the engine holds one: no store read per question)
         missing = [pid for pid in lexical_scores if pid not in dense_scores]
         if missing:
-            batch = store.vectors.passage_vectors(model, missing)
-            if len(batch) and batch.vectors.shape[1] == query_vector.shape[-1]:
-                sims = batch.vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
-                for pid, sim in zip(batch.ids.tolist(), sims.tolist()):
-                    dense_scores[pid] = sim
+            dense_scores.update(store.vectors.scores(model, query_vector, missing))
     if mode == "dense":
         fused = {pid: s for pid, s in dense_hits}
     elif mode == "lexical":

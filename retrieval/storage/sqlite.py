@@ -93,6 +93,8 @@ class SQLiteDatabase:
         except OSError as exc:
             raise UserError(f"cannot create the index directory {self.home}: {exc.strerror}") from None
         self.lock = threading.RLock()
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None  # opened the first time a reader meets a writer
         try:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                         check_same_thread=False)
@@ -119,6 +121,10 @@ class SQLiteDatabase:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     # -- errors ---------------------------------------------------------------------------------------
     @contextmanager
@@ -187,9 +193,22 @@ class SQLiteDatabase:
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """The connection for a read (the lock held: one statement at a time on the shared connection)."""
-        with self.lock:
-            yield self.conn
+        """The connection for a read: the shared one when it is free (or this thread already holds it,
+        inside its own transaction), else a second, read-only connection that sees the last committed
+        state (WAL), so a question never waits while another thread of this process holds a write
+        transaction (``tests/retrieval/corpus/test_read_path.py``)."""
+        if self.lock.acquire(blocking=False):
+            try:
+                yield self.conn
+            finally:
+                self.lock.release()
+            return
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                               check_same_thread=False)
+                self._reader.execute("PRAGMA query_only = ON")
+            yield self._reader
 
     # -- shared SQL -----------------------------------------------------------------------------------
     chunk = 500  # ids per IN list (SQLite's host parameter limit is far above; small lists plan well)
@@ -211,8 +230,8 @@ class SQLiteDatabase:
             return applied_sqlite(self.conn, COMPONENT)
 
     def generation(self) -> int:
-        with self.one_line(), self.lock:
-            return int(self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        with self.one_line(), self.reading() as conn:
+            return int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
     def get_meta(self, key: str) -> str | None:
         with self.one_line(), self.lock:

@@ -120,11 +120,11 @@ class Storage:
         return report
 
 
-def open_sqlite(home: Path, ann_threshold: int = 300_000) -> Storage:
+def open_sqlite(home: Path, ann_threshold: int = 300_000, hnsw_threshold: int = 20_000) -> Storage:
     """The corpus store in ``home``: one SQLite file for every part, plus the faiss file beside it."""
     from .sqlite import SQLiteDatabase
 
-    return _compose(SQLiteDatabase(home), ann_threshold=ann_threshold)
+    return _compose(SQLiteDatabase(home), ann_threshold=ann_threshold, hnsw_threshold=hnsw_threshold)
 
 
 def open_postgres(url: str, *, pool_size: int | None = None, index_type: str = "halfvec") -> Storage:

@@ -71,7 +71,7 @@ class SQLiteLexical(Lexical):
 
     # -- verify ---------------------------------------------------------------------------------------
     def check(self, report: VerifyReport, repair: bool) -> None:
-        with self.database.reading():
+        with self.database.lock:  # the shared connection itself: _problems and rebuild use it
             if self._problems(report) and repair:
                 self.rebuild()
                 report.repairs.append("lexical index rebuilt from the store")

@@ -13,9 +13,9 @@ __all__ = ["Vectors", "open_vectors"]
 
 
 def open_vectors(database: Any, documents: Any, embeddings: Any, *, ann_threshold: int = 300_000,
-                 index_type: str = "halfvec") -> Vectors:
+                 hnsw_threshold: int = 20_000, index_type: str = "halfvec") -> Vectors:
     """The vector index over ``database`` (an engine's connection), the passages of ``documents`` and the
-    vectors ``embeddings`` caches. ``ann_threshold``: the SQLite engine's flat/compressed faiss switch;
+    vectors ``embeddings`` caches. ``hnsw_threshold`` / ``ann_threshold``: the SQLite engine's flat / HNSW / compressed faiss switches;
     ``index_type``: what PostgreSQL's HNSW index stores."""
     if database.engine == "postgresql":
         from .postgres import PostgresVectors
@@ -23,4 +23,4 @@ def open_vectors(database: Any, documents: Any, embeddings: Any, *, ann_threshol
         return PostgresVectors(database, documents, embeddings, index_type=index_type)
     from .sqlite import SQLiteVectors
 
-    return SQLiteVectors(database, documents, ann_threshold=ann_threshold)
+    return SQLiteVectors(database, documents, ann_threshold=ann_threshold, hnsw_threshold=hnsw_threshold)

@@ -38,6 +38,16 @@ class Vectors(abc.ABC):
         """Top ``limit`` passages by cosine with the unit vector ``query``, best first; the score is the
         exact inner product with the stored vector. The index is brought up to the store first."""
 
+    def scores(self, model: str, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Exact cosine of the unit vector ``query`` with each of these passages' vectors (fusion scores
+        lexical-only candidates with it); passages without a usable vector are absent. Engines with the
+        vectors in memory answer from there."""
+        batch = self.passage_vectors(model, ids)
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if not len(batch) or batch.vectors.shape[1] != query.shape[0]:
+            return {}
+        return dict(zip(batch.ids.tolist(), (batch.vectors @ query).tolist()))
+
     @abc.abstractmethod
     def sync(self, model: str) -> bool:
         """Bring a derived index up to the store; returns whether anything changed. Called after writes

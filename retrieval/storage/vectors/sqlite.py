@@ -16,9 +16,11 @@ from .dense import BUILD_BATCH, DenseIndex
 
 
 class SQLiteVectors(Vectors):
-    def __init__(self, database: Any, documents: Any, ann_threshold: int = 300_000) -> None:
+    def __init__(self, database: Any, documents: Any, ann_threshold: int = 300_000,
+                 hnsw_threshold: int = 20_000) -> None:
         super().__init__(database, documents)
         self.ann_threshold = ann_threshold
+        self.hnsw_threshold = hnsw_threshold
         self._dense: dict[str, DenseIndex] = {}
         self._lock = threading.Lock()
 
@@ -26,7 +28,7 @@ class SQLiteVectors(Vectors):
         """The faiss index for ``model`` (one per model; created lazily, loaded from disk on first sync)."""
         with self._lock:
             if model not in self._dense:
-                self._dense[model] = DenseIndex(self.database.home, model, self.ann_threshold)
+                self._dense[model] = DenseIndex(self.database.home, model, self.ann_threshold, self.hnsw_threshold)
             return self._dense[model]
 
     def close(self) -> None:
@@ -79,6 +81,13 @@ class SQLiteVectors(Vectors):
         return [ScoredPassage(pid, score) for pid, score in dense.search(self, query, limit, allowed)]
 
     @one_line_errors
+    def scores(self, model: str, query: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """From the faiss index in memory (flat and HNSW hold the float32 vectors): no SQLite read per
+        question; the compressed index falls back to the stored vectors."""
+        found = self.dense(model).scores(query, ids)
+        return super().scores(model, query, ids) if found is None else found
+
+    @one_line_errors
     def sync(self, model: str) -> bool:
         return self.dense(model).sync(self)
 
@@ -115,7 +124,7 @@ class SQLiteVectors(Vectors):
         stored_ids = self.documents.passage_ids()
         differ = 0
         with_vectors: list[np.ndarray] = []
-        internal = dense.ids()  # passage id at each position of the inner index
+        internal = dense.all_ids()  # passage id at each position of the inner index
         order = np.argsort(internal)
         inner = faiss.downcast_index(dense.index.index) if dense.index is not None else None
         for start in range(0, len(stored_ids), BUILD_BATCH):
@@ -139,7 +148,7 @@ class SQLiteVectors(Vectors):
                 return
             cosine = (copies * stored).sum(axis=1) / np.maximum(
                 np.linalg.norm(copies, axis=1) * np.linalg.norm(stored, axis=1), 1e-12)
-            differ += int((cosine < (0.9999 if dense.kind == "flat" else 0.98)).sum())
+            differ += int((cosine < (0.9999 if dense.kind in ("flat", "hnsw") else 0.98)).sum())
         expected = np.concatenate(with_vectors) if with_vectors else np.zeros(0, dtype=np.int64)
         if not np.array_equal(np.sort(expected), index_ids):
             report.problems.append("dense index differs from the store after syncing")

@@ -47,7 +47,8 @@ def test_answers_why_talks_stopped_with_the_tass_passage_first(seed_corpus):
 
 def test_json_shape_is_stable(seed_corpus):
     data = seed_corpus.ask("why did talks stop?").to_json()
-    assert set(data) == {"question", "answered", "answer", "citations"}
+    assert set(data) == {"question", "answered", "answer", "citations", "time"}
+    assert data["time"]["intent"] is None and data["time"]["headline"] == "As of 7 Feb 2024 (TASS)"
     assert data["answered"] is True
     first = data["citations"][0]
     assert {"n", "doc_id", "title", "date", "source", "url", "passage", "score"} <= set(first)
@@ -109,12 +110,16 @@ def test_second_process_answers_without_reembedding(seed_corpus, make_corpus):
     reopened = make_corpus(home=home)
     answer = reopened.ask(question)
     assert answer.answered and TALKS in answer.citations[0].passage
-    assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == []
+    # question vectors live in each process's memory (asking writes nothing): the question is embedded
+    # once here, the passages and their sentences never
+    assert reopened.embedder.passage_texts == [] and reopened.embedder.query_texts == [question]
+    reopened.ask(question)
+    assert reopened.embedder.query_texts == [question]
     # a new question embeds only the question and the candidate sentences, never the passages again
     reopened.ask("who signed the joint declaration in 1956?")
     stored = {p.text for p in reopened.store.documents.passages(reopened.store.documents.passage_ids().tolist()).values()}
     assert not any(t.split("\n", 1)[-1] in stored for t in reopened.embedder.passage_texts if "\n" in t)
-    assert len(reopened.embedder.query_texts) == 1
+    assert len(reopened.embedder.query_texts) == 2
 
 
 def test_rebuilding_the_dense_index_reembeds_nothing(seed_corpus):

@@ -8,6 +8,7 @@ import pytest
 from retrieval.text.lexical import terms
 from retrieval.search import fuse_convex, fuse_rrf, hybrid_search
 from retrieval.storage import ScoredPassage, SearchFilters, VectorBatch
+from retrieval.storage.vectors.base import Vectors
 
 
 def test_convex_fusion_rewards_agreement():
@@ -35,6 +36,8 @@ class FakeStore:
 
 
 class _FakeVectors:
+    scores = Vectors.scores  # the contract's default: exact cosines from passage_vectors
+
     def __init__(self, store: FakeStore) -> None:
         self.store = store
 

@@ -1,0 +1,77 @@
+"""Nothing is written on the read path: asking keeps question vectors in memory, never in the store, and a
+question is answered while another thread holds a large add's write transaction open (issue 24)."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+from tests.conftest import SEED_ARTICLE
+from tests.retrieval.corpus.test_corpus import TALKS, _upload
+
+
+def _count_writes(corpus) -> list[str]:
+    """Every write transaction the store's connection opens, recorded (the caller's thread name)."""
+    database = corpus.store.database
+    opened: list[str] = []
+    original = database.write
+
+    @contextmanager
+    def write(*args, **kwargs):
+        opened.append(threading.current_thread().name)
+        with original(*args, **kwargs) as conn:
+            yield conn
+
+    database.write = write
+    return opened
+
+
+def test_asking_opens_no_write_transaction_and_repeats_cost_no_encoding(seed_corpus):
+    store = seed_corpus.store
+    before = store.counts().cached_embeddings
+    writes = _count_writes(seed_corpus)
+    for i in range(4):
+        answer = seed_corpus.ask(f"why did the talks stop, question {i}?")
+        assert answer.citations
+        seed_corpus.search(f"peace treaty {i}", k=3)
+    assert writes == []  # not one write transaction while asking and searching
+    assert store.counts().cached_embeddings == before  # no question vector in the store
+    seen = len(seed_corpus.embedder.query_texts)
+    assert seed_corpus.ask("why did the talks stop, question 2?").citations
+    assert len(seed_corpus.embedder.query_texts) == seen  # the question's vector came from memory
+
+
+def test_a_question_is_answered_while_a_large_add_holds_its_write_transaction(make_corpus, tmp_path):
+    corpus = make_corpus(tmp_path / "index")
+    assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
+    corpus.ask("warm up the model and the index")
+    holding, release = threading.Event(), threading.Event()
+    original = corpus.store.transaction
+
+    @contextmanager
+    def paused_transaction():
+        with original() as tx:  # BEGIN IMMEDIATE ... every insert ... then wait before COMMIT
+            yield tx
+            holding.set()
+            assert release.wait(300)
+
+    corpus.store.transaction = paused_transaction
+    results: list = []
+    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(_upload(200))), name="adder")
+    adder.start()
+    try:
+        assert holding.wait(300), "the add never reached its commit"
+        answers: list = []
+        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
+        asker.start()
+        asker.join(120)
+        assert not asker.is_alive(), "the question waited for the add's write transaction"
+        assert not release.is_set() and adder.is_alive()  # the write transaction was still open
+        assert answers[0].answered and TALKS in answers[0].citations[0].passage
+        # readers see the last committed state: none of the upload yet
+        assert corpus.store.counts().passages == corpus.documents()[0].passages
+    finally:
+        release.set()
+        adder.join(300)
+    assert [r.status for r in results] == ["added"] * 20
+    assert corpus.store.counts().passages == corpus.documents()[0].passages + 200
+    assert corpus.search("Upload 3", k=20, mode="lexical")  # and once committed, it is searchable
