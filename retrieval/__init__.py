@@ -8,8 +8,9 @@ from .embed.base import limit_threads
 from .errors import CitebotError, UserError
 from .ingest import IngestOptions, check_url, fetch_url, redact_url
 from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
-from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
-                      sync_sources)
+from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, fetcher_for,
+                      open_sources, options_for, parse_every, sync_sources)
+from .sources.model import classify as classify_source
 from .storage import is_postgres_url, safe_location
 from .storage.keys import ApiKey, Keys, NewKey, open_keys
 from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
@@ -23,7 +24,7 @@ __all__ = [
     "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit",
     "IngestOptions", "check_url", "fetch_url", "redact_url",
     "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
-    "sync_sources",
+    "sync_sources", "fetcher_for", "options_for", "parse_every", "classify_source",  # the HTTP API's /v1/sources
     # for apps keeping their own tables: the one migration runner and the engine choice
     "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
     "script", "split_sentences", "terms",  # text helpers the bot's renderer shares with the library
