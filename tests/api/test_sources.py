@@ -157,3 +157,43 @@ def test_a_folder_under_the_allowed_root_is_followed_and_synced(serve_api, tmp_p
         assert (report["status"], report["new"]) == ("ok", 1)
         answer = reader.post("/v1/ask", json={"question": "when did the Kholmsk ferry resume sailing?"}).json()
         assert any(c["title"] == "Ferry resumes" for c in answer["citations"])
+
+
+def test_the_openapi_document_describes_the_sources_endpoints(serve_api):
+    api = serve_api()
+    with api.client() as http:
+        spec = http.get("/openapi.json").json()
+    assert {"get", "post"} <= set(spec["paths"]["/v1/sources"])
+    assert "delete" in spec["paths"]["/v1/sources/{source_id}"] and "post" in spec["paths"]["/v1/sources/{source_id}/sync"]
+    body = spec["components"]["schemas"]["SourceRequest"]
+    assert body["required"] == ["location"] and {"every", "name", "prune"} <= set(body["properties"])
+    assert {"last_success", "last_error", "failures", "next_due"} <= set(spec["components"]["schemas"]["SourceStateOut"]["properties"])
+
+
+def test_two_servers_on_postgresql_share_the_sources_and_their_state(tmp_path, pg_url, feeds, stories):
+    from retrieval import Corpus
+    from tests.api.conftest import api_settings, start
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    feeds.site.publish(*stories[:2])
+    env = dict(CITEBOT_DATABASE_URL=pg_url, CITEBOT_API_KEYS=READER, CITEBOT_API_ADMIN_KEYS=ADMIN,
+               CITEBOT_ALLOW_PRIVATE_URLS="true", CITEBOT_SYNC_HOST_DELAY="0")
+    settings_a, settings_b = api_settings(tmp_path / "a", **env), api_settings(tmp_path / "b", **env)
+    corpus_a, corpus_b = Corpus.open(settings_a, embedder=HashEmbedder()), Corpus.open(settings_b, embedder=HashEmbedder())
+    a, b = start(settings_a, corpus_a), start(settings_b, corpus_b)
+    try:
+        with a.client(ADMIN) as on_a, b.client(READER) as on_b, b.client(ADMIN) as admin_b:
+            source = on_a.post("/v1/sources", json={"location": feeds.url + "/feed.json"}).json()
+            assert on_a.post(f"/v1/sources/{source['id']}/sync").json()["new"] == 2
+            listed = on_b.get("/v1/sources").json()["sources"]
+            assert [s["id"] for s in listed] == [source["id"]] and listed[0]["state"]["entries"] == 2
+            assert {d["title"] for d in on_b.get("/v1/documents").json()["documents"]} >= {s.title for s in stories[:2]}
+            again = admin_b.post(f"/v1/sources/{source['id']}/sync").json()  # B knows what A indexed
+            assert again["new"] == 0 and again["status"] in ("ok", "not-modified")
+            assert admin_b.delete(f"/v1/sources/{source['id']}").status_code == 200
+            assert on_a.get("/v1/sources").json() == {"sources": []}
+    finally:
+        a.stop()
+        b.stop()
+        corpus_a.close()
+        corpus_b.close()
