@@ -14,6 +14,7 @@ BENCHMARKS = (
     ("answer_quality", "XQuAD per language pair: gold answer quoted, citation [1], answered, unanswerable refused"),
     ("ann", "flat vs HNSW faiss index on real USE vectors: search CPU per question, recall@10 against exact"),
     ("peer_speed", "search CPU per question, citebot vs txtai interleaved on the same vectors; ask vs the sum of its parts"),
+    ("time_quality", "temporal questions (Reuters 1987, Telegram): latest, period, timeline, corroboration, time on vs off"),
     ("peer_txtai", "citebot vs txtai Embeddings(hybrid=True), same model and passages: quality, latency, build"),
     ("embedders", "passages/s and question latency per embedding backend"),
     ("bot_load", "Telegram bot: 50 users x 20 questions through the fake Bot API server; SIGKILL during sends"),

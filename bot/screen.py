@@ -378,6 +378,30 @@ def no_answer_html(answer: Answer, lang: str, searched_for: str | None = None) -
     return "\n".join(([about] if about else []) + lines)
 
 
+def time_html(answer: Answer) -> tuple[str, str, list[str]]:
+    """What ``retrieval.time`` adds to an answer, as HTML: the dated first line ("As of 7 Feb 2024
+    (TASS):"), a timeline's dated steps (one per line) and the notes (outlets stating the fact, reports
+    that differ, a period fallback or "the latest report I have"). The screen numbers its sources per
+    document, so the outlet count is given without the answer's citation marks."""
+    from retrieval import time_text
+
+    time = getattr(answer, "time", None)
+    if time is None:
+        return "", "", []
+    first = f"<i>{esc(time.headline)}:</i>" if time.headline and not time.timeline else ""
+    steps = "\n".join(esc(line) for line in answer.answer.splitlines()) if time.timeline else ""
+    notes: list[str] = []
+    corr = time.corroboration
+    if corr is not None and corr.outlets > 1:
+        notes.append(esc(time_text("outlets", time.lang, n=corr.outlets, marks="").replace(" .", ".")))
+    if corr is not None and corr.differ:
+        notes.append(esc(time_text("differ", time.lang)))
+        notes += [f"• {esc(d.text)}" for d in corr.differ]
+    if time.note:
+        notes.append(f"<i>{esc(time.note)}</i>")
+    return first, steps, notes
+
+
 def answer_screen(answer: Answer, lang: str, searched_for: str | None = None) -> str:
     """The whole reply for an answer (:func:`bot.render.render_answer` splits it if it must)."""
     if not answer.answered:
@@ -389,10 +413,14 @@ def answer_screen(answer: Answer, lang: str, searched_for: str | None = None) ->
     about = about_html(searched_for, lang)
     if about:
         head.append(about)
-    head.append(lines_html(lines) if lines else esc(answer.answer))
+    first, steps, notes = time_html(answer)
+    if first:
+        head.append(first)
+    head.append(steps or (lines_html(lines) if lines else esc(answer.answer)))
     note = language_note(answer.question if not searched_for else searched_for, lines, lang)
     if note:
         head.append(note)
+    head += notes
     answer_norms = {_norm(line.text) for line in lines} | {_norm(s) for s, _ in sentences_of(answer)}
     shown = set(answer_norms)
     blocks = ["\n".join(head)]

@@ -17,11 +17,12 @@ from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_
 from .text.lexical import terms
 from .text.passages import split_sentences
 from .text.scripts import script
-from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentInfo, Hit
+from .time.dated import text as time_text
+from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentInfo, Hit, TimeInfo
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
-    "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit",
+    "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit", "TimeInfo", "time_text",
     "IngestOptions", "check_url", "fetch_url", "redact_url",
     "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
     "sync_sources", "fetcher_for", "options_for", "parse_every", "classify_source",  # the HTTP API's /v1/sources

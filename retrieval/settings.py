@@ -222,7 +222,28 @@ SETTINGS: tuple[Setting, ...] = (
             "sentence + 0.5 x the share of its content words that sentence contains) reaches this, besides citing "
             "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
             "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
-            bounds=(0.0, 1.0)),    Setting("sync_host_delay", 1.0, "CITEBOT_SYNC_HOST_DELAY",
+            bounds=(0.0, 1.0)),
+    Setting("time_features", True, "CITEBOT_TIME_FEATURES",
+            "Apply what a question says about time (recency, a named period, a timeline, docs/answers.md#time); "
+            "off, every question is answered as if dates did not exist (the benchmark's baseline).", bool,
+            group="time"),
+    Setting("recency_half_life_days", 7.0, "CITEBOT_RECENCY_HALF_LIFE_DAYS",
+            "Recency prior for \"latest\" questions: a report this many days older than the newest candidate "
+            "counts half as fresh.", float, group="time", bounds=(0.1, 3650.0)),
+    Setting("recency_weight", 0.3, "CITEBOT_RECENCY_WEIGHT",
+            "Recency prior: weight of freshness (0-1) added to the fused search score of a \"latest\" question's "
+            "candidates.", float, group="time", bounds=(0.0, 2.0)),
+    Setting("recency_sentence_weight", 0.15, "CITEBOT_RECENCY_SENTENCE_WEIGHT",
+            "Recency prior: weight of freshness added to the selection score of each answer sentence (never to "
+            "the gate).", float, group="time", bounds=(0.0, 2.0)),
+    Setting("stale_days", 30, "CITEBOT_STALE_DAYS",
+            "A \"latest\" question whose newest quoted report is older than this many days before today "
+            "(--as-of, else the newest document date) is told that this is the latest report there is.", int,
+            group="time", bounds=(0, 36500)),
+    Setting("timeline_max", 6, "CITEBOT_TIMELINE_MAX",
+            "Most dated steps in a timeline answer (\"how did X develop?\", \"хронология\").", int,
+            group="time", bounds=(2, 50)),
+    Setting("sync_host_delay", 1.0, "CITEBOT_SYNC_HOST_DELAY",
             "Seconds `citebot sync` waits between two requests to the same host (one request at a time per host); "
             "see docs/sources.md.", float, group="sources", bounds=(0.0, 600)),
     Setting("sync_max_entries", 200, "CITEBOT_SYNC_MAX_ENTRIES",
@@ -263,6 +284,12 @@ class Typed:
     llm_max_tokens: int
     llm_stream: bool
     llm_min_support: float
+    time_features: bool
+    recency_half_life_days: float
+    recency_weight: float
+    recency_sentence_weight: float
+    stale_days: int
+    timeline_max: int
     sync_host_delay: float
     sync_max_entries: int
 

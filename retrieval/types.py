@@ -138,6 +138,66 @@ class AnswerSentence:
 
 
 @dataclass
+class TimelineEntry:
+    """One dated step of a timeline answer: the quoted sentence, its date and its citation number."""
+
+    date: str
+    text: str
+    citation: int
+
+
+@dataclass
+class Corroboration:
+    """How many independent outlets state the answer's fact (near-duplicate copies and one source's
+    several reports count once), with one citation per outlet; ``differ`` are cited sentences on the
+    same fact that give another number or date (shown, not silently dropped)."""
+
+    outlets: int
+    citations: list[int]
+    sources: list[str]
+    differ: list[TimelineEntry] = field(default_factory=list)
+
+
+@dataclass
+class TimeInfo:
+    """What the question said about time and what the answer did with it (``retrieval/time``).
+
+    ``intent`` is "recent", "period" or None; ``since``/``until`` the period understood; ``today`` the
+    reference date (``--as-of``, else the newest document date); ``filtered`` whether the period filter
+    was applied (False when nothing in the period answered, or the period is in the future: ``note``
+    says so); ``headline`` the answer's first line ("As of 7 Feb 2024 (TASS)"); ``latest`` the newest
+    quoted passage's date; ``stale`` True when a recency question's newest answer is older than
+    ``stale_days``; ``timeline`` the dated steps of a timeline answer."""
+
+    intent: str | None = None
+    since: str | None = None
+    until: str | None = None
+    today: str | None = None
+    label: str = ""
+    lang: str = "en"
+    filtered: bool = False
+    note: str = ""
+    headline: str = ""
+    latest: str | None = None
+    stale: bool = False
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    corroboration: Corroboration | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"intent": self.intent, "since": self.since, "until": self.until,
+                               "today": self.today, "filtered": self.filtered, "note": self.note,
+                               "headline": self.headline, "latest": self.latest, "stale": self.stale}
+        if self.timeline:
+            out["timeline"] = [{"date": e.date, "text": e.text, "citation": e.citation} for e in self.timeline]
+        if self.corroboration is not None:
+            c = self.corroboration
+            out["corroboration"] = {"outlets": c.outlets, "citations": list(c.citations), "sources": list(c.sources),
+                                    "differ": [{"date": d.date, "text": d.text, "citation": d.citation}
+                                               for d in c.differ]}
+        return out
+
+
+@dataclass
 class AskProgress:
     """What ``Corpus.ask(progress=...)`` reports while it works, so a chat can show it.
 
@@ -171,6 +231,7 @@ class Answer:
     dropped: int = 0  # generated sentences removed by verification
     fallback: str = ""  # why an LLM was configured but the extractive answer is given ("" otherwise)
     highlights: list[tuple[int, int]] = field(default_factory=list)  # spans of ``answer`` to show in bold
+    time: TimeInfo | None = None  # what the question said about time and how the answer is dated
 
     def to_json(self, detail: bool | None = None) -> dict[str, Any]:
         """The stable ``ask --json`` shape other tools read.
@@ -191,6 +252,7 @@ class Answer:
             "answered": self.answered,
             "answer": self.answer,
             **extra,
+            "time": (self.time or TimeInfo()).to_json(),
             "citations": [
                 {
                     "n": c.n,

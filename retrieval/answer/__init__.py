@@ -76,8 +76,11 @@ def compose(
     encode_sentences: Callable[[list[str]], np.ndarray],
     min_score: float,
     rules: Rules | None = None,
+    hit_bonus: list[float] | None = None,
 ) -> Answer:
-    """Build the answer from ranked hits; ``sentence_spans`` are each hit's sentences in document offsets."""
+    """Build the answer from ranked hits; ``sentence_spans`` are each hit's sentences in document offsets.
+    ``hit_bonus`` (per hit) is added to the selection score of its sentences, never to the gate: the
+    recency prior of a "latest" question (``retrieval/time/prior.py``); None for every other question."""
     rules = rules or DEFAULT_RULES
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
@@ -86,6 +89,9 @@ def compose(
     if not cands:
         return weak
     _score(cands, question, hits, query_vector, encode_sentences, rules)
+    if hit_bonus:
+        for cand in cands:
+            cand.score += hit_bonus[cand.hit_index]
     pool = [c for c in cands if not c.duplicate]
     best_gate = max(pool, key=lambda c: c.relevance)
     # The gate is the best sentence's own relevance: on XQuAD (bench/answer_quality.py) it separated

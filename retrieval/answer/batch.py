@@ -1,6 +1,6 @@
 """`citebot ask --batch`: many questions through one loaded model, one `ask --json` object per line out.
 
-Input is one question per line, or JSON Lines objects {"question", "since", "until", "source"} (the
+Input is one question per line, or JSON Lines objects {"question", "since", "until", "source", "as_of"} (the
 filters per line override the command-line ones); the two may be mixed. A bad line (not JSON, no
 question, an invalid date, an empty question) yields {"line": N, "error": "..."} for that line and the
 rest go on; blank lines are skipped.
@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, TextIO
 
 from ..errors import UserError
 
-FIELDS = ("question", "since", "until", "source")
+FIELDS = ("question", "since", "until", "source", "as_of")
 MAX_LINE_BYTES = 1024 * 1024  # a question is at most 100,000 characters (CITEBOT_MAX_QUESTION_CHARS)
 MAX_SKIP_BYTES = 16 * 1024 * 1024  # the rest of an over-long line skipped before the batch gives up
 MAX_DEPTH = 20  # a valid line is one flat object
@@ -103,18 +103,19 @@ def parse_line(line: str, defaults: dict[str, Any]) -> dict[str, Any]:
         raise UserError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
     if not isinstance(item.get("question"), str):
         raise UserError("the object has no \"question\" text")
-    for key in ("since", "until", "source"):
+    for key in ("since", "until", "source", "as_of"):
         if item.get(key) is not None and not isinstance(item[key], str):
             raise UserError(f"\"{key}\" must be text")
     return {**defaults, **{k: v for k, v in item.items() if v is not None}}
 
 
 def run(corpus: Any, lines: BinaryIO | Iterable[str], out: TextIO, k: int | None = None,
-        since: str | None = None, until: str | None = None, source: str | None = None) -> BatchSummary:
+        since: str | None = None, until: str | None = None, source: str | None = None,
+        as_of: str | None = None) -> BatchSummary:
     """Answer every line of ``lines`` (a binary stream, read with :func:`read_lines`, or strings), writing
     one JSON object per answered or failed line (flushed)."""
     summary = BatchSummary()
-    defaults = {"since": since, "until": until, "source": source}
+    defaults = {"since": since, "until": until, "source": source, "as_of": as_of}
     items = read_lines(lines) if hasattr(lines, "readline") and not hasattr(lines, "encoding") else (
         Line(n, text.rstrip("\n")) for n, text in enumerate(lines, 1))
     for item in items:

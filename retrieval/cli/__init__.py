@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     filters(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
+    p.add_argument("--as-of", metavar="DATE", help="\"today\" for the question's time words (latest, last year, "
+                   "in March), YYYY-MM-DD (default: the newest document date)")
     p.add_argument("--batch", metavar="FILE", help="questions from FILE (- for stdin), one per line or JSON Lines "
-                   "{question, since, until, source}; prints one --json object per line")
+                   "{question, since, until, source, as_of}; prints one --json object per line")
 
     p = command("search", cmd_search, "Ranked passages for a query, with scores.")
     p.add_argument("query", help="the query (one starting with '-' goes after --)")

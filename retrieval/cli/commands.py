@@ -14,7 +14,8 @@ from ..errors import UserError
 from ..settings import Setting, Settings, load_settings
 from ..text.cleaning import escape_surrogates
 from ..types import AddResult
-from .output import format_answer, format_hits, hit_json, printable, terminal_width, to_json
+from .output import (format_answer, format_hits, format_versions, hit_json, printable, terminal_width, to_json,
+                     version_json)
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a bigger "id" names no document
 
@@ -105,9 +106,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from ..answer import batch
 
         with (sys.stdin.buffer if args.batch == "-" else _open_batch(args.batch)) as lines:
-            done = batch.run(corpus, lines, sys.stdout, args.k, args.since, args.until, args.source)
+            done = batch.run(corpus, lines, sys.stdout, args.k, args.since, args.until, args.source, args.as_of)
         return 1 if done.errors else 0
-    answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source)
+    answer = corpus.ask(args.question, k=args.k, since=args.since, until=args.until, source=args.source,
+                        as_of=args.as_of)
     if args.json:
         detail = True if corpus.settings.llm_url else None  # mode, sentences, support: see docs/llm.md
         print(to_json(answer.to_json(detail)))
@@ -151,11 +153,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     corpus = open_corpus(args)
     info = _document(corpus, args.doc)
+    versions = corpus.versions.versions(info.doc_id)
     if args.json:
-        print(to_json(info.__dict__ | {"text": corpus.document_text(info.doc_id)}))
+        print(to_json(info.__dict__ | {"text": corpus.document_text(info.doc_id),
+                                       "versions": [version_json(v) for v in versions if len(versions) > 1]}))
         return 0
     for key in ("doc_id", "title", "date", "source", "url", "lang", "path", "passages", "added", "content_hash"):
         print(f"{key + ':':<14}{printable(getattr(info, key))}")
+    if len(versions) > 1:
+        print("versions:")
+        print(format_versions(versions, info.doc_id))
     print()
     print(corpus.document_text(info.doc_id))
     return 0

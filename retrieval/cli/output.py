@@ -65,10 +65,16 @@ def bold_spans(answer: Answer, tty: bool) -> str:
 
 def format_answer(answer: Answer, width: int | None = None, quotes: bool = False) -> str:
     lines = [f"searched for: {answer.searched_for}", ""] if answer.searched_for else []
+    time = answer.time
+    if time is not None and time.headline and not time.timeline:
+        lines.append(printable(time.headline) + ":")  # "As of 7 Feb 2024 (TASS):" then the quotes
     if answer.mode == "generative":
         lines += format_generated(answer, width, quotes)
+    elif time is not None and time.timeline:
+        lines += [wrap(line, width) for line in answer.answer.splitlines()]
     else:
         lines.append(wrap(bold_spans(answer, bool(width)), width))
+    lines += time_lines(answer, width)
     if answer.citations:
         lines.append("")
         lines.append("Sources:" if answer.answered else "Nearest passages (weak matches, they do not answer it):")
@@ -78,6 +84,42 @@ def format_answer(answer: Answer, width: int | None = None, quotes: bool = False
                 lines.append(f"    {printable(c.url)}")
             lines.append(wrap(c.passage, width, "    "))
     return "\n".join(lines)
+
+
+def time_lines(answer: Answer, width: int | None) -> list[str]:
+    """The notes of ``retrieval.time`` under the answer: outlets, differing reports, fallbacks, staleness."""
+    time = answer.time
+    if time is None:
+        return []
+    from ..time.dated import text
+
+    out: list[str] = []
+    corr = time.corroboration
+    if corr is not None and corr.outlets > 1:
+        out.append(wrap(text("outlets", time.lang, n=corr.outlets, marks="".join(f"[{n}]" for n in corr.citations)),
+                        width))
+    if corr is not None and corr.differ:
+        out.append(text("differ", time.lang))
+        out += [wrap(f"{d.text} [{d.citation}]", width, "    ") for d in corr.differ]
+    if time.note:
+        out.append(wrap(f"({time.note})", width))
+    return out
+
+
+def format_versions(versions: list, current: int) -> str:
+    """One line per version of a story, oldest first: id, date, superseded or latest, title."""
+    lines = []
+    for v in versions:
+        state = "latest" if not v.superseded else "superseded"
+        mark = "*" if v.info.doc_id == current else " "
+        lines.append(printable(f"  {mark}{v.info.doc_id:>5}  {v.info.date or 'undated':<10}  {state:<10}  "
+                               f"{v.info.title or '(untitled)'}"))
+    return "\n".join(lines)
+
+
+def version_json(v: Any) -> dict[str, Any]:
+    return {"doc_id": v.info.doc_id, "date": v.info.date, "title": v.info.title, "source": v.info.source,
+            "url": v.info.url, "superseded": v.superseded}
 
 
 def format_generated(answer: Answer, width: int | None, quotes: bool) -> list[str]:

@@ -27,8 +27,10 @@ from ..generate.injection import ingest_note
 from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
+from ..time import answer_in_time
 from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, text_hash
 from . import neardup
+from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
 from .memory_cache import VectorLRU
 from .verify import verify as check_and_repair
@@ -57,6 +59,7 @@ class Corpus:
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
         self._memory = VectorLRU(QUERY_CACHE_MAX)  # vectors computed while answering: never written
+        self.versions = Versions(self.store)  # story versions: same source, same url or near-duplicate text
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Corpus":
@@ -171,6 +174,10 @@ class Corpus:
         signature = neardup.signature(doc.text)
         if not force:
             similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
+            if similar is not None and (is_newer_version(self.store.documents.info(similar.doc_id), doc)
+                                        if similar.doc_id is not None
+                                        else newer_than_pending(doc, signature, batch.prepared)):
+                similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
             if similar is not None:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
                          else f"{similar.title} earlier in this input")
@@ -330,21 +337,28 @@ class Corpus:
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None, progress: Callable[[AskProgress], None] | None = None,
+        source: str | None = None, as_of: str | None = None,
+        progress: Callable[[AskProgress], None] | None = None,
     ) -> Answer:
         """An answer quoting the best passages verbatim, with citations; ``answered`` is False (and the
-        nearest passages are weak matches) when nothing scores above :attr:`min_score`. ``progress``
-        hears when the search is done and, with an LLM, which generated sentences passed verification."""
+        nearest passages are weak matches) when nothing scores above :attr:`min_score`. What the question
+        says about time (recency, a period, a timeline) is applied by ``retrieval.time``; ``as_of`` (ISO
+        date) is "today" for it, else the newest document date. ``progress`` hears when the search is
+        done and, with an LLM, which generated sentences passed verification."""
         question = self._check_question(question)
-        hits = self.search(question, k=k or self.settings.top_k, since=since, until=until, source=source)
-        if progress is not None:
-            progress(AskProgress("found", sources=len({h.doc_id for h in hits})))
+        as_of = valid_date(as_of, "--as-of")
+        return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
+
+    def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
+                    generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
+        """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
+        False keeps it extractive even with an LLM configured (a probe, not the answer shown)."""
         rows = self.store.documents.passages([h.passage_id for h in hits])
         spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
         query_vector = self._vectors([question], queries=True, reading=True)[0]
         answer = answer_mod.compose(
             question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
-            self.min_score,
+            self.min_score, hit_bonus=hit_bonus,
         )
         # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
         by_passage = {h.passage_id: h for h in hits}
@@ -352,7 +366,7 @@ class Corpus:
             row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
             if row is not None and hit is not None and row.page_starts and citation.quotes:
                 citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
-        if self.settings.llm_url:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
+        if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
             answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))

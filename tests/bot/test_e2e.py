@@ -37,7 +37,8 @@ def test_question_gets_cited_answer(corpus, start_bot, fake_api):
     text = visible(reply)
     assert "In 1956, the Soviet Union and Japan signed a joint declaration on ceasing the state of war. [1]" in text
     assert "[1] The resumption of talks on the peace treaty" in text and "2024-02-07 · TASS" in text
-    assert reply["text"].startswith("In <b>1956</b>, the Soviet Union")  # the answer's key span in bold
+    # the dated first line (retrieval/time), then the answer with its key span in bold
+    assert reply["text"].startswith("<i>As of 7 Feb 2024 (TASS):</i>\nIn <b>1956</b>, the Soviet Union")
     assert "<blockquote expandable>" in reply["text"] and "<u>In 1956, the Soviet Union…</u>" in reply["text"]
     assert [d["text"] for d in fake_api.drafts][:1] == ["Searching…"]  # a draft, not "typing…"
     assert fake_api.rejected == []

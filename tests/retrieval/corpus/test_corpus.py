@@ -47,7 +47,8 @@ def test_answers_why_talks_stopped_with_the_tass_passage_first(seed_corpus):
 
 def test_json_shape_is_stable(seed_corpus):
     data = seed_corpus.ask("why did talks stop?").to_json()
-    assert set(data) == {"question", "answered", "answer", "citations"}
+    assert set(data) == {"question", "answered", "answer", "citations", "time"}
+    assert data["time"]["intent"] is None and data["time"]["headline"] == "As of 7 Feb 2024 (TASS)"
     assert data["answered"] is True
     first = data["citations"][0]
     assert {"n", "doc_id", "title", "date", "source", "url", "passage", "score"} <= set(first)

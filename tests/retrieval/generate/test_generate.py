@@ -166,7 +166,7 @@ def test_quotes_are_shown_only_on_request(corpus_with, llm):
 
 
 def test_json_without_an_llm_keeps_todays_shape_and_gains_mode_with_one(corpus_with, llm):
-    assert set(corpus_with(None).ask(QUESTION).to_json()) == {"question", "answered", "answer", "citations"}
+    assert set(corpus_with(None).ask(QUESTION).to_json()) == {"question", "answered", "answer", "citations", "time"}
     llm.script(SUPPORTED)
     data = corpus_with(llm).ask(QUESTION).to_json()
     assert data["mode"] == "generative" and data["sentences"][0]["citations"] == [1]

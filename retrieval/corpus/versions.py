@@ -1,0 +1,138 @@
+"""Story versions: a corrected or updated re-issue of the same story is linked to it, not refused.
+
+Two documents are versions of one story when they come from the same source (case-insensitive, not
+empty) and either carry the same URL or nearly the same text (the MinHash test of
+``corpus/neardup.py``). The later one (by date, then by order of adding) supersedes the earlier: it is
+the one a recency question may quote, and ``citebot show`` lists the whole chain. The links are computed
+from what the store already holds (source, url, date, near-duplicate signature), so no table is added
+and a removed version simply drops out of the chain.
+
+At add time (``core.py``) a near-duplicate of a stored document is accepted, instead of refused,
+exactly when it is a *newer* version: same source and a later date. A near-duplicate from another
+source (a syndicated copy) is still refused unless ``--force``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+from . import neardup
+from ..types import Document, DocumentInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..storage import Storage
+
+
+def same_source(a: str, b: str) -> bool:
+    return bool(a.strip()) and a.strip().casefold() == b.strip().casefold()
+
+
+def is_newer_version(stored: DocumentInfo | Document | None, doc: Document) -> bool:
+    """True when ``doc`` re-issues ``stored`` (its near-duplicate): same source and a later date."""
+    return (stored is not None and same_source(stored.source, doc.source) and bool(stored.date) and bool(doc.date)
+            and str(doc.date) > str(stored.date))
+
+
+def newer_than_pending(doc: Document, signature: bytes, pending: Iterable[Any]) -> bool:
+    """True when every document earlier in the same input that ``doc`` nearly duplicates (``pending``:
+    prepared items with ``doc`` and ``signature``) is an older version of it."""
+    similar = [p.doc for p in pending
+               if p.signature is not None and neardup.similarity(signature, p.signature) > neardup.THRESHOLD]
+    return bool(similar) and all(is_newer_version(other, doc) for other in similar)
+
+
+def _order(info: DocumentInfo) -> tuple[str, int]:
+    return (info.date or "", info.doc_id)
+
+
+@dataclass
+class Version:
+    """One version in a chain: the document and whether a later version supersedes it."""
+
+    info: DocumentInfo
+    superseded: bool
+
+
+class Versions:
+    """Version chains over a store, recomputed when the store's generation changes."""
+
+    def __init__(self, store: "Storage") -> None:
+        self.store = store
+        self._generation: int | None = None
+        self._signed: int | None = None  # the generation the signatures were read at
+        self._infos: dict[int, DocumentInfo] = {}
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._matrix = neardup.signature_matrix([])
+        self._by_url: dict[tuple[str, str], list[int]] = {}
+
+    def _refresh(self, signatures: bool = True) -> None:
+        """Documents (and, when asked, their signatures) as of the store's generation. "Today" needs only
+        the documents; a version chain needs the signatures too (512 bytes per document)."""
+        generation = self.store.generation()
+        if generation != self._generation:
+            self._infos = {d.doc_id: d for d in self.store.documents.list()}
+            self._by_url = {}
+            for info in self._infos.values():
+                if info.url and info.source:
+                    self._by_url.setdefault((info.source.strip().casefold(), info.url.strip()), []).append(info.doc_id)
+            self._generation, self._signed = generation, None
+        if signatures and self._signed != generation:
+            rows = self.store.documents.signatures()
+            self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
+            self._matrix = neardup.signature_matrix([r.signature for r in rows])
+            self._signed = generation
+
+    def chain(self, doc_id: int) -> list[DocumentInfo]:
+        """Every version of ``doc_id``'s story (itself included), oldest first; one element when it has none."""
+        self._refresh()
+        own = self._infos.get(doc_id)
+        if own is None:
+            return []
+        linked = {doc_id}
+        if own.url and own.source:
+            linked.update(self._by_url.get((own.source.strip().casefold(), own.url.strip()), []))
+        where = np.flatnonzero(self._ids == doc_id)
+        if own.source and len(where):
+            sims = neardup.similarities(self._matrix[where[0]].tobytes(), self._matrix)
+            for idx in np.flatnonzero(sims > neardup.THRESHOLD):
+                other = self._infos.get(int(self._ids[idx]))
+                if other is not None and same_source(other.source, own.source):
+                    linked.add(other.doc_id)
+        return sorted((self._infos[i] for i in linked if i in self._infos), key=_order)
+
+    def versions(self, doc_id: int) -> list[Version]:
+        chain = self.chain(doc_id)
+        return [Version(info, i < len(chain) - 1) for i, info in enumerate(chain)]
+
+    def superseded(self, doc_ids: Iterable[int]) -> set[int]:
+        """Those of ``doc_ids`` that a later version of the same story supersedes."""
+        out = set()
+        for doc_id in set(doc_ids):
+            chain = self.chain(doc_id)
+            if chain and chain[-1].doc_id != doc_id:
+                out.add(doc_id)
+        return out
+
+    def newest_date(self, not_after: str | None = None) -> str | None:
+        """The newest document date, ignoring dates after ``not_after`` (future-dated feed entries must
+        not move "today" into the future); None for a corpus without dated documents."""
+        self._refresh(signatures=False)
+        dates = [d.date for d in self._infos.values() if d.date and (not not_after or d.date <= not_after)]
+        return max(dates, default=None)
+
+    def any_dated(self, since: str, until: str) -> bool:
+        """True when some document is dated ``since``..``until`` (a period with nothing in it is not searched)."""
+        self._refresh(signatures=False)
+        return any(d.date and since <= d.date[:10] <= until for d in self._infos.values())
+
+    @staticmethod
+    def same_text(a: str, b: str) -> bool:
+        """True when two passages are near-duplicates (the MinHash test on their own text): what the
+        corroboration count groups, without loading every stored signature on the question path."""
+        return neardup.similarity(neardup.signature(a), neardup.signature(b)) > neardup.THRESHOLD
+
+    def info(self, doc_id: int) -> DocumentInfo | None:
+        self._refresh(signatures=False)
+        return self._infos.get(doc_id)
