@@ -197,3 +197,14 @@ def test_two_servers_on_postgresql_share_the_sources_and_their_state(tmp_path, p
         b.stop()
         corpus_a.close()
         corpus_b.close()
+
+
+def test_a_channel_is_followed_but_not_synced_over_http(serve_api):
+    api = keyed(serve_api)
+    admin, reader = clients(api)
+    with admin, reader:
+        added = admin.post("/v1/sources", json={"location": "https://t.me/Kholmsk_News"})
+        assert added.status_code == 201 and (added.json()["kind"], added.json()["location"]) == ("telegram",
+                                                                                                  "@kholmsk_news")
+        assert_error(admin.post(f"/v1/sources/{added.json()['id']}/sync"), 409, "not_synced_here")
+        assert_error(admin.post("/v1/sources", json={"location": "@kholmsk_news"}), 409, "source_exists")
