@@ -26,6 +26,7 @@ BENCHMARKS = (
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
     ("llm_hostile", "citebot ask against hostile LLM servers: wall time vs CITEBOT_LLM_TIMEOUT + 2 s, key never elsewhere"),
     ("freshness", "followed feeds: publication to `ask` citing it (p50/p95, 100 feeds, every 1m), sync entries/s"),
+    ("channel_freshness", "followed Telegram channel: post to indexed (p50/p95), post to watch push, 40 real posts"),
 )
 
 

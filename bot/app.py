@@ -25,6 +25,7 @@ from bot.context import CONTEXT_TYPES, BotData, Conversing, Library
 from bot.delivery import Journal, JournalingApplication, JournalingRequest, bot_id_of, replay_unfinished
 from bot.handlers import COMMANDS, register
 from bot.i18n import t
+from bot.jobs import schedule
 from bot.storage import BotStorage, open_bot_storage
 
 log = logging.getLogger("bot")
@@ -178,7 +179,9 @@ def build_application(settings: Any, corpus: Library, *, request: BaseRequest | 
     data.storage = storage
     data.conversations = conversations if conversations is not None else Conversations()
     data.max_upload_mb = settings.telegram_max_upload_mb
+    data.settings = settings
     register(app)
+    schedule(app, settings)  # followed sources synced, channels checked, watch pushes sent (bot.jobs)
     return app
 
 
@@ -278,7 +281,7 @@ def serve_until_signalled(app: Application, settings: Any, **serve_options: Any)
     try:
         asyncio.run(main())
     finally:
-        app.bot_data.storage.close()
+        app.bot_data.close()
 
 
 def run(settings: Any) -> int:

@@ -5,6 +5,7 @@ handler a :class:`Context`; ``bot.app.build_application`` fills the fields befor
 """
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
@@ -16,6 +17,8 @@ from bot.storage.base import BotStorage
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from retrieval import Sources, Watches
 
 
 class Library(Protocol):
@@ -57,6 +60,39 @@ class BotData:
         self.max_upload_mb: int = 20
         self.relevance: float | None = None  # min dense similarity for "More sources"; None: half the answer threshold
         self.inline_latest: dict[int, str] = {}  # user id -> their newest inline query id (older ones are dropped)
+        self.settings: Any = None  # the bot's settings (followed sources and watches are opened from them)
+        self.syncing = False  # a sync round of bot.jobs is running (rounds never overlap)
+        self.fetcher: Any = None  # the sync's fetcher, one for the bot's life (per-host turns span rounds)
+        self._sources: Any = None
+        self._watches: Any = None
+        self._opening = threading.Lock()
+
+    @property
+    def sources(self) -> "Sources":
+        """The followed sources (``retrieval.open_sources``), opened on first use."""
+        with self._opening:
+            if self._sources is None:
+                from retrieval import open_sources
+
+                self._sources = open_sources(self.settings)
+            return self._sources
+
+    @property
+    def watches(self) -> "Watches":
+        """The standing questions and their outbox (``retrieval.open_watches``), opened on first use."""
+        with self._opening:
+            if self._watches is None:
+                from retrieval import open_watches
+
+                self._watches = open_watches(self.settings)
+            return self._watches
+
+    def close(self) -> None:
+        """Close the bot's stores (its own tables, sources, watches) at shut-down."""
+        for store in (self._sources, self._watches, self.storage):
+            if store is not None:
+                store.close()
+        self._sources = self._watches = None
 
 
 class Context(CallbackContext[ExtBot, dict, dict, BotData]):

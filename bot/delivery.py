@@ -18,7 +18,8 @@ question. Now:
   reply twice after the restart;
 - :func:`replay_unfinished`, at start-up, answers what was received but never finished if it is at
   most ``telegram_replay_max_age`` old, sends a short "sorry, I was restarting" for older messages up
-  to ``telegram_apology_max_age``, and drops the rest.
+  to ``telegram_apology_max_age``, and drops the rest; posts of channels are replayed whatever their
+  age (they are content to index, not questions waiting for a reply).
 
 What is left: a crash after Telegram accepted the reply and before the journal's commit (the HTTP
 answer's way back, PTB reading it, one SQLite commit: measured in docs/bot.md) sends that reply twice.
@@ -214,7 +215,9 @@ async def replay_unfinished(app: Application, journal: Journal, replay_max_age: 
     counts = {"replayed": 0, "apologised": 0, "dropped": 0}
     for entry in entries:
         age = now - entry.received
-        if age <= replay_max_age and entry.payload:
+        # a channel post is library content, not a conversation: replayed whatever its age (within the journal)
+        channel = bool(entry.payload) and any(k in entry.payload for k in ("channel_post", "edited_channel_post"))
+        if (age <= replay_max_age or channel) and entry.payload:
             try:
                 update = Update.de_json(entry.payload, app.bot)
             except Exception:  # an update this PTB version cannot read: give up on it

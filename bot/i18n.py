@@ -16,6 +16,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "<b>Ask</b> — send any text in a private chat, or <code>/ask QUESTION</code>; in groups mention me "
             "or reply to me.\n"
             "/new — a new conversation (follow-up questions refer to earlier ones until then)\n"
+            "<code>/watch QUESTION</code> — be told here when new documents answer it; /watches, "
+            "<code>/unwatch ID</code>\n"
             "/sources — the documents in the library\n"
             "/stats — library size\n"
             "Under each answer: <b>More sources</b> shows further passages, 👍/👎 (a button or a reaction) "
@@ -27,7 +29,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Send a file with the caption <code>/add</code> (or reply <code>/add</code> to a file) to add it.\n"
             "<code>/add Title</code> + new line + text adds a text.\n"
             "<code>/add --force</code> adds a near-duplicate (e.g. an updated version) anyway.\n"
-            "<code>/remove ID</code> removes a document (ids are in /sources)."
+            "<code>/remove ID</code> removes a document (ids are in /documents).\n"
+            "/sources — the followed sources; <code>/follow URL</code> (a feed or sitemap) or "
+            "<code>/follow @channel</code>, <code>/unfollow ID</code>."
         ),
         "cmd_start": "Introduction",
         "cmd_help": "How to use the bot",
@@ -92,6 +96,44 @@ TEXTS: dict[str, dict[str, str]] = {
         "cmd_new": "Start a new conversation",
         "show_quotes": "Show quotes",
         "quotes_head": "<b>Supporting quotes</b>",
+        # followed sources and standing questions (bot/handlers/follow.py, watches.py)
+        "cmd_watch": "Be told when new documents answer a question",
+        "cmd_watches": "Your standing questions",
+        "followed_head": "<b>Followed sources</b> (the documents: /documents)",
+        "followed_empty": ("No followed sources yet. <code>/follow https://…/feed.xml</code> follows a feed or a sitemap, "
+                           "<code>/follow @channel</code> a Telegram channel where I am an administrator."),
+        "source_line": "<code>{id}</code> {kind} <b>{name}</b> · every {every} · {status}",
+        "source_ok": "synced {when}, {entries} entries",
+        "source_never": "not synced yet",
+        "source_error": "⚠ {error} ({failures} failures in a row)",
+        "follow_usage": ("Usage: <code>/follow URL</code> (an RSS, Atom or JSON feed, or a sitemap) or "
+                         "<code>/follow @channel</code>, optionally with an interval: <code>/follow URL 1h</code>."),
+        "follow_done": "Following <b>{name}</b> (source {id}, every {every}).",
+        "follow_warn": "\n⚠ {problem}. Make me an administrator of the channel so I receive its posts.",
+        "follow_not_found": ("I cannot find the channel {ref}: check its name, and add me to it as an administrator "
+                             "(a private channel is followed by its id, e.g. <code>/follow -1001234567890</code>)."),
+        "follow_folder": "Folders are followed on the server: <code>citebot sources add DIR</code>.",
+        "unfollow_usage": "Usage: <code>/unfollow ID</code> (ids are in /sources).",
+        "unfollowed": "Stopped following <b>{name}</b> (source {id}); its documents stay in the library.",
+        "unfollowed_short": "Stopped following source {id}.",
+        "err_source_exists": "{location} is followed already (source {id}).",
+        "err_no_source": "There is no source {ref}; the ids are in /sources.",
+        "err_bad_interval": "“{value}” is not an interval: use 90s, 30m, 1h or 1d.",
+        "err_bad_source": "That is not a feed or sitemap URL or a @channel.",
+        "watch_usage": ("Usage: <code>/watch QUESTION</code>. I will ask it again whenever new documents arrive and "
+                        "send the answer here."),
+        "watch_added": ("Watching: “{question}” (id {id}). When new documents answer it, I will send the answer here. "
+                        "/watches lists the standing questions."),
+        "watches_head": "<b>Standing questions</b> in this chat:",
+        "watches_empty": "No standing questions here. <code>/watch QUESTION</code> adds one.",
+        "watch_line": "<code>{id}</code> {question}",
+        "unwatch_usage": "Usage: <code>/unwatch ID</code> (ids are in /watches).",
+        "unwatched": "Stopped watching “{question}”.",
+        "unwatched_short": "Stopped watching.",
+        "unwatch_button": "Stop watching",
+        "watch_push": "🔔 <b>New on your watch:</b> {question}",
+        "err_watch_limit": "You already have {limit} standing questions, the most allowed; remove one with /unwatch ID.",
+        "err_no_watch": "There is no standing question {ref} in this chat; /watches lists them.",
     },
     "ru": {
         "start": (
@@ -103,6 +145,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "<b>Вопрос</b> — любой текст в личном чате или <code>/ask ВОПРОС</code>; в группах упомяните меня "
             "или ответьте на моё сообщение.\n"
             "/new — новый разговор (до него уточняющие вопросы относятся к прежним)\n"
+            "<code>/watch ВОПРОС</code> — сообщить сюда, когда новые документы ответят на него; /watches, "
+            "<code>/unwatch ID</code>\n"
             "/sources — документы в библиотеке\n"
             "/stats — размер библиотеки\n"
             "Под ответом: <b>Ещё источники</b> — другие фрагменты, 👍/👎 (кнопка или реакция) — помог ли ответ.\n"
@@ -113,7 +157,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Пришлите файл с подписью <code>/add</code> (или ответьте <code>/add</code> на файл), чтобы добавить его.\n"
             "<code>/add Заголовок</code> + новая строка + текст добавляет текст.\n"
             "<code>/add --force</code> добавляет почти совпадающий документ (например, новую версию).\n"
-            "<code>/remove ID</code> удаляет документ (id — в /sources)."
+            "<code>/remove ID</code> удаляет документ (id — в /documents).\n"
+            "/sources — отслеживаемые источники; <code>/follow URL</code> (лента или карта сайта) или "
+            "<code>/follow @channel</code>, <code>/unfollow ID</code>."
         ),
         "cmd_start": "Знакомство",
         "cmd_help": "Как пользоваться ботом",
@@ -178,6 +224,44 @@ TEXTS: dict[str, dict[str, str]] = {
         "cmd_new": "Начать новый разговор",
         "show_quotes": "Показать цитаты",
         "quotes_head": "<b>Подтверждающие цитаты</b>",
+        # отслеживаемые источники и постоянные вопросы (bot/handlers/follow.py, watches.py)
+        "cmd_watch": "Сообщать, когда новые документы ответят на вопрос",
+        "cmd_watches": "Ваши постоянные вопросы",
+        "followed_head": "<b>Отслеживаемые источники</b> (документы: /documents)",
+        "followed_empty": ("Отслеживаемых источников пока нет. <code>/follow https://…/feed.xml</code> — лента или "
+                           "карта сайта, <code>/follow @channel</code> — канал Telegram, где я администратор."),
+        "source_line": "<code>{id}</code> {kind} <b>{name}</b> · каждые {every} · {status}",
+        "source_ok": "синхронизирован {when}, записей: {entries}",
+        "source_never": "ещё не синхронизирован",
+        "source_error": "⚠ {error} (ошибок подряд: {failures})",
+        "follow_usage": ("Использование: <code>/follow URL</code> (лента RSS, Atom, JSON или карта сайта) или "
+                         "<code>/follow @channel</code>, можно с интервалом: <code>/follow URL 1h</code>."),
+        "follow_done": "Отслеживаю <b>{name}</b> (источник {id}, каждые {every}).",
+        "follow_warn": "\n⚠ {problem}. Сделайте меня администратором канала, чтобы я получал его посты.",
+        "follow_not_found": ("Не нахожу канал {ref}: проверьте имя и добавьте меня в канал администратором "
+                             "(закрытый канал — по id, например <code>/follow -1001234567890</code>)."),
+        "follow_folder": "Папки отслеживаются на сервере: <code>citebot sources add DIR</code>.",
+        "unfollow_usage": "Использование: <code>/unfollow ID</code> (id — в /sources).",
+        "unfollowed": "Больше не отслеживаю <b>{name}</b> (источник {id}); его документы остаются в библиотеке.",
+        "unfollowed_short": "Источник {id} больше не отслеживается.",
+        "err_source_exists": "{location} уже отслеживается (источник {id}).",
+        "err_no_source": "Источника {ref} нет; id источников — в /sources.",
+        "err_bad_interval": "«{value}» — не интервал: используйте 90s, 30m, 1h или 1d.",
+        "err_bad_source": "Это не адрес ленты или карты сайта и не @канал.",
+        "watch_usage": ("Использование: <code>/watch ВОПРОС</code>. Я буду задавать его снова, когда появятся новые "
+                        "документы, и пришлю ответ сюда."),
+        "watch_added": ("Слежу за вопросом «{question}» (id {id}). Когда новые документы на него ответят, пришлю "
+                        "ответ сюда. Список — /watches."),
+        "watches_head": "<b>Постоянные вопросы</b> этого чата:",
+        "watches_empty": "Постоянных вопросов здесь нет. <code>/watch ВОПРОС</code> добавит вопрос.",
+        "watch_line": "<code>{id}</code> {question}",
+        "unwatch_usage": "Использование: <code>/unwatch ID</code> (id — в /watches).",
+        "unwatched": "Больше не слежу за вопросом «{question}».",
+        "unwatched_short": "Больше не слежу.",
+        "unwatch_button": "Не следить",
+        "watch_push": "🔔 <b>Новое по вашему вопросу:</b> {question}",
+        "err_watch_limit": "У вас уже {limit} постоянных вопросов — это максимум; удалите один: /unwatch ID.",
+        "err_no_watch": "Постоянного вопроса {ref} в этом чате нет; список — /watches.",
     },
 }
 

@@ -42,4 +42,12 @@ BOT_SETTINGS: tuple[Setting, ...] = (
     Setting("telegram_apology_max_age", 3600, "CITEBOT_TELEGRAM_APOLOGY_MAX_AGE",
             "Seconds: older unanswered questions get a short \"sorry, I was restarting\" up to this age; "
             "older still are dropped silently.", kind=int, group="telegram", bounds=(0, 604800)),
+    Setting("telegram_sync_seconds", 30, "CITEBOT_TELEGRAM_SYNC_SECONDS",
+            "Seconds between two looks of `citebot bot` for followed sources that are due (synced in a worker "
+            "thread, each on its own interval) and for followed channels to check; 0: the bot syncs nothing "
+            "(run `citebot sync` instead).", kind=int, group="telegram", bounds=(0, 86400)),
+    Setting("telegram_push_seconds", 10, "CITEBOT_TELEGRAM_PUSH_SECONDS",
+            "Seconds between two looks of `citebot bot` into the standing questions' outbox (answers queued by "
+            "its own syncs, its channels or `citebot sync`); 0 sends no pushes.", kind=int, group="telegram",
+            bounds=(0, 3600)),
 )

@@ -19,6 +19,9 @@ from .text.passages import split_sentences
 from .text.scripts import script
 from .time.dated import text as time_text
 from .types import AddResult, Answer, AskProgress, Citation, Document, DocumentInfo, Hit, TimeInfo
+from .corpus.posts import PostOutcome, add_post
+from .ingest.telegram import Post, PlainText, plain_text
+from .watch import Pending, Watch, Watches, check_watches, open_watches
 
 __all__ = [
     "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
@@ -26,6 +29,8 @@ __all__ = [
     "IngestOptions", "check_url", "fetch_url", "redact_url",
     "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
     "sync_sources", "fetcher_for", "options_for", "parse_every", "classify_source",  # the HTTP API's /v1/sources
+    "Post", "PlainText", "PostOutcome", "add_post", "plain_text",
+    "Pending", "Watch", "Watches", "check_watches", "open_watches",
     # for apps keeping their own tables: the one migration runner and the engine choice
     "Migration", "apply_postgres", "apply_sqlite", "legacy_table", "is_postgres_url", "safe_location",
     "script", "split_sentences", "terms",  # text helpers the bot's renderer shares with the library

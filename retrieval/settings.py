@@ -249,6 +249,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync_max_entries", 200, "CITEBOT_SYNC_MAX_ENTRIES",
             "New or changed entries indexed per source per sync; the rest follow on the next syncs.", int,
             group="sources", bounds=(1, 100_000)),
+    Setting("watch_max_per_user", 10, "CITEBOT_WATCH_MAX_PER_USER",
+            "Standing questions (`/watch`, `citebot watch add`) one user may keep (a chat's, when no user is "
+            "named); one more is refused with a clear message.", int, group="watch", bounds=(1, 1000)),
+    Setting("watch_push_minutes", 60, "CITEBOT_WATCH_PUSH_MINUTES",
+            "At most one push per standing question in this many minutes; a passage that answers it sooner "
+            "is not pushed (it stays in the library, and `ask` finds it). 0 pushes every answering passage.",
+            int, group="watch", bounds=(0, 10080)),
 )
 
 
@@ -292,6 +299,8 @@ class Typed:
     timeline_max: int
     sync_host_delay: float
     sync_max_entries: int
+    watch_max_per_user: int
+    watch_push_minutes: int
 
     @property
     def home_path(self) -> Path:

@@ -39,7 +39,7 @@ def _formats_help() -> str:
     """The formats `add` reads, from the one suffix / content-type table."""
     from ..ingest import FORMATS
 
-    lines = [f"  {f.name:<9} {' '.join(f.suffixes)}" + ("  (one document per line or row)" if f.bulk else "")
+    lines = [f"  {f.name:<9} {' '.join(f.suffixes)}" + (f"  ({f.note})" if f.note else "")
              for f in FORMATS]
     return "formats (by file suffix, or by content type for URLs):\n" + "\n".join(lines)
 
@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sources import add_commands as add_source_commands
 
     add_source_commands(command)
+    from .watch import add_commands as add_watch_commands
+
+    add_watch_commands(command)
     for app in installed_apps().commands:  # the bot, the HTTP API, ...: see registry.py
         p = command(app.name, _with_settings(app.handler), app.help, exit_codes=app.exit_codes or EXIT_CODES)
         if app.configure is not None:

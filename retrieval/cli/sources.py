@@ -159,7 +159,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     def show(report: Any) -> int:
         if args.json:
             _report_json(report)
-        return _report_lines(report, args.quiet or args.json)
+        failed = _report_lines(report, args.quiet or args.json)
+        _check_watches(corpus, settings, report, args.quiet or args.json)
+        return failed
 
     try:
         if args.once:
@@ -186,5 +188,19 @@ def cmd_sync(args: argparse.Namespace) -> int:
         sources.close()
         corpus.close()
 
+
+def _check_watches(corpus: Any, settings: Any, report: Any, quiet: bool) -> int:
+    """After a sync that added or replaced documents, standing questions are asked again over those
+    documents only; answers are queued for the bot to push (``retrieval.watch``)."""
+    changed = list(report.new_doc_ids) + list(report.replaced_doc_ids)
+    if not changed:
+        return 0
+    from ..watch import check_watches, open_watches
+
+    with open_watches(settings) as watches:
+        queued = check_watches(corpus, watches, changed)
+    if queued and not quiet:
+        print(f"{queued} new answer{'s' if queued != 1 else ''} queued for standing questions", flush=True)
+    return queued
 
 __all__ = ["add_commands", "cmd_sources", "cmd_sync", "source_line"]

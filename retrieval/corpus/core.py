@@ -19,6 +19,7 @@ from .. import answer as answer_mod
 from ..embed import Embedder, make_embedder
 from ..errors import UserError
 from ..ingest import IngestOptions, load_sources
+from ..ingest.sources import LeftOut
 from ..search import MODES, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
@@ -247,6 +248,13 @@ class Corpus:
         def documents() -> Iterator[Document]:
             options = IngestOptions.from_settings(self.settings, follow_links=follow_links)
             for label, loaded in load_sources([str(p) for p in paths], options=options):
+                if isinstance(loaded, LeftOut):  # a record left out by a documented rule: not an error
+                    skipped = AddResult("skipped", escape_surrogates(label), message=escape_surrogates(str(loaded)),
+                                        reason="left-out")
+                    results.append(skipped)
+                    if progress:
+                        progress(skipped)
+                    continue
                 if isinstance(loaded, Exception):
                     error = AddResult("error", escape_surrogates(label), message=escape_surrogates(str(loaded)),
                                       reason=str(getattr(loaded, "reason", "") or "unreadable"))
@@ -348,6 +356,34 @@ class Corpus:
         question = self._check_question(question)
         as_of = valid_date(as_of, "--as-of")
         return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
+
+    def ask_among(self, question: str, doc_ids: Iterable[int], k: int | None = None) -> Answer:
+        """``ask`` over these documents' passages only: a standing question checked against what a sync
+        just added (``retrieval.watch``). The same answer and the same gate as :meth:`ask`; the passages
+        are ranked as hybrid search would weigh them, by cosine similarity and the share of the
+        question's words they hold."""
+        question = self._check_question(question)
+        # the passage ids of each document, read through the store's export (one document per call)
+        ids = [p.passage_id for d in sorted(set(int(i) for i in doc_ids))
+               for stored in self.store.documents.export(after_id=d - 1, limit=1) if stored.record.doc_id == d
+               for p in stored.record.passages if p.passage_id is not None]
+        hits: list[Hit] = []
+        if ids:
+            query_vector = self._vectors([question], queries=True, reading=True)[0]
+            batch = self.store.vectors.passage_vectors(self.embedder.name, ids)
+            rows = self.store.documents.passages([int(i) for i in batch.ids])
+            q_terms = set(terms(question))
+            weight = self.settings.lexical_weight
+            for pid, vector in zip(batch.ids.tolist(), batch.vectors):
+                row = rows.get(int(pid))
+                if row is None:
+                    continue
+                dense = float(vector @ query_vector)
+                shared = len(q_terms & set(terms(f"{row.title}\n{row.text}"))) / len(q_terms) if q_terms else 0.0
+                hits.append(Hit(row.passage_id, row.doc_id, (1 - weight) * dense + weight * shared, dense, None,
+                                row.text, row.start, row.end, row.title, row.date, row.source, row.url))
+            hits = sorted(hits, key=lambda h: h.score, reverse=True)[: k or self.settings.top_k]
+        return self.answer_hits(question, hits)
 
     def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
                     generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:

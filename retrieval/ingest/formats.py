@@ -9,19 +9,21 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from . import bulk, docx, html, pdf, plaintext
+from . import bulk, docx, html, pdf, plaintext, telegram
 from .origin import Loaded, Origin
 
 
 @dataclass(frozen=True)
 class Format:
-    """One supported format. ``bulk`` formats hold one document per record (line)."""
+    """One supported format. ``bulk`` formats hold one document per record (line, row, post); ``note``
+    says what a record is, for `add --help`."""
 
     name: str
     suffixes: tuple[str, ...]
     content_types: tuple[str, ...]
     load: Callable[[bytes, Origin], Loaded]
     bulk: bool = False
+    note: str = ""
 
 
 FORMATS: tuple[Format, ...] = (
@@ -32,8 +34,10 @@ FORMATS: tuple[Format, ...] = (
     Format("docx", (".docx",), ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",),
            docx.load),
     Format("jsonl", (".jsonl", ".ndjson"), ("application/jsonl", "application/x-ndjson", "application/x-jsonlines"),
-           bulk.load_jsonl, bulk=True),
-    Format("csv", (".csv",), ("text/csv",), bulk.load_csv, bulk=True),
+           bulk.load_jsonl, bulk=True, note="one document per line"),
+    Format("csv", (".csv",), ("text/csv",), bulk.load_csv, bulk=True, note="one document per row"),
+    Format("telegram", (".json",), ("application/json",), telegram.load_export, bulk=True,
+           note="a Telegram Desktop export, result.json: one document per post"),
 )
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(s for f in FORMATS for s in f.suffixes)

@@ -27,9 +27,33 @@ class LineError:
     error: UserError
 
 
+@dataclass(frozen=True)
+class LinkedArticle:
+    """An article a record only points at (a Telegram headline post with its link): fetched by the
+    caller, which may fetch (``load_sources``), never by the loader. ``source`` and ``date`` fill in what
+    the page lacks; ``fallback`` is indexed instead when the page cannot be fetched (None: nothing)."""
+
+    url: str
+    label: str
+    source: str = ""
+    date: str | None = None
+    fallback: Document | None = None
+
+
+@dataclass(frozen=True)
+class LeftOutRecord:
+    """A record read and deliberately not indexed, by a documented rule: its label and why."""
+
+    label: str
+    reason: str
+
+
 @dataclass
 class Loaded:
-    """The documents of one file or response, and the records that could not be read."""
+    """The documents of one file or response, the records that could not be read, the articles its
+    records point at (``articles``) and the records deliberately left out, one line each (``skipped``)."""
 
     documents: list[Document] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
+    articles: list[LinkedArticle] = field(default_factory=list)
+    skipped: list[LeftOutRecord] = field(default_factory=list)

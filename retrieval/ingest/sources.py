@@ -22,12 +22,18 @@ from retrieval.types import Document
 from . import formats
 from .fetch import load_url, redact_url
 from .options import IngestOptions
-from .origin import Loaded, Origin
+from .origin import LinkedArticle, Loaded, Origin
+from .telegram import fill_article
 
 SUPPORTED_SUFFIXES = formats.SUPPORTED_SUFFIXES
 
 class Skipped(UserError):
     """Something inside an added directory that was deliberately not read (and why)."""
+
+
+class LeftOut(UserError):
+    """A record a loader read and deliberately did not index, by a documented rule (a Telegram post of
+    a few words): reported as ``skipped``, not as an error."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def load_sources(args: Iterable[str], max_bytes: int | None = None,
         if re.match(r"(?i)https?://", arg):
             label = redact_url(arg)  # a password in the URL never reaches a message
             try:
-                yield from _labelled(label, load_url(arg, options))
+                yield from _labelled(label, load_url(arg, options), options)
             except UserError as exc:
                 yield _bare(label, exc)
             continue
@@ -79,28 +85,46 @@ def load_sources(args: Iterable[str], max_bytes: int | None = None,
                 if isinstance(item, Problem):
                     yield item.label, item.error
                 else:
-                    yield from _load_labelled(item, options.max_bytes)
+                    yield from _load_labelled(item, options)
             if not found:
                 yield arg, UserError(f"no supported files in this directory ({formats.supported_list()})")
         elif exists:
-            yield from _load_labelled(path, options.max_bytes)
+            yield from _load_labelled(path, options)
         elif path.is_symlink():
             yield arg, UserError("broken symbolic link")
         else:
             yield arg, UserError("no such file or directory")
 
 
-def _labelled(label: str, loaded: Loaded) -> Iterator[tuple[str, list[Document] | Exception]]:
-    if loaded.documents or not loaded.errors:
+def _labelled(label: str, loaded: Loaded,
+              options: IngestOptions) -> Iterator[tuple[str, list[Document] | Exception]]:
+    if loaded.documents or not (loaded.errors or loaded.articles or loaded.skipped):
         yield label, loaded.documents
     for bad in loaded.errors:
         yield _bare(f"{label} line {bad.lineno}", bad.error)
+    for record in loaded.skipped:
+        yield record.label, LeftOut(record.reason)
+    for article in loaded.articles:
+        yield from _article(article, options)
 
 
-def _load_labelled(path: Path, max_bytes: int) -> Iterator[tuple[str, list[Document] | Exception]]:
+def _article(article: LinkedArticle, options: IngestOptions) -> Iterator[tuple[str, list[Document] | Exception]]:
+    """A record's linked article, fetched under the same rules as ``add URL`` (address checks, limits);
+    when it cannot be fetched, the record's own fallback document (if any) and the one-line error."""
+    try:
+        docs = load_url(article.url, options).documents
+    except UserError as exc:
+        if article.fallback is not None:
+            yield article.label, [article.fallback]
+        yield _bare(article.url, exc)
+        return
+    yield article.url, [fill_article(doc, article.source, article.date) for doc in docs]
+
+
+def _load_labelled(path: Path, options: IngestOptions) -> Iterator[tuple[str, list[Document] | Exception]]:
     label = str(path)
     try:
-        yield from _labelled(label, load_path(path, max_bytes))
+        yield from _labelled(label, load_path(path, options.max_bytes), options)
     except UserError as exc:
         yield _bare(label, exc)
     except OSError as exc:  # permission denied, vanished while walking, ...

@@ -140,7 +140,8 @@ def test_command_menu_is_set_in_english_and_russian(harness):
     asyncio.run(go())
     menus = h.request.sent("setMyCommands")
     assert {m.get("language_code") for m in menus} == {None, "ru"}
-    assert [c["command"] for c in menus[0]["commands"]] == ["start", "help", "ask", "new", "sources", "stats"]
+    assert [c["command"] for c in menus[0]["commands"]] == ["start", "help", "ask", "new", "watch", "watches", "sources",
+                                                          "stats"]
 
 
 def test_admin_adds_text_document_and_next_question_finds_it(harness, corpus):

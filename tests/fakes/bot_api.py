@@ -15,8 +15,11 @@ them; inline queries only for a bot with inline mode on (``/setinline``, here ``
 Faults can be injected per method: 429 with ``retry_after``, 5xx, and slow answers (client timeouts).
 
 Simulated users are driven from the test thread: ``send_text``, ``send_document``, ``send_photo``,
-``send_sticker``, ``press``, ``react``, ``inline_query``; what the bot did is in ``calls`` and ``messages`` and can be awaited with
-``wait_for``. :class:`RunningBot` serves the real bot in a thread against it.
+``send_sticker``, ``press``, ``react``, ``inline_query``; channels too: ``add_channel``,
+``post_to_channel`` and ``edit_channel_post`` (``channel_post`` / ``edited_channel_post`` updates, text
+with entities), ``set_bot_status`` (a ``my_chat_member`` update) and ``delete_channel`` (``getChat``
+then answers "chat not found"). What the bot did is in ``calls`` and ``messages`` and can be awaited
+with ``wait_for``. :class:`RunningBot` serves the real bot in a thread against it.
 """
 from __future__ import annotations
 
@@ -202,6 +205,8 @@ class FakeBotAPI:
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self.answered_queries: set[str] = set()
+        self.channels: dict[int, dict] = {}  # chat id -> {"chat": ..., "bot_status": ..., "deleted": bool}
+        self.blocked_chats: set[int] = set()  # chats where sendMessage answers 403 (the user blocked the bot)
         self.allowed_updates: list[str] | None = None  # None: Telegram's default set
         self.undelivered: list[dict] = []  # updates Telegram would not send to this bot (not allowed)
         self.drafts: list[dict] = []  # every sendMessageDraft: chat_id, draft_id, text (visible), at
@@ -349,6 +354,91 @@ class FakeBotAPI:
                                        "message": current, "chat_instance": "ci", "data": data}})
         return query_id
 
+    # --- channels ----------------------------------------------------------------------------------
+
+    def add_channel(self, chat_id: int, title: str, username: str | None = None,
+                    bot_status: str = "administrator") -> dict:
+        """A channel the bot sees (``getChat``), with the bot's membership status in it."""
+        chat = {"id": chat_id, "type": "channel", "title": title}
+        if username:
+            chat["username"] = username
+        with self.cond:
+            self.channels[chat_id] = {"chat": chat, "bot_status": bot_status, "deleted": False}
+        return chat
+
+    def post_to_channel(self, chat_id: int, text: str | None = None, entities: list[dict] | None = None, *,
+                        photo: bool = False, caption: str | None = None, caption_entities: list[dict] | None = None,
+                        date: int | None = None) -> dict:
+        """The channel publishes a post: a ``channel_post`` update (text, or a photo with an optional caption)."""
+        with self.cond:
+            chat = dict(self.channels[chat_id]["chat"])
+            message = {"message_id": next(self._message_ids), "date": int(date or time.time()), "chat": chat,
+                       "sender_chat": chat}
+            if text is not None:
+                message["text"] = text
+                if entities:
+                    message["entities"] = entities
+            if photo:
+                n = next(self._file_ids)
+                message["photo"] = [{"file_id": f"PHOTO{n}", "file_unique_id": f"P{n}", "width": 90,
+                                     "height": 90, "file_size": 1000}]
+                if caption is not None:
+                    message["caption"] = caption
+                    if caption_entities:
+                        message["caption_entities"] = caption_entities
+            self.messages[(chat_id, message["message_id"])] = message
+        self._push({"channel_post": message})
+        return message
+
+    def edit_channel_post(self, chat_id: int, message_id: int, text: str, entities: list[dict] | None = None) -> dict:
+        """The channel edits a post: an ``edited_channel_post`` update with the new text."""
+        with self.cond:
+            message = dict(self.messages[(chat_id, message_id)])
+            message["text"] = text
+            message.pop("entities", None)
+            if entities:
+                message["entities"] = entities
+            message["edit_date"] = int(time.time())
+            self.messages[(chat_id, message_id)] = message
+        self._push({"edited_channel_post": message})
+        return message
+
+    def set_bot_status(self, chat_id: int, status: str, by_user: int = 1) -> None:
+        """An admin changes the bot's membership (``administrator``, ``member``, ``left``, ``kicked``)."""
+        with self.cond:
+            channel = self.channels[chat_id]
+            old, channel["bot_status"] = channel["bot_status"], status
+            chat = dict(channel["chat"])
+        self._push({"my_chat_member": {"chat": chat, "from": self.user(by_user), "date": int(time.time()),
+                                       "old_chat_member": self._member(old), "new_chat_member": self._member(status)}})
+
+    def delete_channel(self, chat_id: int) -> None:
+        """The channel is deleted: Telegram sends nothing; ``getChat`` answers "chat not found" from now on."""
+        with self.cond:
+            self.channels[chat_id]["deleted"] = True
+
+    def _member(self, status: str) -> dict:
+        member: dict[str, Any] = {"user": self.bot_user, "status": status}
+        if status == "administrator":
+            member.update({key: False for key in (
+                "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
+                "can_post_stories", "can_edit_stories", "can_delete_stories")})
+            member.update(can_post_messages=True, can_manage_chat=True)
+        if status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    def _channel(self, ref: Any) -> dict:
+        text = str(ref)
+        with self.cond:
+            for channel in self.channels.values():
+                chat = channel["chat"]
+                if text == str(chat["id"]) or text.lstrip("@").lower() == str(chat.get("username", "")).lower():
+                    if channel["deleted"]:
+                        break
+                    return channel
+        raise ApiError(400, "Bad Request: chat not found")
     def react(self, user_id: int, message: dict, *emoji: str, old: tuple[str, ...] = (),
               language_code: str = "en") -> int | None:
         """A user sets reactions ``emoji`` (none: takes them back) on a message. Like Telegram, the bot
@@ -544,6 +634,17 @@ class FakeBotAPI:
             return self._edit(p, text=True)
         if name == "editmessagereplymarkup":
             return self._edit(p, text=False)
+        if name == "getchat":
+            channel = self._channel(p.get("chat_id"))
+            return {**channel["chat"], "accent_color_id": 0, "max_reaction_count": 11,
+                    "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                            "unique_gifts": False, "premium_subscription": False,
+                                            "gifts_from_channels": False}}
+        if name == "getchatmember":
+            channel = self._channel(p.get("chat_id"))
+            if int(p.get("user_id", 0)) != self.bot_user["id"]:
+                raise ApiError(400, "Bad Request: user not found")
+            return self._member(channel["bot_status"])
         if name == "getfile":
             meta = self.file_meta.get(str(p.get("file_id")))
             if meta is None:
@@ -682,6 +783,8 @@ class FakeBotAPI:
         text = self._check_text(p)
         markup = self._check_markup(p)
         chat_id = int(p["chat_id"])
+        if chat_id in self.blocked_chats:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
         with self.cond:
             message = {"message_id": next(self._message_ids), "date": int(time.time()),
                        "chat": self.chat(chat_id, "private" if chat_id > 0 else "supergroup"),
