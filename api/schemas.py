@@ -118,4 +118,37 @@ class SyncOut(BaseModel):
     errors: list[str] = Field(description="Per-entry problems (the rest of the source went on).")
     error: str = Field(description="Why the whole source failed, in one line; empty when it did not.")
     seconds: float
+    watch_pushes: int = Field(description="Answers queued for standing questions (/v1/watches) over the new and "
+                              "replaced documents; the bot pushes them.")
     source: SourceOut = Field(description="The source with its new state.")
+
+
+CHAT_ID = 2**63 - 1
+
+
+class WatchRequest(BaseModel):
+    """A standing question for a Telegram chat (`citebot watch add CHAT_ID QUESTION`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    chat_id: int = Field(ge=-CHAT_ID, le=CHAT_ID, description="The Telegram chat the answers are pushed to.")
+    question: str = Field(max_length=100_000, description="The question; its length limit is CITEBOT_MAX_QUESTION_CHARS.")
+    user_id: int | None = Field(None, ge=-CHAT_ID, le=CHAT_ID, description="Whose watch it is: the per-user limit "
+                                "(CITEBOT_WATCH_MAX_PER_USER) counts against it (the chat when absent).")
+
+
+class WatchOut(BaseModel):
+    id: int
+    chat_id: int
+    user_id: int | None
+    question: str
+    created: str | None
+    last_push: str | None = Field(description="When an answer was last queued for it (ISO 8601 UTC).")
+
+
+class WatchList(BaseModel):
+    watches: list[WatchOut]
+
+
+class WatchRemoved(BaseModel):
+    removed: WatchOut

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from retrieval import (IngestOptions, Source, Sources, UserError, check_url, classify_source, fetcher_for, options_for,
-                       parse_every, sync_sources)
+                       Watches, check_watches, parse_every, sync_sources)
 
 from .auth import Principal
 from .deps import admin, reader
@@ -36,6 +36,7 @@ class SourceDesk:
 
     settings: Any
     store: Sources
+    watches: Watches | None = None
     _fetcher: Any = field(default=None, repr=False)
 
     def fetcher(self) -> Any:
@@ -102,12 +103,16 @@ class SourceDesk:
             raise ApiError(409, "source_busy", f"source {source.id} is being synced by another process right now; "
                            "its new entries will be there when it finishes", {"Retry-After": "10"})
         now = self.store.get(source.id) or source
+        queued = 0
+        changed = result.new_doc_ids + result.replaced_doc_ids
+        if changed and self.watches is not None:  # as `citebot sync` does: standing questions asked again
+            queued = check_watches(corpus, self.watches, changed)
         return {"status": result.status, "new": len(result.new_doc_ids), "replaced": len(result.replaced_doc_ids),
                 "removed": len(result.removed_doc_ids), "unchanged": result.unchanged, "entries": result.entries,
                 "fallbacks": result.fallbacks, "new_doc_ids": result.new_doc_ids,
                 "replaced_doc_ids": result.replaced_doc_ids, "removed_doc_ids": result.removed_doc_ids,
                 "errors": result.errors[:50], "error": result.error, "seconds": round(result.seconds, 3),
-                "source": now.to_json()}
+                "watch_pushes": queued, "source": now.to_json()}
 
 
 def _desk(request: Request) -> SourceDesk:
