@@ -7,6 +7,8 @@ unless CITEBOT_ALLOW_PRIVATE_URLS) before it is stored, and again at every fetch
 is a path on the server, so an API key may follow one only under CITEBOT_API_SOURCE_FOLDERS; the check
 comes before the path is looked at, so the API never says whether some other path exists.
 Store calls run in the service's pool; URL checks (DNS) and syncs in its ingest pool, beside the questions.
+A sync that added or replaced documents asks the standing questions again (``check_watches``), as
+`citebot sync` does, so the bot pushes what now answers them.
 """
 from __future__ import annotations
 
