@@ -46,7 +46,7 @@ class Secrets:
         found: list[str] = []
         for setting in settings.declared:
             if setting.secret:
-                value = settings.values.get(setting.name)
+                value = getattr(settings, setting.name)
                 found.extend(value if isinstance(value, tuple) else [str(value or "")])
         return cls(found)
 
@@ -69,10 +69,8 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def from_user_error(exc: CitebotError | SettingsError) -> ApiError:
     code = getattr(exc, "code", "") or "bad_request"
-    status = 404 if code in NOT_FOUND_CODES or str(exc).startswith("no document") else 400
+    status = 404 if code in NOT_FOUND_CODES else 400  # by code, never by the message's words
     status = 409 if code in CONFLICT_CODES else status
-    if status == 404 and code == "bad_request":
-        code = "no_document"
     return ApiError(status, code, str(exc) or code)
 
 

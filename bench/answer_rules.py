@@ -37,14 +37,12 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
             corpus = corpora[(doc_lang, fold)]
             for q in qs:
                 side = "answerable" if lo <= q.article < hi else "unanswerable"
-                hits = corpus.search(q.text, k=corpus.settings.top_k)
-                rows = corpus.store.documents.passages([h.passage_id for h in hits])
-                spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
-                qvec = corpus._vectors([q.text], queries=True, reading=True)[0]
-                texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(hits, spans) for s, e in sp})
-                vecs = dict(zip(texts, corpus._vectors(texts, reading=True))) if texts else {}
-                cases.append({"q": q, "side": side, "fold": fold, "hits": hits, "spans": spans, "qvec": qvec, "vecs": vecs,
-                              "min_score": corpus.min_score})
+                found = corpus.retrieve(q.text, k=corpus.settings.top_k)
+                texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(found.hits, found.spans)
+                                for s, e in sp})
+                vecs = dict(zip(texts, corpus.encoder.sentences(texts))) if texts else {}
+                cases.append({"q": q, "side": side, "fold": fold, "hits": found.hits, "spans": found.spans, "qvec": found.vector,
+                              "vecs": vecs, "min_score": corpus.min_score})
         out[pair] = cases
         print(f"  collected {pair}: {len(cases)} cases", file=sys.stderr, flush=True)
     for corpus in corpora.values():
@@ -88,17 +86,28 @@ def load(path: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def evaluate(cases: list[dict[str, Any]], rules: Any, min_score: float | None = None) -> list[dict[str, bool]]:
-    import numpy as np
+class Cached:
+    """The sentence vectors collected once per case, as compose()'s encoder (the rule sweep embeds nothing)."""
 
+    def __init__(self, vecs: dict[str, Any]) -> None:
+        self.vecs = vecs
+
+    def sentences(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.stack([self.vecs[t] for t in texts]) if texts else np.zeros((0, 1))
+
+
+def evaluate(cases: list[dict[str, Any]], rules: Any, min_score: float | None = None) -> list[dict[str, bool]]:
     from retrieval import answer
+    from retrieval.search import Retrieval
 
     res = []
     for c in cases:
-        vecs = c["vecs"]
-        a = answer.compose(c["q"].text, c["hits"], c["spans"], c["qvec"],
-                           lambda texts: np.stack([vecs[t] for t in texts]) if texts else np.zeros((0, 1)),
-                           c["min_score"] if min_score is None else min_score, rules)
+        found = Retrieval(c["q"].text, c["qvec"])
+        for hit, spans in zip(c["hits"], c["spans"]):
+            found.add(hit, spans, [])
+        a = answer.compose(found, Cached(c["vecs"]), c["min_score"] if min_score is None else min_score, rules)
         res.append({"side": c["side"], "answered": a.answered,
                     "quoted": a.answered and any(g in a.answer for g in c["q"].golds),
                     "words": len(" ".join(t for t, _ in a.sentences).split()) if a.answered else 0,

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                      path=f"xquad:{a['title']}:{i}", lang="en")
             for a in articles for i, p in enumerate(a["paragraphs"])]
     list(extractive.add_documents(docs, force=True))
-    encode = lambda texts: extractive._vectors(texts, reading=True)  # noqa: E731
+    encode = extractive.encoder.sentences
 
     result: dict = {"min_support": base.llm_min_support}
     t0 = time.perf_counter()

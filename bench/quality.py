@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ix = load_index(corpus)
     ndocs = len(ix.doc_keys)
     qtexts = [q.text for q in evalset.queries]
-    qvecs = corpus._vectors(qtexts, queries=True)
+    qvecs = corpus.encoder.vectors(qtexts, queries=True)
     print(f"loaded {len(ix.pids)} passages of {ndocs} docs, {len(qtexts)} queries in {time.time() - t0:.0f}s",
           file=sys.stderr)
 
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         # a second dense model: does it add information the first one lacks? (document level)
         other = Corpus.open(load_settings().replace(home=args.second_home, embedder=args.second_embedder))
         ix2 = load_index(other)
-        q2 = other._vectors(qtexts, queries=True)
+        q2 = other.encoder.vectors(qtexts, queries=True)
         row_of = {k: i for i, k in enumerate(ix2.doc_keys)}
         align = np.asarray([row_of.get(k, -1) for k in ix.doc_keys])
         dense2_d = np.stack([doc_max(r, ix2.pdoc, len(ix2.doc_keys))[align] for r in (q2 @ ix2.vectors.T)])

@@ -147,7 +147,7 @@ def build_application(settings: Any, corpus: Library, *, request: BaseRequest | 
     token = settings.telegram_token
     if not token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and export its token")
-    protect_secrets(token, getattr(settings, "telegram_webhook_secret", "") or "")
+    protect_secrets(token, settings.telegram_webhook_secret)
     storage = storage or open_bot_storage(settings)
     journal = Journal(storage, bot_id_of(token))
     builder: ApplicationBuilder = (
@@ -255,8 +255,7 @@ async def serve(app: Application, settings: Any, stop: asyncio.Event, *,
         journal = getattr(app, "journal", None)
         if journal is not None:
             await replay_unfinished(app, journal,
-                                    getattr(settings, "telegram_replay_max_age", 600),
-                                    getattr(settings, "telegram_apology_max_age", 3600))
+                                    settings.telegram_replay_max_age, settings.telegram_apology_max_age)
         await stop.wait()
     finally:
         with contextlib.suppress(Exception):

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 class Library(Protocol):
     """The part of ``retrieval.Corpus`` the bot uses (tests pass doubles with the same methods)."""
 
+    @property
+    def min_score(self) -> float: ...
+
     def ask(self, question: str) -> Answer: ...
 
     def search(self, query: str, k: int = 10, offset: int = 0) -> list[Hit]: ...

@@ -88,6 +88,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "removed": "Removed “{title}” (id {doc_id}).",
         "err_question_too_long": "The question is {length} characters long; the limit is {limit}. Please shorten it.",
         "err_no_document": "There is no document {ref} in the library; the ids are in /sources.",
+        "err_reindex_needed": "The library was indexed with another embedding model than {model}; nothing can be "
+                              "added until it is re-indexed (`citebot reindex` on the server).",
         "short_help": "I answer questions about the news in my library: send me a question as text. "
                       "/help lists the commands.",
         "restarting": "Sorry, I was restarting and missed your message. Please send it again.",
@@ -216,6 +218,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "removed": "Удалено «{title}» (id {doc_id}).",
         "err_question_too_long": "Вопрос длиной {length} символов; предел — {limit}. Сократите его, пожалуйста.",
         "err_no_document": "Документа {ref} в библиотеке нет; id документов — в /sources.",
+        "err_reindex_needed": "Библиотека проиндексирована другой моделью, не {model}; добавлять документы можно "
+                              "после переиндексации (`citebot reindex` на сервере).",
         "short_help": "Я отвечаю на вопросы по новостям из моей библиотеки: пришлите вопрос текстом. "
                       "Команды — в /help.",
         "restarting": "Извините, я перезапускался и пропустил ваше сообщение. Пришлите его ещё раз.",

@@ -7,6 +7,7 @@ from .corpus import Corpus
 from .embed.base import limit_threads
 from .errors import CitebotError, UserError
 from .ingest import IngestOptions, check_url, fetch_url, redact_url
+from .search import further_passages, relevance_floor
 from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
 from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, fetcher_for,
                       open_sources, options_for, parse_every, sync_sources)
@@ -24,8 +25,9 @@ from .ingest.telegram import Post, PlainText, plain_text
 from .watch import Pending, Watch, Watches, check_watches, open_watches
 
 __all__ = [
-    "Corpus", "CitebotError", "UserError", "SETTINGS", "Setting", "Settings", "load_settings",
-    "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit", "TimeInfo", "time_text",
+    "Corpus", "CitebotError", "UserError", "further_passages", "relevance_floor", "SETTINGS", "Setting", "Settings",
+    "load_settings", "AddResult", "Answer", "AskProgress", "Citation", "Document", "DocumentInfo", "Hit",
+    "TimeInfo", "time_text",
     "IngestOptions", "check_url", "fetch_url", "redact_url",
     "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
     "sync_sources", "fetcher_for", "options_for", "parse_every", "classify_source",  # the HTTP API's /v1/sources

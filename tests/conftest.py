@@ -1,8 +1,17 @@
-"""Shared fixtures: the real embedding model, loaded once per test session, and tiny corpora."""
+"""Shared fixtures: tiny corpora over the deterministic hash embedder, the real model for quality tests.
+
+Most tests check behaviour that does not depend on what the vectors mean (storage, caching, errors,
+citations, the CLI), so ``embedder`` is ``tests.fakes.hash_embedder.HashEmbedder``: no model load, no
+torch, microseconds per call. A test that checks the model's quality (a paraphrase found, a language
+crossed, a threshold calibrated for the real model) is marked ``@pytest.mark.quality``: its
+``make_corpus`` and ``seed_corpus`` use the real default model (``real_embedder``, loaded once per
+session), and it still runs in `make test`.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +22,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import Corpus, load_settings  # noqa: E402
 from retrieval.embed import SentenceTransformerEmbedder, make_embedder  # noqa: E402
+from tests.fakes.hash_embedder import HashEmbedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = ROOT / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"
@@ -22,7 +32,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 class CountingEmbedder:
     """Wraps the session model and records every text that reaches it, so tests can prove caching."""
 
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
         self.passage_texts: list[str] = []
@@ -50,11 +60,17 @@ class CountingEmbedder:
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def real_embedder():
     """The real default embedding model (CITEBOT_EMBEDDER's default backend), loaded once per session."""
     model = make_embedder(load_settings(env={}))
     model.encode_queries(["warm up"])
     return model
+
+
+@pytest.fixture(scope="session")
+def embedder() -> HashEmbedder:
+    """The deterministic hash embedder (no model): what every test uses unless it checks model quality."""
+    return HashEmbedder()
 
 
 @pytest.fixture(scope="session")
@@ -66,10 +82,12 @@ def minilm() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture
-def make_corpus(tmp_path: Path, embedder):
+def make_corpus(request, tmp_path: Path, embedder):
     """Factory: ``make_corpus(home=None, model=None, **setting_overrides)`` -> Corpus with a CountingEmbedder
-    around ``model`` (default: the session's default embedder)."""
+    around ``model`` (default: the hash embedder; the real default model in a test marked ``quality``)."""
     opened: list[Corpus] = []
+    if request.node.get_closest_marker("quality"):
+        embedder = request.getfixturevalue("real_embedder")
 
     def factory(home: Path | None = None, model=None, **overrides) -> Corpus:
         settings = load_settings(env={}).replace(home=str(home or tmp_path / "index"), **overrides)

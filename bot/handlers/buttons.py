@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from retrieval.types import Hit
+from retrieval import Hit, further_passages, relevance_floor
 
 from bot.context import Context, Library
 from bot.handlers.common import NO_PREVIEW, blocking, lang, typing, user_id
@@ -29,9 +29,6 @@ log = logging.getLogger(__name__)
 
 MORE_PAGE = 3  # passages per "More sources" page, fewer when they do not fit one message
 MAX_OFFSET = 300
-DEFAULT_MIN_SCORE = 0.40  # the answer threshold when a corpus double has none
-RELEVANCE_SHARE = 0.5  # "More sources" lists passages at least this share of the answer threshold close
-LEXICAL_SHARE = 0.25
 
 KEY = r"([A-Za-z0-9_-]{1,16})"
 MORE = re.compile(rf"^m:{KEY}:(\d{{1,6}})$")
@@ -97,28 +94,10 @@ async def vote(update: Update, context: Context) -> None:
 
 # --- more sources ----------------------------------------------------------------------------------
 
-def further_passages(corpus: Library, stored: StoredQuestion, upto: int, floor: float) -> list[Hit]:
-    """Relevant passages for the stored question, best first, without those shown with the answer.
-
-    Relevant: dense similarity at least ``floor`` (half the corpus's answer threshold: on the bundled
-    article same-topic passages score 0.20-0.30 with USE, an unrelated article about 0), or a lexical
-    score at least a quarter of the best one (sharing a rare question word, not just a common one).
-    """
-    shown = set(stored.passage_ids)
-    hits = corpus.search(stored.question, k=upto + len(shown) + 1)
-    best_lexical = max((h.lexical or 0.0 for h in hits), default=0.0)
-
-    def relevant(h: Hit) -> bool:
-        return ((h.dense is not None and h.dense >= floor)
-                or (best_lexical > 0 and (h.lexical or 0.0) >= LEXICAL_SHARE * best_lexical))
-
-    return [h for h in hits if h.passage_id not in shown and relevant(h)]
-
-
 def _floor(context: Context) -> float:
     if context.bot_data.relevance is not None:
         return context.bot_data.relevance
-    return RELEVANCE_SHARE * float(getattr(context.corpus, "min_score", DEFAULT_MIN_SCORE))
+    return relevance_floor(float(context.corpus.min_score))
 
 
 def _page(others: list[Hit], stored: StoredQuestion, offset: int, language: str
@@ -159,7 +138,8 @@ async def _further_page(update: Update, context: Context, offset: int) -> tuple[
                            show_alert=True)
         return None
     async with typing(context, update.effective_chat.id):
-        others = await blocking(further_passages, context.corpus, stored, offset + MORE_PAGE, _floor(context))
+        others = await blocking(further_passages, context.corpus, stored.question, stored.passage_ids,
+                                offset + MORE_PAGE, _floor(context))
     return stored, _page(others, stored, offset, language)
 
 

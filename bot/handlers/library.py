@@ -104,9 +104,6 @@ def safe_filename(name: str | None, fallback: str = "upload") -> str:
     return base[:100]
 
 
-_FORCE_HINT = re.compile(r";?\s*use --force to add it anyway\.?")
-
-
 def describe(result: AddResult, language: str) -> str:
     """One line per added (or refused) document, from the result's fields (``reason`` and
     ``duplicate_of`` when the library sets them, so the reply is in the user's language)."""
@@ -120,8 +117,7 @@ def describe(result: AddResult, language: str) -> str:
         if duplicate_of is not None:
             detail = t("same_as" if reason == "duplicate" else "nearly_as", language, doc_id=int(duplicate_of))
         else:
-            message = _FORCE_HINT.sub("", result.message or "")  # the CLI's flag; the bot has its own hint
-            detail = esc(message)
+            detail = esc(result.message or "")  # the library's words; the bot adds its own hint below
         text = t("duplicate", language, title=title, detail=f" ({detail})" if detail else "")
         near = result.status == "near-duplicate" or reason == "near-duplicate"
         return text + (t("force_hint", language) if near else "")

@@ -15,10 +15,11 @@ subject. The span of the expected type inside a chosen sentence is returned for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 
+from ..search.results import Retrieval
 from ..text.lexical import terms
 from ..text.scripts import script
 from ..types import Answer, AnswerSentence, Citation, Hit
@@ -68,27 +69,28 @@ def sentence_texts(passage_text: str, passage_start: int, spans: Iterable[tuple[
     return [passage_text[s - passage_start:e - passage_start] for s, e in spans]
 
 
-def compose(
-    question: str,
-    hits: list[Hit],
-    sentence_spans: list[list[tuple[int, int]]],
-    query_vector: np.ndarray,
-    encode_sentences: Callable[[list[str]], np.ndarray],
-    min_score: float,
-    rules: Rules | None = None,
-    hit_bonus: list[float] | None = None,
-) -> Answer:
-    """Build the answer from ranked hits; ``sentence_spans`` are each hit's sentences in document offsets.
-    ``hit_bonus`` (per hit) is added to the selection score of its sentences, never to the gate: the
-    recency prior of a "latest" question (``retrieval/time/prior.py``); None for every other question."""
+class SentenceEncoder(Protocol):
+    """What the answer needs from the embedding side: vectors for candidate sentences (cached by the
+    corpus's ``CachedEncoder``; ingest embedded them ahead, so usually none reaches the model)."""
+
+    def sentences(self, texts: list[str]) -> np.ndarray: ...
+
+
+def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules: Rules | None = None,
+            hit_bonus: list[float] | None = None) -> Answer:
+    """Build the answer from a search's result (hits, their sentence spans and pages, the question vector);
+    ``encoder`` embeds the candidate sentences. Nothing is read from the store here. ``hit_bonus`` (per
+    hit) is added to the selection score of its sentences, never to the gate: the recency prior of a
+    "latest" question (``retrieval/time/prior.py``); None for every other question."""
     rules = rules or DEFAULT_RULES
+    question, hits = found.question, found.hits
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
-    weak = Answer(question, False, NO_ANSWER, _citations(hits, list(range(len(hits))), {}, {}))
-    cands = features.candidates(hits, sentence_spans, question)
-    if not cands:
+    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(len(hits))), {}, {}, {}))
+    cands = features.candidates(hits, found.spans, question)
+    if not cands or found.vector is None:
         return weak
-    _score(cands, question, hits, query_vector, encode_sentences, rules)
+    _score(cands, question, hits, found.vector, encoder, rules)
     if hit_bonus:
         for cand in cands:
             cand.score += hit_bonus[cand.hit_index]
@@ -110,12 +112,12 @@ def compose(
     if rules.extend_to_type and best.type_spans == [] and question_type(question, reasons=rules.reason_type, more_forms=rules.more_forms):
         chosen = _extend_to_type(best, chosen, cands)
     quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
-    return _answer(question, hits, quoted, best_gate.relevance, rules)
+    return _answer(found, quoted, best_gate.relevance, rules)
 
 
 def _score(cands: list[features.Candidate], question: str, hits: list[Hit], query_vector: np.ndarray,
-           encode_sentences: Callable[[list[str]], np.ndarray], rules: Rules) -> None:
-    vectors = encode_sentences([c.text for c in cands])
+           encoder: SentenceEncoder, rules: Rules) -> None:
+    vectors = encoder.sentences([c.text for c in cands])
     sims = vectors @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
     q_terms = set(terms(question))
     kind = question_type(question, reasons=rules.reason_type, more_forms=rules.more_forms)
@@ -203,8 +205,8 @@ def _with_antecedents(chosen: list[features.Candidate], cands: list[features.Can
     return out
 
 
-def _answer(question: str, hits: list[Hit], quoted: list[features.Candidate], confidence: float,
-            rules: Rules) -> Answer:
+def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: float, rules: Rules) -> Answer:
+    question, hits = found.question, found.hits
     # Citation numbers follow first use in the answer; passages not quoted follow as further sources.
     order: list[int] = []
     for cand in quoted:
@@ -228,20 +230,38 @@ def _answer(question: str, hits: list[Hit], quoted: list[features.Candidate], co
             highlights.append((offset + s, offset + e))
         parts.append(piece)
         offset += len(piece) + 1
+    # the sentence whose page a citation names: its passage's best-scoring quoted sentence (the one that
+    # answers; a neighbour quoted for context may sit on the page before)
+    lead: dict[int, features.Candidate] = {}
+    for cand in quoted:
+        if cand.hit_index not in lead or cand.score > lead[cand.hit_index].score:
+            lead[cand.hit_index] = cand
+    anchors = {i: cand.start for i, cand in lead.items()}
     sentences = [AnswerSentence(cand.text, [number[cand.hit_index]], 1.0, cand.text) for cand in quoted]
-    answer = Answer(question, True, " ".join(parts), _citations(hits, order, quotes, bold), sentences, confidence)
+    answer = Answer(question, True, " ".join(parts), _citations(found, order, quotes, bold, anchors), sentences,
+                    confidence)
     answer.highlights = highlights
     return answer
 
 
-def _citations(hits: list[Hit], order: list[int], quotes: dict[int, list[tuple[int, int]]],
-               bold: dict[int, list[tuple[int, int]]]) -> list[Citation]:
+def _citations(found: Retrieval, order: list[int], quotes: dict[int, list[tuple[int, int]]],
+               bold: dict[int, list[tuple[int, int]]], anchors: dict[int, int]) -> list[Citation]:
+    hits = found.hits
     return [
         Citation(
             n=n + 1, doc_id=hits[i].doc_id, passage_id=hits[i].passage_id, title=hits[i].title,
             date=hits[i].date, source=hits[i].source, url=hits[i].url, passage=hits[i].text,
-            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=hits[i].page,
+            score=hits[i].score, quotes=sorted(quotes.get(i, [])), page=_page(found, i, anchors.get(i)),
             bold=sorted(bold.get(i, [])),
         )
         for n, i in enumerate(order)
     ]
+
+
+def _page(found: Retrieval, index: int, anchor: int | None) -> int | None:
+    """A passage can straddle a page break: a quoted passage cites the page of the sentence at ``anchor``
+    (a passage offset), one not quoted the page where it starts."""
+    hit = found.hits[index]
+    if anchor is not None and index < len(found.page_starts):
+        return found.page(index, hit.start + anchor)
+    return hit.page

@@ -141,8 +141,8 @@ Rewriter = Callable[[list[Turn], str], "str | None"]
 
 def _llm_rewriter(corpus: Any) -> Rewriter | None:
     """The configured LLM as a rewriter, or None (no CITEBOT_LLM_URL): the rule then rewrites alone."""
-    settings = getattr(corpus, "settings", None)
-    if not getattr(settings, "llm_url", ""):
+    settings = getattr(corpus, "settings", None)  # a test double of the corpus may have none
+    if settings is None or not settings.llm_url:
         return None
     from ..generate import make_rewriter
 

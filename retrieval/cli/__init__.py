@@ -18,6 +18,7 @@ from ..settings import SettingsError
 from .commands import (cmd_add, cmd_ask, cmd_chat, cmd_eval, cmd_list, cmd_migrate, cmd_reindex,
                        cmd_remove, cmd_search, cmd_settings, cmd_show, cmd_stats, cmd_verify, cli_settings, doc_ref,
                        extra_settings)
+from .advice import with_advice
 from .registry import installed_apps
 from .output import (EXIT_USER_ERROR, GuardedStdout, OutputError, format_answer, format_hits, output_failed,
                      printable, safe_streams)
@@ -69,7 +70,8 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="citebot", description="Answer questions over news articles with quoted, cited passages.")
-    parser.add_argument("--home", help="index directory (default: $CITEBOT_HOME or ./.citebot)")
+    parser.add_argument("--home", help="where citebot keeps its files, the SQLite index among them (default: "
+                        "$CITEBOT_HOME or ./.citebot; with CITEBOT_DATABASE_URL the index is in that database)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
@@ -135,9 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
                 "questions use the previous ones (/new forgets them).")
     p.add_argument("-k", type=_bounded(1, 50), default=None, help="passages to cite, 1-50")
     p.add_argument("--quotes", action="store_true", help="show the quote supporting each generated sentence")
-    p = command("settings", cmd_settings, "Every setting, its value and where it came from.")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--markdown", action="store_true", help="print the docs' settings table (docs/settings.md)")
+    p = command("settings", cmd_settings, "The settings you may need (home, database, embedder, LLM, Telegram, "
+                "limits), each with its value and where it came from; advanced tuning knobs only when changed.")
+    tiers = p.add_mutually_exclusive_group()
+    tiers.add_argument("--all", action="store_true", help="every setting, the advanced ones last")
+    tiers.add_argument("--advanced", action="store_true", help="only the advanced settings (tuning knobs)")
+    p.add_argument("--json", action="store_true", help="every setting as JSON, with its tier")
+    p.add_argument("--markdown", action="store_true", help="print the docs' settings tables (docs/settings.md)")
     p = command("eval", cmd_eval, "Measure retrieval quality on BEIR or SQuAD-format data.")
     try:
         from .. import eval as eval_mod
@@ -203,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = stdout
         return output_failed(exc.cause)
     except (CitebotError, SettingsError) as exc:
-        print(printable(f"citebot: error: {exc}"), file=sys.stderr)
+        print(printable(f"citebot: error: {with_advice(exc)}"), file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)

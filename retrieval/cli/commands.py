@@ -14,6 +14,7 @@ from ..errors import UserError
 from ..settings import Setting, Settings, load_settings
 from ..text.cleaning import escape_surrogates
 from ..types import AddResult
+from .advice import result_message, with_advice
 from .output import (format_answer, format_hits, format_versions, hit_json, printable, terminal_width, to_json,
                      version_json)
 
@@ -28,10 +29,11 @@ def doc_ref(raw: str) -> int | str:
     text = raw.strip()
     if text.isascii() and text.isdigit():
         if len(text) > 19 or int(text) > MAX_ID:
-            raise UserError(f"no document {printable(raw)!r} (see `citebot list` for ids)")
+            raise UserError(f"no document {printable(raw)!r}", code="no_document", ref=raw)
         return int(text)
     if text.isdigit() or text.isdecimal():
-        raise UserError(f"no document {printable(raw)!r}: document ids are written with the digits 0-9")
+        raise UserError(f"no document {printable(raw)!r}: document ids are written with the digits 0-9",
+                        code="no_document", ref=raw)
     return escape_surrogates(raw)
 
 
@@ -62,8 +64,8 @@ def _document(corpus: Any, raw: str) -> Any:
     try:
         return corpus.document(ref)
     except UserError as exc:
-        if str(exc).startswith("no document"):
-            raise UserError(f"no document {printable(raw)!r} (see `citebot list` for ids)") from None
+        if exc.code == "no_document":  # quote the argument as typed, not the parsed id
+            raise UserError(f"no document {printable(raw)!r}", code="no_document", ref=raw) from None
         raise
 
 
@@ -84,7 +86,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         if result.status == "error":
             print(printable(f"error: {result.path}: {result.message}"), file=sys.stderr)
         elif not args.quiet:
-            detail = f"{result.passages} passages" if result.status in ("added", "replaced") else result.message
+            detail = (f"{result.passages} passages" if result.status in ("added", "replaced")
+                      else result_message(result.message, result.reason))
             if result.status in ("added", "replaced") and result.message:  # e.g. text addressed to an AI model
                 detail += f"; {result.message}"
             line = printable(f"{result.status:<15} doc {result.doc_id}  {result.title or result.path}  ({detail})")
@@ -234,31 +237,41 @@ def cmd_chat(args: argparse.Namespace) -> int:
             answer = conversation.ask(corpus, key, line.strip(), k=args.k)
             print(format_answer(answer, terminal_width(), quotes=args.quotes))
         except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(printable(f"error: {with_advice(exc)}"), file=sys.stderr)
         print()
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
+    """The user tier (and advanced settings changed from their default); ``--all`` / ``--advanced`` the rest."""
     settings = cli_settings(args)
-    rows = []
-    for s in settings.declared:
-        value = settings.values[s.name]
-        if s.secret and value:
-            value = "***"
-        if isinstance(value, tuple):
-            value = ",".join(value)
-        rows.append((s.env, str(value), settings.sources[s.name]))
-    if args.json:
-        print(json.dumps([{"env": e, "value": v, "source": src} for e, v, src in rows], indent=2))
-        return 0
     if args.markdown:
         from ..settings import markdown_table
 
         print(markdown_table(settings.declared))
         return 0
-    width = max(len(r[0]) for r in rows)
-    for env, value, source in rows:
-        print(f"{env:<{width}}  {value!s:<30}  ({source})")
+    rows = []
+    for s in settings.declared:
+        value = getattr(settings, s.name)
+        if s.secret and value:
+            value = "***"
+        if isinstance(value, tuple):
+            value = ",".join(value)
+        rows.append((s, str(value), settings.sources[s.name]))
+    if args.json:  # programs get every setting, with its tier
+        print(json.dumps([{"env": s.env, "value": v, "source": src, "tier": s.tier} for s, v, src in rows], indent=2))
+        return 0
+    if args.advanced:
+        shown = [r for r in rows if r[0].advanced]
+    elif args.all:
+        shown = [r for r in rows if not r[0].advanced] + [r for r in rows if r[0].advanced]
+    else:
+        shown = [r for r in rows if not r[0].advanced or r[2] != "default"]
+    width = max(len(r[0].env) for r in rows)
+    for s, value, source in shown:
+        print(f"{s.env:<{width}}  {value!s:<30}  ({source}{', advanced' if s.advanced else ''})")
+    hidden = len(rows) - len(shown)
+    if hidden and not args.advanced:
+        print(f"\n{hidden} advanced settings at their defaults are not shown: `citebot settings --all`")
     return 0
 
 

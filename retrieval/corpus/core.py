@@ -8,37 +8,40 @@ The store (``retrieval.storage``) re-syncs the dense index whenever another proc
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-
-import numpy as np
 
 from .. import answer as answer_mod
 from ..embed import Embedder, make_embedder
 from ..errors import UserError
 from ..ingest import IngestOptions, load_sources
 from ..ingest.sources import LeftOut
-from ..search import MODES, hybrid_search
+from ..search import MODES, Retrieval, hybrid_search
 from ..settings import Settings, load_settings
 from ..storage import NewDocument, NewPassage, SearchFilters, Storage, VerifyReport, open_storage
-from ..storage.base import unit_rows
 from ..generate.injection import ingest_note
 from ..text.cleaning import clean_document, clean_filter, clean_question, escape_surrogates, valid_date
 from ..text.lexical import terms
 from ..text.passages import make_passages
 from ..time import answer_in_time
-from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, text_hash
+from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit, page_at, text_hash
 from . import neardup
 from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
-from .memory_cache import VectorLRU
+from .encoder import CachedEncoder
 from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
-QUERY_CACHE = "#query"  # question vectors are keyed "<model>#query", apart from passage vectors
-QUERY_CACHE_MAX = 2000  # question vectors kept in memory per process (never in the store: asking writes nothing)
+
+
+class _Read:
+    """What one ``ask`` has read so far (its searches' passage rows and question vectors), so composing
+    the answer reads and embeds nothing again; it lives for that call only, in its own thread."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Any] = {}
+        self.vectors: dict[str, Any] = {}
 
 
 def _embed_text(title: str, passage: str) -> str:
@@ -56,10 +59,10 @@ class Corpus:
                  store: Storage | None = None) -> None:
         self.settings = settings or load_settings()
         self.store: Storage = store if store is not None else open_storage(self.settings)
-        self._embedder = embedder
+        self.encoder = CachedEncoder(self.store, lambda: embedder or make_embedder(self.settings))
         self.lock = threading.RLock()
         self._near = neardup.NearDuplicates(self.store)
-        self._memory = VectorLRU(QUERY_CACHE_MAX)  # vectors computed while answering: never written
+        self._asking = threading.local()  # per thread, what the current ask has read (rows, question vectors)
         self.versions = Versions(self.store)  # story versions: same source, same url or near-duplicate text
 
     @classmethod
@@ -80,53 +83,18 @@ class Corpus:
     # -- components, created lazily so `citebot list` never loads a model ------------------------------
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings)
-        return self._embedder
+        return self.encoder.model
 
     @property
     def min_score(self) -> float:
         """The answer threshold: the setting when given, else the one calibrated for the embedder."""
         if self.settings.min_score is not None:
             return float(self.settings.min_score)
-        return float(getattr(self.embedder, "min_score", 0.40))
-
-    # -- embeddings -----------------------------------------------------------------------------------
-    def _vectors(self, texts: list[str], queries: bool = False, reading: bool = False) -> np.ndarray:
-        """Embed texts through the (model, text hash) cache; only unseen texts reach the model.
-
-        Question vectors (``queries``) live only in an in-memory LRU of QUERY_CACHE_MAX per process;
-        ``reading`` marks the question path, which reads the store's cache but never writes to it (a
-        vector it must compute goes to the same LRU): a question never opens a write transaction."""
-        model = self.embedder.name
-        key = model + QUERY_CACHE if queries else model
-        hashes = [text_hash(t) for t in texts]
-        if queries:
-            cached = self._memory.get(key, hashes)
-        else:
-            cached = _usable(self.store.embeddings.cached(key, hashes))
-            if reading and len(cached) < len(set(hashes)):
-                cached.update(self._memory.get(key, [h for h in hashes if h not in cached]))
-        todo = {h: t for h, t in zip(hashes, texts) if h not in cached}
-        if todo:
-            encode = self.embedder.encode_queries if queries else self.embedder.encode_passages
-            vectors = encode(list(todo.values()))
-            fresh = dict(zip(todo.keys(), vectors))
-            if cached and {v.shape for v in cached.values()} != {v.shape for v in fresh.values()}:
-                cached = {}  # damaged vectors of another size in the cache: the model's own win
-                fresh = dict(zip(hashes, encode(texts)))
-            if queries or reading:
-                self._memory.put(key, fresh)
-            else:
-                self.store.embeddings.put(key, fresh)
-            cached.update(fresh)
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([cached[h] for h in hashes]).astype(np.float32)
+        return float(self.embedder.min_score)
 
     def forget_question_vectors(self, questions: Iterable[str]) -> int:
         """Drop these questions' cached vectors (the eval does, so its timings include embedding them)."""
-        return self._memory.forget(self.embedder.name + QUERY_CACHE, [text_hash(q) for q in questions])
+        return self.encoder.forget_questions(questions)
 
     # -- adding ---------------------------------------------------------------------------------------
     def add_document(self, doc: Document, force: bool = False) -> AddResult:
@@ -141,7 +109,12 @@ class Corpus:
 
         A text already stored is a ``duplicate``; one nearly identical to a stored one (or to one earlier
         in the input) a ``near-duplicate`` unless ``force``; a document from a path already stored
-        ``replaced`` the old one. ``progress`` is called with each result as it is decided."""
+        ``replaced`` the old one. ``progress`` is called with each result as it is decided.
+
+        Raises UserError ``reindex_needed`` before adding anything when stored passages lack a vector
+        for the current embedder (the index was built with another one): re-embedding a whole corpus is
+        :meth:`reindex`'s job, never a side effect of adding one document."""
+        self._check_embedded()
         batch = Batch()
         for doc in docs:
             batch.add(self._prepare(doc, force, batch))
@@ -150,9 +123,16 @@ class Corpus:
                 batch = Batch()
         if batch:
             yield from self._flush(batch, progress)
-        if self._embedder is not None and self.store.embeddings.missing(self.embedder.name):
-            self.reindex()  # the index was built with another model: bring every passage to this one
         self._sync_dense()
+
+    def _check_embedded(self) -> None:
+        missing = self.store.embeddings.missing(self.embedder.name)
+        if missing:
+            total = self.store.counts().passages
+            raise UserError(
+                f"{len(missing)} of {total} stored passages have no vector for the embedder {self.embedder.name} "
+                "(the index was built with another one); reindex before adding",
+                code="reindex_needed", model=self.embedder.name, missing=len(missing), passages=total)
 
     def _duplicate(self, label: str, existing: int | None, doc: Document) -> AddResult:
         info = self.store.documents.info(existing) if existing is not None else None
@@ -183,7 +163,7 @@ class Corpus:
                 where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
                          else f"{similar.title} earlier in this input")
                 return AddResult("near-duplicate", label, similar.doc_id, similar.title, None, 0,
-                                 f"nearly identical to {where}; use --force to add it anyway",
+                                 f"nearly identical to {where}",
                                  reason="near-duplicate", duplicate_of=similar.doc_id)
         passages = make_passages(doc.text, doc.lang, self.settings.passage_min_words, self.settings.passage_max_words)
         if not passages:
@@ -208,7 +188,7 @@ class Corpus:
             # answer sentences too, so `ask` finds their vectors cached instead of embedding them per question
             texts += [t for item in prepared for p in item.passages
                       for t in answer_mod.sentence_texts(p.text, p.start, p.sentences)]
-            self._vectors(texts)  # cached in their own transaction before the documents are written
+            self.encoder.passages(texts)  # cached in their own transaction before the documents are written
             records = [self._record(item) for item in prepared]
             with self.lock, self.store.transaction() as tx:
                 for item, record in zip(prepared, records):
@@ -281,7 +261,7 @@ class Corpus:
             doc_id = self.store.documents.find(path=ref) or self.store.documents.find(path=str(Path(ref).resolve()))
             info = self.store.documents.info(doc_id) if doc_id else None
         if info is None:
-            raise UserError(f"no document {ref!r} (see `citebot list` for ids)", code="no_document", ref=str(ref))
+            raise UserError(f"no document {ref!r}", code="no_document", ref=str(ref))
         return info
 
     def remove(self, ref: str | int) -> DocumentInfo:
@@ -306,9 +286,49 @@ class Corpus:
         return clean_question(question, self.settings.max_question_chars)
 
     def _sync_dense(self) -> None:
-        if self._embedder is None:
+        if not self.encoder.loaded:
             return  # nothing dense was used in this process; the next reader syncs
         self.store.vectors.sync(self.embedder.name)
+
+    def retrieve(
+        self, question: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
+        source: str | None = None, mode: str = "hybrid",
+    ) -> Retrieval:
+        """The way down for a question: cleaned once, embedded once (through the cache), ranked, and its
+        passages read once. The result holds everything the answer needs (hits, their sentence spans and
+        page starts, the question vector), so :meth:`ask` reads and embeds nothing again."""
+        query = self._check_question(question)
+        if mode not in MODES:
+            raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}",
+                            code="bad_mode", mode=mode)
+        if k < 1 or offset < 0:
+            raise UserError("k must be at least 1 and offset at least 0", code="bad_limit")
+        filters = SearchFilters(valid_date(since, "--since", strict=True), valid_date(until, "--until", strict=True),
+                                clean_filter(source))
+        read = getattr(self._asking, "read", None)  # inside an ask: what its searches already read
+        vector = None
+        if mode != "lexical":
+            vector = read.vectors.get(query) if read is not None else None
+            if vector is None:
+                vector = self.encoder.question(query)
+            if read is not None:
+                read.vectors[query] = vector
+        scored = hybrid_search(
+            self.store, self.embedder.name, query, vector, offset + k, mode=mode,
+            fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
+        )[offset:]
+        rows = self.store.documents.passages([s.passage_id for s in scored])
+        if read is not None:
+            read.rows.update(rows)
+        found = Retrieval(query, vector)
+        for s in scored:
+            row = rows.get(s.passage_id)
+            if row is None:  # removed by another process between the two reads
+                continue
+            found.add(Hit(s.passage_id, row.doc_id, s.score, s.dense, s.lexical, row.text, row.start, row.end,
+                          row.title, row.date, row.source, row.url, page_at(row.page_starts, row.start)),
+                      row.sentences, row.page_starts)
+        return found
 
     def search(
         self, query: str, k: int = 10, offset: int = 0, since: str | None = None, until: str | None = None,
@@ -316,32 +336,7 @@ class Corpus:
     ) -> list[Hit]:
         """The ``k`` best passages for ``query`` after skipping ``offset``, optionally only from documents
         dated ``since``..``until`` (inclusive ISO dates) or from ``source``. ``mode`` is one of MODES."""
-        query = self._check_question(query)
-        if mode not in MODES:
-            raise UserError(f"unknown search mode {mode!r}; choose one of: {', '.join(MODES)}")
-        if k < 1 or offset < 0:
-            raise UserError("k must be at least 1 and offset at least 0")
-        filters = SearchFilters(valid_date(since, "--since", strict=True), valid_date(until, "--until", strict=True),
-                                clean_filter(source))
-        vector = None
-        if mode != "lexical":
-            vector = self._vectors([query], queries=True, reading=True)[0]
-        scored = hybrid_search(
-            self.store, self.embedder.name, query, vector, offset + k, mode=mode,
-            fusion=self.settings.fusion, lexical_weight=self.settings.lexical_weight, filters=filters,
-        )[offset:]
-        rows = self.store.documents.passages([s.passage_id for s in scored])
-        hits = []
-        for s in scored:
-            row = rows.get(s.passage_id)
-            if row is None:  # removed by another process between the two reads
-                continue
-            page = None
-            if row.page_starts:
-                page = Document(text="", page_starts=row.page_starts).page_at(row.start)
-            hits.append(Hit(s.passage_id, row.doc_id, s.score, s.dense, s.lexical, row.text, row.start, row.end,
-                            row.title, row.date, row.source, row.url, page))
-        return hits
+        return self.retrieve(query, k, offset, since, until, source, mode).hits
 
     def ask(
         self, question: str, k: int | None = None, since: str | None = None, until: str | None = None,
@@ -352,10 +347,27 @@ class Corpus:
         nearest passages are weak matches) when nothing scores above :attr:`min_score`. What the question
         says about time (recency, a period, a timeline) is applied by ``retrieval.time``; ``as_of`` (ISO
         date) is "today" for it, else the newest document date. ``progress`` hears when the search is
-        done and, with an LLM, which generated sentences passed verification."""
+        done and, with an LLM, which generated sentences passed verification.
+
+        One pass down and one back: each :meth:`retrieve` of this ask reads its passages and embeds the
+        question once, and :meth:`answer_hits` composes from what they read (the rows and the vector
+        kept for this ask), with the cached encoder for the candidate sentences."""
         question = self._check_question(question)
         as_of = valid_date(as_of, "--as-of")
-        return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
+        self._asking.read = _Read()
+        try:
+            return answer_in_time(self, question, k or self.settings.top_k, since, until, source, as_of, progress)
+        finally:
+            self._asking.read = None
+
+    def passage_rows(self, ids: list[int]) -> dict[int, Any]:
+        """Stored passages by id; inside an ``ask``, those its searches already read come from memory."""
+        read = getattr(self._asking, "read", None)
+        rows = {i: read.rows[i] for i in ids if i in read.rows} if read is not None else {}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            rows.update(self.store.documents.passages(missing))
+        return rows
 
     def ask_among(self, question: str, doc_ids: Iterable[int], k: int | None = None) -> Answer:
         """``ask`` over these documents' passages only: a standing question checked against what a sync
@@ -369,7 +381,7 @@ class Corpus:
                for p in stored.record.passages if p.passage_id is not None]
         hits: list[Hit] = []
         if ids:
-            query_vector = self._vectors([question], queries=True, reading=True)[0]
+            query_vector = self.encoder.question(question)
             batch = self.store.vectors.passage_vectors(self.embedder.name, ids)
             rows = self.store.documents.passages([int(i) for i in batch.ids])
             q_terms = set(terms(question))
@@ -388,24 +400,20 @@ class Corpus:
     def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
                     generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
         """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
-        False keeps it extractive even with an LLM configured (a probe, not the answer shown)."""
-        rows = self.store.documents.passages([h.passage_id for h in hits])
-        spans = [rows[h.passage_id].sentences if h.passage_id in rows else [] for h in hits]
-        query_vector = self._vectors([question], queries=True, reading=True)[0]
-        answer = answer_mod.compose(
-            question, hits, spans, query_vector, lambda texts: self._vectors(texts, reading=True),
-            self.min_score, hit_bonus=hit_bonus,
-        )
-        # A passage can straddle a page break: cite the page of the quoted sentence, not of the passage start.
-        by_passage = {h.passage_id: h for h in hits}
-        for citation in answer.citations:
-            row, hit = rows.get(citation.passage_id), by_passage.get(citation.passage_id)
-            if row is not None and hit is not None and row.page_starts and citation.quotes:
-                citation.page = Document(text="", page_starts=row.page_starts).page_at(hit.start + citation.quotes[0][0])
+        False keeps it extractive even with an LLM configured (a probe, not the answer shown). Rows and
+        the question vector this ask's searches already read are not read or embedded again."""
+        read = getattr(self._asking, "read", None)
+        rows = self.passage_rows([h.passage_id for h in hits])
+        vector = read.vectors.get(question) if read is not None else None
+        found = Retrieval(question, vector if vector is not None else self.encoder.question(question))
+        for hit in hits:
+            row = rows.get(hit.passage_id)
+            found.add(hit, row.sentences if row else [], row.page_starts if row else [])
+        answer = answer_mod.compose(found, self.encoder, self.min_score, hit_bonus=hit_bonus)
         if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
-            answer = generative_answer(answer, self.settings, lambda texts: self._vectors(texts, reading=True))
+            answer = generative_answer(answer, self.settings, self.encoder.sentences)
             if progress is not None and answer.mode == "generative":
                 progress(AskProgress("verified", sentences=[s.text for s in answer.sentences]))
         return answer
@@ -443,7 +451,7 @@ class Corpus:
             cached = self.store.embeddings.cached(model, [text_hash(t) for t in texts])
             todo = [t for t in texts if text_hash(t) not in cached]
             for i in range(0, len(todo), EMBED_BATCH):
-                self._vectors(todo[i:i + EMBED_BATCH])
+                self.encoder.passages(todo[i:i + EMBED_BATCH])
             embedded += len(todo)
         return embedded
 
@@ -453,7 +461,7 @@ class Corpus:
         texts = [_embed_text(r.title, r.text) for r in rows.values()]
         done = 0
         for i in range(0, len(texts), EMBED_BATCH):
-            self._vectors(texts[i:i + EMBED_BATCH])
+            self.encoder.passages(texts[i:i + EMBED_BATCH])
             done += len(texts[i:i + EMBED_BATCH])
             if progress:
                 progress(done, len(texts))
@@ -465,11 +473,3 @@ class Corpus:
         # the model's name only: no model is loaded unless the repair must embed
         return check_and_repair(self.store, self.embedder.name, self.lock, self._embed_missing, repair)
 
-
-def _usable(cached: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Cached vectors that can be trusted: finite, unit length (encoders normalise), one common size.
-    Damaged ones are simply embedded again (and `citebot verify` reports them)."""
-    if not cached:
-        return cached
-    common = Counter(v.shape for v in cached.values()).most_common(1)[0][0]
-    return {h: v for h, v in cached.items() if v.shape == common and bool(unit_rows(v))}

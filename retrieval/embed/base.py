@@ -8,9 +8,11 @@ import numpy as np
 
 
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors. ``name`` keys the embedding cache."""
+    """Turns texts into L2-normalised float32 vectors. ``name`` keys the embedding cache; ``min_score`` is
+    the answer threshold calibrated for the model (CITEBOT_MIN_SCORE overrides it)."""
 
     name: str
+    min_score: float
 
     @property
     def dim(self) -> int: ...

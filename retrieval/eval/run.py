@@ -77,9 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use a fixed random sample of N distractor documents")
     parser.add_argument("--limit-queries", type=int, default=None, metavar="N", help="evaluate only the first N queries")
     parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval stage to evaluate (default hybrid)")
-    parser.add_argument("--home", default=argparse.SUPPRESS,
-                        help="index directory for the eval (default: a cache dir keyed by data and model, "
-                             "never the CITEBOT_HOME index)")
+    # its own dest: the top-level `citebot --home` (the user's corpus) must never reach the eval
+    parser.add_argument("--home", dest="eval_home", metavar="HOME", type=Path, default=None,
+                        help="index directory for the eval (default: a cache dir keyed by data and model; "
+                             "never the CITEBOT_HOME or --home index, never CITEBOT_DATABASE_URL)")
     parser.add_argument("--depth", type=int, default=200, help="passages retrieved per query (default 200)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -110,8 +111,14 @@ def default_home(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any
         h.update(doc.key.encode())
         h.update(hashlib.sha256(doc.text.encode()).digest())
     for name in ("embedder", "model", "passage_min_words", "passage_max_words"):
-        h.update(f"{name}={getattr(settings, name, '')}".encode())
+        h.update(f"{name}={getattr(settings, name)}".encode())
     return _cache_root() / f"{evalset.name}-{h.hexdigest()[:12]}"
+
+
+def eval_settings(settings: Any, home: Path) -> Any:
+    """The settings the eval indexes with: its own SQLite index in ``home``, whatever the user's corpus is
+    (CITEBOT_HOME, ``--home`` or a CITEBOT_DATABASE_URL), so evaluating never writes into it."""
+    return settings.replace(home=str(home), database_url="")
 
 
 def doc_key(url: str) -> str | None:
@@ -187,7 +194,7 @@ def evaluate(evalset: EvalSet, distractors: Sequence[EvalDoc], settings: Any, mo
                 distractor_passages += info.passages if key in distractor_keys else 0
         rankings, latencies = run_queries(corpus, evalset, mode, depth, key_of)
         stats = corpus.stats()
-        model = str(stats.get("model") or stats.get("embedder") or getattr(settings, "embedder", ""))
+        model = str(stats.get("model") or settings.embedder)
         passages = int(stats.get("passages", 0) or 0)
     finally:
         corpus.close()
@@ -240,9 +247,7 @@ def run(args: argparse.Namespace, settings: Any, embedder: Any = None) -> int:
     if args.depth < 10:
         raise UserError("--depth must be at least 10")
     distractors = load_distractors(args.distractors, args.limit_distractors) if args.distractors else []
-    explicit = getattr(args, "home", None)
-    home = Path(explicit) if explicit else default_home(evalset, distractors, settings)
-    settings = settings.replace(home=str(home))
+    settings = eval_settings(settings, args.eval_home or default_home(evalset, distractors, settings))
     result = evaluate(evalset, distractors, settings, mode=args.mode, depth=args.depth,
                       embedder=embedder, progress=True)
     if args.json:

@@ -30,7 +30,7 @@ __all__ = ["ChatClient", "LLMError", "Completion", "Generation", "client_for", "
 
 def client_for(settings: Any) -> ChatClient | None:
     """The configured client, or None when CITEBOT_LLM_URL is empty."""
-    url = getattr(settings, "llm_url", "") or ""
+    url = settings.llm_url
     if not url.strip():
         return None
     return ChatClient(url, settings.llm_model, settings.llm_api_key, float(settings.llm_timeout),

@@ -33,6 +33,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import CitebotError
+
 log = logging.getLogger(__name__)
 
 RETRIES = 2  # extra attempts after a 429 / 5xx / dropped connection
@@ -45,11 +47,12 @@ _CHUNK = 65536
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
-class LLMError(Exception):
-    """The LLM server could not give an answer; ``reason`` is a short machine-readable word."""
+class LLMError(CitebotError):
+    """The LLM server could not give an answer (code ``llm_failed``); ``reason`` is a short machine-readable
+    word, also in ``params``."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code="llm_failed", reason=reason)
         self.reason = reason  # "timeout", "http-429", "http-500", "connection", "malformed", ...
 
 

@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from retrieval.settings import Settings
+from retrieval.settings import Settings, default
 
 from .addresses import UrlPolicy
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-DEFAULT_TIMEOUT = 20.0  # seconds, for connecting and for each read
-DEFAULT_DEADLINE = 120.0  # seconds for a whole fetch, redirects included
+MB = 1024 * 1024
+DEFAULT_MAX_BYTES = default("max_file_mb") * MB  # the declared defaults (retrieval/settings.py), not copies
+DEFAULT_TIMEOUT = default("fetch_timeout")  # seconds, for connecting and for each read
+DEFAULT_DEADLINE = default("fetch_deadline")  # seconds for a whole fetch, redirects included
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,12 @@ class IngestOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> "IngestOptions":
         """Options from resolved settings (CITEBOT_MAX_FILE_MB, CITEBOT_ALLOW_PRIVATE_URLS, ...)."""
-        typed = settings.typed
         values: dict[str, Any] = dict(
-            max_bytes=typed.max_file_mb * 1024 * 1024,
-            allow_private_urls=typed.allow_private_urls,
-            allow_metadata_urls=typed.allow_metadata_urls,
-            fetch_timeout=typed.fetch_timeout,
-            fetch_deadline=typed.fetch_deadline,
+            max_bytes=settings.max_file_mb * MB,
+            allow_private_urls=settings.allow_private_urls,
+            allow_metadata_urls=settings.allow_metadata_urls,
+            fetch_timeout=settings.fetch_timeout,
+            fetch_deadline=settings.fetch_deadline,
         )
         values.update(overrides)
         return cls(**values)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..settings import default
 from ..storage import NO_FILTERS, SearchFilters, Storage
 from ..text.lexical import query_terms
 from .fusion import fuse_convex, fuse_rrf
@@ -36,8 +37,8 @@ def hybrid_search(
     limit: int,
     *,
     mode: str = "hybrid",
-    fusion: str = "convex",
-    lexical_weight: float = 0.4,
+    fusion: str = default("fusion"),
+    lexical_weight: float = default("lexical_weight"),
     filters: SearchFilters = NO_FILTERS,
     candidates: int = 100,
 ) -> list[Scored]:

@@ -178,7 +178,7 @@ def corroborated(corpus: Any, answer: Answer, pool: list[Hit]) -> Corroboration 
     cited = {c.passage_id: c for c in answer.citations}
     first_n = answer.sentences[0].citations[0] if answer.sentences[0].citations else None
     quoted_first = next((c for c in answer.citations if c.n == first_n), None)
-    rows = corpus.store.documents.passages([h.passage_id for h in pool])
+    rows = corpus.passage_rows([h.passage_id for h in pool])  # what the ask's search read, not read again
     sentences = [[h.text[s - h.start:e - h.start] for s, e in (rows[h.passage_id].sentences if h.passage_id in rows else [])
                   if h.start <= s and e <= h.end] for h in pool]
     found = corroborate.statements(fact, pool, sentences)

@@ -146,12 +146,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served_corpus(tmp_path_factory, embedder) -> Iterator[Served]:
+def served_corpus(tmp_path_factory, real_embedder) -> Iterator[Served]:
     """The bundled corpus/ indexed with the real default embedder, served by `citebot serve`."""
     from retrieval import load_settings
 
     home = tmp_path_factory.mktemp("served") / "index"
-    with Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder) as corpus:
+    with Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=real_embedder) as corpus:
         assert [r.status for r in corpus.add_paths([SEED_ARTICLE])] == ["added"]
     served = serve_cli(home)
     yield served

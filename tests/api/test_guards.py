@@ -127,7 +127,8 @@ def test_no_response_shows_a_traceback_or_a_secret(serve_api, monkeypatch):
 
     with api.client(READER) as http:
         seen = [http.get(path) for path in ("/", "/v1/documents", "/v1/models", "/metrics", "/readyz", "/openapi.json")]
-        monkeypatch.setattr(corpus, "search", broken)
+        for name in ("retrieve", "search"):  # ask goes down through retrieve, /v1/search through search
+            monkeypatch.setattr(corpus, name, broken)
         failed = http.post("/v1/ask", json={"question": "why did talks stop?"})
         error = assert_error(failed, 500, "internal")
         assert error["request_id"] in error["message"]

@@ -41,21 +41,34 @@ def bot_settings(home: Path, api_url: str = "", **overrides: Any):
     return load_settings(env=env, extra=BOT_SETTINGS)
 
 
-@pytest.fixture(scope="session")
-def seed_index(tmp_path_factory, embedder) -> Path:
-    """An index holding the bundled TASS article, built once; tests get a copy (embedding is slow)."""
+def _seed(tmp_path_factory, model) -> Path:
     home = tmp_path_factory.mktemp("seed") / "index"
-    with Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder) as corpus:
+    with Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=model) as corpus:
         assert [r.status for r in corpus.add_paths([SEED_ARTICLE])] == ["added"]
     return home
 
 
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder) -> Path:
+    """An index holding the bundled TASS article, built once; tests get a copy."""
+    return _seed(tmp_path_factory, embedder)
+
+
+@pytest.fixture(scope="session")
+def real_seed_index(tmp_path_factory, real_embedder) -> Path:
+    """The same with the real model, for tests marked ``quality``."""
+    return _seed(tmp_path_factory, real_embedder)
+
+
 @pytest.fixture
-def corpus(tmp_path, seed_index, embedder):
-    """A real Corpus over a private copy of the seed index (the bot's feedback file lands beside it)."""
+def corpus(request, tmp_path, embedder):
+    """A real Corpus over a private copy of the seed index (the bot's feedback file lands beside it); with
+    the real model in a test marked ``quality`` (tests/conftest.py), else the hash embedder."""
+    quality = request.node.get_closest_marker("quality") is not None
+    model = request.getfixturevalue("real_embedder") if quality else embedder
     home = tmp_path / "index"
-    shutil.copytree(seed_index, home)
-    opened = Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=embedder)
+    shutil.copytree(request.getfixturevalue("real_seed_index" if quality else "seed_index"), home)
+    opened = Corpus.open(load_settings(env={}).replace(home=str(home)), embedder=model)
     yield opened
     opened.close()
 

@@ -1,5 +1,7 @@
 """`citebot` with the deterministic hash embedder, for tests that run the CLI as a subprocess (sync
-loops, kills, replicas): the real console script's code, without loading a model in every process.
+loops, kills, replicas, a full stdout, a FIFO, the reliability tables): the real console script's code,
+without loading a model in every process, storing the same vectors as the in-process fixtures
+(tests/conftest.py ``embedder``).
 
 Usage: ``python -m tests.fakes.hash_cli sync --once`` (same arguments as ``citebot``).
 ``CITEBOT_TEST_ENCODE_DELAY=0.5`` makes each embedding call take that long, so a kill can be aimed at the

@@ -1,8 +1,9 @@
-"""A deterministic, model-free embedder for child processes of crash and concurrency tests.
+"""A deterministic, model-free embedder: the default for tests (tests/conftest.py) and their child processes.
 
-Loading the real model in every child would cost seconds and memory on 2 cores; these tests check that
-writes are atomic and serialised, which does not depend on what the vectors mean. Texts sharing words get
-similar vectors (a hashed bag of words), so search still finds what it should.
+Loading the real model costs seconds and memory on 2 cores; most tests check storage, caching, errors,
+citations or the CLI, which do not depend on what the vectors mean. Texts sharing words get similar
+vectors (a hashed bag of stemmed words), so search still finds what it should. ``name`` and ``dim`` can
+differ per instance, so a test can switch "models".
 """
 from __future__ import annotations
 
@@ -16,22 +17,23 @@ DIM = 64
 
 
 class HashEmbedder:
-    name = "test-hash-bow-64"
-    dim = DIM
     min_score = 0.2
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "test-hash-bow-64", dim: int = DIM) -> None:
+        self.name = name
+        self.dim = dim
         self.calls = 0
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         self.calls += len(texts)
-        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        dim = self.dim
+        out = np.zeros((len(texts), dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in terms(text) or [text]:
                 digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest()
-                out[row, int.from_bytes(digest[:4], "little") % DIM] += 1.0 if digest[4] & 1 else -1.0
+                out[row, int.from_bytes(digest[:4], "little") % dim] += 1.0 if digest[4] & 1 else -1.0
             norm = np.linalg.norm(out[row])
-            out[row] = out[row] / norm if norm else np.eye(DIM, dtype=np.float32)[0]
+            out[row] = out[row] / norm if norm else np.eye(dim, dtype=np.float32)[0]
         return out
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:

@@ -1,5 +1,9 @@
-"""Helpers for the reliability tests: run the real CLI, generate small distinct documents, and read the
-store directly (raw SQLite, not the Corpus API) to check what a crash or a concurrent writer left behind."""
+"""Helpers for the reliability tests: run the CLI as a separate process, generate small distinct documents,
+and read the store directly (raw SQLite, not the Corpus API) to check what a crash or a concurrent writer
+left behind.
+
+The process runs the console script's code with the hash embedder (tests/fakes/hash_cli.py), as the
+in-process fixtures do, unless a test asks for the installed script and the real model (``real=True``)."""
 from __future__ import annotations
 
 import os
@@ -14,16 +18,18 @@ import faiss
 import numpy as np
 
 from ..conftest import ROOT, SEED_ARTICLE
-from retrieval.embed import make_embedder
-from retrieval.settings import load_settings
+from tests.fakes.hash_embedder import HashEmbedder
 
 BIN = Path(sys.executable).parent
 MODEL = "all-MiniLM-L6-v2"  # the crash loop pins the sentence-transformers backend (its timing is tuned to it)
-DEFAULT_MODEL = make_embedder(load_settings(env={})).name  # no model is loaded to learn the name
+DEFAULT_MODEL = HashEmbedder().name  # what the tests' processes and fixtures embed with
 
 
-def citebot_argv() -> list[str]:
-    """The installed console script when there is one (what users run), else ``python -m retrieval.cli``."""
+def citebot_argv(real: bool = False) -> list[str]:
+    """``real``: the installed console script when there is one (what users run), else ``python -m
+    retrieval.cli``; otherwise the same code with the hash embedder (``python -m tests.fakes.hash_cli``)."""
+    if not real:
+        return [sys.executable, "-m", "tests.fakes.hash_cli"]
     script = BIN / "citebot"
     return [str(script)] if script.exists() else [sys.executable, "-m", "retrieval.cli"]
 
@@ -37,10 +43,11 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def citebot(home: Path, *args: str, stdin: str | None = None, timeout: float = 300,
-            prefix: list[str] | None = None, **env: str) -> subprocess.CompletedProcess:
-    """Run ``citebot ARGS`` as a user would: a subprocess with CITEBOT_HOME set, output captured."""
+            prefix: list[str] | None = None, real: bool = False, **env: str) -> subprocess.CompletedProcess:
+    """Run ``citebot ARGS`` as a user would: a subprocess with CITEBOT_HOME set, output captured (``real``:
+    the installed console script and the real model)."""
     return subprocess.run(
-        [*(prefix or []), *citebot_argv(), *args], input=stdin, capture_output=True, text=True,
+        [*(prefix or []), *citebot_argv(real), *args], input=stdin, capture_output=True, text=True,
         env=cli_env(home, **env), cwd=ROOT, timeout=timeout,
     )
 
@@ -116,8 +123,8 @@ def read_store(home: Path) -> dict:
                 "SELECT id, doc_id, text, embed_hash FROM passages ORDER BY doc_id, ordinal"):
             passages.setdefault(doc_id, []).append((pid, ptext, embed_hash))
         lexical = {r[0] for r in db.execute("SELECT rowid FROM lexical")}
-        # the index's one model: the default backend's, or MiniLM where a test pins that backend
-        models = [r[0] for r in db.execute("SELECT DISTINCT model FROM embeddings")]
+        # the index's one model: the hash embedder's, or MiniLM where a test pins that backend
+        models = [r[0] for r in db.execute("SELECT DISTINCT model FROM embeddings") if not r[0].endswith("#query")]
         model = models[0] if len(models) == 1 else DEFAULT_MODEL
         embedded = {r[0] for r in db.execute("SELECT text_hash FROM embeddings WHERE model = ?", (model,))}
         generation = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])

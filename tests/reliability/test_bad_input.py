@@ -24,6 +24,8 @@ from retrieval import Corpus, load_settings
 from retrieval.errors import UserError
 from retrieval.types import Citation
 
+from tests.runcli import run
+
 from ..conftest import SEED_ARTICLE
 from .conftest import article, citebot, dense_ids, read_store
 
@@ -357,7 +359,8 @@ def cli_files(tmp_path_factory) -> Path:
 def test_cli_errors_are_one_clear_line(corpus, cli_files, args, stdin, env, rc, message):
     home = corpus.settings.home_path
     before = read_store(home)["docs"]
-    result = citebot(home, *(a.replace("{tmp}", str(cli_files)) for a in args), stdin=stdin, **env)
+    # in this process (tests/runcli.py): the message and the exit code do not depend on being a child
+    result = run(home, *(a.replace("{tmp}", str(cli_files)) for a in args), stdin=stdin or "", env=env)
     assert result.returncode == rc, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -426,7 +429,7 @@ def test_damaged_dense_index_is_rebuilt_from_the_store(snapshot, tmp_path, embed
     assert results[0] and results[1] == results[0]  # the same answers as from the undamaged index
     passages = {pid for rows in read_store(home)["passages"].values() for pid, _, _ in rows}
     assert dense_ids(home) == passages  # rewritten whole on disk
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 0 and result.stdout.startswith("ok:"), result.stdout + result.stderr
     assert read_store(home)["docs"] == read_store(snapshot)["docs"]
 
@@ -572,9 +575,13 @@ from retrieval.ingest import lang
 lang.detect("The budget passed on Monday after a long debate.")  # unpacks its model to a temp file first
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, like a full disk
 limit = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from unittest import mock
 from retrieval.cli import main
-sys.exit(main(sys.argv[2:]))
+from tests.fakes.hash_embedder import HashEmbedder  # the tests' embedder: the vectors match the fixtures'
+model = HashEmbedder()
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+with mock.patch("retrieval.corpus.core.make_embedder", lambda settings: model):
+    sys.exit(main(sys.argv[2:]))
 """
 
 

@@ -29,9 +29,10 @@ PICKUP_TIMEOUT_S = 120  # liveness bound only: how long the reader may take to n
 READER = r"""
 import json, sys, time
 from retrieval import Corpus, load_settings
+from tests.fakes.hash_embedder import HashEmbedder  # the fixtures' embedder: atomicity needs no model
 topics = json.loads(sys.argv[1])
 stop = sys.argv[2]
-corpus = Corpus.open(load_settings())
+corpus = Corpus.open(load_settings(), embedder=HashEmbedder())
 corpus.search("warm up", k=1)
 print(json.dumps({"ready": True}), flush=True)
 import os
@@ -88,7 +89,8 @@ def store_init(self, home, *args, **kwargs):
 
 
 store_mod.SQLiteDatabase.__init__ = store_init
-corpus = Corpus.open(load_settings())
+from tests.fakes.hash_embedder import HashEmbedder  # the fixtures' embedder: atomicity needs no model
+corpus = Corpus.open(load_settings(), embedder=HashEmbedder())
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     cmd = json.loads(line)
@@ -353,16 +355,16 @@ def test_dense_file_paired_with_another_saves_stamp_is_resynced(tmp_path, make_c
 
 def _race(second, action) -> None:
     """Run ``action`` (the other writer) after ``second`` has prepared its batch but before it writes."""
-    original = second._vectors
+    original = second.encoder.vectors
     fired = []
 
-    def racing(texts, queries=False):
+    def racing(texts, queries=False, reading=False):
         if not queries and not fired:
             fired.append(True)
             action()
-        return original(texts, queries)
+        return original(texts, queries, reading)
 
-    second._vectors = racing
+    second.encoder.vectors = racing
 
 
 def test_same_document_added_by_two_writers_at_once_is_stored_once(tmp_path, make_corpus):

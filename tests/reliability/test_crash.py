@@ -8,19 +8,23 @@ embed nothing that an earlier, killed run had already stored.
 Loading torch and the model takes ~5 s per process on this machine, so a loop of fresh processes would
 spend nearly all its kills in the import. The loop therefore has two kinds of victims:
 
-* the installed ``citebot`` console script, killed at a random moment of its start-up (store creation,
-  schema migration, document loading, model loading) -- a few runs, as a user would start it;
-* children forked from a "zygote" process that has already *imported* torch and sentence-transformers
-  (no model loaded, no thread started, no database opened) and then run exactly the console script's
-  code, ``retrieval.cli.main(["add", DIR])``. Each child still loads the model itself, so kills can
-  land both in its start-up (model load) and in its writing phase. The children use a small embedding
+* the installed ``citebot`` console script with the real model, killed at a random moment of its start-up
+  (store creation, schema migration, document loading, model loading) -- a few runs, as a user would
+  start it;
+* children forked from a "zygote" process that has already imported the CLI (no database opened) and
+  then run exactly the console script's code, ``retrieval.cli.main(["add", DIR])``, with the
+  deterministic hash embedder (tests/fakes/hash_embedder.py) under the real model's name and size:
+  what is checked (every document whole or absent, nothing embedded twice) does not depend on what
+  the vectors mean, and a child no longer spends seconds loading a model before its first write.
+  Kills land both in a child's start-up (store opening, loading and splitting the documents) and in
+  its writing phase. The children use a small embedding
   batch (``EMBED_BATCH``) so one add is many separate transactions: more moments where a kill lands
   between two of them. Each child logs the hashes of the texts it sent to the model, which is how the
   test proves that nothing already stored is ever embedded again. Every SQL statement inside a write
   transaction in a child is delayed by 30 ms: a transaction otherwise lasts a few milliseconds against
-  ~0.4 s of embedding per batch, and random kills almost never land inside one (checked by mutation:
-  with the document row committed apart from its passages, 20 kills passed at no delay and were caught
-  1 time in 2 at 10 ms, 3 times in 3 at 30 ms). ``citebot verify`` after each kill
+  ~0.4 s of embedding per batch with the real model, and random kills almost never land inside one
+  (checked by mutation: with the document row committed apart from its passages, 20 kills passed at no
+  delay and were caught 1 time in 2 at 10 ms, 3 times in 3 at 30 ms). ``citebot verify`` after each kill
   runs the same way (a forked ``main(["verify"])``); the final check runs the console script.
 
 Kill moments follow what the child is doing, not a fixed clock, so a slow or loaded machine costs time,
@@ -60,7 +64,10 @@ from typing import Callable
 
 
 from ..conftest import ROOT
-from .conftest import check_whole_or_absent, citebot, citebot_argv, cli_env, dense_ids, expected, read_store, write_docs
+from .conftest import (MODEL, check_whole_or_absent, citebot, citebot_argv, cli_env, dense_ids, expected, read_store,
+                       write_docs)
+
+MODEL_DIM = 384  # all-MiniLM-L6-v2's, which the console-script runs of this test use
 
 KILLS_WANTED = 20
 LOAD_KILLS_WANTED = 4  # forked children killed before they embedded anything (start-up, model load)
@@ -73,12 +80,11 @@ STATEMENT_DELAY_S = 0.03  # before each statement of a write transaction in the 
 
 ZYGOTE = r"""
 import json, os, signal, sys, time
-import torch, sentence_transformers  # the slow imports, once; no model is loaded before a fork
 import retrieval.cli as cli
 import retrieval.corpus.core as corpus_mod
-import retrieval.embed as embedder_mod
 import retrieval.storage.sqlite as store_mod
 from retrieval.types import text_hash
+from tests.fakes.hash_embedder import HashEmbedder
 
 corpus_mod.EMBED_BATCH = int(sys.argv[1])
 DELAY = float(sys.argv[2])
@@ -107,15 +113,15 @@ def store_init(self, home, *args, **kwargs):
     self.conn = Delayed(self.conn)
 
 store_mod.SQLiteDatabase.__init__ = store_init
-_encode = embedder_mod.SentenceTransformerEmbedder.encode_passages
 
-def encode_passages(self, texts):
-    vectors = _encode(self, texts)
-    with open(os.environ["CRASH_ENCODE_LOG"], "a") as fh:
-        fh.write("".join(text_hash(t) + "\n" for t in texts))
-    return vectors
+class LoggingEmbedder(HashEmbedder):  # the console script's model name and size, hashed vectors, a log
+    def encode_passages(self, texts):
+        vectors = super().encode_passages(texts)
+        with open(os.environ["CRASH_ENCODE_LOG"], "a") as fh:
+            fh.write("".join(text_hash(t) + "\n" for t in texts))
+        return vectors
 
-embedder_mod.SentenceTransformerEmbedder.encode_passages = encode_passages
+corpus_mod.make_embedder = lambda settings: LoggingEmbedder(sys.argv[3], int(sys.argv[4]))
 print("ready", flush=True)
 for line in sys.stdin:
     cmd = json.loads(line)
@@ -152,7 +158,8 @@ class Zygote:
     def __init__(self, home: Path, log: Path) -> None:
         self.home, self.log = home, log
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE, str(SMALL_BATCH), str(STATEMENT_DELAY_S)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-c", ZYGOTE, str(SMALL_BATCH), str(STATEMENT_DELAY_S), MODEL, str(MODEL_DIM)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, env=cli_env(home, CRASH_ENCODE_LOG=str(log), CITEBOT_EMBEDDER="sentence-transformers"), cwd=ROOT,
         )
         self.ready = False  # its imports run while the test does other things
@@ -254,7 +261,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     try:
         # 1. the real console script, killed during its start-up (store creation, migration, model load)
         for delay in sorted(rng.uniform(0.05, 5.0) for _ in range(4)):
-            proc = subprocess.Popen([*citebot_argv(), "add", str(docs_dir)],
+            proc = subprocess.Popen([*citebot_argv(real=True), "add", str(docs_dir)],
                                     env=cli_env(home, CITEBOT_EMBEDDER="sentence-transformers"),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
             time.sleep(delay)
@@ -370,7 +377,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     finally:
         zygote.close()
 
-    verify = citebot(home, "verify", CITEBOT_EMBEDDER="sentence-transformers")  # the console script, as a user would
+    verify = citebot(home, "verify", real=True, CITEBOT_EMBEDDER="sentence-transformers")  # the console script
     assert verify.returncode == 0 and verify.stdout.startswith("ok:"), verify.stdout + verify.stderr
     assert check_whole_or_absent(home, wanted, dense_ids(home)) == len(wanted)
     assert read_store(home)["embedded"] >= {h for w in wanted for h in w.embed_hashes}

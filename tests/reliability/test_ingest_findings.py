@@ -22,6 +22,8 @@ from retrieval.errors import UserError
 from retrieval.ingest import IngestOptions, fetch_documents, load_file
 
 from ..conftest import ROOT, SEED_ARTICLE
+from tests.runcli import run
+
 from .conftest import article, citebot, citebot_argv, cli_env, read_store
 
 
@@ -71,7 +73,7 @@ CLI_ONE_LINE = {
 def test_cli_mistakes_are_one_line(corpus, args, message):
     home = corpus.settings.home_path
     before = read_store(home)["docs"]
-    result = citebot(home, *args)
+    result = run(home, *args)  # in this process (tests/runcli.py): the line does not depend on being a child
     assert result.returncode == 2, result.stdout + result.stderr
     assert one_line(result.stderr) and result.stderr.startswith("citebot"), result.stderr
     assert "usage:" not in result.stderr and message in result.stderr, result.stderr
@@ -79,7 +81,7 @@ def test_cli_mistakes_are_one_line(corpus, args, message):
 
 
 def test_a_question_after_double_dash_is_answered(corpus):
-    result = citebot(corpus.settings.home_path, "search", "--mode", "lexical", "--", "-talks")
+    result = run(corpus.settings.home_path, "search", "--mode", "lexical", "--", "-talks")
     assert result.returncode == 0 and "Tokyo" in result.stdout, result.stderr
 
 
@@ -102,7 +104,7 @@ SETTINGS_ONE_LINE = {
 def test_bad_settings_are_refused_in_one_line(corpus, env, args, message):
     home = corpus.settings.home_path
     before = read_store(home)["docs"]
-    result = citebot(home, *args, **env)
+    result = run(home, *args, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert one_line(result.stderr) and message in result.stderr, result.stderr
     assert read_store(home)["docs"] == before

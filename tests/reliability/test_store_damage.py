@@ -9,11 +9,13 @@ import sys
 
 import pytest
 
-import retrieval.corpus.core as corpus_mod
+import retrieval.corpus.encoder as encoder_mod
 from retrieval.storage.base import VECTOR_DTYPE
 
 from ..conftest import ROOT
-from .conftest import citebot, cli_env, dense_ids, healthy_corpus, raw_store, read_store, write_docs
+from tests.runcli import run  # `citebot verify` in this process, except under a file size limit below
+
+from .conftest import cli_env, dense_ids, healthy_corpus, raw_store, read_store, write_docs
 from .test_bad_input import FULL_DISK, TALKS, one_line
 
 
@@ -41,7 +43,7 @@ def test_truncated_vector_is_reported_and_reembedded(corpus, make_corpus):
     reopened = make_corpus(home)
     answer = reopened.ask("why did talks stop?")  # the other passages still answer
     assert answer.answered and TALKS in answer.citations[0].passage
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stdout + result.stderr
     assert "1 stored vectors for model" in result.stderr and "damaged" in result.stderr
 
@@ -49,7 +51,7 @@ def test_truncated_vector_is_reported_and_reembedded(corpus, make_corpus):
     report = reopened.verify(repair=True)
     assert report.ok, report.problems
     assert len(reopened.embedder.passage_texts) == calls + 1  # exactly the damaged text, embedded again
-    assert citebot(home, "verify").returncode == 0
+    assert run(home, "verify").returncode == 0
     (blob,) = raw_store(reopened).execute("SELECT vector FROM embeddings WHERE text_hash = ?", (damaged,)).fetchone()
     assert len(blob) == reopened.embedder.dim * VECTOR_DTYPE.itemsize
 
@@ -74,7 +76,7 @@ def test_zero_filled_vector_bytes_in_the_file_are_reported(corpus, make_corpus):
     check = sqlite3.connect(path).execute("PRAGMA quick_check").fetchone()[0]
     assert check == "ok"  # invisible to SQLite: only a content check finds it
 
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "damaged" in result.stderr
     reopened = make_corpus(home)
@@ -93,10 +95,10 @@ def test_lexical_rows_rewritten_to_other_words_are_reported_and_repaired(corpus)
     raw_store(corpus).execute("UPDATE lexical SET title = 'zorp', body = 'quux blarg' "
                          "WHERE rowid IN (SELECT id FROM passages WHERE doc_id = 1)")
     assert not corpus.search("peace treaty Tokyo", k=5, mode="lexical")
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "entries do not hold their passage's words" in result.stderr
-    repaired = citebot(home, "verify", "--repair")  # no model needed: the terms come from the stored text
+    repaired = run(home, "verify", "--repair")  # no model needed: the terms come from the stored text
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "repaired: lexical index rebuilt from the store" in repaired.stdout
     assert corpus.search("peace treaty Tokyo", k=5, mode="lexical")[0].doc_id == 1
@@ -110,7 +112,7 @@ def test_a_directory_in_place_of_a_dense_file(corpus, make_corpus, name):
     (home / name).unlink()
     (home / name).mkdir()
     (home / name / "junk").write_text("x")
-    result = citebot(home, "verify", "--repair")
+    result = run(home, "verify", "--repair")
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stdout + result.stderr
     assert (home / name).is_file()
     passages = {pid for rows in read_store(home)["passages"].values() for pid, _, _ in rows}
@@ -122,7 +124,7 @@ def test_full_disk_while_the_faiss_file_is_rewritten(corpus, tmp_path):
     """No file may grow past 32 KiB (RLIMIT_FSIZE stands in for a full disk): the store fits, the faiss
     file being rebuilt does not. Was: a faiss RuntimeError traceback; now the usual disk-full line."""
     home = corpus.settings.home_path
-    more = corpus.add_paths(write_docs(tmp_path / "more", 6, seed=62, prefix="big", sentences=30))
+    more = corpus.add_paths(write_docs(tmp_path / "more", 14, seed=62, prefix="big", sentences=30))
     assert all(r.status == "added" for r in more)
     corpus.search("peace talks", k=1)
     corpus.close()
@@ -135,12 +137,12 @@ def test_full_disk_while_the_faiss_file_is_rewritten(corpus, tmp_path):
     assert "disk holding the index" in result.stderr and "is full" in result.stderr
     assert read_store(home) == before
     assert not list(home.glob(".dense.*.tmp"))  # the partial temp file is gone
-    assert citebot(home, "verify").returncode == 0  # with room again, the file is rebuilt
+    assert run(home, "verify").returncode == 0  # with room again, the file is rebuilt
 
 
 def test_question_vector_cache_is_bounded(seed_corpus, monkeypatch):
     """Was: every distinct question's vector was kept forever (1 MB per 150 questions)."""
-    monkeypatch.setattr(corpus_mod, "QUERY_CACHE_MAX", 5)
+    monkeypatch.setattr(encoder_mod, "QUERY_CACHE_MAX", 5)
     store = seed_corpus.store
     before = store.counts().cached_embeddings
     for i in range(12):

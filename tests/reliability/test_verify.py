@@ -12,7 +12,9 @@ import pytest
 
 from retrieval.storage.vectors.dense import _ids_digest
 
-from .conftest import citebot, dense_ids, healthy_corpus, raw_store, read_store
+from tests.runcli import run  # `citebot verify` in this process: the checks need no separate one
+
+from .conftest import dense_ids, healthy_corpus, raw_store, read_store
 
 
 @pytest.fixture
@@ -75,19 +77,19 @@ def test_verify_reports_and_repair_fixes(corpus, make_corpus, damage, problem):
     home = corpus.settings.home_path
     docs_before = read_store(home)["docs"]
     damage(corpus)
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 1, result.stdout + result.stderr
     assert problem in result.stderr and result.stdout.startswith("NOT OK")
     assert "Traceback" not in result.stderr
 
     if damage is drop_lexical_row:  # the CLI's --repair (one case: the others would load the model)
-        repaired = citebot(home, "verify", "--repair")
+        repaired = run(home, "verify", "--repair")
         assert repaired.returncode == 0, repaired.stdout + repaired.stderr
         assert "repaired: lexical index rebuilt from the store" in repaired.stdout
     else:
         report = make_corpus(home).verify(repair=True)
         assert report.ok and report.repairs, report
-    again = citebot(home, "verify")
+    again = run(home, "verify")
     assert again.returncode == 0 and again.stdout.startswith("ok:"), again.stdout + again.stderr
     state = read_store(home)
     assert state["docs"] == docs_before  # the store's documents are never touched by a repair
@@ -130,10 +132,10 @@ def test_a_dense_file_of_another_dimension_is_reported_and_repaired(corpus, make
     vectors = np.random.default_rng(3).normal(size=(len(ids), index.d // 2)).astype(np.float32)
     other.add_with_ids(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), ids)
     faiss.write_index(other, str(home / "dense.faiss"))  # dense.json left as it was
-    result = citebot(home, "verify")
+    result = run(home, "verify")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"dense index file has vectors of {index.d // 2} dimensions" in result.stderr
     assert make_corpus(home).verify(repair=True).ok
-    again = citebot(home, "verify")
+    again = run(home, "verify")
     assert again.returncode == 0 and again.stdout.startswith("ok:"), again.stdout + again.stderr
     assert faiss.read_index(str(home / "dense.faiss")).d == index.d

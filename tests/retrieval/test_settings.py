@@ -55,19 +55,49 @@ def test_empty_home_means_the_default_not_the_working_directory(raw):
     assert settings.home == ".citebot" and settings.sources["home"] == "default"
 
 
-def test_typed_view_has_every_retrieval_setting_with_its_kind():
-    import typing
-    from dataclasses import fields
-
-    from retrieval.settings import Typed
-
-    hints = typing.get_type_hints(Typed)
-    assert [f.name for f in fields(Typed)] == [s.name for s in SETTINGS]
+def test_each_setting_reads_as_an_attribute_of_its_declared_kind():
+    settings = load_settings(env={"CITEBOT_TOP_K": "7", "CITEBOT_ALLOW_PRIVATE_URLS": "yes"})
+    assert settings.top_k == 7 and settings.allow_private_urls is True and settings.fusion == "convex"
     for s in SETTINGS:
-        hint = hints[s.name]
-        assert s.kind in typing.get_args(hint) or s.kind in (hint, typing.get_origin(hint)), s.name
-    typed = load_settings(env={"CITEBOT_TOP_K": "7", "CITEBOT_ALLOW_PRIVATE_URLS": "yes"}).typed
-    assert typed.top_k == 7 and typed.allow_private_urls is True and typed.fusion == "convex"
+        value = getattr(settings, s.name)
+        assert value is None or isinstance(value, s.kind), s.name
+    with pytest.raises(AttributeError):
+        settings.no_such_setting
+
+
+def test_defaults_are_read_from_the_declarations():
+    from retrieval.ingest.options import DEFAULT_DEADLINE, DEFAULT_MAX_BYTES, IngestOptions
+    from retrieval.settings import default
+
+    assert default("max_file_mb") == 50 and DEFAULT_MAX_BYTES == 50 * 1024 * 1024
+    assert DEFAULT_DEADLINE == default("fetch_deadline")
+    assert IngestOptions.from_settings(load_settings(env={"CITEBOT_MAX_FILE_MB": "2"})).max_bytes == 2 * 1024 * 1024
+    with pytest.raises(KeyError):
+        default("no_such_setting")
+
+
+def test_settings_come_in_two_tiers_with_the_user_tier_small():
+    from api.settings import API_SETTINGS
+    from bot.settings import BOT_SETTINGS
+    from retrieval.settings import Setting
+
+    declared = SETTINGS + BOT_SETTINGS + API_SETTINGS
+    user = {s.env for s in declared if not s.advanced}
+    assert 15 <= len(user) <= 20, sorted(user)
+    assert {"CITEBOT_HOME", "CITEBOT_DATABASE_URL", "CITEBOT_EMBEDDER", "CITEBOT_LLM_URL", "TELEGRAM_BOT_TOKEN",
+            "CITEBOT_TELEGRAM_ADMINS", "CITEBOT_TELEGRAM_WEBHOOK_URL", "CITEBOT_MAX_FILE_MB"} <= user
+    assert {"CITEBOT_LEXICAL_WEIGHT", "CITEBOT_ANN_THRESHOLD", "CITEBOT_BATCH_SIZE", "CITEBOT_API_CONCURRENCY"} <= {
+        s.env for s in declared if s.advanced}
+    with pytest.raises(ValueError, match="tier"):
+        Setting("x", 1, "X", "help", int, tier="expert")
+
+
+def test_a_bad_setting_is_a_user_error_with_a_code():
+    from retrieval import UserError
+
+    with pytest.raises(UserError) as caught:
+        load_settings(env={"CITEBOT_TOP_K": "many"})
+    assert isinstance(caught.value, SettingsError) and caught.value.code == "bad_setting"
 
 
 def test_docs_table_states_the_choices_and_ranges():
@@ -75,3 +105,6 @@ def test_docs_table_states_the_choices_and_ranges():
 
     table = markdown_table(SETTINGS)
     assert "One of: `convex`, `rrf`." in table and "Range 1–256." in table
+    user, advanced = table.split("### Advanced settings")
+    assert "`CITEBOT_HOME`" in user and "`CITEBOT_HOME`" not in advanced
+    assert "`CITEBOT_LEXICAL_WEIGHT`" in advanced and "`CITEBOT_LEXICAL_WEIGHT`" not in user

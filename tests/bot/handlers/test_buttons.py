@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from retrieval import Document
 from tests.bot.conftest import GROUP, STRANGER, USER
 from tests.fakes.bot_api import parse_telegram_html
@@ -44,6 +46,7 @@ def test_votes_are_per_user_keep_the_buttons_for_others_and_can_change(corpus, s
     assert fake_api.rejected == []  # no "message is not modified" edit was attempted
 
 
+@pytest.mark.quality  # the relevance floor is calibrated on the real model's similarities
 def test_answer_lists_only_quoted_passages_and_more_sources_never_an_unrelated_one(corpus, start_bot, fake_api):
     corpus.add_document(BANANAS)
     start_bot(corpus)

@@ -1,25 +1,24 @@
-"""The `citebot` command line run as a user runs it: a real subprocess, real files, real exit codes."""
+"""The `citebot` command line as a user meets it: real files, exit codes, stdout and stderr.
+
+The commands run in the test process (``main(argv)``, tests/runcli.py) with the hash embedder; the
+console script itself, as a subprocess with the real model, is covered by test_smoke.py.
+"""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.runcli import Run, run
 
 from ...conftest import ROOT, SEED_ARTICLE
 
 TALKS = "Moscow was stopping peace treaty talks with Tokyo"
 
 
-def citebot(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CITEBOT_HOME=str(home), HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "retrieval.cli", *args], input=stdin, capture_output=True, text=True,
-        env=env, cwd=ROOT, timeout=300,
-    )
+def citebot(home: Path, *args: str, stdin: str = "") -> Run:
+    return run(home, *args, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -89,19 +88,25 @@ def test_missing_file_is_reported_and_the_rest_added(home, tmp_path):
     assert "Harbour reopens" in citebot(home, "list").stdout
 
 
-def test_list_never_loads_the_model(home):
-    code = ("import sys; from retrieval.cli import main; main(['list']); "
-            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
-    env = dict(os.environ, CITEBOT_HOME=str(home))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    assert "NO-TORCH" in result.stdout and "TASS" in result.stdout
-
-
 def test_settings_shows_where_values_come_from(home):
     result = citebot(home, "settings")
     assert "CITEBOT_HOME" in result.stdout and "(env CITEBOT_HOME)" in result.stdout
     assert "CITEBOT_TOP_K" in result.stdout and "(default)" in result.stdout
+
+
+def test_settings_shows_the_user_tier_and_advanced_ones_only_when_asked_or_changed(home):
+    plain = citebot(home, "settings").stdout
+    assert "CITEBOT_EMBEDDER" in plain and "CITEBOT_LLM_URL" in plain
+    assert "CITEBOT_LEXICAL_WEIGHT" not in plain and "citebot settings --all" in plain
+    everything = citebot(home, "settings", "--all").stdout
+    assert "CITEBOT_LEXICAL_WEIGHT" in everything and "CITEBOT_EMBEDDER" in everything
+    assert everything.index("CITEBOT_EMBEDDER") < everything.index("CITEBOT_LEXICAL_WEIGHT")
+    advanced = citebot(home, "settings", "--advanced").stdout
+    assert "CITEBOT_LEXICAL_WEIGHT" in advanced and "CITEBOT_EMBEDDER" not in advanced
+    changed = run(home, "settings", env={"CITEBOT_LEXICAL_WEIGHT": "0.3"}).stdout
+    assert "CITEBOT_LEXICAL_WEIGHT" in changed and "(env CITEBOT_LEXICAL_WEIGHT, advanced)" in changed
+    rows = json.loads(citebot(home, "settings", "--json").stdout)
+    assert {r["tier"] for r in rows} == {"user", "advanced"}
 
 
 def test_verify_passes_on_a_healthy_index(home):
@@ -174,3 +179,36 @@ def test_each_command_help_says_its_exit_status_and_add_lists_every_format(capsy
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "exit status: 0" in capsys.readouterr().out, command
+
+
+def test_the_cli_adds_its_advice_to_library_errors_by_code(home, tmp_path):
+    """The library says what happened; the CLI says what to type (from the error code, not the text)."""
+    from retrieval import Corpus, UserError, load_settings
+
+    with Corpus.open(load_settings(env={}).replace(home=str(home))) as corpus:
+        with pytest.raises(UserError) as missing:
+            corpus.document(424242)
+    assert missing.value.code == "no_document" and "citebot" not in str(missing.value)
+    shown = citebot(home, "show", "424242")
+    assert shown.returncode == 2
+    assert shown.stderr.strip() == "citebot: error: no document '424242' (see `citebot list` for ids)"
+    copy = tmp_path / "republished.md"
+    body = SEED_ARTICLE.read_text(encoding="utf-8").split("/TASS/.", 1)[1]
+    copy.write_text("---\ntitle: Republished\nsource: Other Agency\n---\n" + body + "\nUpdated.\n", encoding="utf-8")
+    added = citebot(home, "add", str(copy))
+    assert "near-duplicate" in added.stdout and "use --force to add it anyway" in added.stdout
+
+
+def test_add_after_an_embedder_switch_points_at_reindex(tmp_path):
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    home = tmp_path / "index"
+    assert run(home, "add", str(SEED_ARTICLE), embedder=HashEmbedder("test-hash-old", dim=32)).returncode == 0
+    story = tmp_path / "note.md"
+    story.write_text("---\ntitle: Harbour reopens\n---\nThe harbour of Valparaiso reopened on Monday.\n")
+    refused = run(home, "add", str(story))  # the default test embedder: another model
+    assert refused.returncode == 2
+    assert "citebot reindex" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert run(home, "reindex").returncode == 0
+    assert run(home, "add", str(story)).returncode == 0
+    assert "Harbour reopens" in run(home, "list").stdout

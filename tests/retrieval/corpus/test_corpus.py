@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval import Document, UserError
+from tests.fakes.hash_embedder import HashEmbedder
 
 from ...conftest import SEED_ARTICLE
 
@@ -27,6 +28,7 @@ governor said further easing would depend on how quickly price growth slows in t
 """
 
 
+@pytest.mark.quality  # the real model and its calibrated threshold
 def test_answers_why_talks_stopped_with_the_tass_passage_first(seed_corpus):
     answer = seed_corpus.ask("why did talks stop?")
     assert answer.answered
@@ -55,6 +57,7 @@ def test_json_shape_is_stable(seed_corpus):
     json.dumps(data)  # serialisable as is
 
 
+@pytest.mark.quality  # the real model and its calibrated threshold
 def test_unanswerable_question_says_so_and_shows_weak_matches(seed_corpus):
     answer = seed_corpus.ask("What is the capital of Peru?")
     assert not answer.answered
@@ -164,7 +167,8 @@ def test_republished_story_is_a_near_duplicate_unless_forced(seed_corpus, tmp_pa
                     + body + "\n\nThis story was updated with more background.\n", encoding="utf-8")
     (result,) = seed_corpus.add_paths([copy])
     assert result.status == "near-duplicate"
-    assert result.doc_id == 1 and "--force" in result.message
+    assert result.doc_id == 1 and "nearly identical to document 1" in result.message
+    assert "--force" not in result.message  # the CLI adds its own flag (tests/retrieval/cli/test_cli.py)
     assert result.reason == "near-duplicate" and result.duplicate_of == 1  # for the bot: no message parsing
     assert seed_corpus.store.counts().documents == 1
     (forced,) = seed_corpus.add_paths([copy], force=True)
@@ -206,17 +210,24 @@ def test_citation_names_the_page_of_the_quoted_sentence(make_corpus):
     assert first.page == 2
 
 
-def test_adding_with_another_model_brings_the_whole_index_to_that_model(make_corpus, minilm, tmp_path):
+def test_adding_after_an_embedder_switch_refuses_until_reindexed(make_corpus, tmp_path):
+    """Was: one add after a model switch re-embedded the whole corpus as a side effect."""
     home = tmp_path / "switch"
-    old = make_corpus(home=home, model=minilm)
+    old = make_corpus(home=home, model=HashEmbedder("test-hash-old", dim=32))
     old.add_paths([SEED_ARTICLE])
     old.close()
     story = tmp_path / "bank.md"
     story.write_text(OTHER_STORY, encoding="utf-8")
-    new = make_corpus(home=home)  # the default embedder, a different model
-    assert new.embedder.name != minilm.name
-    new.add_paths([story])
+    new = make_corpus(home=home)  # the test's default embedder: another model
+    assert new.embedder.name != "test-hash-old"
+    with pytest.raises(UserError, match="reindex") as refused:
+        new.add_paths([story])
+    assert refused.value.code == "reindex_needed" and refused.value.params["missing"] > 0
+    assert new.embedder.passage_texts == []  # nothing was embedded, let alone the whole corpus
+    assert new.store.counts().documents == 1  # and nothing added
+    new.reindex()
     assert new.store.embeddings.missing(new.embedder.name) == []
+    assert [r.status for r in new.add_paths([story])] == ["added"]
     hits = new.search("Moscow stopped peace treaty talks with Tokyo", k=3, mode="dense")
     assert hits and hits[0].source == "TASS"
 

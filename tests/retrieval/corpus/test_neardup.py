@@ -98,7 +98,7 @@ def test_corpus_reports_republished_story_and_force_adds_it(tmp_path, make_corpu
     copy.write_text("Moscow rules out peace treaty talks with Japan\n\n" + tass_text +
                     "\n\nThe Japanese embassy in Moscow declined to comment.\n", encoding="utf-8")
     [result] = corpus.add_paths([copy])
-    assert result.status == "near-duplicate" and "force" in result.message
+    assert result.status == "near-duplicate" and result.reason == "near-duplicate" and result.duplicate_of == 1
     assert len(corpus.documents()) == 1
     [forced] = corpus.add_paths([copy], force=True)
     assert forced.status == "added" and len(corpus.documents()) == 2

@@ -370,3 +370,46 @@ def test_rerun_latency_includes_embedding_the_question(tmp_path, make_corpus):
     assert len(corpus.embedder.query_texts) == seen + 1
     # a passage vector is never forgotten, even when a query has the same text
     assert forget_query_vectors(corpus, ["Cats\nDomestic cats sleep for twelve to sixteen hours every day."]) == 0
+
+
+def _tiny_squad(tmp_path: Path) -> Path:
+    squad = {"version": "1.1", "data": [{"title": "Harbour", "paragraphs": [
+        {"context": "The harbour of Valparaiso reopened on Monday after a storm closed it for three days.",
+         "qas": [{"id": "h1", "question": "When did the harbour reopen?",
+                  "answers": [{"text": "on Monday", "answer_start": 40}]}]},
+        {"context": "Domestic cats sleep for twelve to sixteen hours every day.",
+         "qas": [{"id": "c1", "question": "How long do cats sleep?",
+                  "answers": [{"text": "twelve to sixteen hours", "answer_start": 24}]}]},
+    ]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad), encoding="utf-8")
+    return path
+
+
+def test_eval_never_indexes_into_the_users_corpus(tmp_path):
+    """Was: `citebot --home ~/news eval --squad ...` indexed the evaluation set into ~/news (the eval's own
+    --home was SUPPRESSed, so the top-level one leaked through)."""
+    from tests.runcli import run
+
+    from ...conftest import SEED_ARTICLE
+
+    user = tmp_path / "news"
+    assert run(user, "add", str(SEED_ARTICLE)).returncode == 0
+    before = run(user, "list", "--json").stdout
+    squad = _tiny_squad(tmp_path)
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # the top-level --home, CITEBOT_HOME, and a database URL (unreachable: used, it would fail) all name the
+    # user's corpus; the eval uses its own index in the cache directory
+    for args, env in [(("--home", str(user)), cache), ((), cache | {"CITEBOT_HOME": str(user)}),
+                      ((), cache | {"CITEBOT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/news"})]:
+        result = run(None, *args, "eval", "--squad", str(squad), "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["queries"] == 2 and data["recall@10"] == pytest.approx(1.0)
+        assert Path(data["home"]).is_relative_to(tmp_path / "cache")
+        assert run(user, "list", "--json").stdout == before
+    explicit = tmp_path / "evalindex"
+    result = run(user, "eval", "--squad", str(squad), "--home", str(explicit), "--json", env=cache)
+    assert result.returncode == 0, result.stderr
+    assert Path(json.loads(result.stdout)["home"]) == explicit
+    assert run(user, "list", "--json").stdout == before

@@ -100,3 +100,11 @@ def test_nothing_listening_is_a_connection_error():
     with pytest.raises(LLMError) as info:
         ChatClient(url, timeout=2, retries=0).complete(MESSAGES)
     assert info.value.reason in ("connection", "timeout")
+
+
+def test_llm_errors_join_the_one_error_hierarchy():
+    from retrieval import CitebotError
+
+    error = LLMError("timeout", "the LLM server did not answer in time")
+    assert isinstance(error, CitebotError)
+    assert error.code == "llm_failed" and error.reason == "timeout" and error.params == {"reason": "timeout"}

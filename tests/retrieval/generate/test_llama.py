@@ -53,7 +53,7 @@ def test_what_the_real_model_writes_beyond_the_passage_is_rejected(server, make_
     completion = client.complete([{"role": "user", "content": f"Repeat exactly this sentence: {wrong}"}],
                                  max_tokens=40)
     assert completion.text.strip(), "the real server returned no text"
-    result = verify(completion.text, citations, lambda t: corpus._vectors(t, reading=True),
+    result = verify(completion.text, citations, corpus.encoder.sentences,
                     corpus.settings.llm_min_support)
     kept = " ".join(v.claim.text for v in result.kept)
     assert "2031" not in kept and "April" not in kept

@@ -1,6 +1,7 @@
 """The acceptance path as a user types it, with CITEBOT_DATABASE_URL pointing at a real PostgreSQL server:
 `citebot add corpus/`, `citebot ask --json`, `citebot verify`, `citebot migrate` there and back; killed and
-concurrent `citebot add` runs (slow: each process loads the model)."""
+concurrent `citebot add` runs (slow: each process loads the model). The fast path runs the commands in the test
+process with the hash embedder (tests/runcli.py)."""
 from __future__ import annotations
 
 import json
@@ -14,13 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.runcli import Run, run
+
 ROOT = Path(__file__).resolve().parents[3]
 TALKS = "Moscow was stopping peace treaty talks with Tokyo"
 
 
-def citebot(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "retrieval.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=600)
+def citebot(*args: str, env: dict[str, str], check: bool = True) -> Run:
+    """``citebot ARGS`` in this process with the hash embedder (tests/runcli.py); the slow test below
+    starts real processes."""
+    done = run(None, *args, env=env)
     if check:
         assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
     return done

@@ -26,6 +26,7 @@ V1_INDEX = Path(__file__).parent / "data" / "v1-index"
 TALKS = "Moscow was stopping peace treaty talks with Tokyo"
 
 
+@pytest.mark.quality  # the old index holds the real default model's vectors
 def test_index_written_by_the_previous_release_opens_and_answers(tmp_path, make_corpus):
     """tests/retrieval/storage/data/v1-index was written by the code before the storage interface (see
     make_v1_index.py next to it): it must open, answer citing the March 2022 sentence, and embed nothing
