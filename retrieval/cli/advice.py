@@ -14,6 +14,7 @@ ADVICE: dict[str, str] = {
     "store_damaged": "run `citebot verify` to check it",
     "no_source": "see `citebot sources list` for ids",
     "no_key": "see `citebot keys list`",
+    "source_is_file": "use `citebot add` for one file",
 }
 
 REASON_ADVICE: dict[str, str] = {  # AddResult.reason -> advice (an add result is not an exception)

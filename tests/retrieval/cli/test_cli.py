@@ -221,6 +221,10 @@ def test_storage_errors_carry_a_code_and_the_cli_adds_what_to_type(home):
     removed = citebot(home, "sources", "remove", "999")
     assert removed.returncode == 2
     assert removed.stderr.strip() == "citebot: error: no source '999' (see `citebot sources list` for ids)"
+    followed = citebot(home, "sources", "add", str(SEED_ARTICLE))
+    assert followed.returncode == 2
+    assert followed.stderr.strip().endswith("a followed folder must be a directory, not a file "
+                                            "(use `citebot add` for one file)"), followed.stderr
 
 
 def test_add_after_an_embedder_switch_points_at_reindex(tmp_path):
