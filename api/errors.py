@@ -103,7 +103,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         message = _validation_message(exc)
-        code = "invalid_json" if message.startswith("the request body is not valid JSON") else "invalid_request"
+        code = "invalid_json" if any(e.get("type") == "json_invalid" for e in exc.errors()[:5]) else "invalid_request"
         _count(request, code)
         return error_response(400 if code == "invalid_json" else 422, code, message)
 
