@@ -13,6 +13,8 @@ source (a syndicated copy) is still refused unless ``--force``.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -131,8 +133,16 @@ class Versions:
     def same_text(a: str, b: str) -> bool:
         """True when two passages are near-duplicates (the MinHash test on their own text): what the
         corroboration count groups, without loading every stored signature on the question path."""
-        return neardup.similarity(neardup.signature(a), neardup.signature(b)) > neardup.THRESHOLD
+        return neardup.similarity(_passage_signature(a), _passage_signature(b)) > neardup.THRESHOLD
 
     def info(self, doc_id: int) -> DocumentInfo | None:
         self._refresh(signatures=False)
         return self._infos.get(doc_id)
+
+
+@functools.lru_cache(maxsize=8192)
+def _passage_signature(text: str) -> bytes:
+    """A passage's MinHash signature, cached: every question compares its candidate passages pairwise
+    (same source), and the same passages come back question after question. Without the cache the
+    signatures tripled the CPU of `ask` on a one-source corpus (4.4 -> 14.5 ms p50, XQuAD fold A)."""
+    return neardup.signature(text)
