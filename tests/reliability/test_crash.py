@@ -71,10 +71,10 @@ MODEL_DIM = 384  # all-MiniLM-L6-v2's, which the console-script runs of this tes
 
 # `make test` runs a shorter loop (every kind of kill still happens, and each is checked the same way);
 # `make test-all` (CITEBOT_TEST_FULL=1) the full counts.
-KILLS_WANTED = loops(8, 20)
+KILLS_WANTED = loops(6, 20)
 LOAD_KILLS_WANTED = loops(2, 4)  # forked children killed before they embedded anything (start-up, model load)
-WRITING_KILLS_WANTED = loops(4, 8)  # forked children killed while embedding and writing
-CONSOLE_KILLS = loops(2, 4)  # the real console script killed during its start-up
+WRITING_KILLS_WANTED = loops(3, 8)  # forked children killed while embedding and writing
+CONSOLE_KILLS = loops(1, 4)  # the real console script killed during its start-up
 SIGINTS = loops(2, 4)  # Ctrl-C at random moments
 MAX_RUNS = 80  # a generous bound: every forked run is killed unless the add could finish, which WORK_AHEAD prevents
 WORK_AHEAD = 12  # documents left to add before each forked run (~6 rounds of SMALL_BATCH passages)
