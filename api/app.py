@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
 
-from retrieval import Corpus, Keys, UserError, load_settings, open_keys
+from retrieval import Corpus, Keys, Sources, UserError, Watches, load_settings, open_keys, open_sources, open_watches
 
 from . import errors
 from .context import setup_logging
@@ -23,6 +23,9 @@ from .metrics import Metrics
 from .page import router as page_router
 from .routes import probes, v1
 from .service import Service
+from .sources import SourceDesk
+from .sources import router as sources_router
+from .watches import router as watches_router
 from .settings import API_SETTINGS
 
 log = logging.getLogger("citebot.api")
@@ -46,17 +49,21 @@ def concurrency(settings: Any, corpus: Corpus) -> int:
 
 
 def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any = None,
-               keys: Keys | None = None, warm_up: bool = True) -> FastAPI:
-    """The application. ``corpus``/``keys`` given are used as they are (and not closed); otherwise they
+               keys: Keys | None = None, warm_up: bool = True, sources: Sources | None = None,
+               watches: Watches | None = None) -> FastAPI:
+    """The application. ``corpus``/``keys``/``sources``/``watches`` given are used as they are (and not closed); otherwise they
     are opened at start-up from ``settings`` (``embedder`` overrides the configured model, for tests)."""
     settings = settings if settings is not None else all_settings()
     errors.SECRETS.values = errors.Secrets.of(settings).values
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_corpus, own_keys = corpus is None, keys is None
+        own_corpus, own_keys, own_sources, own_watches = corpus is None, keys is None, sources is None, watches is None
         opened = corpus if corpus is not None else Corpus.open(settings, embedder=embedder)
         store = keys if keys is not None else open_keys(settings)
+        followed = sources if sources is not None else open_sources(settings)
+        app.state.watches = watches if watches is not None else open_watches(settings)
+        app.state.sources = SourceDesk(settings, followed, app.state.watches)
         app.state.service = Service(opened, concurrency(settings, opened), app.state.metrics)
         app.state.auth = Authenticator(settings, store)
         if warm_up:
@@ -69,6 +76,10 @@ def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any
         finally:
             if own_keys:
                 store.close()
+            if own_sources:
+                followed.close()
+            if own_watches:
+                app.state.watches.close()
             if own_corpus:
                 opened.close()
 
@@ -79,6 +90,8 @@ def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any
     app.state.limiter = RateLimiter(settings.api_rate_limit)
     errors.install(app)
     app.include_router(v1)
+    app.include_router(sources_router)
+    app.include_router(watches_router)
     app.include_router(chat_router)
     app.include_router(probes)
     app.include_router(page_router)

@@ -17,7 +17,8 @@ from retrieval import CitebotError, SettingsError, UserError
 
 from .context import request_id
 
-NOT_FOUND_CODES = {"no_document", "no_key"}
+NOT_FOUND_CODES = {"no_document", "no_key", "no_source", "no_watch"}
+CONFLICT_CODES = {"source_exists", "watch_limit"}  # 409: the request is fine, the state is not (already followed)
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 408: "request_timeout", 413: "too_large", 415: "unsupported_media_type",
                 422: "invalid_request", 429: "rate_limited", 503: "unavailable"}
@@ -69,6 +70,7 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 def from_user_error(exc: CitebotError | SettingsError) -> ApiError:
     code = getattr(exc, "code", "") or "bad_request"
     status = 404 if code in NOT_FOUND_CODES else 400  # by code, never by the message's words
+    status = 409 if code in CONFLICT_CODES else status
     return ApiError(status, code, str(exc) or code)
 
 
@@ -101,7 +103,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         message = _validation_message(exc)
-        code = "invalid_json" if message.startswith("the request body is not valid JSON") else "invalid_request"
+        code = "invalid_json" if any(e.get("type") == "json_invalid" for e in exc.errors()[:5]) else "invalid_request"
         _count(request, code)
         return error_response(400 if code == "invalid_json" else 422, code, message)
 

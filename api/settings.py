@@ -40,4 +40,9 @@ API_SETTINGS: tuple[Setting, ...] = (
     Setting("api_cors_origins", (), "CITEBOT_API_CORS_ORIGINS",
             "Comma list of web origins allowed to call the API from a browser (CORS), e.g. "
             "`https://cms.example.org`; empty means none.", kind=tuple, group="api", tier="advanced"),
+    Setting("api_source_folders", (), "CITEBOT_API_SOURCE_FOLDERS",
+            "Comma list of server directories under which an admin key may follow a folder with POST /v1/sources; "
+            "empty means none (feeds, sitemaps and channels only: follow a folder with `citebot sources add DIR` "
+            "on the server), so an API key never reads files elsewhere on the machine.", kind=tuple, group="api",
+            tier="advanced"),
 )

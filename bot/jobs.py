@@ -40,8 +40,8 @@ def schedule(app: Application, settings: Any) -> None:
         log.warning("python-telegram-bot's job-queue extra is missing: the bot will not sync sources or send "
                     "watch pushes (pip install 'python-telegram-bot[job-queue]')")
         return
-    sync_every = int(getattr(settings, "telegram_sync_seconds", 30) or 0)
-    push_every = int(getattr(settings, "telegram_push_seconds", 10) or 0)
+    sync_every = settings.telegram_sync_seconds
+    push_every = settings.telegram_push_seconds
     if sync_every > 0:
         queue.run_repeating(sync_due, interval=sync_every, first=min(FIRST_SYNC_S, sync_every), name="sync")
     if push_every > 0:

@@ -9,8 +9,9 @@ from .errors import CitebotError, UserError
 from .ingest import IngestOptions, check_url, fetch_url, redact_url
 from .search import further_passages, relevance_floor
 from .settings import SETTINGS, Setting, Settings, SettingsError, load_settings
-from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, open_sources,
-                      sync_sources)
+from .sources import (SeenEntry, Source, SourceResult, SourceState, Sources, SyncOptions, SyncReport, fetcher_for,
+                      open_sources, options_for, parse_every, sync_sources)
+from .sources.model import classify as classify_source
 from .storage import is_postgres_url, safe_location
 from .storage.keys import ApiKey, Keys, NewKey, open_keys
 from .storage.migrations import Migration, apply_postgres, apply_sqlite, legacy_table
@@ -29,7 +30,7 @@ __all__ = [
     "TimeInfo", "time_text",
     "IngestOptions", "check_url", "fetch_url", "redact_url",
     "SeenEntry", "Source", "SourceResult", "SourceState", "Sources", "SyncOptions", "SyncReport", "open_sources",
-    "sync_sources",
+    "sync_sources", "fetcher_for", "options_for", "parse_every", "classify_source",  # the HTTP API's /v1/sources
     "Post", "PlainText", "PostOutcome", "add_post", "plain_text",
     "Pending", "Watch", "Watches", "check_watches", "open_watches",
     # for apps keeping their own tables: the one migration runner and the engine choice

@@ -27,5 +27,7 @@ class UserError(CitebotError):
     The CLI prints the English message (plus advice for the code), the bot renders ``code`` with ``params``
     in the user's language (bot/i18n.py). Codes in use: ``question_empty``, ``question_too_long`` (length,
     limit), ``no_document`` (ref), ``reindex_needed`` (model, missing, passages), ``bad_setting``,
-    ``bad_mode`` (mode), ``bad_limit``.
+    ``bad_mode`` (mode), ``bad_limit``; from the store: ``disk_full``, ``store_busy``, ``store_readonly``
+    (and ``store_damaged`` on :class:`retrieval.storage.StorageDamaged`); sources: ``no_source`` (ref),
+    ``bad_source`` / ``source_is_file`` (location); API keys: ``no_key`` (ref).
     """

@@ -15,7 +15,7 @@ def open_bot_storage(settings: Any) -> BotStorage:
     votes and the update journal), else SQLite beside the index (``CITEBOT_HOME/feedback.sqlite3``)."""
     from retrieval import is_postgres_url
 
-    url = str(getattr(settings, "values", {}).get("database_url", "") or "")
+    url = settings.database_url or ""
     if is_postgres_url(url):
         from bot.storage.postgres import PostgresBotStorage
 

@@ -11,6 +11,10 @@ ADVICE: dict[str, str] = {
     "no_document": "see `citebot list` for ids",
     "reindex_needed": "run `citebot reindex`",
     "near_duplicate": "use --force to add it anyway",
+    "store_damaged": "run `citebot verify` to check it",
+    "no_source": "see `citebot sources list` for ids",
+    "no_key": "see `citebot keys list`",
+    "source_is_file": "use `citebot add` for one file",
 }
 
 REASON_ADVICE: dict[str, str] = {  # AddResult.reason -> advice (an add result is not an exception)

@@ -91,8 +91,8 @@ def secrets_of(settings: Any) -> list[str]:
     """The secret values citebot holds (CITEBOT_LLM_API_KEY, the database password, the bot token: every
     setting declared ``secret``), longest first; a URL contributes its password."""
     found: set[str] = set()
-    for setting in getattr(settings, "declared", ()):
-        value = getattr(settings, "values", {}).get(setting.name) if setting.secret else None
+    for setting in settings.declared:
+        value = getattr(settings, setting.name) if setting.secret else None  # every declared secret, by name
         if not isinstance(value, str) or not value.strip():
             continue
         if "://" in value:
@@ -104,9 +104,6 @@ def secrets_of(settings: Any) -> list[str]:
                 found.update({password, urllib.parse.unquote(password)})
         else:
             found.add(value.strip())
-    key = getattr(settings, "llm_api_key", "") or ""
-    if isinstance(key, str) and key.strip():
-        found.add(key.strip())
     return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
 
 

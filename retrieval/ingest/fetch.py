@@ -255,7 +255,8 @@ def fetch_url(url: str, options: IngestOptions | None = None, headers: Mapping[s
             if guard.expired:
                 raise _deadline(shown, options) from None
             message = str(exc)
-            raise UserError(message if message.startswith(shown) else f"{shown}: {message}") from None
+            raise UserError(message if message.startswith(shown) else f"{shown}: {message}",  # named once
+                            code=exc.code, **exc.params) from None
         except urllib.error.HTTPError as exc:
             if exc.code == 304 and headers:
                 got = {k.lower(): v for k, v in exc.headers.items()} if exc.headers else {}

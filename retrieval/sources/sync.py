@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..errors import UserError
 from ..ingest import IngestOptions
 from ..ingest.document import make_document
+from ..settings import default
 from ..types import Document
 from . import folders
 from .feeds import Entry, maybe_gunzip, parse_feed
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("citebot.sources")
 
-MAX_ENTRIES = 200  # new or changed entries handled per source per sync; the rest follow next time
+MAX_ENTRIES = default("sync_max_entries")  # new or changed entries per source per sync; the rest follow next time
 WORKERS = 4  # sources synced at once by one process
 CHUNK = 16  # entries fetched, then indexed and recorded together (progress survives a kill)
 SYNCED_KINDS = ("feed", "sitemap", "folder")  # channels arrive live through the bot
@@ -56,13 +57,13 @@ class SyncOptions:
 def fetcher_for(settings: "Settings") -> Fetcher:
     """The fetcher the settings describe: the URL guard's options, CITEBOT_SYNC_HOST_DELAY between
     requests to one host. Keep one per process (its host turns span sync rounds)."""
-    delay = float(settings.values.get("sync_host_delay", 1.0))
+    delay = settings.sync_host_delay
     return Fetcher(IngestOptions.from_settings(settings), HostGate(delay=delay))
 
 
 def options_for(settings: "Settings", **overrides: Any) -> SyncOptions:
     """SyncOptions from the settings (CITEBOT_SYNC_MAX_ENTRIES), with ``overrides``."""
-    values: dict[str, Any] = {"max_entries": int(settings.values.get("sync_max_entries", MAX_ENTRIES))}
+    values: dict[str, Any] = {"max_entries": settings.sync_max_entries}
     values.update(overrides)
     return SyncOptions(**values)
 

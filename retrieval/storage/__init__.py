@@ -37,10 +37,10 @@ def open_storage(settings: "Settings", url: str | None = None) -> Storage:
     """The store for ``settings``: PostgreSQL when the database URL (``url``, else CITEBOT_DATABASE_URL) is
     a postgresql:// URL, else SQLite in ``settings.home_path``. The PostgreSQL engine is imported only
     then, so SQLite users need neither psycopg nor pgvector."""
-    url = (settings.values.get("database_url", "") if url is None else url) or ""
+    url = (settings.database_url if url is None else url) or ""
     if not url.strip():
-        return open_sqlite(settings.home_path, ann_threshold=int(settings.values.get("ann_threshold", 300_000)),
-                           hnsw_threshold=int(settings.values.get("hnsw_threshold", 20_000)))
+        return open_sqlite(settings.home_path, ann_threshold=settings.ann_threshold,
+                           hnsw_threshold=settings.hnsw_threshold)
     if not is_postgres_url(url):
         scheme = url.split(":", 1)[0] if ":" in url else url[:20]
         raise UserError(f"CITEBOT_DATABASE_URL: unsupported database {scheme!r}; use a postgresql:// URL, "

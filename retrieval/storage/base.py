@@ -34,7 +34,19 @@ SIGNATURE_DTYPE = np.dtype("<u4")  # near-duplicate MinHash signatures (retrieva
 
 
 class StorageDamaged(CitebotError):
-    """The store cannot be read (corrupt file, damaged table); the message says what to do."""
+    """The store cannot be read (corrupt file, damaged table); the message says what happened, code
+    ``store_damaged`` (the CLI adds "run `citebot verify`", retrieval/cli/advice.py)."""
+
+    def __init__(self, message: str = "", *, code: str = "store_damaged", **params: Any) -> None:
+        super().__init__(message, code=code, **params)
+
+
+def sqlite_result(exc: BaseException) -> int | None:
+    """SQLite's primary result code of a driver error (``sqlite3.SQLITE_FULL``, ``SQLITE_BUSY``...; an
+    extended code carries it in its low byte), None when the error has none: code decides on this, never
+    on the message's words."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -187,7 +187,7 @@ class Errors:
             return UserError(f"PostgreSQL refused access in {where}: {str(exc).splitlines()[0]}")
         if isinstance(exc, (pgerr.DataCorrupted, pgerr.IndexCorrupted)):
             return StorageDamaged(f"the PostgreSQL database {where} reports damage ({str(exc).splitlines()[0]}); "
-                                  f"run `citebot verify`, and ask its administrator to check the server")
+                                  f"ask its administrator to check the server")
         if isinstance(exc, PoolTimeout):
             return UserError(f"cannot reach PostgreSQL at {where}: no connection within the timeout; {_WHAT_TO_DO}")
         if isinstance(exc, psycopg.OperationalError):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import UserError
-from .base import BUSY_TIMEOUT_S, StorageDamaged, VerifyReport
+from .base import BUSY_TIMEOUT_S, StorageDamaged, VerifyReport, sqlite_result
 from .migrations import Migration, applied_sqlite, apply_sqlite
 
 STORE_FILE = "citebot.sqlite3"
@@ -77,7 +77,7 @@ def _user_version(conn: sqlite3.Connection) -> int:
 
 
 def _damaged(exc: Exception) -> StorageDamaged:
-    return StorageDamaged(f"the index store failed ({exc}); run `citebot verify` to check it")
+    return StorageDamaged(f"the index store failed ({exc})")
 
 
 class SQLiteDatabase:
@@ -106,10 +106,12 @@ class SQLiteDatabase:
                 if _user_version(self.conn) < applied:  # so a release before the runner refuses a newer store
                     self.conn.execute(f"PRAGMA user_version = {int(applied)}")
         except sqlite3.DatabaseError as exc:
-            if "readonly" in str(exc) or "unable to open" in str(exc):
-                raise UserError(f"cannot write the index in {self.home}: {exc}") from None
-            if "full" in str(exc) or "I/O error" in str(exc):  # not damage: never advise a restore
-                raise UserError(f"cannot open the index in {self.home}: {exc} (is the disk full?)") from None
+            result = sqlite_result(exc)
+            if result in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+                raise UserError(f"cannot write the index in {self.home}: {exc}", code="store_readonly") from None
+            if result in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):  # not damage: never advise a restore
+                raise UserError(f"cannot open the index in {self.home}: {exc} (is the disk full?)",
+                                code="disk_full") from None
             raise UserError(
                 f"the index store {self.path} cannot be read ({exc}); it was left untouched: restore it from a "
                 f"backup, or move it aside and add your documents again") from None
@@ -133,9 +135,9 @@ class SQLiteDatabase:
         try:
             yield
         except sqlite3.DatabaseError as exc:
-            if "full" in str(exc):
+            if sqlite_result(exc) == sqlite3.SQLITE_FULL:
                 raise UserError(f"the disk holding the index in {self.home} is full: free some space and run "
-                                f"the command again") from None
+                                f"the command again", code="disk_full") from None
             raise _damaged(exc) from None
 
     def check_failed(self, exc: BaseException) -> VerifyReport | None:
@@ -155,13 +157,13 @@ class SQLiteDatabase:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+                if sqlite_result(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                     raise UserError(
                         f"the index in {self.home} is busy: another citebot process has been writing to it for "
-                        f"over {BUSY_TIMEOUT_S:.0f} s; try again when it finishes"
+                        f"over {BUSY_TIMEOUT_S:.0f} s; try again when it finishes", code="store_busy"
                     ) from None
-                if "readonly" in str(exc):
-                    raise UserError(f"the index in {self.home} is read-only") from None
+                if sqlite_result(exc) == sqlite3.SQLITE_READONLY:
+                    raise UserError(f"the index in {self.home} is read-only", code="store_readonly") from None
                 raise _damaged(exc) from None
             except sqlite3.DatabaseError as exc:
                 raise _damaged(exc) from None
@@ -173,12 +175,13 @@ class SQLiteDatabase:
             except BaseException as exc:
                 if self.conn.in_transaction:  # SQLite already rolled back after e.g. SQLITE_FULL
                     self.conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                if isinstance(exc, sqlite3.OperationalError) and sqlite_result(exc) == sqlite3.SQLITE_FULL:
                     raise UserError(f"the disk holding the index in {self.home} is full: nothing of this "
-                                    f"change was written; free some space and run the command again") from None
+                                    f"change was written; free some space and run the command again",
+                                    code="disk_full") from None
                 if isinstance(exc, sqlite3.DatabaseError):
-                    raise StorageDamaged(f"the index store failed ({exc}); nothing of this change was written; "
-                                         f"run `citebot verify` to check it") from None
+                    raise StorageDamaged(f"the index store failed ({exc}); nothing of this change was written"
+                                         ) from None
                 raise
 
     @contextmanager

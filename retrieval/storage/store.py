@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from ..settings import default
 from .base import Counts, VerifyReport
 from .documents import Documents, Transaction, open_documents
 from .embeddings import Embeddings, open_embeddings
@@ -120,7 +121,8 @@ class Storage:
         return report
 
 
-def open_sqlite(home: Path, ann_threshold: int = 300_000, hnsw_threshold: int = 20_000) -> Storage:
+def open_sqlite(home: Path, ann_threshold: int = default("ann_threshold"),
+                hnsw_threshold: int = default("hnsw_threshold")) -> Storage:
     """The corpus store in ``home``: one SQLite file for every part, plus the faiss file beside it."""
     from .sqlite import SQLiteDatabase
 

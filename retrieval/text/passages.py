@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..settings import default
+
 # Lower-cased tokens that end with a period but do not end a sentence.
 ABBREVIATIONS = frozenset(
     """
@@ -134,7 +136,8 @@ def _chunk_long_sentence(text: str, span: tuple[int, int], max_words: int, max_c
     return chunks
 
 
-def make_passages(text: str, lang: str = "", min_words: int = 60, max_words: int = 120,
+def make_passages(text: str, lang: str = "", min_words: int = default("passage_min_words"),
+                  max_words: int = default("passage_max_words"),
                   max_chars: int | None = None) -> list[Passage]:
     """Group sentences into passages of about ``min_words``-``max_words`` words, overlapping by one sentence.
 

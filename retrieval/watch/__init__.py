@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..errors import UserError
+from ..settings import default
 from ..storage.watches import GONE, QUEUED, SEEN, THROTTLED, Push, Watch, WatchStore
 from ..storage.watches import open_watches as open_watch_store
 from ..text.cleaning import clean_question
@@ -44,8 +45,9 @@ class Pending:
 class Watches:
     """The standing questions of every chat, with their bounds; thread-safe (the store is)."""
 
-    def __init__(self, store: WatchStore, max_per_user: int = 10, push_minutes: float = 60.0,
-                 max_question_chars: int = 2000) -> None:
+    def __init__(self, store: WatchStore, max_per_user: int = default("watch_max_per_user"),
+                 push_minutes: float = default("watch_push_minutes"),
+                 max_question_chars: int = default("max_question_chars")) -> None:
         self.store = store
         self.max_per_user = max_per_user
         self.push_minutes = push_minutes
@@ -105,9 +107,8 @@ class Watches:
 
 def open_watches(settings: "Settings") -> Watches:
     """The watches of ``settings``' store (SQLite in CITEBOT_HOME or CITEBOT_DATABASE_URL) with its bounds."""
-    return Watches(open_watch_store(settings), int(settings.values.get("watch_max_per_user", 10)),
-                   float(settings.values.get("watch_push_minutes", 60)),
-                   int(settings.values.get("max_question_chars", 2000)))
+    return Watches(open_watch_store(settings), settings.watch_max_per_user, float(settings.watch_push_minutes),
+                   settings.max_question_chars)
 
 
 @dataclass

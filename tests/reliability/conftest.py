@@ -35,8 +35,9 @@ def citebot_argv(real: bool = False) -> list[str]:
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    # PYTHONPATH: the hash-embedder CLI (tests.fakes.hash_cli) must import from any working directory
     env = dict(os.environ, CITEBOT_HOME=str(home), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               OMP_WAIT_POLICY="PASSIVE")
+               OMP_WAIT_POLICY="PASSIVE", PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))))
     env.pop("CITEBOT_EMBEDDER", None)
     env.update(extra)
     return env

@@ -121,11 +121,11 @@ class Documents(abc.ABC):
 
     @one_line_errors
     def text(self, doc_id: int) -> DocumentText:
-        """The full text and page starts; UserError "no document with id N" when absent."""
+        """The full text and page starts; UserError ``no_document`` (ref: the id) when absent."""
         rows = self._query("SELECT text, page_starts FROM documents WHERE id = :id", {"id": int(doc_id)}) \
             if -MAX_ID <= int(doc_id) < MAX_ID else []
         if not rows:
-            raise UserError(f"no document with id {doc_id}")
+            raise UserError(f"no document with id {doc_id}", code="no_document", ref=str(doc_id))
         return DocumentText(rows[0][0], list(json_value(rows[0][1])))
 
     @one_line_errors

@@ -17,7 +17,7 @@ def open_keys(settings: Any) -> Keys:
     """The keys store for ``settings`` (its tables are created or upgraded on open)."""
     from ..urls import is_postgres_url
 
-    url = str(settings.values.get("database_url", "") or "")
+    url = settings.database_url or ""
     if is_postgres_url(url):
         from .postgres import PostgresKeys
 

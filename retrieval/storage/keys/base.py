@@ -98,7 +98,7 @@ class Keys(ABC):
         key_id = (key_id or "").strip().removeprefix(PREFIX).split("_")[0]
         row = self._get(key_id) if re.fullmatch(r"[0-9a-f]{10}", key_id) else None
         if row is None:
-            raise UserError(f"no API key {key_id!r} (see `citebot keys list`)", code="no_key", ref=key_id)
+            raise UserError(f"no API key {key_id!r}", code="no_key", ref=key_id)
         if not row.key.active:
             return row.key
         when = utc_now()

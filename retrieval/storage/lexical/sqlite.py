@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any, Sequence
 
 from ...text.lexical import terms as stem
-from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport, one_line_errors
+from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport, one_line_errors, sqlite_result
 from ..bm25 import BM25
 from ..rows import chunks, filter_sql
 from .base import Lexical, LexicalWriter
@@ -103,7 +103,7 @@ class SQLiteLexical(Lexical):
         try:  # the full-text index itself against its content (a damaged index b-tree)
             db.execute("INSERT INTO lexical(lexical, rank) VALUES ('integrity-check', 1)")
         except sqlite3.OperationalError as exc:
-            if "readonly" not in str(exc) and "locked" not in str(exc) and "busy" not in str(exc):
+            if sqlite_result(exc) not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY):
                 raise
         except sqlite3.DatabaseError as exc:
             report.problems.append(f"lexical index differs from the store: its full-text index is damaged ({exc})")

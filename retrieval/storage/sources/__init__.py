@@ -22,7 +22,7 @@ __all__ = ["SeenEntry", "Source", "SourceState", "Sources", "open_sources"]
 def open_sources(settings: "Settings") -> Sources:
     """The sources store of ``settings``: in the PostgreSQL database when CITEBOT_DATABASE_URL names one
     (replicas share it), else in ``CITEBOT_HOME/citebot.sqlite3`` beside the corpus."""
-    url = str(settings.values.get("database_url", "") or "")
+    url = settings.database_url or ""
     if url.strip() and is_postgres_url(url):
         from .postgres import PostgresSources
 

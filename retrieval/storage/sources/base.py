@@ -92,7 +92,7 @@ class Sources(ABC):
         """The source with this id; UserError (code ``no_source``) when there is none."""
         source = self.get(source_id)
         if source is None:
-            raise UserError(f"no source {str(source_id)!r} (see `citebot sources list` for ids)",
+            raise UserError(f"no source {str(source_id)!r}",
                             code="no_source", ref=str(source_id))
         return source
 

@@ -147,8 +147,8 @@ def classify(location: str) -> tuple[str, str]:
     if path.is_dir():
         return "folder", str(path.resolve())
     if path.exists():
-        raise UserError(f"{text}: a followed folder must be a directory (use `citebot add` for one file)",
-                        code="bad_source", location=text)
+        raise UserError(f"{text}: a followed folder must be a directory, not a file", code="source_is_file",
+                        location=text)
     raise UserError(f"{text}: not an http(s) URL, an existing directory or a @channel", code="bad_source",
                     location=text)
 

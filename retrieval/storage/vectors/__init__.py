@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...settings import default
 from .base import Vectors
 
 __all__ = ["Vectors", "open_vectors"]
 
 
-def open_vectors(database: Any, documents: Any, embeddings: Any, *, ann_threshold: int = 300_000,
-                 hnsw_threshold: int = 20_000, index_type: str = "halfvec") -> Vectors:
+def open_vectors(database: Any, documents: Any, embeddings: Any, *, ann_threshold: int = default("ann_threshold"),
+                 hnsw_threshold: int = default("hnsw_threshold"), index_type: str = "halfvec") -> Vectors:
     """The vector index over ``database`` (an engine's connection), the passages of ``documents`` and the
     vectors ``embeddings`` caches. ``hnsw_threshold`` / ``ann_threshold``: the SQLite engine's flat / HNSW / compressed faiss switches;
     ``index_type``: what PostgreSQL's HNSW index stores."""

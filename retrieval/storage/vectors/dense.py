@@ -32,6 +32,7 @@ import faiss
 import numpy as np
 
 from ...errors import UserError
+from ...settings import default
 from ..base import VectorBatch
 
 
@@ -75,7 +76,8 @@ def compressed_params(count: int) -> tuple[int, int]:
 class DenseIndex:
     """One model's faiss index over the passages of one SQLite store (in ``home``)."""
 
-    def __init__(self, home: Path, model: str, ann_threshold: int = 300_000, hnsw_threshold: int = 20_000) -> None:
+    def __init__(self, home: Path, model: str, ann_threshold: int = default("ann_threshold"),
+                 hnsw_threshold: int = default("hnsw_threshold")) -> None:
         self.home = Path(home)
         self.model = model
         self.ann_threshold = ann_threshold

@@ -11,13 +11,14 @@ import numpy as np
 
 from ..base import NO_FILTERS, VECTOR_DTYPE, ScoredPassage, SearchFilters, VectorBatch, VerifyReport, one_line_errors
 from ..rows import chunks, common_size
+from ...settings import default
 from .base import Vectors
 from .dense import BUILD_BATCH, DenseIndex
 
 
 class SQLiteVectors(Vectors):
-    def __init__(self, database: Any, documents: Any, ann_threshold: int = 300_000,
-                 hnsw_threshold: int = 20_000) -> None:
+    def __init__(self, database: Any, documents: Any, ann_threshold: int = default("ann_threshold"),
+                 hnsw_threshold: int = default("hnsw_threshold")) -> None:
         super().__init__(database, documents)
         self.ann_threshold = ann_threshold
         self.hnsw_threshold = hnsw_threshold

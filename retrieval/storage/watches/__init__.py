@@ -20,7 +20,7 @@ def open_watches(settings: "Settings") -> WatchStore:
     else SQLite in CITEBOT_HOME/citebot.sqlite3."""
     from .. import MissingDriver, is_postgres_url
 
-    url = (settings.values.get("database_url", "") or "").strip()
+    url = (settings.database_url or "").strip()
     if not url:
         from .sqlite import SQLiteWatchStore
 

@@ -199,6 +199,34 @@ def test_the_cli_adds_its_advice_to_library_errors_by_code(home, tmp_path):
     assert "near-duplicate" in added.stdout and "use --force to add it anyway" in added.stdout
 
 
+def test_storage_errors_carry_a_code_and_the_cli_adds_what_to_type(home):
+    """A missing source or document read from the store, and a damaged store: the library's message names
+    no command (the bot and the API show it too), the CLI's one line still says what to do."""
+    from retrieval import UserError, load_settings
+    from retrieval.cli.advice import with_advice
+    from retrieval.storage import StorageDamaged, open_storage
+
+    store = open_storage(load_settings(env={}).replace(home=str(home)))
+    try:
+        with pytest.raises(UserError) as missing:
+            store.documents.text(424242)
+    finally:
+        store.close()
+    assert (missing.value.code, missing.value.params) == ("no_document", {"ref": "424242"})
+    assert "citebot" not in str(missing.value)
+    assert with_advice(missing.value) == "no document with id 424242 (see `citebot list` for ids)"
+    damaged = StorageDamaged("the index store failed (database disk image is malformed)")
+    assert damaged.code == "store_damaged"
+    assert with_advice(damaged).endswith("(run `citebot verify` to check it)")
+    removed = citebot(home, "sources", "remove", "999")
+    assert removed.returncode == 2
+    assert removed.stderr.strip() == "citebot: error: no source '999' (see `citebot sources list` for ids)"
+    followed = citebot(home, "sources", "add", str(SEED_ARTICLE))
+    assert followed.returncode == 2
+    assert followed.stderr.strip().endswith("a followed folder must be a directory, not a file "
+                                            "(use `citebot add` for one file)"), followed.stderr
+
+
 def test_add_after_an_embedder_switch_points_at_reindex(tmp_path):
     from tests.fakes.hash_embedder import HashEmbedder
 
