@@ -28,6 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = ROOT / "corpus" / "tass-2024-02-08-russia-japan-peace-treaty.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# `make test-all` sets CITEBOT_TEST_FULL=1: the long loops (crash loops, kill rounds) then run their full
+# counts; `make test` runs fewer repetitions of the same checks so the suite stays within minutes.
+FULL = os.environ.get("CITEBOT_TEST_FULL", "") not in ("", "0")
+
+
+def loops(default: int, full: int) -> int:
+    """How many repetitions a long loop makes: ``default`` in `make test`, ``full`` under CITEBOT_TEST_FULL."""
+    return full if FULL else default
+
 
 class CountingEmbedder:
     """Wraps the session model and records every text that reaches it, so tests can prove caching."""

@@ -87,9 +87,12 @@ async def vote(update: Update, context: Context) -> None:
     tally = await blocking(context.storage.tally, key)
     log.info("feedback %s on question %s", "+1" if up else "-1", key)
     query = update.callback_query
+    current = getattr(query.message, "reply_markup", None)
+    markup = _vote_keyboard(current, key, tally.up, tally.down)
+    if markup != current:  # the same vote again: editing would be refused as "message is not modified"
+        await _edit_markup(update, markup)
+    # Answered after the edit, so that once the query is answered the keyboard is final.
     await query.answer(t("thanks", lang(update)))
-    await _edit_markup(update, _vote_keyboard(getattr(query.message, "reply_markup", None), key,
-                                              tally.up, tally.down))
 
 
 # --- more sources ----------------------------------------------------------------------------------

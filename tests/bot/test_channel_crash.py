@@ -20,6 +20,7 @@ from pathlib import Path
 from retrieval import Corpus, load_settings, open_sources
 from retrieval.ingest.telegram import post_path
 from tests.bot.conftest import TOKEN
+from tests.conftest import loops
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.telegram_posts import as_bot_api, raw_posts
@@ -27,6 +28,7 @@ from tests.fakes.telegram_posts import as_bot_api, raw_posts
 ROOT = Path(__file__).resolve().parents[2]
 RIA = -1001101170442
 DELAY = 0.6  # seconds the slowed embedder takes per post
+ROUNDS = loops(2, 3)  # kills, two fresh posts each: 2 in `make test`, 3 under CITEBOT_TEST_FULL
 
 
 def spawn(home: Path, api: FakeBotAPI) -> subprocess.Popen:
@@ -49,12 +51,12 @@ def test_sigkill_while_channel_posts_are_indexed_loses_and_doubles_nothing(tmp_p
     settings = load_settings(env={"CITEBOT_HOME": str(home)})
     with open_sources(settings) as sources:
         sources.add("@rian_ru")
-    posts = raw_posts(limit=6, channel_file="1001101170442_messages.json", min_chars=300)
+    posts = raw_posts(limit=2 * ROUNDS, channel_file="1001101170442_messages.json", min_chars=300)
     rng = random.Random(7)
     published: list[int] = []
     with FakeBotAPI(TOKEN) as api:
         api.add_channel(RIA, "РИА Новости", "rian_ru")
-        for round_ in range(3):
+        for round_ in range(ROUNDS):
             proc = spawn(home, api)
             try:
                 wait_polling(api, proc, len(api.calls_to("getUpdates")))
@@ -82,7 +84,7 @@ def test_sigkill_while_channel_posts_are_indexed_loses_and_doubles_nothing(tmp_p
     with Corpus(settings, embedder=HashEmbedder()) as corpus:
         docs = corpus.documents()
         assert sorted(d.url for d in docs) == sorted(f"https://t.me/rian_ru/{m}" for m in published)
-        assert len(docs) == len(published) == 6  # each post once
+        assert len(docs) == len(published) == 2 * ROUNDS  # each post once
         assert corpus.verify().ok
     with open_sources(settings) as sources:
-        assert sources.list()[0].state.entries == 6
+        assert sources.list()[0].state.entries == 2 * ROUNDS

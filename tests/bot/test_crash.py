@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.conftest import TOKEN, USER
+from tests.conftest import loops
 from tests.fakes.bot_api import FakeBotAPI, parse_telegram_html
 from tests.fakes.bot_crash import kill_loop
 
@@ -87,8 +88,9 @@ def crash_run(tmp_path: Path, kills: int, seed: int, delay: float = DELAY) -> No
         assert api.rejected == []
 
 
-def test_sigkill_between_question_and_answer_ten_times_every_question_answered_once(tmp_path):
-    crash_run(tmp_path, kills=10, seed=12)
+def test_sigkill_between_question_and_answer_repeatedly_every_question_answered_once(tmp_path):
+    # 3 kills in `make test` (each its own question, chat and restart), 10 under CITEBOT_TEST_FULL
+    crash_run(tmp_path, kills=loops(3, 10), seed=12)
 
 
 @pytest.mark.slow
@@ -97,14 +99,16 @@ def test_sigkill_thirty_times_with_shorter_answers(tmp_path):
 
 
 def test_kill_while_answers_are_sent_in_bursts_of_ten_from_five_users_loses_none(tmp_path):
-    """Five bursts of 10 questions from 5 users; each time the bot is SIGKILLed at a random moment after
+    """Bursts of 10 questions from 5 users (two in `make test`, five under CITEBOT_TEST_FULL); each time
+    the bot is SIGKILLed at a random moment after
     the burst's first answer reached the server, while the others are being prepared and sent. Nothing
     is lost; how many replies were sent twice (killed after a send, before its journal mark) is reported
     (bench.bot_load measures it per 1,000 questions, before and after; docs/bot.md)."""
-    result = kill_loop(tmp_path / "index", rounds=5, seed=20)
+    rounds = loops(2, 5)
+    result = kill_loop(tmp_path / "index", rounds=rounds, seed=20)
     print(f"kill during send: {result.questions} questions, {result.kills} kills, lost {result.lost}, "
           f"doubled {result.doubled}; unanswered at each kill {result.pending_at_kill}")
-    assert result.kills == 5 and result.questions == 50
+    assert result.kills == rounds and result.questions == rounds * 10
     assert any(pending > 0 for pending in result.pending_at_kill)  # the kills landed mid-burst
     assert result.lost == 0
     assert result.rejected == []

@@ -85,12 +85,12 @@ def test_feedback_is_stored_with_question_and_cited_passages(corpus, start_bot, 
     fake_api.send_text(USER, QUESTION)
     [answer] = fake_api.wait_messages(USER, 1)
     fake_api.press(USER, answer, buttons(answer)["👎"])
-    fake_api.wait_for(lambda: "👎 1" in buttons(fake_api.bot_messages(USER)[0]))
+    [ack] = fake_api.wait_for(lambda: fake_api.calls_to("answerCallbackQuery"))  # answered after the edit
+    assert "👎 1" in buttons(fake_api.bot_messages(USER)[0])
     [vote] = bot.app.bot_data.storage.votes()
     assert (vote.question, vote.user_id, vote.vote) == (QUESTION, USER, -1)
     shown = {c.passage_id for c in shown_citations(corpus.ask(QUESTION))}
     assert set(vote.passage_ids) == shown  # the passages the user saw with the answer
-    [ack] = fake_api.calls_to("answerCallbackQuery")
     assert ack.params["text"] == "Thanks for the feedback!"
     assert (corpus.settings.home_path / "feedback.sqlite3").exists()
 

@@ -63,15 +63,19 @@ from pathlib import Path
 from typing import Callable
 
 
-from ..conftest import ROOT
+from ..conftest import ROOT, loops
 from .conftest import (MODEL, check_whole_or_absent, citebot, citebot_argv, cli_env, dense_ids, expected, read_store,
                        write_docs)
 
 MODEL_DIM = 384  # all-MiniLM-L6-v2's, which the console-script runs of this test use
 
-KILLS_WANTED = 20
-LOAD_KILLS_WANTED = 4  # forked children killed before they embedded anything (start-up, model load)
-WRITING_KILLS_WANTED = 8  # forked children killed while embedding and writing
+# `make test` runs a shorter loop (every kind of kill still happens, and each is checked the same way);
+# `make test-all` (CITEBOT_TEST_FULL=1) the full counts.
+KILLS_WANTED = loops(6, 20)
+LOAD_KILLS_WANTED = loops(2, 4)  # forked children killed before they embedded anything (start-up, model load)
+WRITING_KILLS_WANTED = loops(3, 8)  # forked children killed while embedding and writing
+CONSOLE_KILLS = loops(1, 4)  # the real console script killed during its start-up
+SIGINTS = loops(2, 4)  # Ctrl-C at random moments
 MAX_RUNS = 80  # a generous bound: every forked run is killed unless the add could finish, which WORK_AHEAD prevents
 WORK_AHEAD = 12  # documents left to add before each forked run (~6 rounds of SMALL_BATCH passages)
 POLL_S = 0.01  # how often the test looks at a child's encode log and document count
@@ -260,7 +264,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
     zygote = Zygote(home, log)
     try:
         # 1. the real console script, killed during its start-up (store creation, migration, model load)
-        for delay in sorted(rng.uniform(0.05, 5.0) for _ in range(4)):
+        for delay in sorted(rng.uniform(0.05, 5.0) for _ in range(CONSOLE_KILLS)):
             proc = subprocess.Popen([*citebot_argv(real=True), "add", str(docs_dir)],
                                     env=cli_env(home, CITEBOT_EMBEDDER="sentence-transformers"),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
@@ -347,7 +351,7 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
         extra = write_docs(docs_dir, 12, seed=5, prefix="late", sentences=11)
         wanted.extend(expected(p) for p in extra)
         interrupted = 0
-        for i in range(4):
+        for i in range(SIGINTS):
             out = tmp_path / f"sigint{i}.out"
             pid = zygote.start(["add", "-q", str(docs_dir)], out)
             time.sleep(rng.uniform(0.0, 1.5))
