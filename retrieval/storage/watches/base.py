@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Any
 
 COMPONENT = "watches"
 
@@ -61,6 +62,22 @@ class Added:
     watch: Watch | None
     new: bool
     count: int  # the owner's watches now
+
+
+# One row mapping for both engines: the column order of these SELECTs is what the two functions read.
+WATCH_COLUMNS = "SELECT id, chat_id, user_id, question, created, last_push FROM watches"
+PUSH_COLUMNS = ("SELECT id, watch_id, chat_id, question, doc_id, passage_hash, answer, created, delivered "
+                "FROM watch_pushes")
+
+
+def watch_from_row(row: Any) -> Watch:
+    return Watch(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]), row[3], float(row[4]),
+                 None if row[5] is None else float(row[5]))
+
+
+def push_from_row(row: Any) -> Push:
+    return Push(int(row[0]), int(row[1]), int(row[2]), row[3], int(row[4]), row[5], row[6], float(row[7]),
+                None if row[8] is None else float(row[8]))
 
 
 class WatchStore(abc.ABC):

@@ -14,7 +14,8 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import UserError
 from ..migrations import Migration, apply_postgres
-from .base import COMPONENT, GONE, QUEUED, SEEN, THROTTLED, Added, Push, Watch, WatchStore
+from .base import (COMPONENT, GONE, PUSH_COLUMNS, QUEUED, SEEN, THROTTLED, WATCH_COLUMNS, Added, Push, Watch,
+                   WatchStore, push_from_row, watch_from_row)
 
 POOL_MAX = 4
 
@@ -45,21 +46,6 @@ CREATE INDEX watch_pushes_pending ON watch_pushes (delivered, id);
 """),
 )
 
-_WATCH = "SELECT id, chat_id, user_id, question, created, last_push FROM watches"
-_PUSH = ("SELECT id, watch_id, chat_id, question, doc_id, passage_hash, answer, created, delivered "
-         "FROM watch_pushes")
-
-
-def _watch(row: Any) -> Watch:
-    return Watch(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]), row[3], float(row[4]),
-                 None if row[5] is None else float(row[5]))
-
-
-def _push(row: Any) -> Push:
-    return Push(int(row[0]), int(row[1]), int(row[2]), row[3], int(row[4]), row[5], row[6], float(row[7]),
-                None if row[8] is None else float(row[8]))
-
-
 class PostgresWatchStore(WatchStore):
     def __init__(self, url: str, pool_size: int = POOL_MAX) -> None:
         from ..postgres import safe_location
@@ -87,48 +73,48 @@ class PostgresWatchStore(WatchStore):
                 count = conn.execute("SELECT count(*) FROM watches WHERE user_id IS NULL AND chat_id = %s",
                                      (chat_id,)).fetchone()[0]
             count = int(count)
-            same = conn.execute(_WATCH + " WHERE chat_id = %s AND question = %s", (chat_id, question)).fetchone()
+            same = conn.execute(WATCH_COLUMNS + " WHERE chat_id = %s AND question = %s", (chat_id, question)).fetchone()
             if same is not None:
-                return Added(_watch(same), False, count)
+                return Added(watch_from_row(same), False, count)
             if count >= limit:
                 return Added(None, False, count)
             row = conn.execute("INSERT INTO watches (chat_id, user_id, question, created) VALUES (%s, %s, %s, %s) "
                                "RETURNING id, chat_id, user_id, question, created, last_push",
                                (chat_id, user_id, question, now)).fetchone()
-            return Added(_watch(row), True, count + 1)
+            return Added(watch_from_row(row), True, count + 1)
 
     def list(self, chat_id: int | None = None) -> list[Watch]:
         with self.pool.connection() as conn:
             if chat_id is None:
-                rows = conn.execute(_WATCH + " ORDER BY id").fetchall()
+                rows = conn.execute(WATCH_COLUMNS + " ORDER BY id").fetchall()
             else:
-                rows = conn.execute(_WATCH + " WHERE chat_id = %s ORDER BY id", (chat_id,)).fetchall()
-        return [_watch(r) for r in rows]
+                rows = conn.execute(WATCH_COLUMNS + " WHERE chat_id = %s ORDER BY id", (chat_id,)).fetchall()
+        return [watch_from_row(r) for r in rows]
 
     def get(self, watch_id: int) -> Watch | None:
         with self.pool.connection() as conn:
-            row = conn.execute(_WATCH + " WHERE id = %s", (watch_id,)).fetchone()
-        return _watch(row) if row else None
+            row = conn.execute(WATCH_COLUMNS + " WHERE id = %s", (watch_id,)).fetchone()
+        return watch_from_row(row) if row else None
 
     def remove(self, watch_id: int, chat_id: int | None = None) -> Watch | None:
         with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(_WATCH + " WHERE id = %s FOR UPDATE", (watch_id,)).fetchone()
+            row = conn.execute(WATCH_COLUMNS + " WHERE id = %s FOR UPDATE", (watch_id,)).fetchone()
             if row is None or (chat_id is not None and int(row[1]) != chat_id):
                 return None
             conn.execute("DELETE FROM watch_pushes WHERE watch_id = %s AND delivered IS NULL", (watch_id,))
             conn.execute("DELETE FROM watches WHERE id = %s", (watch_id,))
-            return _watch(row)
+            return watch_from_row(row)
 
     def queue(self, watch_id: int, doc_id: int, passage_hash: str, answer: str, now: float,
               min_gap: float) -> str:
         with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(_WATCH + " WHERE id = %s FOR UPDATE", (watch_id,)).fetchone()
+            row = conn.execute(WATCH_COLUMNS + " WHERE id = %s FOR UPDATE", (watch_id,)).fetchone()
             if row is None:
                 return GONE
             if conn.execute("SELECT 1 FROM watch_pushes WHERE watch_id = %s AND passage_hash = %s",
                             (watch_id, passage_hash)).fetchone():
                 return SEEN
-            watch = _watch(row)
+            watch = watch_from_row(row)
             if watch.last_push is not None and now - watch.last_push < min_gap:
                 return THROTTLED
             conn.execute("INSERT INTO watch_pushes (watch_id, chat_id, question, doc_id, passage_hash, answer, "
@@ -139,8 +125,8 @@ class PostgresWatchStore(WatchStore):
 
     def pending(self, limit: int = 100) -> list[Push]:
         with self.pool.connection() as conn:
-            rows = conn.execute(_PUSH + " WHERE delivered IS NULL ORDER BY id LIMIT %s", (limit,)).fetchall()
-        return [_push(r) for r in rows]
+            rows = conn.execute(PUSH_COLUMNS + " WHERE delivered IS NULL ORDER BY id LIMIT %s", (limit,)).fetchall()
+        return [push_from_row(r) for r in rows]
 
     def delivered(self, push_id: int, now: float) -> bool:
         with self.pool.connection() as conn:

@@ -13,7 +13,8 @@ from typing import Any
 
 from ...errors import UserError
 from ..migrations import Migration, apply_sqlite
-from .base import COMPONENT, GONE, QUEUED, SEEN, THROTTLED, Added, Push, Watch, WatchStore
+from .base import (COMPONENT, GONE, PUSH_COLUMNS, QUEUED, SEEN, THROTTLED, WATCH_COLUMNS, Added, Push, Watch,
+                   WatchStore, push_from_row, watch_from_row)
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -44,21 +45,6 @@ CREATE INDEX watch_pushes_pending ON watch_pushes (delivered, id);
 """),
 )
 
-_WATCH = "SELECT id, chat_id, user_id, question, created, last_push FROM watches"
-_PUSH = ("SELECT id, watch_id, chat_id, question, doc_id, passage_hash, answer, created, delivered "
-         "FROM watch_pushes")
-
-
-def _watch(row: Any) -> Watch:
-    return Watch(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]), row[3], float(row[4]),
-                 None if row[5] is None else float(row[5]))
-
-
-def _push(row: Any) -> Push:
-    return Push(int(row[0]), int(row[1]), int(row[2]), row[3], int(row[4]), row[5], row[6], float(row[7]),
-                None if row[8] is None else float(row[8]))
-
-
 class SQLiteWatchStore(WatchStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -78,50 +64,50 @@ class SQLiteWatchStore(WatchStore):
 
     def add(self, chat_id: int, question: str, user_id: int | None, limit: int, now: float) -> Added:
         with self._write() as db:
-            same = db.execute(_WATCH + " WHERE chat_id = ? AND question = ?", (chat_id, question)).fetchone()
+            same = db.execute(WATCH_COLUMNS + " WHERE chat_id = ? AND question = ?", (chat_id, question)).fetchone()
             owner = ("user_id = ?", user_id) if user_id is not None else ("user_id IS NULL AND chat_id = ?", chat_id)
             count = int(db.execute(f"SELECT count(*) FROM watches WHERE {owner[0]}", (owner[1],)).fetchone()[0])
             if same is not None:
-                return Added(_watch(same), False, count)
+                return Added(watch_from_row(same), False, count)
             if count >= limit:
                 return Added(None, False, count)
             cur = db.execute("INSERT INTO watches (chat_id, user_id, question, created) VALUES (?, ?, ?, ?)",
                              (chat_id, user_id, question, now))
-            row = db.execute(_WATCH + " WHERE id = ?", (cur.lastrowid,)).fetchone()
-            return Added(_watch(row), True, count + 1)
+            row = db.execute(WATCH_COLUMNS + " WHERE id = ?", (cur.lastrowid,)).fetchone()
+            return Added(watch_from_row(row), True, count + 1)
 
     def list(self, chat_id: int | None = None) -> list[Watch]:
         with self.lock:
             if chat_id is None:
-                rows = self.db.execute(_WATCH + " ORDER BY id").fetchall()
+                rows = self.db.execute(WATCH_COLUMNS + " ORDER BY id").fetchall()
             else:
-                rows = self.db.execute(_WATCH + " WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
-        return [_watch(r) for r in rows]
+                rows = self.db.execute(WATCH_COLUMNS + " WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
+        return [watch_from_row(r) for r in rows]
 
     def get(self, watch_id: int) -> Watch | None:
         with self.lock:
-            row = self.db.execute(_WATCH + " WHERE id = ?", (watch_id,)).fetchone()
-        return _watch(row) if row else None
+            row = self.db.execute(WATCH_COLUMNS + " WHERE id = ?", (watch_id,)).fetchone()
+        return watch_from_row(row) if row else None
 
     def remove(self, watch_id: int, chat_id: int | None = None) -> Watch | None:
         with self._write() as db:
-            row = db.execute(_WATCH + " WHERE id = ?", (watch_id,)).fetchone()
+            row = db.execute(WATCH_COLUMNS + " WHERE id = ?", (watch_id,)).fetchone()
             if row is None or (chat_id is not None and int(row[1]) != chat_id):
                 return None
             db.execute("DELETE FROM watch_pushes WHERE watch_id = ? AND delivered IS NULL", (watch_id,))
             db.execute("DELETE FROM watches WHERE id = ?", (watch_id,))
-            return _watch(row)
+            return watch_from_row(row)
 
     def queue(self, watch_id: int, doc_id: int, passage_hash: str, answer: str, now: float,
               min_gap: float) -> str:
         with self._write() as db:
-            row = db.execute(_WATCH + " WHERE id = ?", (watch_id,)).fetchone()
+            row = db.execute(WATCH_COLUMNS + " WHERE id = ?", (watch_id,)).fetchone()
             if row is None:
                 return GONE
             if db.execute("SELECT 1 FROM watch_pushes WHERE watch_id = ? AND passage_hash = ?",
                           (watch_id, passage_hash)).fetchone():
                 return SEEN
-            watch = _watch(row)
+            watch = watch_from_row(row)
             if watch.last_push is not None and now - watch.last_push < min_gap:
                 return THROTTLED
             db.execute("INSERT INTO watch_pushes (watch_id, chat_id, question, doc_id, passage_hash, answer, "
@@ -132,8 +118,8 @@ class SQLiteWatchStore(WatchStore):
 
     def pending(self, limit: int = 100) -> list[Push]:
         with self.lock:
-            rows = self.db.execute(_PUSH + " WHERE delivered IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
-        return [_push(r) for r in rows]
+            rows = self.db.execute(PUSH_COLUMNS + " WHERE delivered IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [push_from_row(r) for r in rows]
 
     def delivered(self, push_id: int, now: float) -> bool:
         with self._write() as db:
