@@ -25,7 +25,6 @@ import logging
 import math
 import re
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..deadline import SocketDeadline
 from ..errors import CitebotError
 
 log = logging.getLogger(__name__)
@@ -155,40 +155,12 @@ class ChatClient:
                                f"{type(exc).__name__}") from None
 
 
-class _Deadline:
-    """Shuts down every socket of one call when its time is up, so a read blocked on a server that
-    drips bytes returns at once (a per-read timeout never fires while bytes keep coming)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.expired = False
-        self.ends = time.monotonic() + seconds
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> "_Deadline":
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._timer.cancel()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+class _Deadline(SocketDeadline):
+    """The whole LLM call's deadline: its sockets are shut when the time is up (retrieval/deadline.py),
+    and the readers check it between reads."""
 
     def register(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self.expired:
-                sock.close()
-                raise TimeoutError("deadline passed")
-            self._sockets.append(sock)
+        self.track(sock)
 
     def check(self) -> None:
         if self.expired or time.monotonic() > self.ends:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -22,6 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from retrieval.deadline import SocketDeadline
 from retrieval.errors import UserError
 from retrieval.types import Document
 
@@ -49,38 +49,14 @@ class Response:
     last_modified: str = ""
 
 
-class _Guard:
+class _Guard(SocketDeadline):
     """Opens every socket of one fetch: checks each address against the policy, and at the deadline
-    shuts every socket down so a read blocked on a trickling server returns at once."""
+    shuts every socket down so a read blocked on a trickling server returns at once (retrieval/deadline.py)."""
 
     def __init__(self, options: IngestOptions) -> None:
+        super().__init__(options.fetch_deadline)
         self.options = options
         self.policy = options.policy
-        self.sockets: list[socket.socket] = []
-        self.expired = False
-        self.started = time.monotonic()
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(options.fetch_deadline, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> "_Guard":
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._timer.cancel()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self.sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def remaining(self) -> float:
-        return self.options.fetch_deadline - (time.monotonic() - self.started)
 
     def check(self, host: str, port: int) -> None:
         """Refuse ``host`` before connecting (a redirect's target, or the URL's host behind a proxy)."""
@@ -98,11 +74,7 @@ class _Guard:
             self.policy.check(ip, host)
         for family, ip, sockaddr in found:
             sock = socket.socket(family, socket.SOCK_STREAM)
-            with self._lock:
-                if self.expired:
-                    sock.close()
-                    raise TimeoutError("deadline passed")
-                self.sockets.append(sock)
+            self.track(sock)
             try:
                 sock.settimeout(min(timeout or self.options.fetch_timeout, max(0.1, self.remaining())))
                 if source_address:
