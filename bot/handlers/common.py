@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Callable, TypeVar
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from retrieval.errors import UserError
 
@@ -106,3 +106,15 @@ async def typing(context: Context, chat_id: int) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def drop_pressed_button(query: Any) -> None:
+    """Take the pressed button off its keyboard (and its row when that empties), as the unfollow and
+    unwatch buttons do once their action is done; a message Telegram will not edit keeps its keyboard."""
+    markup = query.message.reply_markup if query.message else None
+    if markup is None:
+        return
+    rows = [[b for b in row if b.callback_data != query.data] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)

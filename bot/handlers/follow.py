@@ -8,19 +8,17 @@ since its posts reach the bot only once it is one. Feeds and sitemaps are synced
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from datetime import datetime, timezone
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 
 from retrieval import Source, UserError
 
 from bot.channels import channel_problem
 from bot.context import Context
-from bot.handlers.common import blocking, lang, say, say_error, send_html, user_id
+from bot.handlers.common import blocking, drop_pressed_button, lang, say, say_error, send_html, user_id
 from bot.handlers.library import admins_only
 from bot.handlers.library import sources as documents_command
 from bot.i18n import t
@@ -145,12 +143,7 @@ async def unfollow_button(update: Update, context: Context) -> None:
         return
     log.info("user %s stopped following source %s (button)", user_id(update), source.id)
     await query.answer(t("unfollowed_short", language, id=source.id))
-    markup = query.message.reply_markup if query.message else None
-    if markup is not None:
-        rows = [[b for b in row if b.callback_data != query.data] for row in markup.inline_keyboard]
-        rows = [row for row in rows if row]
-        with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    await drop_pressed_button(query)
 
 
 BUTTONS = ((UNFOLLOW, unfollow_button),)

@@ -8,17 +8,15 @@ the user who asked (CITEBOT_WATCH_MAX_PER_USER). The answers themselves are foun
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 
 from retrieval import Pending, UserError
 
 from bot.context import Context
-from bot.handlers.common import blocking, lang, say, say_error, send_html, user_id
+from bot.handlers.common import blocking, drop_pressed_button, lang, say, say_error, send_html, user_id
 from bot.handlers.library import _command_rest
 from bot.i18n import t
 from bot.render import answer_html, esc, split_html
@@ -102,12 +100,7 @@ async def unwatch_button(update: Update, context: Context) -> None:
         return
     log.info("user %s stopped watch %s (button)", user_id(update), watch.id)
     await query.answer(t("unwatched_short", language))
-    markup = query.message.reply_markup if query.message else None
-    if markup is not None:
-        rows = [[b for b in row if b.callback_data != query.data] for row in markup.inline_keyboard]
-        rows = [row for row in rows if row]
-        with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    await drop_pressed_button(query)
 
 
 BUTTONS = ((UNWATCH, unwatch_button),)
