@@ -80,6 +80,18 @@ def push_from_row(row: Any) -> Push:
                 None if row[8] is None else float(row[8]))
 
 
+def refusal(watch: Watch | None, seen: bool, now: float, min_gap: float) -> str | None:
+    """Why a push is not queued (GONE, SEEN, THROTTLED), or None to queue it: the one rule both engines
+    apply inside their transaction."""
+    if watch is None:
+        return GONE
+    if seen:
+        return SEEN
+    if watch.last_push is not None and now - watch.last_push < min_gap:
+        return THROTTLED
+    return None
+
+
 class WatchStore(abc.ABC):
     """Watches and pushes in one database; every method is one short transaction, thread-safe."""
 

@@ -14,8 +14,8 @@ from psycopg_pool import ConnectionPool
 
 from ...errors import UserError
 from ..migrations import Migration, apply_postgres
-from .base import (COMPONENT, GONE, PUSH_COLUMNS, QUEUED, SEEN, THROTTLED, WATCH_COLUMNS, Added, Push, Watch,
-                   WatchStore, push_from_row, watch_from_row)
+from .base import (COMPONENT, PUSH_COLUMNS, QUEUED, WATCH_COLUMNS, Added, Push, Watch,
+                   WatchStore, push_from_row, refusal, watch_from_row)
 
 POOL_MAX = 4
 
@@ -109,14 +109,13 @@ class PostgresWatchStore(WatchStore):
               min_gap: float) -> str:
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(WATCH_COLUMNS + " WHERE id = %s FOR UPDATE", (watch_id,)).fetchone()
-            if row is None:
-                return GONE
-            if conn.execute("SELECT 1 FROM watch_pushes WHERE watch_id = %s AND passage_hash = %s",
-                            (watch_id, passage_hash)).fetchone():
-                return SEEN
-            watch = watch_from_row(row)
-            if watch.last_push is not None and now - watch.last_push < min_gap:
-                return THROTTLED
+            watch = watch_from_row(row) if row is not None else None
+            seen = watch is not None and conn.execute(
+                "SELECT 1 FROM watch_pushes WHERE watch_id = %s AND passage_hash = %s",
+                (watch_id, passage_hash)).fetchone() is not None
+            refused = refusal(watch, seen, now, min_gap)
+            if refused is not None:
+                return refused
             conn.execute("INSERT INTO watch_pushes (watch_id, chat_id, question, doc_id, passage_hash, answer, "
                          "created) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                          (watch_id, watch.chat_id, watch.question, doc_id, passage_hash, answer, now))

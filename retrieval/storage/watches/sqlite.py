@@ -13,8 +13,8 @@ from typing import Any
 
 from ...errors import UserError
 from ..migrations import Migration, apply_sqlite
-from .base import (COMPONENT, GONE, PUSH_COLUMNS, QUEUED, SEEN, THROTTLED, WATCH_COLUMNS, Added, Push, Watch,
-                   WatchStore, push_from_row, watch_from_row)
+from .base import (COMPONENT, PUSH_COLUMNS, QUEUED, WATCH_COLUMNS, Added, Push, Watch,
+                   WatchStore, push_from_row, refusal, watch_from_row)
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -102,14 +102,13 @@ class SQLiteWatchStore(WatchStore):
               min_gap: float) -> str:
         with self._write() as db:
             row = db.execute(WATCH_COLUMNS + " WHERE id = ?", (watch_id,)).fetchone()
-            if row is None:
-                return GONE
-            if db.execute("SELECT 1 FROM watch_pushes WHERE watch_id = ? AND passage_hash = ?",
-                          (watch_id, passage_hash)).fetchone():
-                return SEEN
-            watch = watch_from_row(row)
-            if watch.last_push is not None and now - watch.last_push < min_gap:
-                return THROTTLED
+            watch = watch_from_row(row) if row is not None else None
+            seen = watch is not None and db.execute(
+                "SELECT 1 FROM watch_pushes WHERE watch_id = ? AND passage_hash = ?",
+                (watch_id, passage_hash)).fetchone() is not None
+            refused = refusal(watch, seen, now, min_gap)
+            if refused is not None:
+                return refused
             db.execute("INSERT INTO watch_pushes (watch_id, chat_id, question, doc_id, passage_hash, answer, "
                        "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (watch_id, watch.chat_id, watch.question, doc_id, passage_hash, answer, now))
