@@ -23,8 +23,11 @@ from bench.answer_quality import FOLDS, PAIRS, RESULTS, build_index, load_questi
 VARIANTS: dict[str, dict[str, Any]] = {}
 
 
+DEPTH = 8  # passages collected per question: the cited ones plus those ``Rules.extra_passages`` may search
+
+
 def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, list[dict[str, Any]]]:
-    """Per pair: every (question, side) with what compose needs, fetched once."""
+    """Per pair: every (question, side) with what compose needs, fetched once, ``DEPTH`` passages deep."""
     out: dict[str, list[dict[str, Any]]] = {}
     corpora: dict[tuple[str, str], Any] = {}
     for pair in pairs:
@@ -37,12 +40,12 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
             corpus = corpora[(doc_lang, fold)]
             for q in qs:
                 side = "answerable" if lo <= q.article < hi else "unanswerable"
-                found = corpus.retrieve(q.text, k=corpus.settings.top_k)
+                found = corpus.retrieve(q.text, k=max(DEPTH, corpus.settings.top_k))
                 texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(found.hits, found.spans)
                                 for s, e in sp})
                 vecs = dict(zip(texts, corpus.encoder.sentences(texts))) if texts else {}
                 cases.append({"q": q, "side": side, "fold": fold, "hits": found.hits, "spans": found.spans, "qvec": found.vector,
-                              "vecs": vecs, "min_score": corpus.min_score})
+                              "vecs": vecs, "min_score": corpus.min_score, "top_k": corpus.settings.top_k})
         out[pair] = cases
         print(f"  collected {pair}: {len(cases)} cases", file=sys.stderr, flush=True)
     for corpus in corpora.values():
@@ -61,6 +64,7 @@ def save(data: dict[str, list[dict[str, Any]]], path: Path) -> None:
         for c in cases:
             texts = list(c["vecs"])
             meta[pair].append({"q": asdict(c["q"]), "side": c["side"], "fold": c["fold"], "min_score": c["min_score"],
+                               "top_k": c["top_k"],
                                "hits": [asdict(h) for h in c["hits"]], "spans": c["spans"],
                                "qvec": len(rows), "texts": texts, "first": len(rows) + 1})
             rows.append(c["qvec"])
@@ -80,17 +84,45 @@ def load(path: Path) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for pair, cases in json.loads((path / "cases.json").read_text()).items():
         out[pair] = [{"q": Question(**c["q"]), "side": c["side"], "fold": c.get("fold", ""), "min_score": c["min_score"],
+                      "top_k": c.get("top_k", len(c["hits"])),
                       "hits": [Hit(**h) for h in c["hits"]], "spans": [[tuple(s) for s in sp] for sp in c["spans"]],
                       "qvec": vectors[c["qvec"]],
                       "vecs": {t: vectors[c["first"] + i] for i, t in enumerate(c["texts"])}} for c in cases]
     return out
 
 
+class Words:
+    """Word vectors for the cross-script word bridge, embedded on first use by the default model and kept
+    for the whole study (one process), as the corpus's in-memory word LRU keeps them."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.cache: dict[str, Any] = {}
+
+    def __call__(self, words: list[str]) -> Any:
+        import numpy as np
+
+        todo = [w for w in dict.fromkeys(words) if w not in self.cache]
+        if todo:
+            if self.model is None:
+                from retrieval import load_settings
+                from retrieval.embed import make_embedder
+
+                self.model = make_embedder(load_settings())
+            self.cache.update(zip(todo, self.model.encode_queries(todo)))
+        return np.stack([self.cache[w] for w in words])
+
+
+WORDS = Words()
+
+
 class Cached:
-    """The sentence vectors collected once per case, as compose()'s encoder (the rule sweep embeds nothing)."""
+    """The sentence vectors collected once per case, as compose()'s encoder (the rule sweep embeds no
+    sentence; words for the word bridge come from WORDS)."""
 
     def __init__(self, vecs: dict[str, Any]) -> None:
         self.vecs = vecs
+        self.words = WORDS
 
     def sentences(self, texts: list[str]) -> Any:
         import numpy as np
@@ -105,9 +137,11 @@ def evaluate(cases: list[dict[str, Any]], rules: Any, min_score: float | None = 
     res = []
     for c in cases:
         found = Retrieval(c["q"].text, c["qvec"])
-        for hit, spans in zip(c["hits"], c["spans"]):
+        depth = c["top_k"] + rules.extra_passages  # what ask retrieves: the cited passages and the extra ones
+        for hit, spans in zip(c["hits"][:depth], c["spans"][:depth]):
             found.add(hit, spans, [])
-        a = answer.compose(found, Cached(c["vecs"]), c["min_score"] if min_score is None else min_score, rules)
+        a = answer.compose(found, Cached(c["vecs"]), c["min_score"] if min_score is None else min_score, rules,
+                           cite=c["top_k"])
         res.append({"side": c["side"], "answered": a.answered,
                     "quoted": a.answered and any(g in a.answer for g in c["q"].golds),
                     "words": len(" ".join(t for t, _ in a.sentences).split()) if a.answered else 0,
@@ -141,11 +175,10 @@ def crossfold(cases: list[dict[str, Any]], rules: Any, target: float = 0.03,
     out: dict[str, Any] = {}
     pooled: list[dict[str, Any]] = []
     for tune, held in (("A", "B"), ("B", "A")):
-        chosen = grid[-1]
-        for t in grid:
-            if summary(evaluate(by_fold[tune], rules, min_score=t))["unans"] <= target:
-                chosen = t
-                break
+        # whether an unanswerable question is answered depends only on its best gate score (confidence),
+        # so the tuning fold is composed once and every threshold read off it
+        una = [r["confidence"] for r in evaluate(by_fold[tune], rules, min_score=-1.0) if r["side"] == "unanswerable"]
+        chosen = next((t for t in grid if sum(c >= t for c in una) <= target * len(una)), grid[-1])
         res = evaluate(by_fold[held], rules, min_score=chosen)
         out[f"{tune}->{held}"] = {"threshold": chosen, **summary(res)}
         pooled.extend(res)
@@ -222,8 +255,9 @@ def report_crossfold(data: dict[str, list[dict[str, Any]]], pairs: tuple[str, ..
             cf = base[p] if not fields else crossfold(data[p], rules, target)
             s = summary(cf["held_rows"], base[p]["held_rows"])
             ts = "/".join(f"{cf[d]['threshold']:.2f}" for d in ("A->B", "B->A"))
+            folds = " ".join(f"{d} {100 * cf[d]['quoted']:.1f}/{100 * cf[d]['unans']:.1f}" for d in ("A->B", "B->A"))
             line.append(f"{p} {100 * s['quoted']:.1f}% un {100 * s['unans']:.1f}% "
-                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts}")
+                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts} [{folds}]")
         print(" | ".join(line), flush=True)
     return 0
 

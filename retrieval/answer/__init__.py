@@ -59,6 +59,11 @@ class Rules:
     russian_lexical_weight: float | None = 0.5  # None: lexical_weight; Russian question over Russian text
     bridge_weight: float = 0.0  # across scripts: credit for the question's names and numbers in the sentence
     bridge_passage_weight: float = 0.0  # ... and in its passage and title
+    word_bridge_weight: float = 0.0  # across scripts: credit for the question words a sentence translates
+    word_bridge_threshold: float = 0.7  # cosine of two words (one in each script) counted as a translation
+    word_bridge_stems: bool = False  # a sentence word also matches through its stem ("stopping" as "stop")
+    extra_passages: int = 0  # passages after the cited ones searched for the stating sentence (cited if quoted)
+    extra_cross_only: bool = True  # ... and only for sentences in another script than the question
 
 
 DEFAULT_RULES = Rules()
@@ -75,19 +80,28 @@ class SentenceEncoder(Protocol):
 
     def sentences(self, texts: list[str]) -> np.ndarray: ...
 
+    def words(self, words: list[str]) -> np.ndarray: ...
+
 
 def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules: Rules | None = None,
-            hit_bonus: list[float] | None = None) -> Answer:
+            hit_bonus: list[float] | None = None, cite: int | None = None) -> Answer:
     """Build the answer from a search's result (hits, their sentence spans and pages, the question vector);
     ``encoder`` embeds the candidate sentences. Nothing is read from the store here. ``hit_bonus`` (per
     hit) is added to the selection score of its sentences, never to the gate: the recency prior of a
-    "latest" question (``retrieval/time/prior.py``); None for every other question."""
+    "latest" question (``retrieval/time/prior.py``); None for every other question.
+
+    ``cite`` is how many passages the answer cites (None: every hit). Hits after the first ``cite`` are
+    searched for the stating sentence too (``Rules.extra_passages`` of them were retrieved for that) and
+    are cited only when quoted: the sentence that answers may sit in a passage ranked just below the cut."""
     rules = rules or DEFAULT_RULES
     question, hits = found.question, found.hits
+    cite = len(hits) if cite is None else min(cite, len(hits))
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
-    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(len(hits))), {}, {}, {}))
+    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(cite)), {}, {}, {}))
     cands = features.candidates(hits, found.spans, question)
+    if rules.extra_cross_only:  # same-script sentences past the cited passages lost more than they won
+        cands = [c for c in cands if c.hit_index < cite or c.cross]
     if not cands or found.vector is None:
         return weak
     _score(cands, question, hits, found.vector, encoder, rules)
@@ -112,7 +126,7 @@ def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules:
     if rules.extend_to_type and best.type_spans == [] and question_type(question, reasons=rules.reason_type, more_forms=rules.more_forms):
         chosen = _extend_to_type(best, chosen, cands)
     quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
-    return _answer(found, quoted, best_gate.relevance, rules)
+    return _answer(found, quoted, best_gate.relevance, rules, cite)
 
 
 def _score(cands: list[features.Candidate], question: str, hits: list[Hit], query_vector: np.ndarray,
@@ -168,6 +182,8 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
         for cand in cands:
             if not cand.cross:
                 cand.relevance -= rules.name_penalty * missing[cand.hit_index]
+    if rules.word_bridge_weight and any(c.cross for c in cands):
+        _bridge_words(cands, question, encoder, rules)
     for cand in cands:
         neighbours = [by_place.get((cand.hit_index, cand.position + d)) for d in (-1, 1)]
         context = max((n.relevance for n in neighbours if n is not None), default=0.0)
@@ -176,6 +192,27 @@ def _score(cands: list[features.Candidate], question: str, hits: list[Hit], quer
                       + rules.rank_weight * hits[cand.hit_index].score / top
                       + rules.context_weight * context
                       + rules.novelty_weight * cand.novelty)
+
+
+def _bridge_words(cands: list[features.Candidate], question: str, encoder: SentenceEncoder, rules: Rules) -> None:
+    """Cross-script sentences gain credit for the question words they translate (features.bridged_shares):
+    across scripts the similarity was the gate's only signal, and it misses the word that carries the
+    question ("stopping" for "прекратились")."""
+    cross = [c for c in cands if c.cross]
+    q_words = [w for w in features.content_words(question) if features.script_of(w) == script(question)]
+    per_sentence = [features.content_words(c.text) for c in cross]
+    if rules.word_bridge_stems:  # "прекратились" is 0.65 from "stopping" but 0.72 from "stop"
+        per_sentence = [features.with_stems(words) for words in per_sentence]
+    vocabulary = sorted({w for words in per_sentence for w in words})
+    if not q_words or not vocabulary:
+        return
+    vectors = encoder.words(q_words + vocabulary)
+    index = {w: i for i, w in enumerate(vocabulary)}
+    shares = features.bridged_shares(vectors[:len(q_words)], per_sentence, index, vectors[len(q_words):],
+                                     rules.word_bridge_threshold)
+    for cand, share in zip(cross, shares):
+        cand.overlap = share
+        cand.relevance += rules.word_bridge_weight * share
 
 
 def _extend_to_type(best: features.Candidate, chosen: list[features.Candidate],
@@ -205,14 +242,16 @@ def _with_antecedents(chosen: list[features.Candidate], cands: list[features.Can
     return out
 
 
-def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: float, rules: Rules) -> Answer:
-    question, hits = found.question, found.hits
-    # Citation numbers follow first use in the answer; passages not quoted follow as further sources.
+def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: float, rules: Rules,
+            cite: int) -> Answer:
+    question = found.question
+    # Citation numbers follow first use in the answer; passages not quoted follow as further sources, in
+    # rank order, up to ``cite`` passages in all (every quoted passage is cited, even past that)
     order: list[int] = []
     for cand in quoted:
         if cand.hit_index not in order:
             order.append(cand.hit_index)
-    order += [i for i in range(len(hits)) if i not in order]
+    order += [i for i in range(cite) if i not in order][:max(0, cite - len(order))]
     number = {hit_index: n + 1 for n, hit_index in enumerate(order)}
     quotes: dict[int, list[tuple[int, int]]] = {}
     bold: dict[int, list[tuple[int, int]]] = {}

@@ -49,8 +49,9 @@ def passage(sentences: list[str], passage_id: int = 1, doc_id: int = 1, score: f
 class Encoder:
     """compose()'s encoder from a plain function of texts."""
 
-    def __init__(self, fn) -> None:
+    def __init__(self, fn, words=None) -> None:
         self.sentences = fn
+        self.words = words or (lambda words: encode(words))  # a word is its own one-word sentence
 
 
 def compose_over(question: str, passages, vector: np.ndarray, fn, min_score: float, rules: Rules = DEFAULT_RULES):
@@ -385,3 +386,87 @@ def test_russian_question_forms_get_the_type_of_their_english_twins():
                            ("Почему прекратились переговоры?", "reason"), ("Why did talks stop?", "reason")):
         assert question_type(question, reasons=True, more_forms=True) == kind, question
     assert question_type("Почему прекратились переговоры?") == ""  # only when asked for
+
+
+# -- across scripts: the word bridge and the passages just below the cut ------------------------------
+class WordModel:
+    """Word vectors where a word and its listed translation are one vector and every other word is its
+    own direction: what a multilingual model gives a translation pair (cosine near 0.8) and unrelated
+    words (near 0.3), made exact."""
+
+    def __init__(self, pairs: dict[str, str]) -> None:
+        self.pairs = pairs
+
+    def __call__(self, words: list[str]) -> np.ndarray:
+        out = np.zeros((len(words), 1024), dtype=np.float32)
+        for i, word in enumerate(words):
+            out[i, zlib.crc32(self.pairs.get(word, word).encode()) % 1024] = 1.0
+        return out
+
+
+def cross_ask(question: str, passages, sims: dict[str, float], pairs: dict[str, str], rules: Rules,
+              cite: int | None = None, min_score: float = 0.3):
+    q = np.zeros(4, dtype=np.float32)
+    q[0] = 1.0
+    encoder = Encoder(lambda texts: np.array([[sims[t], np.sqrt(1 - sims[t] ** 2), 0, 0] for t in texts],
+                                             dtype=np.float32))
+    encoder.words = WordModel(pairs)
+    found = Retrieval(question, q)
+    for hit, spans in passages:
+        found.add(hit, spans, [])
+    return compose(found, encoder, min_score, rules, cite=cite)
+
+
+BRIDGE = replace(OFF, word_bridge_weight=0.3, word_bridge_stems=True, cross_shift=0.0)
+STOPPED = "The ministry said in March 2022 that Moscow was stopping the talks after sanctions."
+IMPOSSIBLE = "The resumption of the talks is categorically impossible, he said."
+
+
+def test_a_cross_script_sentence_that_translates_the_question_words_wins_over_a_closer_one():
+    """"Почему прекратились переговоры?": the model puts the "impossible" sentence nearer the question, but
+    only the other one says the talks stopped (through its stem: "stopping" -> "stop")."""
+    hits = [passage([IMPOSSIBLE, STOPPED])]
+    sims = {IMPOSSIBLE: 0.35, STOPPED: 0.25}
+    pairs = {"прекратились": "stop", "переговоры": "talks"}
+    question = "Почему прекратились переговоры?"
+    assert first_quote(cross_ask(question, hits, sims, pairs, OFF)) == IMPOSSIBLE
+    assert first_quote(cross_ask(question, hits, sims, pairs, BRIDGE)) == STOPPED
+    # without the stem, "stopping" is not "stop": only "talks" is translated, in both sentences
+    assert first_quote(cross_ask(question, hits, sims, pairs, replace(BRIDGE, word_bridge_stems=False))) == IMPOSSIBLE
+
+
+def test_the_word_bridge_lifts_an_answer_over_the_gate_and_leaves_an_untranslated_one_refused():
+    hits = [passage([STOPPED])]
+    sims = {STOPPED: 0.25}
+    question = "Почему прекратились переговоры?"
+    assert not cross_ask(question, hits, sims, {"прекратились": "stop", "переговоры": "talks"}, OFF).answered
+    assert cross_ask(question, hits, sims, {"прекратились": "stop", "переговоры": "talks"}, BRIDGE).answered
+    assert not cross_ask(question, hits, sims, {}, BRIDGE).answered  # no word translates: similarity alone
+
+
+def test_a_passage_below_the_cut_is_cited_only_when_its_sentence_is_quoted():
+    """Three passages cited; the fourth was retrieved to be looked through and holds the answer."""
+    others = [passage([f"Unrelated sentence number {i} about the weather."], passage_id=i, doc_id=i)
+              for i in (1, 2, 3)]
+    below = passage([STOPPED], passage_id=4, doc_id=4, score=0.5)
+    sims = {h.text: 0.2 for h, _ in others} | {STOPPED: 0.25}
+    pairs = {"прекратились": "stop", "переговоры": "talks"}
+    question = "Почему прекратились переговоры?"
+    answer = cross_ask(question, others + [below], sims, pairs, BRIDGE, cite=3)
+    assert first_quote(answer) == STOPPED
+    assert [c.passage_id for c in answer.citations] == [4, 1, 2]  # the quoted one first, three in all
+    refused = cross_ask(question, others + [below], sims, {}, BRIDGE, cite=3)
+    assert not refused.answered and [c.passage_id for c in refused.citations] == [1, 2, 3]
+
+
+def test_same_script_sentences_below_the_cut_are_not_looked_through():
+    cited = passage(["The weather was fine in Moscow."], passage_id=1)
+    below = passage(["Moscow stopped the talks after the sanctions."], passage_id=2, doc_id=2, score=0.5)
+    answer = ask("Why did Moscow stop the talks?", [cited, below], rules=replace(OFF, extra_cross_only=True))
+    assert "stopped the talks" in answer.answer  # compose over both, as before, when all are cited
+    found = Retrieval("Why did Moscow stop the talks?", encode(["Why did Moscow stop the talks?"])[0])
+    for hit, spans in (cited, below):
+        found.add(hit, spans, [])
+    narrowed = compose(found, Encoder(encode), 0.1, replace(OFF, extra_cross_only=True), cite=1)
+    assert "stopped the talks" not in narrowed.answer
+    assert [c.passage_id for c in narrowed.citations] == [1]
