@@ -59,14 +59,14 @@ class Rules:
     russian_lexical_weight: float | None = 0.5  # None: lexical_weight; Russian question over Russian text
     bridge_weight: float = 0.0  # across scripts: credit for the question's names and numbers in the sentence
     bridge_passage_weight: float = 0.0  # ... and in its passage and title
-    word_bridge_weight: float = 0.0  # across scripts: credit for the question words a sentence translates
+    word_bridge_weight: float = 0.3  # across scripts: credit for the share of question words a sentence translates
     word_bridge_threshold: float = 0.7  # cosine of two words (one in each script) counted as a translation
-    word_bridge_stems: bool = False  # a sentence word also matches through its stem ("stopping" as "stop")
-    extra_passages: int = 0  # passages after the cited ones searched for the stating sentence (cited if quoted)
-    extra_cross_only: bool = True  # ... and only for sentences in another script than the question
+    word_bridge_stems: bool = True  # a sentence word also matches through its stem ("stopping" as "stop")
+    promote_translated: bool = True  # a cross-script passage below the cut translating every question word is cited
 
 
 DEFAULT_RULES = Rules()
+PROMOTE_DEPTH = 8  # passages looked at for ``promote_translated``: the cited ones and those just below
 
 
 def sentence_texts(passage_text: str, passage_start: int, spans: Iterable[tuple[int, int]]) -> list[str]:
@@ -88,20 +88,15 @@ def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules:
     """Build the answer from a search's result (hits, their sentence spans and pages, the question vector);
     ``encoder`` embeds the candidate sentences. Nothing is read from the store here. ``hit_bonus`` (per
     hit) is added to the selection score of its sentences, never to the gate: the recency prior of a
-    "latest" question (``retrieval/time/prior.py``); None for every other question.
-
-    ``cite`` is how many passages the answer cites (None: every hit). Hits after the first ``cite`` are
-    searched for the stating sentence too (``Rules.extra_passages`` of them were retrieved for that) and
-    are cited only when quoted: the sentence that answers may sit in a passage ranked just below the cut."""
+    "latest" question (``retrieval/time/prior.py``); None for every other question."""
     rules = rules or DEFAULT_RULES
+    if cite is not None and cite < len(found.hits):
+        found = _promoted(found, cite, encoder, rules) if rules.promote_translated else _first(found, cite)
     question, hits = found.question, found.hits
-    cite = len(hits) if cite is None else min(cite, len(hits))
     if not hits:
         return Answer(question, False, NO_ANSWER, [])
-    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(cite)), {}, {}, {}))
+    weak = Answer(question, False, NO_ANSWER, _citations(found, list(range(len(hits))), {}, {}, {}))
     cands = features.candidates(hits, found.spans, question)
-    if rules.extra_cross_only:  # same-script sentences past the cited passages lost more than they won
-        cands = [c for c in cands if c.hit_index < cite or c.cross]
     if not cands or found.vector is None:
         return weak
     _score(cands, question, hits, found.vector, encoder, rules)
@@ -126,7 +121,7 @@ def compose(found: Retrieval, encoder: SentenceEncoder, min_score: float, rules:
     if rules.extend_to_type and best.type_spans == [] and question_type(question, reasons=rules.reason_type, more_forms=rules.more_forms):
         chosen = _extend_to_type(best, chosen, cands)
     quoted = _with_antecedents(chosen, cands) if rules.join_pronouns else chosen
-    return _answer(found, quoted, best_gate.relevance, rules, cite)
+    return _answer(found, quoted, best_gate.relevance, rules)
 
 
 def _score(cands: list[features.Candidate], question: str, hits: list[Hit], query_vector: np.ndarray,
@@ -199,20 +194,46 @@ def _bridge_words(cands: list[features.Candidate], question: str, encoder: Sente
     across scripts the similarity was the gate's only signal, and it misses the word that carries the
     question ("stopping" for "прекратились")."""
     cross = [c for c in cands if c.cross]
+    for cand, share in zip(cross, _word_shares(cross, question, encoder, rules)):
+        cand.overlap = share
+        cand.relevance += rules.word_bridge_weight * share
+
+
+def _first(found: Retrieval, n: int, order: list[int] | None = None) -> Retrieval:
+    out = Retrieval(found.question, found.vector)
+    for i in (order if order is not None else range(n)):
+        out.add(found.hits[i], found.spans[i], found.page_starts[i])
+    return out
+
+
+def _promoted(found: Retrieval, cite: int, encoder: SentenceEncoder, rules: Rules) -> Retrieval:
+    """The first ``cite`` hits, the last of them replaced by the best-ranked cross-script passage below
+    the cut whose title and text translate every word of the question."""
+    q_script = script(found.question)
+    below = [features.Candidate(i, 0, 0, 0, f"{h.title}\n{h.text}", cross=True)
+             for i, h in enumerate(found.hits) if i >= cite and q_script and script(h.text) not in ("", q_script)]
+    full = [c.hit_index for c, share in zip(below, _word_shares(below, found.question, encoder, rules)) if share >= 0.999]
+    order = list(range(cite))
+    if full:
+        order[-1] = full[0]
+    return _first(found, cite, order)
+
+
+def _word_shares(cands: list[features.Candidate], question: str, encoder: SentenceEncoder,
+                 rules: Rules) -> list[float]:
+    """Per candidate, the share of the question's words some word of the sentence matches by the model's
+    word vectors (a translation, a synonym, another form of the word)."""
     q_words = [w for w in features.content_words(question) if features.script_of(w) == script(question)]
-    per_sentence = [features.content_words(c.text) for c in cross]
+    per_sentence = [features.content_words(c.text) for c in cands]
     if rules.word_bridge_stems:  # "прекратились" is 0.65 from "stopping" but 0.72 from "stop"
         per_sentence = [features.with_stems(words) for words in per_sentence]
     vocabulary = sorted({w for words in per_sentence for w in words})
     if not q_words or not vocabulary:
-        return
+        return [0.0] * len(cands)
     vectors = encoder.words(q_words + vocabulary)
     index = {w: i for i, w in enumerate(vocabulary)}
-    shares = features.bridged_shares(vectors[:len(q_words)], per_sentence, index, vectors[len(q_words):],
-                                     rules.word_bridge_threshold)
-    for cand, share in zip(cross, shares):
-        cand.overlap = share
-        cand.relevance += rules.word_bridge_weight * share
+    return features.bridged_shares(vectors[:len(q_words)], per_sentence, index, vectors[len(q_words):],
+                                   rules.word_bridge_threshold)
 
 
 def _extend_to_type(best: features.Candidate, chosen: list[features.Candidate],
@@ -242,16 +263,14 @@ def _with_antecedents(chosen: list[features.Candidate], cands: list[features.Can
     return out
 
 
-def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: float, rules: Rules,
-            cite: int) -> Answer:
-    question = found.question
-    # Citation numbers follow first use in the answer; passages not quoted follow as further sources, in
-    # rank order, up to ``cite`` passages in all (every quoted passage is cited, even past that)
+def _answer(found: Retrieval, quoted: list[features.Candidate], confidence: float, rules: Rules) -> Answer:
+    question, hits = found.question, found.hits
+    # Citation numbers follow first use in the answer; passages not quoted follow as further sources.
     order: list[int] = []
     for cand in quoted:
         if cand.hit_index not in order:
             order.append(cand.hit_index)
-    order += [i for i in range(cite) if i not in order][:max(0, cite - len(order))]
+    order += [i for i in range(len(hits)) if i not in order]
     number = {hit_index: n + 1 for n, hit_index in enumerate(order)}
     quotes: dict[int, list[tuple[int, int]]] = {}
     bold: dict[int, list[tuple[int, int]]] = {}

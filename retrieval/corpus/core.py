@@ -399,17 +399,17 @@ class Corpus:
 
     @staticmethod
     def answer_depth(k: int) -> int:
-        """Passages an answer citing ``k`` looks through for the sentence that states it: the stating
-        sentence of a cross-script question often sits just below the cut (``Rules.extra_passages``)."""
-        return k + answer_mod.DEFAULT_RULES.extra_passages
+        """Ranked passages an answer citing ``k`` of them is given: a few below the cut may be promoted
+        into the cited ones (``answer.Rules.promote_translated``)."""
+        return max(k, answer_mod.PROMOTE_DEPTH)
 
     def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
                     generate: bool = True, progress: Callable[[AskProgress], None] | None = None,
                     cite: int | None = None) -> Answer:
         """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
         False keeps it extractive even with an LLM configured (a probe, not the answer shown). Rows and
-        the question vector this ask's searches already read are not read or embedded again. ``cite``
-        passages are cited (None: all); later hits are cited only when quoted."""
+        the question vector this ask's searches already read are not read or embedded again. With
+        ``cite``, that many passages are cited, chosen among ``hits`` by the answer (``compose``)."""
         read = getattr(self._asking, "read", None)
         rows = self.passage_rows([h.passage_id for h in hits])
         vector = read.vectors.get(question) if read is not None else None

@@ -100,8 +100,8 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
             answer = _recent(corpus, question, pool, k, intent, progress)
         else:
             pool = newest_versions(corpus, pool)
-            # the ranking of a question without intent; the few passages after the cited ones are looked
-            # through for a stating sentence too (cited only if quoted)
+            # the ranking of a question without intent (the answer may promote a passage from just below
+            # the first k: answer.Rules.promote_translated)
             _found(progress, pool[:k])
             answer = corpus.answer_hits(question, pool[:corpus.answer_depth(k)], progress=progress, cite=k)
     info.headline, info.latest = dated.headline(answer, intent.lang)
