@@ -1,0 +1,78 @@
+"""What the cross-script word bridge costs an `ask`: the same questions asked with and without it,
+interleaved one by one in one process (CPU ms per ask, p50/p95), cold (a fresh process: every word of
+the candidate sentences embedded once) and warm (the in-memory word LRU filled by earlier questions).
+
+The bridge only runs for a question in another script than its passages, so the ru→en pair is the one
+measured; en→en and ru→ru asks do not reach it (their figures are printed as the control).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.answer_quality import RESULTS, build_index, load_questions
+
+
+def cpu_ms(fn: Any) -> float:
+    started = time.thread_time()
+    fn()
+    return 1000 * (time.thread_time() - started)
+
+
+def measure(pair: str, questions: int, work: Path) -> dict[str, Any]:
+    from retrieval import answer as answer_mod
+
+    q_lang, doc_lang = pair.split("-")
+    corpus = build_index(doc_lang, "A", 500, work)[0]
+    qs = [q.text for q in load_questions(q_lang, doc_lang, range(24))][:questions]
+    on = answer_mod.DEFAULT_RULES
+    off = replace(on, word_bridge_weight=0.0, promote_translated=False)
+    rows: dict[str, list[float]] = {"with": [], "without": []}
+    first: list[float] = []
+    corpus.ask(qs[0])  # the model and the index loaded before anything is timed
+    try:
+        for i, q in enumerate(qs[1:]):
+            corpus.encoder.forget_questions([q])
+            for name, rules in (("with", on), ("without", off)) if i % 2 == 0 else (("without", off), ("with", on)):
+                answer_mod.DEFAULT_RULES = rules
+                rows[name].append(cpu_ms(lambda: corpus.ask(q)))
+            if i < 20:
+                first.append(rows["with"][-1])
+    finally:
+        answer_mod.DEFAULT_RULES = on
+        corpus.close()
+
+    def summary(values: list[float]) -> dict[str, float]:
+        ordered = sorted(values)
+        return {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2)}
+
+    out = {name: summary(values) for name, values in rows.items()}
+    out["with_first_20_p50"] = round(statistics.median(first), 2)
+    out["ratio_p50"] = round(out["with"]["p50"] / out["without"]["p50"], 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", default="ru-en,en-en")
+    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--work", type=Path, default=RESULTS / "answer-idx")
+    args = parser.parse_args(argv)
+    import os
+
+    load = os.getloadavg()[0]
+    result = {pair: measure(pair, args.questions, args.work) for pair in args.pairs.split(",")}
+    result["load_avg_start"] = round(load, 2)
+    result["load_avg_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
