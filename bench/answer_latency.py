@@ -58,16 +58,71 @@ def measure(pair: str, questions: int, work: Path) -> dict[str, Any]:
     return out
 
 
+def measure_mixed(passages: int, questions: int, work: Path) -> dict[str, Any]:
+    """The bench's own mix (bench.retrieval_speed): Reuters + Telegram passages with real vectors
+    (bench.ann's cached ones), half English and half Russian XQuAD questions; a Russian question meets the
+    bridge only when its passages are English."""
+    from retrieval import Corpus, answer as answer_mod, load_settings
+    from retrieval.embed import make_embedder
+    from bench.ann import real_passages, real_vectors
+    from bench.peer_speed import build_citebot
+    from bench.retrieval_speed import questions as mixed_questions
+
+    settings = load_settings()
+    embedder = make_embedder(settings)
+    home = work / f"mixed-{passages}"
+    if not (home / "citebot.sqlite3").exists():
+        docs = real_passages(passages)
+        count = sum(len(ps) for _, ps in docs)
+        build_citebot(home, docs, real_vectors(count, embedder), embedder.name)
+    corpus = Corpus(settings.replace(home=str(home)), embedder)
+    qs = mixed_questions(questions)
+    for q in qs:  # the sentences it may quote get their vectors stored first, as ingest stores them
+        rows = corpus.store.documents.passages([h.passage_id for h in corpus.search(q, k=8)])
+        corpus.encoder.passages([t for r in rows.values()
+                                 for t in answer_mod.sentence_texts(r.text, r.start, r.sentences)])
+    return _interleaved(corpus, qs)
+
+
+def _interleaved(corpus: Any, qs: list[str]) -> dict[str, Any]:
+    from retrieval import answer as answer_mod
+
+    on = answer_mod.DEFAULT_RULES
+    off = replace(on, word_bridge_weight=0.0, promote_translated=False)
+    rows: dict[str, list[float]] = {"with": [], "without": []}
+    corpus.ask(qs[0])
+    try:
+        for i, q in enumerate(qs[1:]):
+            corpus.encoder.forget_questions([q])
+            for name, rules in (("with", on), ("without", off)) if i % 2 == 0 else (("without", off), ("with", on)):
+                answer_mod.DEFAULT_RULES = rules
+                rows[name].append(cpu_ms(lambda: corpus.ask(q)))
+    finally:
+        answer_mod.DEFAULT_RULES = on
+        corpus.close()
+    out: dict[str, Any] = {}
+    for name, values in rows.items():
+        ordered = sorted(values)
+        out[name] = {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2)}
+    out["ratio_p50"] = round(out["with"]["p50"] / out["without"]["p50"], 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", default="ru-en,en-en")
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--work", type=Path, default=RESULTS / "answer-idx")
+    parser.add_argument("--mixed", type=int, default=0, metavar="PASSAGES",
+                        help="instead: the speed bench's Reuters + Telegram mix of this many passages, real vectors")
     args = parser.parse_args(argv)
     import os
 
     load = os.getloadavg()[0]
-    result = {pair: measure(pair, args.questions, args.work) for pair in args.pairs.split(",")}
+    if args.mixed:
+        result = {f"mixed-{args.mixed}": measure_mixed(args.mixed, args.questions, RESULTS)}
+    else:
+        result = {pair: measure(pair, args.questions, args.work) for pair in args.pairs.split(",")}
     result["load_avg_start"] = round(load, 2)
     result["load_avg_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1))
