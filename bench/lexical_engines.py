@@ -15,9 +15,13 @@ Engines (each given a passage's title terms and body terms):
 * ``reference``: citebot's BM25 definition (``storage/bm25.py``: FTS5's formula, k1 1.2, b 0.75, title
   weight 0.5, idf clamped at 1e-6) as a term x passage sparse matrix of precomputed weights (scipy
   CSR); a question sums its terms' rows and takes the top 10.
-* ``bm25s``: bm25s's retrieval (``BM25.retrieve``, numpy backend: numba is not installed) over that same
-  matrix loaded as its eager index, i.e. bm25s computing citebot's ranking. bm25s itself cannot weight
-  a title field, so it cannot build this matrix (the build time is the reference's).
+* ``numpy-lazy``: the same ranking computed at question time from stored weighted frequencies and passage
+  lengths (precomputed weights all change when a passage is added: N, df and the average length do), the
+  query cost of an engine that can take new passages without rebuilding.
+* ``bm25s`` / ``bm25s-numba``: bm25s's retrieval (``BM25.retrieve``, its numpy backend / its numba
+  backend, one thread) over the reference's matrix loaded as its eager index, i.e. bm25s computing
+  citebot's ranking. bm25s itself cannot weight a title field, so it cannot build this matrix (the build
+  time is the reference's).
 * ``bm25s-native``: bm25s's own ``index`` (method ``robertson``, k1 1.2, b 0.75) over title + body terms
   as one field: its build time, and how far its ranking is from FTS5's.
 * ``tantivy``: tantivy-py (Rust), fields title and body (whitespace tokenizer over the same terms,
@@ -219,8 +223,9 @@ class FTS5Engine(Engine):
         self.store.close()
 
 
-def bm25_matrix(t: Terms, bm25=FTS5) -> sparse.csr_matrix:
-    """citebot's BM25 (FTS5's formula) as a term x passage CSR matrix of weights, float32."""
+def frequencies(t: Terms, bm25=FTS5) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(passage x term CSR of weighted frequencies: title_weight x in the title + 1 x in the body, the
+    tokens per passage: FTS5's D, every token of the row, unweighted)."""
     n, nv = t.n, len(t.vocab)
     tl = np.diff(t.title_off)
     bl = np.diff(t.body_off)
@@ -229,11 +234,21 @@ def bm25_matrix(t: Terms, bm25=FTS5) -> sparse.csr_matrix:
     w = np.concatenate([np.full(len(t.title), bm25.title_weight, dtype=np.float64), np.ones(len(t.body))])
     f = sparse.csr_matrix((w, (rows, cols)), shape=(n, nv))  # duplicates summed: weighted frequency
     f.sum_duplicates()
-    length = (tl + bl).astype(np.float64)  # FTS5's D: every token of the row, unweighted
-    avgdl = max(length.sum() / max(n, 1), 1e-9)
-    df = np.bincount(f.indices, minlength=nv).astype(np.float64)
+    return f, (tl + bl).astype(np.float64)
+
+
+def idf_of(df: np.ndarray, n: int) -> np.ndarray:
+    """FTS5's idf: ln((N - df + 0.5) / (df + 0.5)), never below 1e-6 (a term in most passages)."""
     idf = np.log((n - df + 0.5) / (df + 0.5))
-    idf = np.where(idf <= 0.0, 1e-6, idf)
+    return np.where(idf <= 0.0, 1e-6, idf)
+
+
+def bm25_matrix(t: Terms, bm25=FTS5) -> sparse.csr_matrix:
+    """citebot's BM25 (FTS5's formula) as a term x passage CSR matrix of weights, float32."""
+    f, length = frequencies(t, bm25)
+    n, nv = f.shape
+    avgdl = max(length.sum() / max(n, 1), 1e-9)
+    idf = idf_of(np.bincount(f.indices, minlength=nv).astype(np.float64), n)
     coo = f.tocoo()
     data = idf[coo.col] * coo.data * (bm25.k1 + 1) / (coo.data + bm25.k1 * (1 - bm25.b + bm25.b * length[coo.row] / avgdl))
     return sparse.csr_matrix((data.astype(np.float32), (coo.col, coo.row)), shape=(nv, n))
@@ -270,12 +285,48 @@ class ReferenceEngine(Engine):
         return self.m, self.vocab
 
 
+class LazyEngine(Engine):
+    """citebot's BM25 computed at question time from stored frequencies (term x passage CSR of weighted
+    frequencies, the passages' lengths): what an updatable numpy engine would do, since precomputed
+    weights (reference, bm25s) all change when a passage is added (N, df, the average length)."""
+
+    name = "numpy-lazy"
+    ranks_like_fts5 = True
+
+    def build(self, t: Terms, work: Path) -> None:
+        f, length = frequencies(t)
+        self.m = f.T.tocsr().astype(np.float32)
+        self.n = f.shape[0]
+        avgdl = max(length.sum() / max(self.n, 1), 1e-9)
+        self.norm = (FTS5.k1 * (1 - FTS5.b + FTS5.b * length / avgdl)).astype(np.float32)
+        self.vocab = {w: i for i, w in enumerate(t.vocab)}
+
+    def search(self, q: list[str]) -> Hits:
+        cols = [self.vocab[w] for w in q if w in self.vocab]
+        if not cols:
+            return Hits([], [])
+        m, k1 = self.m, FTS5.k1
+        scores = np.zeros(self.n, dtype=np.float32)
+        for c in cols:
+            s, e = m.indptr[c], m.indptr[c + 1]
+            if e == s:
+                continue
+            idx, fr = m.indices[s:e], m.data[s:e]
+            idf = float(idf_of(np.asarray([e - s], dtype=np.float64), self.n)[0])
+            scores[idx] += idf * fr * (k1 + 1) / (fr + self.norm[idx])  # a term's passages are distinct
+        return _top(scores)
+
+    def size(self) -> int:
+        return self.m.data.nbytes + self.m.indices.nbytes + self.m.indptr.nbytes + self.norm.nbytes
+
+
 class BM25sEngine(Engine):
     """bm25s's retrieval over the reference matrix (its eager index format: per token, the passages and
     their precomputed weights)."""
 
     name = "bm25s"
     ranks_like_fts5 = True
+    backend = "numpy"
 
     def __init__(self, reference: ReferenceEngine) -> None:
         self.reference = reference
@@ -284,7 +335,7 @@ class BM25sEngine(Engine):
         import bm25s
 
         m, vocab = self.reference.shared()
-        model = bm25s.BM25(k1=FTS5.k1, b=FTS5.b, method="robertson", backend="numpy")
+        model = bm25s.BM25(k1=FTS5.k1, b=FTS5.b, method="robertson", backend=self.backend)
         model.scores = {"data": m.data, "indices": m.indices.astype(np.int32), "indptr": m.indptr,
                         "num_docs": m.shape[1]}
         model.vocab_dict = dict(vocab)
@@ -293,17 +344,24 @@ class BM25sEngine(Engine):
         self.model = model
         self.dir = work / "bm25s"
         model.save(str(self.dir))
+        if self.backend == "numba":
+            model.compile(activate_numba=True, warmup=False)
 
     def search(self, q: list[str]) -> Hits:
         q = [w for w in q if w in self.model.vocab_dict]
         if not q:
             return Hits([], [])
-        docs, scores = self.model.retrieve([q], k=TOP, show_progress=False, n_threads=0)
+        docs, scores = self.model.retrieve([q], k=TOP, show_progress=False, n_threads=1)
         keep = scores[0] > 0
         return Hits(docs[0][keep].astype(int).tolist(), scores[0][keep].astype(float).tolist())
 
     def size(self) -> int:
         return _du(self.dir)
+
+
+class BM25sNumba(BM25sEngine):
+    name = "bm25s-numba"
+    backend = "numba"
 
 
 class BM25sNativeEngine(BM25sEngine):
@@ -420,9 +478,10 @@ def run(n: int, n_questions: int, engines: Sequence[str], work: Path) -> dict[st
     builds: dict[str, dict[str, float]] = {}
     for name in engines:
         engine = {"fts5": FTS5Engine, "reference": lambda: reference, "bm25s": lambda: BM25sEngine(reference),
+                  "bm25s-numba": lambda: BM25sNumba(reference), "numpy-lazy": LazyEngine,
                   "bm25s-native": BM25sNativeEngine, "tantivy": TantivyEngine,
                   "tantivy-1field": TantivyOneField}[name]()
-        if name == "bm25s" and "reference" not in made:
+        if name.startswith("bm25s") and name != "bm25s-native" and "reference" not in made and not hasattr(reference, "m"):
             reference.build(t, work)
         gc.collect()
         c, w = time.process_time(), time.perf_counter()
@@ -477,7 +536,7 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-ENGINES = ("fts5", "reference", "bm25s", "bm25s-native", "tantivy", "tantivy-1field")
+ENGINES = ("fts5", "reference", "numpy-lazy", "bm25s", "bm25s-numba", "bm25s-native", "tantivy", "tantivy-1field")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
