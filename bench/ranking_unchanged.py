@@ -9,6 +9,9 @@ index, keeps every question's score, and compares them pairwise:
 * ``flat``: CITEBOT_HNSW_THRESHOLD above the corpus size (exact search, what every size used before);
 * ``hnsw``: CITEBOT_HNSW_THRESHOLD=1 (the graph forced, whatever the size).
 
+Hybrid by default (the product's mode); ``--mode dense`` compares the dense ranking alone, where an
+approximate neighbour search would show first.
+
 SciFact (22,301 passages) is above the default threshold, so its default is ``hnsw``; the XQuAD indexes
 (about 5,300 passages) are below it, so theirs is ``flat``. Reported: the mean metrics of each, the
 mean per-question difference with a paired bootstrap 95% interval (10,000 resamples of the questions),
@@ -32,13 +35,22 @@ from typing import Any, Sequence
 
 from bench.common import DATA, log, publish
 
-# docs/evaluation.md, USE multilingual v3, hybrid (the default embedder and mode)
+# docs/evaluation.md, USE multilingual v3 (the default embedder), per mode
 RECORDED = {
-    "scifact": {"ndcg@10": 0.6938, "recall@100": 0.9151, "recall@10": 0.8125, "mrr@10": 0.6625},
-    "xquad-enen": {"recall@5": 0.9968},
-    "xquad-ruru": {"recall@5": 0.9763},
-    "xquad-ruen": {"recall@5": 0.8908},
+    "hybrid": {
+        "scifact": {"ndcg@10": 0.6938, "recall@100": 0.9151, "recall@10": 0.8125, "mrr@10": 0.6625},
+        "xquad-enen": {"recall@5": 0.9968},
+        "xquad-ruru": {"recall@5": 0.9763},
+        "xquad-ruen": {"recall@5": 0.8908},
+    },
+    "dense": {
+        "scifact": {"ndcg@10": 0.4880, "recall@100": 0.8094, "recall@10": 0.6160, "mrr@10": 0.4576},
+        "xquad-enen": {"recall@5": 0.9478},
+        "xquad-ruru": {"recall@5": 0.8022},
+        "xquad-ruen": {"recall@5": 0.8797},
+    },
 }
+SETS = sorted(RECORDED["hybrid"])
 KINDS = {"flat": 10**9, "hnsw": 1}  # CITEBOT_HNSW_THRESHOLD per index kind
 
 
@@ -60,8 +72,9 @@ def load_set(name: str) -> tuple[Any, list[Any]]:
     raise SystemExit(f"unknown set {name!r}: scifact, xquad-enen, xquad-ruru, xquad-ruen")
 
 
-def per_question(evalset: Any, distractors: list[Any], home: Path | None, threshold: int) -> dict[str, dict[str, float]]:
-    """metric -> question id -> value, one hybrid eval pass with the given HNSW threshold."""
+def per_question(evalset: Any, distractors: list[Any], home: Path | None, threshold: int,
+                 mode: str = "hybrid") -> dict[str, dict[str, float]]:
+    """metric -> question id -> value, one eval pass in ``mode`` with the given HNSW threshold."""
     from retrieval import Corpus, load_settings
     from retrieval.eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
     from retrieval.eval.run import build_index, default_home, doc_key, eval_settings, run_queries
@@ -75,7 +88,7 @@ def per_question(evalset: Any, distractors: list[Any], home: Path | None, thresh
         if added:
             log(f"  indexed {added} documents that were missing")
         key_of = {info.doc_id: k for info in corpus.documents() if (k := doc_key(info.url)) is not None}
-        rankings, _ = run_queries(corpus, evalset, "hybrid", 200, key_of)
+        rankings, _ = run_queries(corpus, evalset, mode, 200, key_of)
         dense = corpus.store.vectors.dense(corpus.embedder.name) if hasattr(corpus.store.vectors, "dense") else None
         log(f"  index kind: {getattr(dense, 'kind', 'unknown')} ({getattr(dense, 'size', '?')} vectors)")
     finally:
@@ -109,17 +122,19 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def compare(name: str, runs: dict[str, dict[str, dict[str, float]]]) -> dict[str, Any]:
-    res: dict[str, Any] = {"set": name, "questions": len(next(iter(runs.values()))["ndcg@10"]), "kinds": {}}
+def compare(name: str, runs: dict[str, dict[str, dict[str, float]]], mode: str = "hybrid") -> dict[str, Any]:
+    recorded = RECORDED[mode]
+    res: dict[str, Any] = {"set": name, "mode": mode, "questions": len(next(iter(runs.values()))["ndcg@10"]),
+                           "kinds": {}}
     for kind, metrics in runs.items():
         row: dict[str, Any] = {}
         for metric, values in metrics.items():
             vals = list(values.values())
             row[metric] = round(statistics.fmean(vals), 4)
             row[f"{metric}_se"] = round(std_error(vals), 4)
-            if metric in RECORDED.get(name, {}):
-                row[f"{metric}_recorded"] = RECORDED[name][metric]
-                row[f"{metric}_vs_recorded"] = round(statistics.fmean(vals) - RECORDED[name][metric], 4)
+            if metric in recorded.get(name, {}):
+                row[f"{metric}_recorded"] = recorded[name][metric]
+                row[f"{metric}_vs_recorded"] = round(statistics.fmean(vals) - recorded[name][metric], 4)
         res["kinds"][kind] = row
     if {"flat", "hnsw"} <= set(runs):
         paired: dict[str, Any] = {}
@@ -138,7 +153,7 @@ def compare(name: str, runs: dict[str, dict[str, dict[str, float]]]) -> dict[str
 
 def table(res: dict[str, Any]) -> str:
     metrics = [m for m in ("ndcg@10", "recall@5", "recall@10", "recall@100") if m in next(iter(res["kinds"].values()))]
-    lines = [f"{res['set']} ({res['questions']} questions), hybrid",
+    lines = [f"{res['set']} ({res['questions']} questions), {res['mode']}",
              "| index | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for kind, row in res["kinds"].items():
         cells = []
@@ -157,7 +172,8 @@ def table(res: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ranking_unchanged", description=__doc__.split("\n")[0])
-    parser.add_argument("--set", required=True, choices=sorted(RECORDED))
+    parser.add_argument("--set", required=True, choices=SETS)
+    parser.add_argument("--mode", default="hybrid", choices=sorted(RECORDED), help="retrieval mode (default hybrid)")
     parser.add_argument("--home", type=Path, default=None, help="the eval's index directory (citebot eval --home)")
     parser.add_argument("--kinds", default="flat,hnsw", help="index kinds to run: flat, hnsw or both")
     args = parser.parse_args(argv)
@@ -165,9 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = {}
     for kind in [k for k in args.kinds.split(",") if k]:
         log(f"{args.set}: {kind} (CITEBOT_HNSW_THRESHOLD={KINDS[kind]}) ...")
-        runs[kind] = per_question(evalset, distractors, args.home, KINDS[kind])
-    res = compare(args.set, runs)
-    publish(f"ranking_unchanged-{args.set}", res, table(res))
+        runs[kind] = per_question(evalset, distractors, args.home, KINDS[kind], args.mode)
+    res = compare(args.set, runs, args.mode)
+    publish(f"ranking_unchanged-{args.set}-{args.mode}", res, table(res))
     return 0
 
 
