@@ -17,7 +17,9 @@ SciFact (22,301 passages) is above the default threshold, so its default is ``hn
 mean per-question difference with a paired bootstrap 95% interval (10,000 resamples of the questions),
 the questions that got better / worse / stayed equal and a two-sided sign test on them; and, for each
 kind, the difference from the figure recorded in docs/evaluation.md beside the bootstrap standard
-error of the mean (the sampling noise of a figure over these questions).
+error of the mean (the sampling noise of a figure over these questions); for the HNSW pass, the
+passage-level recall@10/100/200 of the index's search against exact search over every stored vector,
+on the set's own questions (on stderr).
 
 Index the set first with the matching ``citebot eval`` command (docs/evaluation.md, "Reproduce"); give
 its ``--home`` here too, or none for the eval's default cache directory.
@@ -91,6 +93,9 @@ def per_question(evalset: Any, distractors: list[Any], home: Path | None, thresh
         rankings, _ = run_queries(corpus, evalset, mode, 200, key_of)
         dense = corpus.store.vectors.dense(corpus.embedder.name) if hasattr(corpus.store.vectors, "dense") else None
         log(f"  index kind: {getattr(dense, 'kind', 'unknown')} ({getattr(dense, 'size', '?')} vectors)")
+        if getattr(dense, "kind", "") == "hnsw":
+            for k, value in passage_recall(corpus, [q.text for q in evalset.queries]).items():
+                log(f"  HNSW passage recall@{k} against exact search: {value:.4f}")
     finally:
         corpus.close()
     qids = [q for q, rels in evalset.qrels.items() if any(g > 0 for g in rels.values())]
@@ -98,6 +103,22 @@ def per_question(evalset: Any, distractors: list[Any], home: Path | None, thresh
     for metric, fn, k in (("ndcg@10", ndcg_at_k, 10), ("recall@5", recall_at_k, 5), ("recall@10", recall_at_k, 10),
                           ("recall@100", recall_at_k, 100), ("mrr@10", mrr_at_k, 10)):
         out[metric] = {q: fn(rankings.get(q, []), evalset.qrels[q], k) for q in qids}
+    return out
+
+
+def passage_recall(corpus: Any, questions: list[str], ks: Sequence[int] = (10, 100, 200)) -> dict[int, float]:
+    """Share of the exact top k passages (every stored vector scored) that the index's search returns."""
+    import numpy as np
+
+    model = corpus.embedder.name
+    stored = corpus.store.vectors.passage_vectors(model)
+    queries = corpus.embedder.encode_queries(questions)
+    exact = queries @ stored.vectors.T
+    out = {}
+    for k in ks:
+        found = [len({h.passage_id for h in corpus.store.vectors.search(model, q, k)}
+                     & set(stored.ids[np.argsort(-row)[:k]].tolist())) / k for q, row in zip(queries, exact)]
+        out[k] = float(np.mean(found))
     return out
 
 
