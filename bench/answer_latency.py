@@ -58,30 +58,33 @@ def measure(pair: str, questions: int, work: Path) -> dict[str, Any]:
     return out
 
 
+REAL = 20_000  # real USE vectors (bench.ann's cache); past them, synthetic ones drawn around real ones
+
+
 def measure_mixed(passages: int, questions: int, work: Path) -> dict[str, Any]:
-    """The bench's own mix (bench.retrieval_speed): Reuters + Telegram passages with real vectors
-    (bench.ann's cached ones), half English and half Russian XQuAD questions; a Russian question meets the
-    bridge only when its passages are English."""
+    """The bench's own mix (bench.retrieval_speed): Reuters + Telegram passages, real vectors for the first
+    REAL and synthetic ones past them (bench.peer_speed.corpus_vectors: the passage words the bridge
+    embeds are real text either way), half English and half Russian XQuAD questions; a Russian question
+    meets the bridge only when its passages are English."""
     from retrieval import Corpus, answer as answer_mod, load_settings
     from retrieval.embed import make_embedder
-    from bench.ann import real_passages, real_vectors
-    from bench.peer_speed import build_citebot
+    from bench.peer_speed import build_citebot, corpus_vectors
     from bench.retrieval_speed import questions as mixed_questions
 
     settings = load_settings()
     embedder = make_embedder(settings)
     home = work / f"mixed-{passages}"
+    real = min(passages, REAL)
     if not (home / "citebot.sqlite3").exists():
-        docs = real_passages(passages)
-        count = sum(len(ps) for _, ps in docs)
-        build_citebot(home, docs, real_vectors(count, embedder), embedder.name)
+        docs, vectors, real = corpus_vectors(passages, embedder, REAL)
+        build_citebot(home, docs, vectors, embedder.name)
     corpus = Corpus(settings.replace(home=str(home)), embedder)
     qs = mixed_questions(questions)
     for q in qs:  # the sentences it may quote get their vectors stored first, as ingest stores them
         rows = corpus.store.documents.passages([h.passage_id for h in corpus.search(q, k=8)])
         corpus.encoder.passages([t for r in rows.values()
                                  for t in answer_mod.sentence_texts(r.text, r.start, r.sentences)])
-    return _interleaved(corpus, qs)
+    return {"real_vectors": real, **_interleaved(corpus, qs)}
 
 
 def _interleaved(corpus: Any, qs: list[str]) -> dict[str, Any]:
