@@ -270,7 +270,8 @@ def report_crossfold(data: dict[str, list[dict[str, Any]]], pairs: tuple[str, ..
             ts = "/".join(f"{cf[d]['threshold']:.2f}" for d in ("A->B", "B->A"))
             folds = " ".join(f"{d} {100 * cf[d]['quoted']:.1f}/{100 * cf[d]['unans']:.1f}" for d in ("A->B", "B->A"))
             line.append(f"{p} {100 * s['quoted']:.1f}% un {100 * s['unans']:.1f}% "
-                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts} [{folds}]")
+                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts} "
+                        f"w {s['words']:.0f} [{folds}]")
         print(" | ".join(line), flush=True)
     return 0
 
