@@ -28,7 +28,8 @@ DEPTH = 8  # passages collected per question: the cited ones and those below the
 # held-out ru→en questions: docs/answers.md)
 
 
-def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, list[dict[str, Any]]]:
+def collect(pairs: tuple[str, ...], distractors: int, work: Path,
+            settings_env: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Per pair: every (question, side) with what compose needs, fetched once, ``DEPTH`` passages deep."""
     out: dict[str, list[dict[str, Any]]] = {}
     corpora: dict[tuple[str, str], Any] = {}
@@ -38,7 +39,7 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
         qs = load_questions(q_lang, doc_lang, range(24))
         for fold, (lo, hi) in FOLDS.items():
             if (doc_lang, fold) not in corpora:
-                corpora[(doc_lang, fold)] = build_index(doc_lang, fold, distractors, work)[0]
+                corpora[(doc_lang, fold)] = build_index(doc_lang, fold, distractors, work, settings_env)[0]
             corpus = corpora[(doc_lang, fold)]
             for q in qs:
                 side = "answerable" if lo <= q.article < hi else "unanswerable"
@@ -204,14 +205,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", choices=("A", "B"), help="report on one fold only (tune on one, report on the other)")
     parser.add_argument("--cache", type=Path, default=RESULTS / "answer-cases",
                         help="collected cases are saved here and reused (delete it after changing retrieval)")
+    parser.add_argument("--embedder", help="another embedding backend (CITEBOT_EMBEDDER value, e.g. "
+                        "sentence-transformers): its own indexes and cases, to calibrate its min_score")
     args = parser.parse_args(argv)
     from retrieval.answer import Rules
+
+    settings_env = None
+    if args.embedder:
+        import os
+
+        settings_env = {**os.environ, "CITEBOT_EMBEDDER": args.embedder}
+        args.work = args.work.with_name(f"{args.work.name}-{args.embedder}")
+        args.cache = args.cache.with_name(f"{args.cache.name}-{args.embedder}")
 
     pairs = tuple(args.pairs.split(","))
     if (args.cache / "cases.json").exists():
         data = {p: c for p, c in load(args.cache).items() if p in pairs}
     else:
-        data = collect(pairs, args.distractors, args.work)
+        data = collect(pairs, args.distractors, args.work, settings_env)
         save(data, args.cache)
     if args.fold:
         data = {p: [c for c in cases if c["fold"] == args.fold] for p, cases in data.items()}
@@ -259,7 +270,8 @@ def report_crossfold(data: dict[str, list[dict[str, Any]]], pairs: tuple[str, ..
             ts = "/".join(f"{cf[d]['threshold']:.2f}" for d in ("A->B", "B->A"))
             folds = " ".join(f"{d} {100 * cf[d]['quoted']:.1f}/{100 * cf[d]['unans']:.1f}" for d in ("A->B", "B->A"))
             line.append(f"{p} {100 * s['quoted']:.1f}% un {100 * s['unans']:.1f}% "
-                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts} [{folds}]")
+                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts} "
+                        f"w {s['words']:.0f} [{folds}]")
         print(" | ".join(line), flush=True)
     return 0
 
