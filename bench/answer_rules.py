@@ -167,7 +167,7 @@ def summary(res: list[dict[str, Any]], base: list[dict[str, Any]] | None = None)
 
 
 def crossfold(cases: list[dict[str, Any]], rules: Any, target: float = 0.03,
-              grid: tuple[float, ...] = tuple(round(0.25 + 0.01 * i, 2) for i in range(51))) -> dict[str, Any]:
+              grid: tuple[float, ...] = tuple(round(0.25 + 0.01 * i, 2) for i in range(81))) -> dict[str, Any]:
     """Tune the gate on one fold, report on the other (A→B and B→A), as the issue protocol asks.
 
     On the tuning fold the threshold is the lowest of ``grid`` whose unanswerable-answered share is at

@@ -14,7 +14,7 @@ subject. The span of the expected type inside a chosen sentence is returned for 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Protocol
 
 import numpy as np
@@ -66,6 +66,14 @@ class Rules:
 
 
 DEFAULT_RULES = Rules()
+
+
+def rules_for(embedder: object) -> Rules:
+    """The default rules with the embedder's own gate shifts per language pair, when it declares them
+    (``gate_shifts``, e.g. e5-small: its cosines sit on another scale in each pair); else the defaults,
+    calibrated for USE multilingual (gate.py)."""
+    shifts = getattr(embedder, "gate_shifts", None)
+    return replace(DEFAULT_RULES, **shifts) if shifts else DEFAULT_RULES
 PROMOTE_DEPTH = 8  # passages looked at for ``promote_translated``: the cited ones and those just below
 # Only short questions are promoted: on XQuAD (4-8 content words per question) no passage below the cut
 # translated every word, the rule changed no answer, and checking cost ~10 ms per question in word vectors.

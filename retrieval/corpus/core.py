@@ -417,7 +417,8 @@ class Corpus:
         for hit in hits:
             row = rows.get(hit.passage_id)
             found.add(hit, row.sentences if row else [], row.page_starts if row else [])
-        answer = answer_mod.compose(found, self.encoder, self.min_score, hit_bonus=hit_bonus, cite=cite)
+        answer = answer_mod.compose(found, self.encoder, self.min_score, answer_mod.rules_for(self.embedder),
+                                    hit_bonus=hit_bonus, cite=cite)
         if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 
