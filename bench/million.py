@@ -250,7 +250,8 @@ def run_child(home: Path, url: str, n_questions: int, postmaster: int | None) ->
 
 
 # -- one run ------------------------------------------------------------------------------------------
-def run(engine: str, passages: int, n_real: int, n_questions: int, log: Callable[[str], None]) -> dict[str, Any]:
+def run(engine: str, passages: int, n_real: int, n_questions: int, log: Callable[[str], None],
+        ask: bool = True) -> dict[str, Any]:
     from bench.ann import real_vectors
     from bench.retrieval_speed import bench_settings, machine
     from retrieval.embed import make_embedder
@@ -310,6 +311,8 @@ def run(engine: str, passages: int, n_real: int, n_questions: int, log: Callable
             res["disk_mb"] = {"data_dir_with_wal": du_mb(server.data_dir), "database": database_mb(url)}
         else:
             res["disk_mb"] = {"home": du_mb(home)}
+        if not ask:
+            return res
         log(f"  asking {n_questions} questions in a fresh process ...")
         postmaster = server_pid(server) if server is not None else None
         res["ask"] = run_child(home, url, n_questions, postmaster)
@@ -380,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=1_000_000)
     parser.add_argument("--real", type=int, default=20_000, help="passages with their real USE vector (cached)")
     parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--no-ask", action="store_true", help="measure the load only")
     parser.add_argument("--child-ask", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--postmaster", type=int, default=None, help=argparse.SUPPRESS)
@@ -389,11 +393,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     runs = []
     for engine in args.engine:
-        result = run(engine, args.passages, args.real, args.questions, log)
+        result = run(engine, args.passages, args.real, args.questions, log, ask=not args.no_ask)
         log(json.dumps(result))
         runs.append(result)
-    name = "million" if args.passages == 1_000_000 else f"million-{args.passages}"
-    publish(name, {"runs": runs}, table(runs))
+    name = "million" + (f"-{args.engine[0]}" if len(args.engine) == 1 else "") + \
+        ("" if args.passages == 1_000_000 else f"-{args.passages}")
+    if args.no_ask:
+        publish(name + "-load", {"runs": runs}, "\n".join(f"{r['engine']}: {r['bulk']}" for r in runs))
+    else:
+        publish(name, {"runs": runs}, table(runs))
     return 0
 
 
