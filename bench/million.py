@@ -5,8 +5,12 @@ runs it on both engines, or run this module alone.
 
 The corpus: the real passages of Reuters-21578 and the Telegram posts (about 86,000, cut by citebot's
 passage splitter, so FTS5 / the PostgreSQL postings see real English and Russian text), repeated until
-the corpus holds ``--passages``: copy ``r`` of a document gets `` (r)`` after its title, so every copy is
-its own document with its own passage texts for the embedder. **Vectors are synthetic except a few**:
+the corpus holds ``--passages``: in copy ``r`` > 0 of a document a quarter of its words are replaced by
+other words of the corpus of the same length and script (so every offset of its passages and sentences
+still holds) and its title gets `` (r)``. A copy is then its own story to the near-duplicate test (5-word
+shingles: Jaccard ~0.1 to the original, under the 0.5 that `add` refuses), as a real corpus's documents
+are: the answer's version and corroboration steps see distinct stories, not a dozen identical ones.
+**Vectors are synthetic except a few**:
 the first ``--real`` passages of the first copy carry their real USE vectors (bench/ann.py's cache,
 embedded once), every other passage a real vector plus Gaussian noise, renormalised (cosine ~0.85 to it),
 the vector of the same passage where one is real, as bench/peer_speed.py does at 100k. The JSON counts
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -48,16 +53,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 DOCS_PER_WRITE = 500  # documents per transaction (~1,500 passages)
 INCREMENTAL_PASSAGES = 3_000  # written after the index exists
 NOISE = 0.62  # synthetic vectors: cosine ~0.85 to the real vector they are drawn around
+SWAPPED = 0.25  # share of a copy's words replaced (same length, same script)
+WORD = re.compile(r"(\w+)")
 SERVER_SETTINGS = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_wal_size": "4GB"}
 
 
 @dataclass
 class BaseDoc:
-    """One real document with its passages and their stemmed terms (computed once for every copy)."""
+    """One real document with its passages and their stemmed terms (computed once for the first copy),
+    and its text cut into alternating non-word / word parts (for the copies' word swaps)."""
 
     doc: Any
     passages: list[Any]
     terms: list[list[str]]
+    parts: list[str]
 
 
 def base_corpus() -> list[BaseDoc]:
@@ -73,8 +82,41 @@ def base_corpus() -> list[BaseDoc]:
             continue
         passages = make_passages(doc.text, doc.lang)
         if passages:
-            out.append(BaseDoc(doc, passages, [terms(p.text) for p in passages]))
+            out.append(BaseDoc(doc, passages, [terms(p.text) for p in passages], WORD.split(doc.text)))
     return out
+
+
+def _cyrillic(word: str) -> bool:
+    return "\u0400" <= word[0] <= "\u04ff"
+
+
+def word_pools(base: list[BaseDoc]) -> dict[tuple[bool, int], list[str]]:
+    """Words (letters only) of the corpus by (Cyrillic, length), each as often as it is used (a quarter of
+    the documents)."""
+    pools: dict[tuple[bool, int], list[str]] = {}
+    for item in base[::4]:
+        for word in item.parts[1::2]:
+            if word.isalpha():
+                pools.setdefault((_cyrillic(word), len(word)), []).append(word)
+    return pools
+
+
+def varied(parts: list[str], pools: dict[tuple[bool, int], list[str]], rng: np.random.Generator) -> str:
+    """The text with ``SWAPPED`` of its words replaced by corpus words of the same length and script
+    (numbers are kept)."""
+    out = list(parts)
+    words = parts[1::2]
+    chosen = np.flatnonzero(rng.random(len(words)) < SWAPPED)
+    for i, r in zip(chosen.tolist(), rng.random(len(chosen)).tolist()):
+        word = words[i]
+        pool = pools.get((_cyrillic(word), len(word))) if word.isalpha() else None  # numbers stay
+        if pool:
+            new = pool[int(r * len(pool))]
+            if word[0].isupper():
+                upper = new[0].upper() + new[1:]
+                new = upper if len(upper) == len(new) else new
+            out[2 * i + 1] = new
+    return "".join(out)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -92,6 +134,7 @@ class Corpus1M:
         self.first_passage = starts[:-1]  # index of each base document's first passage
         self.real_vectors = 0
         self.synthetic_vectors = 0
+        self.pools = word_pools(base)
 
     def records(self, copy: int, first: int, last: int, room: int) -> tuple[list[Any], dict[str, np.ndarray], int]:
         """Base documents ``first``..``last``-1 of copy ``copy``, at most ``room`` passages: (records,
@@ -120,15 +163,19 @@ class Corpus1M:
                 vectors[synthetic] = _unit(vectors[synthetic] + noise)
             self.synthetic_vectors += int(synthetic.sum())
             self.real_vectors += int((~synthetic).sum())
+            text = doc.text if copy == 0 else varied(item.parts, self.pools, rng)
+            if len(text) != len(doc.text):  # pragma: no cover - the swaps keep every length
+                text = doc.text
             ps = []
             for i, p in enumerate(passages):
-                h = text_hash(f"{title}\n{p.text}" if title else p.text)
+                passage_text = text[p.start:p.end]
+                h = text_hash(f"{title}\n{passage_text}" if title else passage_text)
                 cache[h] = vectors[i]
-                ps.append(NewPassage(p.ordinal, p.start, p.end, p.text, h, [tuple(s) for s in p.sentences],
-                                     item.terms[i]))
+                ps.append(NewPassage(p.ordinal, p.start, p.end, passage_text, h, [tuple(s) for s in p.sentences],
+                                     item.terms[i] if copy == 0 else terms(passage_text)))
             key = f"bench:{doc.key}" if copy == 0 else f"bench:{doc.key}:{copy}"
-            document = Document(doc.text, title=title, date=doc.date, source=doc.source, lang=doc.lang, url=key, path=key)
-            records.append(NewDocument(document, content_hash=text_hash(f"{copy}\n{doc.text}"),
+            document = Document(text, title=title, date=doc.date, source=doc.source, lang=doc.lang, url=key, path=key)
+            records.append(NewDocument(document, content_hash=text_hash(f"{copy}\n{text}"),
                                        title_terms=terms(title), passages=ps))
             count += len(ps)
         return records, cache, count
@@ -216,7 +263,7 @@ def child_ask(home: Path, url: str, n_questions: int, postmaster: int | None) ->
     import faiss
     import torch
 
-    from bench.peer_speed import ask_parts
+    from bench.peer_speed import ask_parts, summary, timed
     from bench.retrieval_speed import bench_settings, questions
     from retrieval import Corpus
 
@@ -230,6 +277,14 @@ def child_ask(home: Path, url: str, n_questions: int, postmaster: int | None) ->
     out: dict[str, Any] = {"open_and_warm_up_s": round(time.perf_counter() - t, 1), "load_avg_before": load_average()}
     out["parts"] = ask_parts(corpus, qs[3:])
     out["questions"] = len(qs) - 3
+    corpus.settings = corpus.settings.replace(time_features=False)  # what the time layer adds to `ask`
+    cpu, wall = [], []
+    for q in qs[3:]:
+        corpus.forget_question_vectors([q])
+        c, w, _ = timed(lambda: corpus.ask(q))
+        cpu.append(c)
+        wall.append(w)
+    out["ask_without_time_layer"] = {"cpu": summary(cpu), "wall": summary(wall)}
     out["load_avg_after"] = load_average()
     status = _status_kb(os.getpid(), ("VmRSS", "VmHWM"))
     out["client_rss_mb"] = round(status.get("VmRSS", 0) / 1024, 1)
@@ -350,7 +405,7 @@ def server_pid(server: Any) -> int:
 
 
 def table(runs: list[dict[str, Any]]) -> str:
-    lines = ["| engine | passages (real vectors) | bulk load s (passages/s) | index build s | incremental passages/s | "
+    lines = ["| engine | passages (real vectors) | bulk load s in storage (passages/s) | index build s | incremental passages/s | "
              "`ask` wall ms p50/p95 | `ask` CPU ms p50/p95 | sum of parts wall / CPU ms | ask / sum wall / CPU | "
              "client RSS / peak MB | server RSS sum / PSS sum MB | disk MB | load average |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -360,8 +415,8 @@ def table(runs: list[dict[str, Any]]) -> str:
         server = a.get("server")
         disk = r["disk_mb"]
         lines.append(
-            f"| {r['engine']} ({b['index']}) | {r['passages']:,} ({r['vectors']['real']:,}) | {b['load_s']:.0f} "
-            f"({b['passages_per_s']}) | {b['index_build_s']} | {r['incremental']['passages_per_s']} | "
+            f"| {r['engine']} ({b['index']}) | {r['passages']:,} ({r['vectors']['real']:,}) | {b['store_s']:.0f} "
+            f"({b['storage_passages_per_s']}) | {b['index_build_s']} | {r['incremental']['passages_per_s']} | "
             f"{w['ask']['p50']}/{w['ask']['p95']} | {p['ask']['p50']}/{p['ask']['p95']} | "
             f"{w['sum_of_parts_p50']} / {p['sum_of_parts_p50']} | {w['ask_over_parts']} / {p['ask_over_parts']} | "
             f"{a['client_rss_mb']} / {a['client_peak_rss_mb']} | "
@@ -373,6 +428,10 @@ def table(runs: list[dict[str, Any]]) -> str:
         p, w = r["ask"]["parts"], r["ask"]["parts"]["wall"]
         parts.append(f"- {r['engine']}: " + ", ".join(f"{k} {w[k]['p50']} ({p[k]['p50']})" for k in
                                                      ("encode", "ann", "lexical", "fuse", "fetch", "compose")))
+        plain = r["ask"].get("ask_without_time_layer")
+        if plain:
+            parts.append(f"  `ask` with CITEBOT_TIME_FEATURES off: wall p50/p95 {plain['wall']['p50']}/{plain['wall']['p95']}, "
+                         f"CPU {plain['cpu']['p50']}/{plain['cpu']['p95']}")
     return "\n".join(lines + parts)
 
 
