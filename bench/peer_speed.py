@@ -148,6 +148,7 @@ def ask_parts(corpus: Any, qs: list[str]) -> dict[str, Any]:
 
     store, model = corpus.store, corpus.embedder.name
     k = corpus.settings.top_k
+    depth = corpus.answer_depth(k)  # the ranked passages an answer citing k is given (as ask does)
     cpu_rows: dict[str, list[float]] = {k_: [] for k_ in ("ask", *PARTS)}
     wall_rows: dict[str, list[float]] = {k_: [] for k_ in ("ask", *PARTS)}
 
@@ -158,7 +159,7 @@ def ask_parts(corpus: Any, qs: list[str]) -> dict[str, Any]:
         return out
 
     for q in qs:  # the sentences it may quote get their vectors stored first, as ingest stores them
-        for hit in corpus.search(q, k=k):
+        for hit in corpus.search(q, k=depth):
             row = store.documents.passages([hit.passage_id])[hit.passage_id]
             corpus.encoder.passages(answer_mod.sentence_texts(row.text, row.start, row.sentences))
 
@@ -172,13 +173,13 @@ def ask_parts(corpus: Any, qs: list[str]) -> dict[str, Any]:
             part("fuse", lambda: store.vectors.scores(model, v, missing))
         else:  # a release before fusion from memory (bench it against its own code)
             part("fuse", lambda: store.vectors.passage_vectors(model, missing))
-        hits = corpus.search(q, k=k)
+        hits = corpus.search(q, k=depth)
         passages = part("fetch", lambda: store.documents.passages([h.passage_id for h in hits]))
         found = Retrieval(q, v)
         for h in hits:
             row = passages.get(h.passage_id)
             found.add(h, row.sentences if row else [], row.page_starts if row else [])
-        part("compose", lambda: answer_mod.compose(found, corpus.encoder, corpus.min_score))
+        part("compose", lambda: answer_mod.compose(found, corpus.encoder, corpus.min_score, cite=k))
 
     for i, q in enumerate(qs):  # which goes first alternates: a server's caches favour the second
         corpus.forget_question_vectors([q])
