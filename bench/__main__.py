@@ -1,7 +1,9 @@
 """`make bench` runs `python -m bench`: every benchmark that prints figures, one after another.
 
 Benchmarks are slow (minutes each on two cores) and live outside `make test` on purpose. Run one alone
-with `python -m bench.NAME`. Results are also written under bench/results/ (not committed).
+with `python -m bench.NAME`, or some by name with `python -m bench NAME ...` (`make bench BENCH=NAME`).
+Results are also written under bench/results/ (not committed). The ``OPT_IN`` ones take up to an hour
+each and run only when named.
 """
 from __future__ import annotations
 
@@ -30,12 +32,17 @@ BENCHMARKS = (
     ("channel_freshness", "followed Telegram channel: post to indexed (p50/p95), post to watch push, 40 real posts"),
 )
 
+OPT_IN = (
+    ("million", "1M passages (real texts, synthetic vectors) on PostgreSQL and SQLite: bulk load, ask p50/p95 vs "
+                "the sum of its parts, client and server RSS, disk (about an hour; `make bench BENCH=million`)"),
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     names = argv if argv else [name for name, _ in BENCHMARKS]
     failed = []
     for name in names:
-        about = dict(BENCHMARKS).get(name, "")
+        about = dict(BENCHMARKS + OPT_IN).get(name, "")
         print(f"\n=== bench.{name}: {about}", flush=True)
         started = time.perf_counter()
         rc = importlib.import_module(f"bench.{name}").main([])

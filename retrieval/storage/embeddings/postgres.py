@@ -8,9 +8,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import psycopg
+from psycopg import errors as pgerr
 
 from ...errors import UserError
 from ..base import EmbeddingRow, one_line_errors
+from ..pgcopy import binary_vector_rows
 from ..rows import chunks
 from .base import Embeddings
 
@@ -44,24 +46,45 @@ class PostgresEmbeddings(Embeddings):
 
     # -- writes ---------------------------------------------------------------------------------------
     def put(self, model: str, items: dict[str, np.ndarray], wait: bool = True) -> bool:
+        """New vectors go in with one binary COPY (the hashes already stored are read first and left
+        alone); if another process stores one of the same hashes meanwhile, the COPY fails on the key and
+        the batch is written again with INSERT ... ON CONFLICT DO NOTHING."""
         if not items:
             return True
         rows = [(model, h, np.asarray(v, dtype=np.float32).reshape(-1)) for h, v in items.items()]
         try:
-            with self.database.write(lock=False) as conn:
-                if not wait:
-                    conn.execute("SET LOCAL lock_timeout = '200ms'")
-                    conn.execute("SET LOCAL statement_timeout = '5s'")
-                known = self._register(conn, model, len(rows[0][2]))
-                rows = [r for r in rows if len(r[2]) == known]  # a vector of another size would poison the index
-                with conn.cursor() as cur:
-                    cur.executemany("INSERT INTO embeddings(model, text_hash, vector) VALUES (%s, %s, %b) "
-                                    "ON CONFLICT (model, text_hash) DO NOTHING", rows)
+            try:
+                self._put(model, rows, wait, copy=True)
+            except pgerr.UniqueViolation:
+                self._put(model, rows, wait, copy=False)
             return True
         except (UserError, psycopg.Error):
             if wait:
                 raise
             return False
+
+    def _put(self, model: str, rows: list[tuple[str, str, np.ndarray]], wait: bool, copy: bool) -> None:
+        with self.database.write(lock=False) as conn:
+            if not wait:
+                conn.execute("SET LOCAL lock_timeout = '200ms'")
+                conn.execute("SET LOCAL statement_timeout = '5s'")
+            known = self._register(conn, model, len(rows[0][2]))
+            rows = [r for r in rows if len(r[2]) == known]  # a vector of another size would poison the index
+            if not rows:
+                return
+            with conn.cursor() as cur:
+                if not copy:
+                    cur.executemany("INSERT INTO embeddings(model, text_hash, vector) VALUES (%s, %s, %b) "
+                                    "ON CONFLICT (model, text_hash) DO NOTHING", rows)
+                    return
+                stored = {h for (h,) in cur.execute("SELECT text_hash FROM embeddings WHERE model = %s AND "
+                                                    "text_hash = ANY(%s)", (model, [r[1] for r in rows]))}
+                rows = [r for r in rows if r[1] not in stored]
+                if not rows:
+                    return
+                payload = binary_vector_rows([(m, h) for m, h, _ in rows], np.stack([v for _, _, v in rows]))
+                with cur.copy("COPY embeddings (model, text_hash, vector) FROM STDIN (FORMAT BINARY)") as out:
+                    out.write(payload)
 
     @one_line_errors
     def delete(self, model: str, hashes: Iterable[str], keep_used: bool = True) -> int:

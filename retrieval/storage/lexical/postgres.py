@@ -9,6 +9,7 @@ Measured against ``tsvector`` + ``ts_rank`` with the ``simple`` (pre-stemmed ter
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from typing import Iterable, Sequence
 
 import psycopg
@@ -17,6 +18,7 @@ from psycopg import sql
 from ...text.lexical import terms as stem
 from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport, one_line_errors
 from ..bm25 import BM25
+from ..pgcopy import text_field
 from ..rows import PYFORMAT, filter_sql
 from .base import Lexical, LexicalWriter
 
@@ -26,18 +28,17 @@ BATCH = 2000  # passages compared per round trip by check
 
 def lexemes(terms: Iterable[str]) -> list[str]:
     """The terms a postings row can hold (a too-long "word" is neither indexed nor searched for)."""
-    return [t for t in terms if t and len(t.encode("utf-8")) <= MAX_LEXEME_BYTES]
+    limit = MAX_LEXEME_BYTES // 4  # at most 4 bytes a character: shorter terms need no encoding to check
+    return [t for t in terms if t and (len(t) <= limit or len(t.encode("utf-8")) <= MAX_LEXEME_BYTES)]
 
 
 def lexical_postings(title_terms: Sequence[str], body_terms: Sequence[str]) -> tuple[list[tuple[str, int, int]], int]:
     """((term, frequency in title, frequency in body) per distinct term, token count) of one passage: the
     same two fields, counted the same way, as the SQLite engine's FTS5 row."""
     title, body = lexemes(title_terms), lexemes(body_terms)
-    counts: dict[str, list[int]] = {}
-    for field_no, words in ((0, title), (1, body)):
-        for term in words:
-            counts.setdefault(term, [0, 0])[field_no] += 1
-    return [(t, min(c[0], 32767), min(c[1], 32767)) for t, c in counts.items()], len(title) + len(body)
+    in_title, in_body = Counter(title), Counter(body)
+    return ([(t, min(in_title.get(t, 0), 32767), min(in_body.get(t, 0), 32767)) for t in dict.fromkeys(title + body)],
+            len(title) + len(body))
 
 
 def _digest(entries: list[tuple[str, int, int]], length: int) -> str | None:
@@ -49,13 +50,15 @@ def _digest(entries: list[tuple[str, int, int]], length: int) -> str | None:
 
 
 class PostgresLexicalWriter(LexicalWriter):
-    """Buffers postings for one COPY per batch and keeps the totals' deltas until the transaction ends."""
+    """Buffers postings for one COPY per batch (text-format lines built as the passages come, the term
+    escaped once per distinct term) and keeps the totals' deltas until the transaction ends."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         super().__init__(conn)
         self.rows_delta = 0
         self.tokens_delta = 0
-        self._postings: list[tuple] = []
+        self._postings: list[str] = []
+        self._escaped: dict[str, str] = {}
 
     @property
     def buffered(self) -> int:  # type: ignore[override]
@@ -65,7 +68,16 @@ class PostgresLexicalWriter(LexicalWriter):
         entries, length = lexical_postings(title_terms, terms)
         self.rows_delta += 1
         self.tokens_delta += length
-        self._postings.extend((term, passage_id, tf_title, tf_body, length) for term, tf_title, tf_body in entries)
+        escaped = self._escaped
+        if len(escaped) > 500_000:
+            escaped.clear()
+        tail = f"\t{int(passage_id)}\t"
+        end = f"\t{length}\n"
+        for term, tf_title, tf_body in entries:
+            field = escaped.get(term)
+            if field is None:
+                field = escaped[term] = text_field(term)
+            self._postings.append(f"{field}{tail}{tf_title}\t{tf_body}{end}")
         return length
 
     def flush(self) -> None:
@@ -73,8 +85,7 @@ class PostgresLexicalWriter(LexicalWriter):
             return
         with self.conn.cursor() as cur:
             with cur.copy("COPY postings (term, passage_id, tf_title, tf_body, len) FROM STDIN") as copy:
-                for row in self._postings:
-                    copy.write_row(row)
+                copy.write("".join(self._postings))
         self._postings.clear()
 
     def remove_document(self, doc_id: int) -> None:

@@ -1,7 +1,8 @@
 """The vector index of the PostgreSQL engine: one HNSW index per model over ``halfvec`` casts of the cached
 vectors (a partial expression index on ``embeddings``), iterative scans for filtered queries, and exact
 re-scoring of the candidates from the stored float32 vectors; narrowly filtered sets are scanned exactly.
-PostgreSQL maintains the index inside each transaction; only its creation is ours. Vectors of another
+PostgreSQL maintains the index inside each transaction; only its creation is ours, after the first vectors
+are stored and without stopping writers (``CREATE INDEX CONCURRENTLY``; see ``_ensure_index``). Vectors of another
 size than the model's registered one (damage: ``embeddings.put`` never stores them) are outside the
 index and every query, as the contract says (``vectors/base.py``).
 """
@@ -27,6 +28,7 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 # 0.96 with ef_search 100 / 40 candidates, 0.986 with 200 / 100, 0.991 with 400 / 200 (halfvec index).
 HNSW_EF_SEARCH = 400  # at least; raised to the number of candidates (at most 1000)
 CANDIDATES_PER_RESULT, MIN_CANDIDATES = 2, 200  # HNSW candidates re-scored exactly, per result asked for
+MAX_BUILD_MEMORY_KB = 4 * 2**20  # maintenance_work_mem for a graph build is raised up to this (4 GB)
 
 
 def index_name(model: str, vector_type: str = INDEX_VECTOR_TYPE) -> str:
@@ -68,8 +70,16 @@ class PostgresVectors(Vectors):
 
     def _ensure_index(self, model: str) -> bool:
         """Create the HNSW index of ``model``'s vectors if it is missing (once per model: the first search
-        or sync after its first vectors; a migration builds it at the end). Returns whether it built one.
-        Question vectors (``<model>#query``) are never searched, so they never get an index."""
+        or sync after its first vectors, so a bulk load into a new corpus runs without the graph and the
+        graph is built once, after it). Returns whether it built one. Question vectors (``<model>#query``)
+        are never searched, so they never get an index.
+
+        The build is ``CREATE INDEX CONCURRENTLY``: at a million passages it takes minutes, during which
+        other processes keep adding documents and vectors (a plain build holds a lock that stops every
+        write to ``embeddings``). One process builds at a time (a session advisory lock); an index a
+        killed build left invalid is dropped and built again. Its memory (``maintenance_work_mem``) is
+        raised to what the graph needs, never lowered: a graph that does not fit is built on disk, many
+        times slower."""
         if model in self._indexed:
             return False
         with self.database.reading() as conn:
@@ -78,21 +88,47 @@ class PostgresVectors(Vectors):
                 return False
             name = index_name(model, self.index_type)
             built = False
-            if not conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'", (name,)).fetchone():
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-                    conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
-                    conn.execute(sql.SQL(
-                        "CREATE INDEX IF NOT EXISTS {name} ON embeddings USING hnsw ((vector::{vt}({dim})) {ops}) "
-                        "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model} AND vector_dims(vector) = {dim}"
-                    ).format(
-                        name=sql.Identifier(name), vt=sql.SQL(self.index_type), dim=sql.Literal(dim),
-                        ops=sql.SQL(f"{self.index_type}_ip_ops"), m=sql.Literal(HNSW_M),
-                        ef=sql.Literal(HNSW_EF_CONSTRUCTION), model=sql.Literal(model)))
-                built = True
+            if not self._valid(conn, name):
+                conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+                try:
+                    state = self._valid(conn, name)  # another process may have built it meanwhile
+                    if state is not True:
+                        if state is False:  # left invalid by an interrupted build
+                            conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+                        self._build(conn, model, name, dim)
+                        built = True
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
                 conn.execute("ANALYZE embeddings, passages, documents")  # plans for the first searches
         self._indexed.add(model)
         return built
+
+    @staticmethod
+    def _valid(conn: psycopg.Connection, name: str) -> bool | None:
+        """True: the index exists and is usable; False: it exists but is invalid; None: no such index."""
+        row = conn.execute("SELECT i.indisvalid AND i.indisready FROM pg_class c JOIN pg_index i "
+                           "ON i.indexrelid = c.oid WHERE c.relname = %s", (name,)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def _build(self, conn: psycopg.Connection, model: str, name: str, dim: int) -> None:
+        count = int(conn.execute("SELECT count(*) FROM embeddings WHERE model = %s", (model,)).fetchone()[0])
+        element = (2 if self.index_type == "halfvec" else 4) * dim + HNSW_M * 2 * 8 + 256
+        needed_kb = min(count * element * 13 // 10 // 1024, MAX_BUILD_MEMORY_KB)
+        setting = conn.execute("SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'").fetchone()
+        raise_memory = setting is not None and needed_kb > int(setting[0])
+        if raise_memory:
+            conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(f"{needed_kb}kB")))
+        try:
+            conn.execute(sql.SQL(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON embeddings USING hnsw ((vector::{vt}({dim})) {ops}) "
+                "WITH (m = {m}, ef_construction = {ef}) WHERE model = {model} AND vector_dims(vector) = {dim}"
+            ).format(
+                name=sql.Identifier(name), vt=sql.SQL(self.index_type), dim=sql.Literal(dim),
+                ops=sql.SQL(f"{self.index_type}_ip_ops"), m=sql.Literal(HNSW_M),
+                ef=sql.Literal(HNSW_EF_CONSTRUCTION), model=sql.Literal(model)))
+        finally:
+            if raise_memory:
+                conn.execute("RESET maintenance_work_mem")
 
     @one_line_errors
     def search(self, model: str, query: np.ndarray, limit: int,
@@ -151,13 +187,16 @@ ORDER BY score DESC, id LIMIT %(limit)s""")
 
     @one_line_errors
     def rebuild(self, model: str) -> int:
+        """The model's graph built again (``REINDEX CONCURRENTLY``: writers are not stopped meanwhile)."""
         name = index_name(model, self.index_type)
         with self.database.reading() as conn:
-            if conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'", (name,)).fetchone():
-                conn.execute(sql.SQL("REINDEX INDEX {}").format(sql.Identifier(name)))
-            else:
-                self._indexed.discard(model)
-                self._ensure_index(model)
+            valid = self._valid(conn, name)
+        if valid:
+            with self.database.reading() as conn:
+                conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(name)))
+        else:
+            self._indexed.discard(model)
+            self._ensure_index(model)
         return self.size(model)
 
     @one_line_errors

@@ -101,3 +101,21 @@ def test_check_reports_documents_without_passages(store):
     report = VerifyReport()
     store.documents.check(report)
     assert report.problems == ["1 documents have no passages"]
+
+
+def test_texts_with_control_characters_and_signatures_come_back_exactly(store):
+    """Bulk writes (PostgreSQL's COPY) must not mangle tabs, backslashes, carriage returns or a literal \\N."""
+    text = "Col1\tcol2 \\N C:\\temp\\new\r\nend.\n\nSecond\\\\ para\tgraph \\t not a tab."
+    signature = bytes(range(256)) * 2  # every byte value, backslash and NUL included
+    record = new_document(text, title="Tab\there \\N", path="C:\\docs\\a\tb.txt", source="Src\\x")
+    record = NewDocument(record.document, content_hash=record.content_hash, title_terms=record.title_terms,
+                         passages=record.passages, signature=signature)
+    with store.transaction() as tx:
+        doc_id = tx.insert_document(record)
+    stored = store.documents.export(0, 10)[0].record
+    assert stored.doc_id == doc_id and stored.signature == signature
+    assert stored.document.text == text and store.documents.text(doc_id).text == text
+    assert (stored.document.title, stored.document.path, stored.document.source) == \
+        ("Tab\there \\N", "C:\\docs\\a\tb.txt", "Src\\x")
+    assert [p.text for p in stored.passages] == [p.text for p in record.passages]
+    assert store.documents.find(path="C:\\docs\\a\tb.txt") == doc_id

@@ -188,3 +188,57 @@ def test_connections_the_server_dropped_are_replaced(pg_url):
     assert store.vectors.search("m", vectors[0], 3)[0].passage_id == 1
     assert store.counts().documents == 20
     store.close()
+
+
+def test_building_the_vector_index_does_not_stop_writers(pg_url, monkeypatch):
+    """The graph is built with CREATE INDEX CONCURRENTLY: while the build waits for an open write
+    transaction, another process still stores vectors (a plain build would queue them behind it)."""
+    monkeypatch.setattr(pg, "BUSY_TIMEOUT_S", 2.0)
+    store, vectors = _synthetic_store(pg_url, 200)
+    writer = open_postgres(pg_url)
+    open_tx = psycopg.connect(pg_url)  # an uncommitted write to the table being indexed
+    open_tx.execute("INSERT INTO embeddings(model, text_hash, vector) VALUES ('m', 'open', %s::vector)",
+                    (str(vectors[0].tolist()),))
+    built: list[bool] = []
+    builder = threading.Thread(target=lambda: built.append(store.vectors.sync("m")))
+    builder.start()
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as watch:
+            for _ in range(300):  # until the build is under way, waiting for the open transaction
+                if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%%' "
+                                 "AND wait_event_type = 'Lock'").fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the index build never started")
+        fresh = vectors[1] + vectors[2]
+        writer.embeddings.put("m", {"during-the-build": fresh / np.linalg.norm(fresh)})  # not "busy"
+        assert builder.is_alive()
+    finally:
+        open_tx.commit()
+        open_tx.close()
+        builder.join(60)
+    assert built == [True]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        valid = conn.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                             "WHERE c.relname = %s", (pg_vectors.index_name("m"),)).fetchone()
+    assert valid == (True,)
+    assert writer.embeddings.cached("m", ["during-the-build"])
+    writer.close()
+    store.close()
+
+
+def test_an_index_build_left_invalid_is_built_again(pg_url):
+    store, vectors = _synthetic_store(pg_url, 300)
+    name = pg_vectors.index_name("m")
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # an interrupted concurrent build leaves this
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(f'CREATE UNIQUE INDEX CONCURRENTLY "{name}" ON embeddings ((1))')
+    assert store.vectors.sync("m") is True
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        definition = conn.execute("SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c "
+                                  "ON c.oid = i.indexrelid WHERE c.relname = %s", (name,)).fetchone()
+    assert definition[0] is True and "hnsw" in definition[1]
+    hits = store.vectors.search("m", vectors[7], 5)
+    assert hits[0].passage_id == 8
+    store.close()
