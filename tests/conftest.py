@@ -56,6 +56,10 @@ class CountingEmbedder:
         return self.inner.min_score
 
     @property
+    def gate_shifts(self) -> dict[str, float] | None:
+        return getattr(self.inner, "gate_shifts", None)
+
+    @property
     def calls(self) -> int:
         return len(self.passage_texts) + len(self.query_texts)
 

@@ -325,6 +325,26 @@ def test_ask_embeds_only_the_question_because_sentences_are_embedded_at_ingest(m
     assert answer.sentences[0].text in embedded  # it was embedded when the article was added
 
 
+def test_an_embedder_with_its_own_pair_shifts_is_gated_by_them(make_corpus, tmp_path):
+    """e5-small declares its own gate shifts per language pair (its cosines sit on another scale in each);
+    the corpus applies them: the same question is answered under the default shifts and refused under a
+    strict English one."""
+    from tests.fakes.hash_embedder import HashEmbedder
+
+    from ...conftest import SEED_ARTICLE
+
+    question = "When did the Soviet Union and Japan sign a joint declaration?"
+    plain = make_corpus(home=tmp_path / "plain", model=HashEmbedder())
+    plain.add_paths([SEED_ARTICLE])
+    assert plain.ask(question).answered
+    strict_model = HashEmbedder()
+    strict_model.gate_shifts = {"latin_shift": 1.0}  # no English sentence can clear the gate
+    strict = make_corpus(home=tmp_path / "strict", model=strict_model)
+    strict.add_paths([SEED_ARTICLE])
+    refused = strict.ask(question)
+    assert not refused.answered and refused.answer == NO_ANSWER
+
+
 # -- issue 22's rules: each decides a case a user would see -------------------------------------------
 def test_a_pronoun_led_sentence_is_scored_with_the_words_of_its_antecedent():
     """"They were negotiating a document ..." holds none of "Russia", "Japan"; the sentence before does."""
