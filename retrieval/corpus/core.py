@@ -270,9 +270,12 @@ class Corpus:
         prepared = batch.prepared
         if recheck:
             for item in prepared:
-                if item.seen is not None and item.signature is not None:
-                    refusal = self._near_refusal(item.doc, item.doc.path or item.doc.title or "document",
-                                                 item.signature, item.replaces, None, after_id=item.seen)
+                doc, label = item.doc, item.doc.path or item.doc.title or "document"
+                existing = self.store.documents.find(content_hash=doc.content_hash)
+                if existing is not None:  # as in _prepare: the same text first, then a nearly identical one
+                    written[id(item)] = self._duplicate(label, existing, doc)
+                elif item.seen is not None and item.signature is not None:
+                    refusal = self._near_refusal(doc, label, item.signature, item.replaces, None, after_id=item.seen)
                     if refusal is not None:
                         written[id(item)] = refusal
             prepared = [item for item in prepared if id(item) not in written]

@@ -41,3 +41,11 @@ class HashEmbedder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+class PoolHashEmbedder(HashEmbedder):
+    """The hash embedder that `add` may also run in embedding worker processes (``worker_factory``, as the
+    packaged models offer): a test of the worker pool without loading a model in every worker."""
+
+    def worker_factory(self) -> type[HashEmbedder]:
+        return HashEmbedder
