@@ -7,7 +7,9 @@ differ per instance, so a test can switch "models".
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import time
 
 import numpy as np
 
@@ -49,3 +51,24 @@ class PoolHashEmbedder(HashEmbedder):
 
     def worker_factory(self) -> type[HashEmbedder]:
         return HashEmbedder
+
+
+class SlowPoolHashEmbedder(PoolHashEmbedder):
+    """Its workers take ``delay`` seconds per chunk of texts, so a test can kill an add while they embed."""
+
+    def __init__(self, delay: float = 0.3) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def worker_factory(self) -> "functools.partial[HashEmbedder]":
+        return functools.partial(SlowHashEmbedder, self.delay)
+
+
+class SlowHashEmbedder(HashEmbedder):
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        time.sleep(self.delay)
+        return super().encode_passages(texts)

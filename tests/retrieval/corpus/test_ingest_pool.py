@@ -4,9 +4,15 @@ every input document, duplicates and near-duplicates across batches included, an
 embeds nothing itself."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
+import psutil
+
 from retrieval import Corpus, load_settings
+from tests.conftest import ROOT
 from tests.fakes.hash_embedder import PoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import _upload
 
@@ -54,3 +60,39 @@ def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path)
     assert {i: (p.doc_id, p.text) for i, p in pool_passages.items()} == \
         {i: (p.doc_id, p.text) for i, p in one_passages.items()}
     assert [h.passage_id for h in pool_hits] == [h.passage_id for h in one_hits] != []
+
+
+KILLED_ADD = r"""
+import sys
+from retrieval import Corpus, load_settings
+from tests.fakes.hash_embedder import SlowPoolHashEmbedder
+from tests.retrieval.corpus.test_corpus import _upload
+
+corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=SlowPoolHashEmbedder())
+for result in corpus.add_documents(_upload(700)):
+    print(result.status, flush=True)
+"""
+
+
+def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path):
+    home = tmp_path / "index"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home)], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert child.stdout.readline().strip() == "added"  # a first batch is committed, later ones are embedding
+        workers = psutil.Process(child.pid).children()
+        assert len(workers) == 2
+        child.kill()
+        child.wait(30)
+    finally:
+        child.kill()
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert alive == []  # the workers saw their stdin close and exited
+    corpus = Corpus(load_settings(env={}).replace(home=str(home), ingest_workers=1), embedder=PoolHashEmbedder())
+    stored = corpus.documents()
+    assert 0 < len(stored) < 70 and all(d.passages == 10 for d in stored)  # whole documents only
+    assert corpus.verify().problems == []
+    results = list(corpus.add_documents(_upload(700)))  # the rerun adds the rest
+    assert sorted(r.status for r in results) == ["added"] * (70 - len(stored)) + ["duplicate"] * len(stored)
+    assert corpus.store.counts().passages == 700
+    corpus.close()
