@@ -11,6 +11,7 @@ import time
 
 BENCHMARKS = (
     ("retrieval_speed", "ingest rate vs raw encode, ask latency and RSS at 10k/100k passages, IVF recall"),
+    ("ingest_speed", "`add` with embedding in worker processes vs in the adding process: passages/s, CPU, peak RSS, load"),
     ("answer_quality", "XQuAD per language pair: gold answer quoted, citation [1], answered, unanswerable refused"),
     ("ann", "flat vs HNSW faiss index on real USE vectors: search CPU per question, recall@10 against exact"),
     ("peer_speed", "search CPU per question, citebot vs txtai interleaved on the same vectors; ask vs the sum of its parts"),

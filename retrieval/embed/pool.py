@@ -8,10 +8,13 @@ the corpus: what a worker computes reaches the store only through the adding pro
 
 Workers are plain ``python -m retrieval.embed.worker`` processes talking over their stdin and stdout
 (length-prefixed pickles), not ``multiprocessing``: nothing of the caller's ``__main__`` is imported again
-(a script without a ``__main__`` guard would otherwise run once per worker). A worker ignores Ctrl-C (the
-adding process decides), and it exits when its stdin closes: when the adding process ends, however it
-ends (even SIGKILL), so a killed `citebot add` leaves no worker behind. A worker that fails or dies has
-its texts embedded in the adding process instead, as without a pool.
+(a script without a ``__main__`` guard would otherwise run once per worker). Each worker runs in a session
+of its own: the terminal's Ctrl-C and hang-up reach only the adding process, which decides, and the
+scheduler counts each worker as its own job (Linux's autogroup shares the CPU equally between sessions,
+so workers left in the adding process's session would share that session's one share between them on a
+busy machine, and the add would not get faster). A worker exits when its stdin closes: when the adding
+process ends, however it ends (even SIGKILL), so a killed `citebot add` leaves no worker behind. A
+worker that fails or dies has its texts embedded in the adding process instead, as without a pool.
 """
 from __future__ import annotations
 
@@ -63,7 +66,8 @@ class EmbedPool:
         self._closing = False
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([_LIBRARY_ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
         self._processes = [subprocess.Popen([sys.executable, "-m", "retrieval.embed.worker"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, env=env) for _ in range(workers)]
+                                            stdout=subprocess.PIPE, env=env, start_new_session=True)
+                           for _ in range(workers)]
         for process in self._processes:  # where the factory's classes are imported from, then the factory
             send(process.stdin, list(sys.path))
             send(process.stdin, factory)

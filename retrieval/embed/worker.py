@@ -19,7 +19,7 @@ from .pool import receive, send
 def main() -> None:
     """A worker: read sys.path and the model's factory, then embed each list of texts it is sent until its
     stdin closes. Its stdout carries only the answers (anything printed goes to stderr)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop (and closes our stdin)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
