@@ -83,8 +83,10 @@ class EmbedPool:
         return future
 
     def _serve(self, process: subprocess.Popen) -> None:
-        """One thread per worker: hand it the next texts, wait for its vectors; once it failed, embed here."""
-        broken = False
+        """One thread per worker: hand it the next texts and wait for its vectors. Texts the model refused
+        there are embedded here (the model's error, if it is one, reaches the caller); once the worker is
+        gone, everything it would have had is embedded here."""
+        gone = False
         while True:
             task = self._tasks.get()
             if task is None:
@@ -92,7 +94,7 @@ class EmbedPool:
             texts, future = task
             if not future.set_running_or_notify_cancel():
                 continue
-            if not broken:
+            if not gone:
                 try:
                     send(process.stdin, texts)
                     status, value = receive(process.stdout)
@@ -100,8 +102,7 @@ class EmbedPool:
                         future.set_result(value)
                         continue
                 except (OSError, EOFError, pickle.UnpicklingError):
-                    pass
-                broken = True
+                    gone = True
             if self._closing:
                 future.set_exception(CancelledError())
                 continue

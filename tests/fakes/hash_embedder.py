@@ -72,3 +72,25 @@ class SlowHashEmbedder(HashEmbedder):
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         time.sleep(self.delay)
         return super().encode_passages(texts)
+
+
+class RefusingHashEmbedder(HashEmbedder):
+    """A model that fails on every text it is given (in a worker: the adding process must embed them)."""
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        raise RuntimeError("this worker's model refuses every text")
+
+
+def _no_model() -> HashEmbedder:
+    raise RuntimeError("this worker cannot load its model")
+
+
+class BrokenPoolHashEmbedder(PoolHashEmbedder):
+    """Its workers fail: ``refuse`` builds a model refusing every text, otherwise no model loads at all."""
+
+    def __init__(self, refuse: bool) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    def worker_factory(self) -> "type[HashEmbedder] | functools.partial[HashEmbedder]":
+        return RefusingHashEmbedder if self.refuse else functools.partial(_no_model)

@@ -10,10 +10,11 @@ import sys
 from dataclasses import replace
 
 import psutil
+import pytest
 
 from retrieval import Corpus, load_settings
 from tests.conftest import ROOT
-from tests.fakes.hash_embedder import PoolHashEmbedder
+from tests.fakes.hash_embedder import BrokenPoolHashEmbedder, PoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import _upload
 
 
@@ -95,4 +96,16 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
     results = list(corpus.add_documents(_upload(700)))  # the rerun adds the rest
     assert sorted(r.status for r in results) == ["added"] * (70 - len(stored)) + ["duplicate"] * len(stored)
     assert corpus.store.counts().passages == 700
+    corpus.close()
+
+
+@pytest.mark.parametrize("refuse", [True, False], ids=["model-refuses-texts", "model-never-loads"])
+def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path, refuse):
+    embedder = BrokenPoolHashEmbedder(refuse)
+    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
+    results = list(corpus.add_documents(_upload(600)))
+    assert [r.status for r in results] == ["added"] * 60
+    assert embedder.calls >= 600 * 2  # every passage and answer sentence, embedded here instead
+    assert corpus.verify().problems == []
+    assert corpus.store.counts().passages == 600
     corpus.close()
