@@ -56,7 +56,7 @@ class PoolHashEmbedder(HashEmbedder):
 class SlowPoolHashEmbedder(PoolHashEmbedder):
     """Its workers take ``delay`` seconds per chunk of texts, so a test can kill an add while they embed."""
 
-    def __init__(self, delay: float = 0.3) -> None:
+    def __init__(self, delay: float = 0.1) -> None:
         super().__init__()
         self.delay = delay
 
