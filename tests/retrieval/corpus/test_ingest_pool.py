@@ -7,15 +7,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 
 import psutil
 import pytest
 
 from retrieval import Corpus, load_settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SEED_ARTICLE
 from tests.fakes.hash_embedder import BrokenPoolHashEmbedder, PoolHashEmbedder
-from tests.retrieval.corpus.test_corpus import _upload
+from tests.retrieval.corpus.test_corpus import TALKS, _upload
 
 
 def _documents():
@@ -67,7 +69,7 @@ KILLED_ADD = r"""
 import sys
 from retrieval import Corpus, load_settings
 from tests.fakes.hash_embedder import SlowPoolHashEmbedder
-from tests.retrieval.corpus.test_corpus import _upload
+from tests.retrieval.corpus.test_corpus import TALKS, _upload
 
 corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=SlowPoolHashEmbedder())
 for result in corpus.add_documents(_upload(700)):
@@ -108,4 +110,41 @@ def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path,
     assert embedder.calls >= 600 * 2  # every passage and answer sentence, embedded here instead
     assert corpus.verify().problems == []
     assert corpus.store.counts().passages == 600
+    corpus.close()
+
+
+def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(tmp_path):
+    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2),
+                    embedder=PoolHashEmbedder())
+    assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
+    corpus.ask("warm up the model and the index")
+    holding, release = threading.Event(), threading.Event()
+    original = corpus.store.transaction
+    opened = []
+
+    @contextmanager
+    def paused_transaction():
+        with original() as tx:
+            yield tx
+            opened.append(1)
+            if len(opened) == 2:  # the second batch's documents are inserted, not committed; the third embeds
+                holding.set()
+                assert release.wait(300)
+
+    corpus.store.transaction = paused_transaction
+    results: list = []
+    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(_upload(700))), name="adder")
+    adder.start()
+    try:
+        assert holding.wait(300), "the add never reached its second commit"
+        answers: list = []
+        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
+        asker.start()
+        asker.join(120)
+        assert not asker.is_alive(), "the question waited for the add's write transaction"
+        assert adder.is_alive() and answers[0].answered and TALKS in answers[0].citations[0].passage
+    finally:
+        release.set()
+        adder.join(300)
+    assert [r.status for r in results] == ["added"] * 70
     corpus.close()
