@@ -69,8 +69,11 @@ class EmbedPool:
                                             stdout=subprocess.PIPE, env=env, start_new_session=True)
                            for _ in range(workers)]
         for process in self._processes:  # where the factory's classes are imported from, then the factory
-            send(process.stdin, list(sys.path))
-            send(process.stdin, factory)
+            try:
+                send(process.stdin, list(sys.path))
+                send(process.stdin, factory)
+            except OSError:  # it died at once: its thread finds it gone and embeds here
+                pass
         self._threads = [threading.Thread(target=self._serve, args=(p,), daemon=True, name=f"embed-worker-{i}")
                          for i, p in enumerate(self._processes)]
         for thread in self._threads:
