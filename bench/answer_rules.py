@@ -23,8 +23,14 @@ from bench.answer_quality import FOLDS, PAIRS, RESULTS, build_index, load_questi
 VARIANTS: dict[str, dict[str, Any]] = {}
 
 
-def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, list[dict[str, Any]]]:
-    """Per pair: every (question, side) with what compose needs, fetched once."""
+DEPTH = 8  # passages collected per question: the cited ones and those below the cut, for studies that
+# look deeper (looking through 2-5 more for a cross-script sentence, or re-ranking them, lost 17-20
+# held-out ru→en questions: docs/answers.md)
+
+
+def collect(pairs: tuple[str, ...], distractors: int, work: Path,
+            settings_env: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Per pair: every (question, side) with what compose needs, fetched once, ``DEPTH`` passages deep."""
     out: dict[str, list[dict[str, Any]]] = {}
     corpora: dict[tuple[str, str], Any] = {}
     for pair in pairs:
@@ -33,16 +39,16 @@ def collect(pairs: tuple[str, ...], distractors: int, work: Path) -> dict[str, l
         qs = load_questions(q_lang, doc_lang, range(24))
         for fold, (lo, hi) in FOLDS.items():
             if (doc_lang, fold) not in corpora:
-                corpora[(doc_lang, fold)] = build_index(doc_lang, fold, distractors, work)[0]
+                corpora[(doc_lang, fold)] = build_index(doc_lang, fold, distractors, work, settings_env)[0]
             corpus = corpora[(doc_lang, fold)]
             for q in qs:
                 side = "answerable" if lo <= q.article < hi else "unanswerable"
-                found = corpus.retrieve(q.text, k=corpus.settings.top_k)
+                found = corpus.retrieve(q.text, k=max(DEPTH, corpus.settings.top_k))
                 texts = sorted({h.text[s - h.start:e - h.start] for h, sp in zip(found.hits, found.spans)
                                 for s, e in sp})
                 vecs = dict(zip(texts, corpus.encoder.sentences(texts))) if texts else {}
                 cases.append({"q": q, "side": side, "fold": fold, "hits": found.hits, "spans": found.spans, "qvec": found.vector,
-                              "vecs": vecs, "min_score": corpus.min_score})
+                              "vecs": vecs, "min_score": corpus.min_score, "top_k": corpus.settings.top_k})
         out[pair] = cases
         print(f"  collected {pair}: {len(cases)} cases", file=sys.stderr, flush=True)
     for corpus in corpora.values():
@@ -61,6 +67,7 @@ def save(data: dict[str, list[dict[str, Any]]], path: Path) -> None:
         for c in cases:
             texts = list(c["vecs"])
             meta[pair].append({"q": asdict(c["q"]), "side": c["side"], "fold": c["fold"], "min_score": c["min_score"],
+                               "top_k": c["top_k"],
                                "hits": [asdict(h) for h in c["hits"]], "spans": c["spans"],
                                "qvec": len(rows), "texts": texts, "first": len(rows) + 1})
             rows.append(c["qvec"])
@@ -80,17 +87,45 @@ def load(path: Path) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for pair, cases in json.loads((path / "cases.json").read_text()).items():
         out[pair] = [{"q": Question(**c["q"]), "side": c["side"], "fold": c.get("fold", ""), "min_score": c["min_score"],
+                      "top_k": c.get("top_k", len(c["hits"])),
                       "hits": [Hit(**h) for h in c["hits"]], "spans": [[tuple(s) for s in sp] for sp in c["spans"]],
                       "qvec": vectors[c["qvec"]],
                       "vecs": {t: vectors[c["first"] + i] for i, t in enumerate(c["texts"])}} for c in cases]
     return out
 
 
+class Words:
+    """Word vectors for the cross-script word bridge, embedded on first use by the default model and kept
+    for the whole study (one process), as the corpus's in-memory word LRU keeps them."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.cache: dict[str, Any] = {}
+
+    def __call__(self, words: list[str]) -> Any:
+        import numpy as np
+
+        todo = [w for w in dict.fromkeys(words) if w not in self.cache]
+        if todo:
+            if self.model is None:
+                from retrieval import load_settings
+                from retrieval.embed import make_embedder
+
+                self.model = make_embedder(load_settings())
+            self.cache.update(zip(todo, self.model.encode_queries(todo)))
+        return np.stack([self.cache[w] for w in words])
+
+
+WORDS = Words()
+
+
 class Cached:
-    """The sentence vectors collected once per case, as compose()'s encoder (the rule sweep embeds nothing)."""
+    """The sentence vectors collected once per case, as compose()'s encoder (the rule sweep embeds no
+    sentence; words for the word bridge come from WORDS)."""
 
     def __init__(self, vecs: dict[str, Any]) -> None:
         self.vecs = vecs
+        self.words = WORDS
 
     def sentences(self, texts: list[str]) -> Any:
         import numpy as np
@@ -105,9 +140,11 @@ def evaluate(cases: list[dict[str, Any]], rules: Any, min_score: float | None = 
     res = []
     for c in cases:
         found = Retrieval(c["q"].text, c["qvec"])
-        for hit, spans in zip(c["hits"], c["spans"]):
+        depth = 8 if rules.promote_translated else c["top_k"]
+        for hit, spans in zip(c["hits"][:depth], c["spans"][:depth]):  # the passages ask cites
             found.add(hit, spans, [])
-        a = answer.compose(found, Cached(c["vecs"]), c["min_score"] if min_score is None else min_score, rules)
+        a = answer.compose(found, Cached(c["vecs"]), c["min_score"] if min_score is None else min_score, rules,
+                           cite=c["top_k"])
         res.append({"side": c["side"], "answered": a.answered,
                     "quoted": a.answered and any(g in a.answer for g in c["q"].golds),
                     "words": len(" ".join(t for t, _ in a.sentences).split()) if a.answered else 0,
@@ -130,7 +167,7 @@ def summary(res: list[dict[str, Any]], base: list[dict[str, Any]] | None = None)
 
 
 def crossfold(cases: list[dict[str, Any]], rules: Any, target: float = 0.03,
-              grid: tuple[float, ...] = tuple(round(0.25 + 0.01 * i, 2) for i in range(31))) -> dict[str, Any]:
+              grid: tuple[float, ...] = tuple(round(0.25 + 0.01 * i, 2) for i in range(51))) -> dict[str, Any]:
     """Tune the gate on one fold, report on the other (A→B and B→A), as the issue protocol asks.
 
     On the tuning fold the threshold is the lowest of ``grid`` whose unanswerable-answered share is at
@@ -141,11 +178,10 @@ def crossfold(cases: list[dict[str, Any]], rules: Any, target: float = 0.03,
     out: dict[str, Any] = {}
     pooled: list[dict[str, Any]] = []
     for tune, held in (("A", "B"), ("B", "A")):
-        chosen = grid[-1]
-        for t in grid:
-            if summary(evaluate(by_fold[tune], rules, min_score=t))["unans"] <= target:
-                chosen = t
-                break
+        # whether an unanswerable question is answered depends only on its best gate score (confidence),
+        # so the tuning fold is composed once and every threshold read off it
+        una = [r["confidence"] for r in evaluate(by_fold[tune], rules, min_score=-1.0) if r["side"] == "unanswerable"]
+        chosen = next((t for t in grid if sum(c >= t for c in una) <= target * len(una)), grid[-1])
         res = evaluate(by_fold[held], rules, min_score=chosen)
         out[f"{tune}->{held}"] = {"threshold": chosen, **summary(res)}
         pooled.extend(res)
@@ -169,14 +205,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", choices=("A", "B"), help="report on one fold only (tune on one, report on the other)")
     parser.add_argument("--cache", type=Path, default=RESULTS / "answer-cases",
                         help="collected cases are saved here and reused (delete it after changing retrieval)")
+    parser.add_argument("--embedder", help="another embedding backend (CITEBOT_EMBEDDER value, e.g. "
+                        "sentence-transformers): its own indexes and cases, to calibrate its min_score")
     args = parser.parse_args(argv)
     from retrieval.answer import Rules
+
+    settings_env = None
+    if args.embedder:
+        import os
+
+        settings_env = {**os.environ, "CITEBOT_EMBEDDER": args.embedder}
+        args.work = args.work.with_name(f"{args.work.name}-{args.embedder}")
+        args.cache = args.cache.with_name(f"{args.cache.name}-{args.embedder}")
 
     pairs = tuple(args.pairs.split(","))
     if (args.cache / "cases.json").exists():
         data = {p: c for p, c in load(args.cache).items() if p in pairs}
     else:
-        data = collect(pairs, args.distractors, args.work)
+        data = collect(pairs, args.distractors, args.work, settings_env)
         save(data, args.cache)
     if args.fold:
         data = {p: [c for c in cases if c["fold"] == args.fold] for p, cases in data.items()}
@@ -222,8 +268,10 @@ def report_crossfold(data: dict[str, list[dict[str, Any]]], pairs: tuple[str, ..
             cf = base[p] if not fields else crossfold(data[p], rules, target)
             s = summary(cf["held_rows"], base[p]["held_rows"])
             ts = "/".join(f"{cf[d]['threshold']:.2f}" for d in ("A->B", "B->A"))
+            folds = " ".join(f"{d} {100 * cf[d]['quoted']:.1f}/{100 * cf[d]['unans']:.1f}" for d in ("A->B", "B->A"))
             line.append(f"{p} {100 * s['quoted']:.1f}% un {100 * s['unans']:.1f}% "
-                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts}")
+                        f"({s['won'] - s['lost']:+d}: +{s['won']}/-{s['lost']}, noise {s['noise']:.1f}) t {ts} "
+                        f"w {s['words']:.0f} [{folds}]")
         print(" | ".join(line), flush=True)
     return 0
 

@@ -169,6 +169,45 @@ def bridge_share(bridge: set[str], text: str) -> float:
     return sum(1 for b in bridge if b in own or any(same_name(b, t) for t in own)) / len(bridge)
 
 
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def content_words(text: str) -> list[str]:
+    """The distinct words of ``text`` a translation can match (3+ letters, lower-cased, stop words out),
+    unstemmed: the word bridge embeds them, and a model knows words, not Snowball stems."""
+    from ..text.lexical import STOPWORDS
+
+    words = (w for w in _WORD.findall(text.lower().replace("ё", "е")) if w not in STOPWORDS)
+    return list(dict.fromkeys(words))
+
+
+def with_stems(words: list[str]) -> list[str]:
+    """``words`` followed by their Snowball stems that are new and still 3+ letters: a translation meets an
+    inflected word more surely through its bare form ("stopping" -> "stop")."""
+    from ..text.lexical import stem
+
+    stems = [s for s in (stem(w) for w in words) if len(s) >= 3]
+    return list(dict.fromkeys(words + stems))
+
+
+def bridged_shares(question_vectors: "np.ndarray", sentence_words: list[list[str]], word_index: dict[str, int],
+                   word_vectors: "np.ndarray", threshold: float) -> list[float]:
+    """Per sentence, the share of the question's words that some word of the sentence translates: their
+    cosine (one multilingual model embeds both words) at least ``threshold``. "прекратились" meets
+    "stopped" at 0.79 and "переговоры" meets "negotiations" at 0.88 with USE multilingual, while unrelated
+    word pairs stay under 0.6: the shared words a cross-script question otherwise cannot have."""
+    import numpy as np
+
+    if not len(question_vectors) or not word_index:
+        return [0.0] * len(sentence_words)
+    matched = (word_vectors @ question_vectors.T) >= threshold  # words x question words
+    out = []
+    for words in sentence_words:
+        rows = [word_index[w] for w in words if w in word_index]
+        out.append(float(np.any(matched[rows], axis=0).mean()) if rows else 0.0)
+    return out
+
+
 def script_of(word: str) -> str:
     return "cyr" if _CYR.search(word) else "lat" if _LAT.search(word) else ""
 

@@ -488,11 +488,19 @@ class Corpus:
             hits = sorted(hits, key=lambda h: h.score, reverse=True)[: k or self.settings.top_k]
         return self.answer_hits(question, hits)
 
+    @staticmethod
+    def answer_depth(k: int) -> int:
+        """Ranked passages an answer citing ``k`` of them is given: a few below the cut may be promoted
+        into the cited ones (``answer.Rules.promote_translated``)."""
+        return max(k, answer_mod.PROMOTE_DEPTH)
+
     def answer_hits(self, question: str, hits: list[Hit], hit_bonus: list[float] | None = None,
-                    generate: bool = True, progress: Callable[[AskProgress], None] | None = None) -> Answer:
+                    generate: bool = True, progress: Callable[[AskProgress], None] | None = None,
+                    cite: int | None = None) -> Answer:
         """The answer composed from already ranked ``hits`` (``ask`` without the search); ``generate``
         False keeps it extractive even with an LLM configured (a probe, not the answer shown). Rows and
-        the question vector this ask's searches already read are not read or embedded again."""
+        the question vector this ask's searches already read are not read or embedded again. With
+        ``cite``, that many passages are cited, chosen among ``hits`` by the answer (``compose``)."""
         read = getattr(self._asking, "read", None)
         rows = self.passage_rows([h.passage_id for h in hits])
         vector = read.vectors.get(question) if read is not None else None
@@ -500,7 +508,7 @@ class Corpus:
         for hit in hits:
             row = rows.get(hit.passage_id)
             found.add(hit, row.sentences if row else [], row.page_starts if row else [])
-        answer = answer_mod.compose(found, self.encoder, self.min_score, hit_bonus=hit_bonus)
+        answer = answer_mod.compose(found, self.encoder, self.min_score, hit_bonus=hit_bonus, cite=cite)
         if self.settings.llm_url and generate:  # optional LLM answer, verified sentence by sentence (retrieval/generate)
             from ..generate import generative_answer
 

@@ -24,6 +24,8 @@ from .memory_cache import VectorLRU
 
 QUERY_CACHE = "#query"  # question vectors are keyed "<model>#query", apart from passage vectors
 QUERY_CACHE_MAX = 2000  # question vectors kept in memory per process (never in the store: asking writes nothing)
+WORD_CACHE = "#word"  # single words embedded for the cross-script word bridge (answer/features.py)
+WORD_CACHE_MAX = 50_000  # words kept in memory per process (~100 MB at 512 dimensions)
 POOL_CHUNK = 64  # texts per task handed to an embedding worker: small enough to keep every worker busy
 
 
@@ -56,6 +58,7 @@ class CachedEncoder:
         self._load = load
         self._model: Embedder | None = None
         self.memory = VectorLRU(QUERY_CACHE_MAX)  # vectors computed while answering: never written
+        self.word_memory = VectorLRU(WORD_CACHE_MAX)  # word vectors of the cross-script bridge
 
     @property
     def model(self) -> Embedder:
@@ -93,6 +96,22 @@ class CachedEncoder:
         """Answer sentence vectors on the question path: read from the store, any missing one computed into
         memory (never written)."""
         return self.vectors(texts, reading=True)
+
+    def words(self, words: list[str]) -> np.ndarray:
+        """Vectors of single words (a Russian question's words and the English words of its candidate
+        sentences), from (or into) their own in-memory LRU: news vocabulary repeats, so after the first
+        questions nearly every word is a cache hit. Never written to the store."""
+        if not words:
+            return np.zeros((0, 0), dtype=np.float32)
+        model = self.model
+        key = model.name + WORD_CACHE
+        cached = self.word_memory.get(key, words)
+        todo = [w for w in dict.fromkeys(words) if w not in cached]
+        if todo:
+            fresh = dict(zip(todo, model.encode_queries(todo)))
+            self.word_memory.put(key, fresh)
+            cached.update(fresh)
+        return np.stack([cached[w] for w in words]).astype(np.float32)
 
     def question(self, text: str) -> np.ndarray:
         """One question's vector, from (or into) the in-memory LRU under ``<model>#query``."""

@@ -100,8 +100,10 @@ def answer_in_time(corpus: Any, question: str, k: int, since: str | None, until:
             answer = _recent(corpus, question, pool, k, intent, progress)
         else:
             pool = newest_versions(corpus, pool)
-            # the ranking of a question without intent
-            answer = corpus.answer_hits(question, _found(progress, pool[:k]), progress=progress)
+            # the ranking of a question without intent (the answer may promote a passage from just below
+            # the first k: answer.Rules.promote_translated)
+            _found(progress, pool[:k])
+            answer = corpus.answer_hits(question, pool[:corpus.answer_depth(k)], progress=progress, cite=k)
     info.headline, info.latest = dated.headline(answer, intent.lang)
     if intent.kind == RECENT and answer.answered:
         note = dated.stale_note(info.latest, intent.today, settings.stale_days, intent.lang)

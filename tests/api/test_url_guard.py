@@ -30,7 +30,7 @@ class Intranet(BaseHTTPRequestHandler):
 
 def test_post_documents_refuses_the_metadata_redirect_with_the_flag_on(serve_api):
     intranet = ThreadingHTTPServer(("127.0.0.1", 0), Intranet)
-    threading.Thread(target=intranet.serve_forever, daemon=True).start()
+    threading.Thread(target=intranet.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     base = f"http://127.0.0.1:{intranet.server_address[1]}"
     api = serve_api(CITEBOT_ALLOW_PRIVATE_URLS="true")
     keys = open_keys(api.settings)

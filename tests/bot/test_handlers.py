@@ -290,7 +290,7 @@ def test_admin_adds_a_url_and_the_next_question_cites_it(harness, corpus):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}/glacier.html"
     corpus.settings = corpus.settings.replace(allow_private_urls=True)  # CITEBOT_ALLOW_PRIVATE_URLS: a local page

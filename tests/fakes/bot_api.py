@@ -242,7 +242,8 @@ class FakeBotAPI:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.closing = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-bot-api", daemon=True)
         self._thread.start()
         return self
 

@@ -278,7 +278,7 @@ class FeedServer:
         handler = type("Handler", (_Handler,), {"site": self.site})
         self.httpd = _Server((host, port), handler)  # any 127.x.y.z: loopback, a "different host" for politeness
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> "FeedServer":
         self.thread.start()
