@@ -191,7 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Answer threshold on the best sentence's score (0.7 x its cosine similarity to the question + 0.3 x the "
             "share of the question's content words it contains); below it the answer says nothing in the corpus "
             "answers the question and shows the nearest passages as weak matches. Empty means the value calibrated "
-            "for the embedder on XQuAD: 0.35 use-multilingual, 0.40 sentence-transformers, 0.70 e5-small.",
+            "for the embedder on XQuAD: 0.35 use-multilingual, 0.41 sentence-transformers, 0.70 e5-small.",
             float, bounds=(0.0, 1.0), tier="advanced"),
     Setting("fusion", "convex", "CITEBOT_FUSION",
             "How dense and lexical results are fused: `convex` (min-max normalised scores) or `rrf`.",

@@ -36,7 +36,7 @@ class SentenceTransformerEmbedder:
         self.name = model or BUNDLED_MODEL
         # Answer threshold calibrated on XQuAD for the bundled model (bench/answer_quality.py);
         # another sentence-transformers model starts from the same value.
-        self.min_score = 0.40
+        self.min_score = 0.41
         self.batch_size = batch_size
         self.threads = threads
         self._model = None

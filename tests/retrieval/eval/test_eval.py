@@ -353,6 +353,27 @@ def test_eval_text_output_is_a_table_and_distractors_are_indexed(tmp_path, embed
     assert again["passages"] == again["distractor_passages"] + 4
 
 
+def test_a_distractor_with_no_sentence_is_skipped_not_fatal(tmp_path, embedder, capsys):
+    """An emoji-only Telegram post (one of the 3,550 distractors of the ru->ru XQuAD eval) has nothing to
+    index: the eval skips it and says so, instead of stopping with an error."""
+    from retrieval import load_settings
+    from retrieval.eval import run
+
+    posts = tmp_path / "channel.json"
+    posts.write_text(json.dumps([{"text": "😣", "date": "2024-01-01", "channel": "c"},
+                                 {"text": "Футбольный матч закончился победой хозяев поля.", "date": "2024-01-02",
+                                  "channel": "c"}], ensure_ascii=False), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(_tiny_beir(tmp_path) + ["--distractors", str(posts), "--home", str(tmp_path / "ix"),
+                                                     "--json"])
+    assert run(args, load_settings(env={}), embedder=embedder) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["distractors"] == 2 and result["added"] == 5 and result["ndcg@10"] == pytest.approx(1.0)
+    assert "skipped document tg:channel:0" in captured.err
+
+
 def test_rerun_latency_includes_embedding_the_question(tmp_path, make_corpus):
     """A rerun must not time cached question vectors: the eval forgets them first."""
     from retrieval import Document
