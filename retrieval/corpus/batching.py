@@ -16,12 +16,14 @@ from ..types import AddResult, Document
 @dataclass
 class Prepared:
     """A cleaned document ready to be embedded and written: its passages, the stored document it
-    replaces (same path), and its near-duplicate signature."""
+    replaces (same path), its near-duplicate signature, and the newest stored document id its
+    near-duplicate check saw (None: not checked, ``force``)."""
 
     doc: Document
     passages: list[Passage]
     replaces: int | None
     signature: bytes | None
+    seen: int | None = None
 
 
 @dataclass

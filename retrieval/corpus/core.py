@@ -3,17 +3,22 @@
 Adding embeds outside any lock or transaction (slow, cached by text hash), then writes each batch of
 documents in one short transaction, so a killed process leaves every document wholly present or wholly
 absent, a rerun embeds nothing twice, and questions are answered while an upload is being embedded.
+A large add embeds in worker processes (``CITEBOT_INGEST_WORKERS``, ``embed.pool``) while this process
+prepares the next batch and writes the previous one: the same transactions, on every core.
 The store (``retrieval.storage``) re-syncs the dense index whenever another process changed it.
 """
 from __future__ import annotations
 
+import os
 import threading
+from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import answer as answer_mod
 from ..embed import Embedder, make_embedder
+from ..embed.pool import EmbedPool
 from ..errors import UserError
 from ..ingest import IngestOptions, load_sources
 from ..ingest.sources import LeftOut
@@ -29,10 +34,11 @@ from ..types import AddResult, Answer, AskProgress, Document, DocumentInfo, Hit,
 from . import neardup
 from .versions import Versions, is_newer_version, newer_than_pending
 from .batching import Batch, Prepared
-from .encoder import CachedEncoder
+from .encoder import CachedEncoder, PendingVectors
 from .verify import verify as check_and_repair
 
 EMBED_BATCH = 256  # passages gathered across documents before one encode call
+IN_FLIGHT = 2  # batches handed to the embedding workers and not yet written: bounds an add's memory
 
 
 class _Read:
@@ -115,15 +121,65 @@ class Corpus:
         for the current embedder (the index was built with another one): re-embedding a whole corpus is
         :meth:`reindex`'s job, never a side effect of adding one document."""
         self._check_embedded()
-        batch = Batch()
-        for doc in docs:
-            batch.add(self._prepare(doc, force, batch))
-            if batch.passages >= EMBED_BATCH:
+        workers = self._ingest_workers()
+        if workers > 1:
+            yield from self._add_pooled(docs, force, progress, workers)
+        else:
+            batch = Batch()
+            for doc in docs:
+                batch.add(self._prepare(doc, force, batch))
+                if batch.passages >= EMBED_BATCH:
+                    yield from self._flush(batch, progress)
+                    batch = Batch()
+            if batch:
                 yield from self._flush(batch, progress)
-                batch = Batch()
-        if batch:
-            yield from self._flush(batch, progress)
         self._sync_dense()
+
+    def _ingest_workers(self) -> int:
+        """Embedding worker processes for a large add: CITEBOT_INGEST_WORKERS (empty: one per core), when
+        the embedder can be built in another process (``worker_factory``); 0 embeds in this process."""
+        workers = self.settings.ingest_workers
+        if workers is None:
+            workers = os.cpu_count() or 1
+        return workers if workers > 1 and callable(getattr(self.embedder, "worker_factory", None)) else 0
+
+    def _add_pooled(self, docs: Iterable[Document], force: bool, progress, workers: int) -> Iterator[AddResult]:
+        """``add_documents`` on every core: each full batch is handed to the embedding workers, and while
+        they embed it this process prepares the next batch and writes the one before (its vectors first,
+        then its documents, in the same two transactions as one core would). At most ``IN_FLIGHT`` batches
+        are with the workers. An add that never fills a batch embeds here and starts no process."""
+        in_flight: deque[tuple[Batch, PendingVectors]] = deque()
+        embedding: set[str] = set()  # text hashes handed to the workers, not yet stored
+        pool: EmbedPool | None = None
+        batch = Batch()
+        try:
+            for doc in docs:
+                batch.add(self._prepare(doc, force, batch))
+                if batch.passages >= EMBED_BATCH:
+                    if pool is None:
+                        pool = EmbedPool(self.embedder.worker_factory(), workers,  # type: ignore[attr-defined]
+                                         self.embedder.encode_passages)
+                    in_flight.append((batch, self.encoder.submit(self._embed_texts(batch), pool, embedding)))
+                    batch = Batch()
+                    if len(in_flight) >= IN_FLIGHT:
+                        yield from self._commit(*in_flight.popleft(), progress)
+            if batch and pool is None:
+                yield from self._flush(batch, progress)
+            elif batch:
+                in_flight.append((batch, self.encoder.submit(self._embed_texts(batch), pool, embedding)))
+            while in_flight:
+                yield from self._commit(*in_flight.popleft(), progress)
+        except BaseException:  # interrupted (Ctrl-C, an error, the caller stopped iterating): stop the workers now
+            if pool is not None:
+                pool.close(cancel=True)
+            raise
+        if pool is not None:
+            pool.close()
+
+    def _commit(self, batch: Batch, pending: PendingVectors, progress) -> Iterator[AddResult]:
+        """Store a pooled batch's vectors once the workers are done, then write its documents."""
+        pending.store(self.store)
+        yield from self._write(batch, progress, recheck=True)
 
     def _check_embedded(self) -> None:
         missing = self.store.embeddings.missing(self.embedder.name)
@@ -153,22 +209,34 @@ class Corpus:
         if doc.path and doc.path != "-":
             replaces = self.store.documents.find(path=doc.path)
         signature = neardup.signature(doc.text)
+        seen = None
         if not force:
-            similar = self._near.find(signature, exclude=replaces, pending=batch.signatures)
-            if similar is not None and (is_newer_version(self.store.documents.info(similar.doc_id), doc)
-                                        if similar.doc_id is not None
-                                        else newer_than_pending(doc, signature, batch.prepared)):
-                similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
-            if similar is not None:
-                where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
-                         else f"{similar.title} earlier in this input")
-                return AddResult("near-duplicate", label, similar.doc_id, similar.title, None, 0,
-                                 f"nearly identical to {where}",
-                                 reason="near-duplicate", duplicate_of=similar.doc_id)
+            refusal = self._near_refusal(doc, label, signature, replaces, batch)
+            if refusal is not None:
+                return refusal
+            seen = self._near.last_id
         passages = make_passages(doc.text, doc.lang, self.settings.passage_min_words, self.settings.passage_max_words)
         if not passages:
             return AddResult("error", label, message="no sentences found in the document", reason="no-sentences")
-        return Prepared(doc, passages, replaces, signature)
+        return Prepared(doc, passages, replaces, signature, seen)
+
+    def _near_refusal(self, doc: Document, label: str, signature: bytes, replaces: int | None,
+                      batch: Batch | None, after_id: int = 0) -> AddResult | None:
+        """The ``near-duplicate`` result when ``doc`` nearly duplicates a stored document (newer than
+        ``after_id``) or one earlier in ``batch``, unless it is a newer version of it."""
+        similar = self._near.find(signature, exclude=replaces, pending=batch.signatures if batch else (),
+                                  after_id=after_id)
+        if similar is not None and (is_newer_version(self.store.documents.info(similar.doc_id), doc)
+                                    if similar.doc_id is not None
+                                    else batch is not None and newer_than_pending(doc, signature, batch.prepared)):
+            similar = None  # a newer version of a stored story: linked (corpus/versions.py), not refused
+        if similar is None:
+            return None
+        where = (f"document {similar.doc_id} ({similar.title})" if similar.doc_id
+                 else f"{similar.title} earlier in this input")
+        return AddResult("near-duplicate", label, similar.doc_id, similar.title, None, 0,
+                         f"nearly identical to {where}",
+                         reason="near-duplicate", duplicate_of=similar.doc_id)
 
     def _record(self, item: Prepared) -> NewDocument:
         doc = item.doc
@@ -178,17 +246,40 @@ class Corpus:
                                  [tuple(s) for s in p.sentences], terms(p.text)) for p in item.passages],
         )
 
-    def _flush(self, batch: Batch, progress) -> Iterator[AddResult]:
-        """Embed (no lock held), then write every prepared document of ``batch`` in one transaction
-        (the lock held only for that); yield the results in input order."""
+    @staticmethod
+    def _embed_texts(batch: Batch) -> list[str]:
+        """What a batch embeds: its passages (with their titles) and their answer sentences, so `ask` finds
+        the sentences' vectors cached instead of embedding them per question."""
         prepared = batch.prepared
+        texts = [_embed_text(item.doc.title, p.text) for item in prepared for p in item.passages]
+        return texts + [t for item in prepared for p in item.passages
+                        for t in answer_mod.sentence_texts(p.text, p.start, p.sentences)]
+
+    def _flush(self, batch: Batch, progress) -> Iterator[AddResult]:
+        """Embed (no lock held), then write ``batch`` (:meth:`_write`)."""
+        if batch.prepared:
+            self.encoder.passages(self._embed_texts(batch))  # cached in their own transaction before the documents
+        yield from self._write(batch, progress)
+
+    def _write(self, batch: Batch, progress, recheck: bool = False) -> Iterator[AddResult]:
+        """Write every prepared document of ``batch`` in one transaction (the lock held only for that);
+        yield the results in input order. ``recheck``: a batch prepared while earlier ones were still
+        being embedded is checked again against the documents stored since (they were not there yet), so
+        a near-duplicate is refused as if the batches had been written one after the other."""
         written: dict[int, AddResult] = {}
+        prepared = batch.prepared
+        if recheck:
+            for item in prepared:
+                doc, label = item.doc, item.doc.path or item.doc.title or "document"
+                existing = self.store.documents.find(content_hash=doc.content_hash)
+                if existing is not None:  # as in _prepare: the same text first, then a nearly identical one
+                    written[id(item)] = self._duplicate(label, existing, doc)
+                elif item.seen is not None and item.signature is not None:
+                    refusal = self._near_refusal(doc, label, item.signature, item.replaces, None, after_id=item.seen)
+                    if refusal is not None:
+                        written[id(item)] = refusal
+            prepared = [item for item in prepared if id(item) not in written]
         if prepared:
-            texts = [_embed_text(item.doc.title, p.text) for item in prepared for p in item.passages]
-            # answer sentences too, so `ask` finds their vectors cached instead of embedding them per question
-            texts += [t for item in prepared for p in item.passages
-                      for t in answer_mod.sentence_texts(p.text, p.start, p.sentences)]
-            self.encoder.passages(texts)  # cached in their own transaction before the documents are written
             records = [self._record(item) for item in prepared]
             with self.lock, self.store.transaction() as tx:
                 for item, record in zip(prepared, records):

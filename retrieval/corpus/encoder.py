@@ -9,11 +9,14 @@ never writes to the store.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
 
 from ..embed import Embedder
+from ..embed.pool import EmbedPool
 from ..storage import Storage
 from ..storage.base import unit_rows
 from ..types import text_hash
@@ -23,6 +26,26 @@ QUERY_CACHE = "#query"  # question vectors are keyed "<model>#query", apart from
 QUERY_CACHE_MAX = 2000  # question vectors kept in memory per process (never in the store: asking writes nothing)
 WORD_CACHE = "#word"  # single words embedded for the cross-script word bridge (answer/features.py)
 WORD_CACHE_MAX = 50_000  # words kept in memory per process (~100 MB at 512 dimensions)
+POOL_CHUNK = 64  # texts per task handed to an embedding worker: small enough to keep every worker busy
+
+
+@dataclass
+class PendingVectors:
+    """One batch's new vectors being computed by the worker pool, not yet in the store: ``store`` waits
+    for them and caches them. ``in_flight`` is shared by an add's batches, so a text two batches hold is
+    embedded once (the earlier batch stores it before the later one is written)."""
+
+    key: str
+    chunks: list[tuple[list[str], Future]]  # (text hashes, the future of their vectors)
+    in_flight: set[str] = field(default_factory=set)
+
+    def store(self, store: Storage) -> int:
+        fresh: dict[str, np.ndarray] = {}
+        for hashes, vectors in self.chunks:
+            fresh.update(zip(hashes, vectors.result()))
+        store.embeddings.put(self.key, fresh)
+        self.in_flight.difference_update(fresh)
+        return len(fresh)
 
 
 class CachedEncoder:
@@ -55,6 +78,19 @@ class CachedEncoder:
     def passages(self, texts: list[str]) -> np.ndarray:
         """Passage (and answer sentence) vectors for adding and reindexing: new ones are always stored."""
         return self.vectors(texts)
+
+    def submit(self, texts: list[str], pool: EmbedPool, in_flight: set[str]) -> PendingVectors:
+        """Like :meth:`passages`, in the worker pool: the texts neither cached nor already being embedded for
+        an earlier batch (``in_flight``) are handed to the workers now; ``PendingVectors.store`` caches them."""
+        key = self.model.name
+        hashes = [text_hash(t) for t in texts]
+        cached = _usable(self.store.embeddings.cached(key, hashes)) if texts else {}
+        todo = {h: t for h, t in zip(hashes, texts) if h not in cached and h not in in_flight}
+        in_flight.update(todo)
+        items = list(todo.items())
+        chunks = [([h for h, _ in part], pool.submit([t for _, t in part]))
+                  for part in (items[i:i + POOL_CHUNK] for i in range(0, len(items), POOL_CHUNK))]
+        return PendingVectors(key, chunks, in_flight)
 
     def sentences(self, texts: list[str]) -> np.ndarray:
         """Answer sentence vectors on the question path: read from the store, any missing one computed into

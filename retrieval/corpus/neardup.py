@@ -123,14 +123,23 @@ class NearDuplicates:
             self._ids = np.asarray([r.doc_id for r in rows], dtype=np.int64)
             self._matrix = signature_matrix([r.signature for r in rows])
 
+    @property
+    def last_id(self) -> int:
+        """The newest stored document id seen so far (0 when none)."""
+        return int(self._ids.max()) if len(self._ids) else 0
+
     def find(self, sig: bytes, exclude: int | None = None,
-             pending: Sequence[tuple[bytes, str]] = ()) -> NearMatch | None:
-        """The stored document (other than ``exclude``, the one being replaced) or pending (signature,
-        title) that ``sig`` nearly duplicates, if any."""
+             pending: Sequence[tuple[bytes, str]] = (), after_id: int = 0) -> NearMatch | None:
+        """The stored document (other than ``exclude``, the one being replaced; newer than ``after_id``) or
+        pending (signature, title) that ``sig`` nearly duplicates, if any."""
         self._refresh()
-        for idx in np.flatnonzero(similarities(sig, self._matrix) > THRESHOLD):
-            if int(self._ids[idx]) != exclude:
-                info = self.store.documents.info(int(self._ids[idx]))
+        ids, matrix = self._ids, self._matrix
+        if after_id:
+            newer = ids > after_id
+            ids, matrix = ids[newer], matrix[newer]
+        for idx in np.flatnonzero(similarities(sig, matrix) > THRESHOLD):
+            if int(ids[idx]) != exclude:
+                info = self.store.documents.info(int(ids[idx]))
                 if info is not None:
                     return NearMatch(info.doc_id, info.title)
         for other_sig, other_title in pending:

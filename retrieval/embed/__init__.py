@@ -3,7 +3,8 @@
 The default is Universal Sentence Encoder multilingual (``packaged``: English, Russian and 14 more
 languages, also across languages); ``sentence-transformers`` (``sbert``) loads all-MiniLM-L6-v2 or any
 model named by ``CITEBOT_MODEL``. Models load lazily: commands that do not embed (``citebot list``)
-never pay for a model.
+never pay for a model. ``pool`` runs a backend in worker processes (``worker``), so a large `add`
+embeds on every core (``CITEBOT_INGEST_WORKERS``).
 """
 from __future__ import annotations
 

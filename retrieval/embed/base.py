@@ -9,7 +9,11 @@ import numpy as np
 
 class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors. ``name`` keys the embedding cache; ``min_score`` is
-    the answer threshold calibrated for the model (CITEBOT_MIN_SCORE overrides it)."""
+    the answer threshold calibrated for the model (CITEBOT_MIN_SCORE overrides it).
+
+    A backend may also offer ``worker_factory() -> Callable[[], Embedder]``: a picklable factory building
+    the same model (one thread) in another process, so `add` can embed in worker processes
+    (``embed.pool``, CITEBOT_INGEST_WORKERS); one without it always embeds in the adding process."""
 
     name: str
     min_score: float

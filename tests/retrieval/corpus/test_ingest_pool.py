@@ -1,0 +1,150 @@
+"""A large add embedding in worker processes stores what one process stores (issue 24, ingest on both
+cores): the same vectors under the same text hashes, the same documents and passages, the same result for
+every input document, duplicates and near-duplicates across batches included, and the adding process
+embeds nothing itself."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+
+import psutil
+import pytest
+
+from retrieval import Corpus, load_settings
+from tests.conftest import ROOT, SEED_ARTICLE
+from tests.fakes.hash_embedder import BrokenPoolHashEmbedder, PoolHashEmbedder
+from tests.retrieval.corpus.test_corpus import TALKS, _upload
+
+
+def _documents():
+    docs = _upload(700)  # 70 documents of 10 passages: batches of 26 documents (256 passages or more)
+    # the same text and a near-duplicate of documents in the batch before theirs, which is still being
+    # embedded when theirs is prepared
+    docs.append(replace(docs[40], title="Upload 40 again"))
+    near = docs[45].text.rsplit("\n\n", 1)[0] + "\n\nA closing paragraph added by another edition of the story."
+    docs.append(replace(docs[45], text=near, title="Upload 45, another edition"))
+    return docs
+
+
+def _add(tmp_path, name: str, workers: int):
+    embedder = PoolHashEmbedder()
+    settings = load_settings(env={}).replace(home=str(tmp_path / name), ingest_workers=workers)
+    corpus = Corpus(settings, embedder=embedder)
+    results = list(corpus.add_documents(_documents()))
+    rows = []
+    after = ("", "")
+    while batch := corpus.store.embeddings.export(after=after, limit=1000):
+        rows.extend(batch)
+        after = (batch[-1].model, batch[-1].text_hash)
+    passages = corpus.store.documents.passages(corpus.store.documents.passage_ids().tolist())
+    hits = corpus.search("Upload 42", k=3, mode="lexical")
+    corpus.close()
+    return embedder, results, rows, passages, hits
+
+
+def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path):
+    one_embedder, one_results, one_rows, one_passages, one_hits = _add(tmp_path, "one", workers=1)
+    pool_embedder, pool_results, pool_rows, pool_passages, pool_hits = _add(tmp_path, "pool", workers=2)
+    assert one_embedder.calls > 0 and pool_embedder.calls == 0  # the workers embedded, not the adding process
+    assert [(r.status, r.doc_id, r.duplicate_of, r.message) for r in pool_results] == \
+        [(r.status, r.doc_id, r.duplicate_of, r.message) for r in one_results]
+    assert [r.status for r in pool_results[-2:]] == ["duplicate", "near-duplicate"]
+    one = {(r.model, r.text_hash): r.vector.tobytes() for r in one_rows}
+    pooled = {(r.model, r.text_hash): r.vector.tobytes() for r in pool_rows}
+    assert len(one) >= 700 * 2  # passage and answer-sentence vectors
+    assert {key: pooled.get(key) for key in one} == one  # every vector, byte for byte
+    # beyond them, at most the vectors of the two refused documents (embedded before the batch holding the
+    # documents they repeat was written; the cache keeps them, as it keeps a removed document's)
+    assert len(set(pooled) - set(one)) <= 2 * 11
+    assert {i: (p.doc_id, p.text) for i, p in pool_passages.items()} == \
+        {i: (p.doc_id, p.text) for i, p in one_passages.items()}
+    assert [h.passage_id for h in pool_hits] == [h.passage_id for h in one_hits] != []
+
+
+KILLED_ADD = r"""
+import sys
+from retrieval import Corpus, load_settings
+from tests.fakes.hash_embedder import SlowPoolHashEmbedder
+from tests.retrieval.corpus.test_corpus import TALKS, _upload
+
+corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=SlowPoolHashEmbedder())
+for result in corpus.add_documents(_upload(700)):
+    print(result.status, flush=True)
+"""
+
+
+def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path):
+    home = tmp_path / "index"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home)], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert child.stdout.readline().strip() == "added"  # a first batch is committed, later ones are embedding
+        workers = psutil.Process(child.pid).children()
+        assert len(workers) == 2
+        child.kill()
+        child.wait(30)
+    finally:
+        child.kill()
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert alive == []  # the workers saw their stdin close and exited
+    corpus = Corpus(load_settings(env={}).replace(home=str(home), ingest_workers=1), embedder=PoolHashEmbedder())
+    stored = corpus.documents()
+    assert 0 < len(stored) < 70 and all(d.passages == 10 for d in stored)  # whole documents only
+    assert corpus.verify().problems == []
+    results = list(corpus.add_documents(_upload(700)))  # the rerun adds the rest
+    assert sorted(r.status for r in results) == ["added"] * (70 - len(stored)) + ["duplicate"] * len(stored)
+    assert corpus.store.counts().passages == 700
+    corpus.close()
+
+
+@pytest.mark.parametrize("refuse", [True, False], ids=["model-refuses-texts", "model-never-loads"])
+def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path, refuse):
+    embedder = BrokenPoolHashEmbedder(refuse)
+    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
+    results = list(corpus.add_documents(_upload(600)))
+    assert [r.status for r in results] == ["added"] * 60
+    assert embedder.calls >= 600 * 2  # every passage and answer sentence, embedded here instead
+    assert corpus.verify().problems == []
+    assert corpus.store.counts().passages == 600
+    corpus.close()
+
+
+def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(tmp_path):
+    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2),
+                    embedder=PoolHashEmbedder())
+    assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
+    corpus.ask("warm up the model and the index")
+    holding, release = threading.Event(), threading.Event()
+    original = corpus.store.transaction
+    opened = []
+
+    @contextmanager
+    def paused_transaction():
+        with original() as tx:
+            yield tx
+            opened.append(1)
+            if len(opened) == 2:  # the second batch's documents are inserted, not committed; the third embeds
+                holding.set()
+                assert release.wait(300)
+
+    corpus.store.transaction = paused_transaction
+    results: list = []
+    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(_upload(700))), name="adder")
+    adder.start()
+    try:
+        assert holding.wait(300), "the add never reached its second commit"
+        answers: list = []
+        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
+        asker.start()
+        asker.join(120)
+        assert not asker.is_alive(), "the question waited for the add's write transaction"
+        assert adder.is_alive() and answers[0].answered and TALKS in answers[0].citations[0].passage
+    finally:
+        release.set()
+        adder.join(300)
+    assert [r.status for r in results] == ["added"] * 70
+    corpus.close()
