@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-from contextlib import contextmanager
 from dataclasses import replace
 
 import psutil
@@ -17,7 +15,8 @@ import pytest
 from retrieval import Corpus, load_settings
 from tests.conftest import ROOT, SEED_ARTICLE
 from tests.fakes.hash_embedder import BrokenPoolHashEmbedder, PoolHashEmbedder
-from tests.retrieval.corpus.test_corpus import TALKS, _upload
+from tests.retrieval.corpus.test_corpus import _upload
+from tests.retrieval.corpus.test_read_path import ask_while_a_commit_is_held
 
 
 def _documents():
@@ -118,33 +117,7 @@ def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(t
                     embedder=PoolHashEmbedder())
     assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
     corpus.ask("warm up the model and the index")
-    holding, release = threading.Event(), threading.Event()
-    original = corpus.store.transaction
-    opened = []
-
-    @contextmanager
-    def paused_transaction():
-        with original() as tx:
-            yield tx
-            opened.append(1)
-            if len(opened) == 2:  # the second batch's documents are inserted, not committed; the third embeds
-                holding.set()
-                assert release.wait(300)
-
-    corpus.store.transaction = paused_transaction
-    results: list = []
-    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(_upload(700))), name="adder")
-    adder.start()
-    try:
-        assert holding.wait(300), "the add never reached its second commit"
-        answers: list = []
-        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
-        asker.start()
-        asker.join(120)
-        assert not asker.is_alive(), "the question waited for the add's write transaction"
-        assert adder.is_alive() and answers[0].answered and TALKS in answers[0].citations[0].passage
-    finally:
-        release.set()
-        adder.join(300)
+    # the second batch's documents are inserted, not committed, while the third batch embeds
+    _, results = ask_while_a_commit_is_held(corpus, _upload(700), commit=2)
     assert [r.status for r in results] == ["added"] * 70
     corpus.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
+import pytest
+
 from tests.conftest import SEED_ARTICLE
 from tests.retrieval.corpus.test_corpus import TALKS, _upload
 
@@ -40,38 +42,53 @@ def test_asking_opens_no_write_transaction_and_repeats_cost_no_encoding(seed_cor
     assert len(seed_corpus.embedder.query_texts) == seen  # the question's vector came from memory
 
 
-def test_a_question_is_answered_while_a_large_add_holds_its_write_transaction(make_corpus, tmp_path):
-    corpus = make_corpus(tmp_path / "index")
-    assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
-    corpus.ask("warm up the model and the index")
+def ask_while_a_commit_is_held(corpus, documents: list, commit: int = 1, check=None) -> tuple[list, list]:
+    """Add ``documents`` in a thread, hold the add's ``commit``-th write transaction open (everything
+    inserted, nothing committed), ask a question meanwhile and require its answer before the commit;
+    ``check(answer)`` runs while the transaction is still open. Returns (the answers, the add's results)."""
     holding, release = threading.Event(), threading.Event()
     original = corpus.store.transaction
+    opened: list[int] = []
 
     @contextmanager
     def paused_transaction():
         with original() as tx:  # BEGIN IMMEDIATE ... every insert ... then wait before COMMIT
             yield tx
-            holding.set()
-            assert release.wait(300)
+            opened.append(1)
+            if len(opened) == commit:
+                holding.set()
+                assert release.wait(300)
 
     corpus.store.transaction = paused_transaction
     results: list = []
-    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(_upload(200))), name="adder")
+    adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(documents)), name="adder")
     adder.start()
+    answers: list = []
     try:
-        assert holding.wait(300), "the add never reached its commit"
-        answers: list = []
+        assert holding.wait(300), "the add never reached the held commit"
         asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
         asker.start()
         asker.join(120)
         assert not asker.is_alive(), "the question waited for the add's write transaction"
         assert not release.is_set() and adder.is_alive()  # the write transaction was still open
         assert answers[0].answered and TALKS in answers[0].citations[0].passage
-        # readers see the last committed state: none of the upload yet
-        assert corpus.store.counts().passages == corpus.documents()[0].passages
+        if check is not None:
+            check(answers[0])
     finally:
         release.set()
         adder.join(300)
+    return answers, results
+
+
+def test_a_question_is_answered_while_a_large_add_holds_its_write_transaction(make_corpus, tmp_path):
+    corpus = make_corpus(tmp_path / "index")
+    assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
+    corpus.ask("warm up the model and the index")
+    committed = corpus.documents()[0].passages
+    # readers see the last committed state: none of the upload yet
+    _, results = ask_while_a_commit_is_held(
+        corpus, _upload(200), check=lambda _: corpus.store.counts().passages == committed or pytest.fail(
+            "a reader saw uncommitted passages"))
     assert [r.status for r in results] == ["added"] * 20
     assert corpus.store.counts().passages == corpus.documents()[0].passages + 200
     assert corpus.search("Upload 3", k=20, mode="lexical")  # and once committed, it is searchable
