@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -29,24 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.common import ROOT, exit_on_sigterm, log, publish
-
-
-def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = 0
-    try:
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) // (1024 * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(), "ram_gb": mem,
-            "python": platform.python_version(), "load_1m_at_start": round(os.getloadavg()[0], 2)}
+from bench.retrieval_speed import machine
 
 
 def servers(stack: ExitStack, site, count: int) -> list:  # type: ignore[no-untyped-def]
@@ -222,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{t['entries_per_s']} entries/s "
                         f"({t['seconds']} s, {t['errors']} errors) |")
     rows.append(f"| machine | {facts['cpu']}, {facts['cores']} cores, {facts['ram_gb']} GB, Python {facts['python']}, "
-                f"load {facts['load_1m_at_start']} at start |")
+                f"load {round(facts['load_avg_at_start'], 2)} at start |")
     publish("freshness", result, "\n".join(rows))
     return 0
 
