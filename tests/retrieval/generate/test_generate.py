@@ -19,25 +19,6 @@ MARCH = "The Russian foreign ministry said in March 2022 that Moscow was stoppin
 SHOWN = SUPPORTED[:-5] + ". [1]"  # as the answer shows it: the sentence, then its numbers
 
 
-@pytest.fixture
-def llm():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def corpus_with(make_corpus, tmp_path):
-    """``corpus_with(server, **settings)``: the seed article in a corpus that asks ``server``."""
-    home = tmp_path / "index"
-    make_corpus(home=home).add_paths([SEED_ARTICLE])
-
-    def factory(server: FakeOpenAI | None, **overrides):
-        if server is not None:
-            overrides = {"llm_url": server.url, "llm_timeout": 5.0, **overrides}
-        return make_corpus(home=home, **overrides)
-    return factory
-
-
 def visible(answer) -> str:
     """Everything of the answer a user reads as the answer (not the cited passages themselves)."""
     return answer.answer + " " + " ".join(s.text for s in answer.sentences)

@@ -9,8 +9,7 @@ from retrieval.generate.consistency import negation_problem, role_problem
 from retrieval.generate.injection import MARKER, is_instruction
 from retrieval.types import Document
 
-from ...conftest import SEED_ARTICLE
-from ...fakes.openai_server import SUPPORTED, FakeOpenAI, Reply
+from ...fakes.openai_server import SUPPORTED, Reply
 
 QUESTION = "why did talks stop?"
 SOURCE = ("The Russian foreign ministry said in March 2022 that Moscow was stopping peace treaty talks with Tokyo "
@@ -21,22 +20,6 @@ PLANTED = {
                 "Tokyo [1].",
     "role swap, Tokyo": "The Tokyo foreign ministry said in March 2022 that Moscow was stopping peace treaty talks [1].",
 }
-
-
-@pytest.fixture
-def llm():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def corpus_with(make_corpus, tmp_path):
-    home = tmp_path / "index"
-    make_corpus(home=home).add_paths([SEED_ARTICLE])
-
-    def factory(server, **overrides):
-        return make_corpus(home=home, llm_url=server.url, **{"llm_timeout": 5.0, **overrides})
-    return factory
 
 
 @pytest.mark.parametrize("kind", list(PLANTED))
