@@ -22,6 +22,7 @@ from retrieval.ingest.telegram import post_path
 from tests.bot.conftest import TOKEN
 from tests.conftest import loops
 from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.bot_crash import wait_polling
 from tests.fakes.hash_embedder import HashEmbedder
 from tests.fakes.telegram_posts import as_bot_api, raw_posts
 
@@ -39,13 +40,6 @@ def spawn(home: Path, api: FakeBotAPI) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def wait_polling(api: FakeBotAPI, proc: subprocess.Popen, since: int) -> None:
-    try:
-        api.wait_for(lambda: len(api.calls_to("getUpdates")) > since or proc.poll() is not None, timeout=60)
-    finally:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-
-
 def test_sigkill_while_channel_posts_are_indexed_loses_and_doubles_nothing(tmp_path):
     home = tmp_path / "index"
     settings = load_settings(env={"CITEBOT_HOME": str(home)})
@@ -59,7 +53,7 @@ def test_sigkill_while_channel_posts_are_indexed_loses_and_doubles_nothing(tmp_p
         for round_ in range(ROUNDS):
             proc = spawn(home, api)
             try:
-                wait_polling(api, proc, len(api.calls_to("getUpdates")))
+                wait_polling(api, proc, len(api.calls_to("getUpdates")), timeout=60)
                 for post in posts[2 * round_:2 * round_ + 2]:
                     published.append(api.post_to_channel(RIA, *as_bot_api(post.markdown), date=post.date)["message_id"])
                 time.sleep(rng.uniform(0.1, DELAY))  # while the first of them is being embedded
@@ -71,7 +65,7 @@ def test_sigkill_while_channel_posts_are_indexed_loses_and_doubles_nothing(tmp_p
                     proc.wait()
         proc = spawn(home, api)
         try:
-            wait_polling(api, proc, len(api.calls_to("getUpdates")))
+            wait_polling(api, proc, len(api.calls_to("getUpdates")), timeout=60)
             with Corpus(settings, embedder=HashEmbedder()) as corpus:
                 api.wait_for(lambda: all(corpus.store.documents.find(path=post_path(m, chat_id=RIA)) for m in published),
                              timeout=60)

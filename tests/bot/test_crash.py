@@ -21,7 +21,7 @@ import pytest
 from tests.bot.conftest import TOKEN, USER
 from tests.conftest import loops
 from tests.fakes.bot_api import FakeBotAPI, parse_telegram_html
-from tests.fakes.bot_crash import kill_loop
+from tests.fakes.bot_crash import kill_loop, wait_polling
 
 ROOT = Path(__file__).resolve().parents[2]
 DELAY = 1.2  # seconds the stub library takes per answer: the window a kill lands in
@@ -32,14 +32,6 @@ def spawn(home: Path, api: FakeBotAPI, delay: float = DELAY) -> subprocess.Popen
                CITEBOT_TELEGRAM_RATE_LIMIT="0", CITEBOT_TELEGRAM_STARTUP_RETRIES="5", CRASH_BOT_DELAY=str(delay))
     return subprocess.Popen([sys.executable, "-m", "tests.bot.crash_bot"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def wait_polling(api: FakeBotAPI, proc: subprocess.Popen, since: int) -> None:
-    """Until the new process has sent its first getUpdates (the dead one sends none)."""
-    try:
-        api.wait_for(lambda: len(api.calls_to("getUpdates")) > since or proc.poll() is not None, timeout=60)
-    finally:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
 
 
 def answers(api: FakeBotAPI, chat: int) -> list[str]:
@@ -54,7 +46,7 @@ def crash_run(tmp_path: Path, kills: int, seed: int, delay: float = DELAY) -> No
         for i in range(kills):
             proc = spawn(home, api, delay)
             try:
-                wait_polling(api, proc, len(api.calls_to("getUpdates")))
+                wait_polling(api, proc, len(api.calls_to("getUpdates")), timeout=60)
                 chat = USER + i % 3
                 question = f"What happened on day {i}?"
                 questions.append((chat, question))
@@ -72,7 +64,7 @@ def crash_run(tmp_path: Path, kills: int, seed: int, delay: float = DELAY) -> No
                     proc.wait()
         proc = spawn(home, api, delay)
         try:
-            wait_polling(api, proc, len(api.calls_to("getUpdates")))
+            wait_polling(api, proc, len(api.calls_to("getUpdates")), timeout=60)
             api.wait_for(lambda: all(any(q in a for a in answers(api, c)) for c, q in questions),
                          timeout=60 + kills * delay)
             time.sleep(delay + 0.5)  # a duplicate would arrive now

@@ -50,8 +50,10 @@ def spawn(home: Path, api: FakeBotAPI, *, delay: float, step: float, mark: str) 
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_polling(api: FakeBotAPI, proc: subprocess.Popen, since: int) -> None:
-    api.wait_for(lambda: len(api.calls_to("getUpdates")) > since or proc.poll() is not None, timeout=90)
+def wait_polling(api: FakeBotAPI, proc: subprocess.Popen, since: int, timeout: float = 90) -> None:
+    """Until the new bot process has sent its first getUpdates (the dead one sends none); its stderr if it
+    exited instead."""
+    api.wait_for(lambda: len(api.calls_to("getUpdates")) > since or proc.poll() is not None, timeout=timeout)
     if proc.poll() is not None:
         raise AssertionError(proc.stderr.read() if proc.stderr else "the bot exited")
 
@@ -70,7 +72,7 @@ def kill_loop(home: Path, rounds: int, seed: int, *, users: int = 5, per_user: i
     with FakeBotAPI(TOKEN) as api:
         proc = spawn(home, api, delay=delay, step=step, mark=mark)
         try:
-            _wait_polling(api, proc, 0)
+            wait_polling(api, proc, 0)
             for r in range(rounds):
                 burst = [(10_000 + n % users, f"Round {r} question {n} from user {n % users}?")
                          for n in range(users * per_user)]
@@ -88,7 +90,7 @@ def kill_loop(home: Path, rounds: int, seed: int, *, users: int = 5, per_user: i
                 result.pending_at_kill.append(sum(not _count(api, c, q) for c, q in burst))
                 since = len(api.calls_to("getUpdates"))
                 proc = spawn(home, api, delay=delay, step=step, mark=mark)
-                _wait_polling(api, proc, since)
+                wait_polling(api, proc, since)
             deadline = 60 + len(asked) * (delay + step * users * per_user)
             try:
                 api.wait_for(lambda: all(_count(api, c, q) for c, q in asked), timeout=deadline)
