@@ -51,13 +51,15 @@ class Metrics:
         def family(name: str, kind: str, help_text: str) -> None:
             lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"])
 
+        def counters(name: str, help_text: str, label: str, counts: dict[str, int]) -> None:
+            family(name, "counter", help_text)
+            for value, n in sorted(counts.items()):
+                lines.append(f'{name}{{{label}="{value}",pid="{pid}"}} {n}')
+
         with self._lock:
-            family("citebot_questions_total", "counter", "Questions received, by endpoint.")
-            for endpoint, n in sorted(self.questions.items()):
-                lines.append(f'citebot_questions_total{{endpoint="{endpoint}",pid="{pid}"}} {n}')
-            family("citebot_questions_answered_total", "counter", "Questions the corpus answered, by endpoint.")
-            for endpoint, n in sorted(self.answered.items()):
-                lines.append(f'citebot_questions_answered_total{{endpoint="{endpoint}",pid="{pid}"}} {n}')
+            counters("citebot_questions_total", "Questions received, by endpoint.", "endpoint", self.questions)
+            counters("citebot_questions_answered_total", "Questions the corpus answered, by endpoint.", "endpoint",
+                     self.answered)
             total = sum(self.questions.values())
             family("citebot_answered_share", "gauge", "Share of questions answered since the process started.")
             lines.append(f'citebot_answered_share{{pid="{pid}"}} {sum(self.answered.values()) / total if total else 0:.4f}')
@@ -67,10 +69,7 @@ class Metrics:
             lines.append(f'citebot_answer_seconds_bucket{{le="+Inf",pid="{pid}"}} {self.latency_count}')
             lines.append(f'citebot_answer_seconds_sum{{pid="{pid}"}} {self.latency_sum:.6f}')
             lines.append(f'citebot_answer_seconds_count{{pid="{pid}"}} {self.latency_count}')
-            family("citebot_ingested_documents_total", "counter", "Documents sent to POST /v1/documents, by outcome.")
-            for status, n in sorted(self.ingested.items()):
-                lines.append(f'citebot_ingested_documents_total{{status="{status}",pid="{pid}"}} {n}')
-            family("citebot_errors_total", "counter", "Error responses, by error code.")
-            for code, n in sorted(self.errors.items()):
-                lines.append(f'citebot_errors_total{{code="{code}",pid="{pid}"}} {n}')
+            counters("citebot_ingested_documents_total", "Documents sent to POST /v1/documents, by outcome.",
+                     "status", self.ingested)
+            counters("citebot_errors_total", "Error responses, by error code.", "code", self.errors)
         return "\n".join(lines) + "\n"
