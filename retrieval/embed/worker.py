@@ -1,4 +1,6 @@
-"""An embedding worker process (``python -m retrieval.embed.worker``), started by ``embed.pool.EmbedPool``.
+"""An embedding worker process (``python -m retrieval.embed.worker``), started by ``embed.pool.EmbedPool``
+for a backend whose model cannot be shared with forked children (``fork_safe`` false: e5-small's C engine
+and its OpenMP runtime), or when the adding process runs other threads.
 
 It reads the parent's ``sys.path`` and a picklable factory of the model from stdin, builds the model once
 (one thread), then embeds each list of texts it is sent and writes the vectors back on stdout, until stdin
@@ -10,10 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any
 
 from .base import limit_threads
-from .pool import receive, send
+from .channel import receive, serve
 
 
 def main() -> None:
@@ -33,19 +34,7 @@ def main() -> None:
         model = factory()
     except Exception:  # e.g. the model's package is missing: the adding process embeds, and says so
         return
-    while True:
-        try:
-            texts = receive(requests)
-        except EOFError:
-            return
-        try:
-            answer: tuple[str, Any] = ("ok", model.encode_passages(texts))
-        except Exception as exc:  # reported to the adding process, which embeds these texts itself
-            answer = ("error", f"{type(exc).__name__}: {exc}")
-        try:
-            send(answers, answer)
-        except OSError:  # the adding process is gone
-            return
+    serve(model, requests, answers)
 
 
 if __name__ == "__main__":

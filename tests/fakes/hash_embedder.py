@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import time
 
 import numpy as np
@@ -47,10 +48,49 @@ class HashEmbedder:
 
 class PoolHashEmbedder(HashEmbedder):
     """The hash embedder that `add` may also run in embedding worker processes (``worker_factory``, as the
-    packaged models offer): a test of the worker pool without loading a model in every worker."""
+    packaged models offer): a test of the worker pool without loading a model in every worker. Like USE
+    multilingual, its workers are forked from the adding process (``fork_safe``)."""
+
+    fork_safe = True
 
     def worker_factory(self) -> type[HashEmbedder]:
         return HashEmbedder
+
+
+class SpawnPoolHashEmbedder(PoolHashEmbedder):
+    """The same, with spawned workers building their own model (as e5-small's)."""
+
+    fork_safe = False
+
+
+class LoadCountingHashEmbedder(HashEmbedder):
+    """Appends ``load <pid>`` to ``log`` when built (a model load) and ``encode <pid>`` per passage chunk it
+    embeds, so a test sees which processes loaded the model and which embedded with it."""
+
+    def __init__(self, log: str) -> None:
+        super().__init__()
+        self.log = log
+        self._note("load")
+
+    def _note(self, what: str) -> None:
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"{what} {os.getpid()}\n")
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        self._note("encode")
+        return super().encode_passages(texts)
+
+
+class LoadCountingPoolHashEmbedder(PoolHashEmbedder):
+    """A pool embedder whose worker models are ``LoadCountingHashEmbedder``s writing to ``log``."""
+
+    def __init__(self, log: str, fork_safe: bool = True) -> None:
+        super().__init__()
+        self.log = log
+        self.fork_safe = fork_safe
+
+    def worker_factory(self) -> "functools.partial[HashEmbedder]":
+        return functools.partial(LoadCountingHashEmbedder, self.log)
 
 
 class SlowPoolHashEmbedder(PoolHashEmbedder):

@@ -1,7 +1,9 @@
 """A large add embedding in worker processes stores what one process stores (issue 24, ingest on both
 cores): the same vectors under the same text hashes, the same documents and passages, the same result for
 every input document, duplicates and near-duplicates across batches included, and the adding process
-embeds nothing itself."""
+embeds nothing itself. Both ways of starting workers are checked: forked from the adding process, sharing
+its one loaded model (``fork_safe`` backends such as USE multilingual), and spawned, each loading its own
+(e5-small, or an adding process running other threads)."""
 from __future__ import annotations
 
 import os
@@ -14,7 +16,8 @@ import pytest
 
 from retrieval import Corpus, load_settings
 from tests.conftest import ROOT, SEED_ARTICLE
-from tests.fakes.hash_embedder import BrokenPoolHashEmbedder, PoolHashEmbedder
+from tests.fakes.hash_embedder import (BrokenPoolHashEmbedder, LoadCountingPoolHashEmbedder, PoolHashEmbedder,
+                                       SpawnPoolHashEmbedder)
 from tests.retrieval.corpus.test_corpus import _upload
 from tests.retrieval.corpus.test_read_path import ask_while_a_commit_is_held
 
@@ -29,8 +32,11 @@ def _documents():
     return docs
 
 
-def _add(tmp_path, name: str, workers: int):
-    embedder = PoolHashEmbedder()
+START = pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+
+
+def _add(tmp_path, name: str, workers: int, fork: bool = True):
+    embedder = PoolHashEmbedder() if fork else SpawnPoolHashEmbedder()
     settings = load_settings(env={}).replace(home=str(tmp_path / name), ingest_workers=workers)
     corpus = Corpus(settings, embedder=embedder)
     results = list(corpus.add_documents(_documents()))
@@ -45,9 +51,10 @@ def _add(tmp_path, name: str, workers: int):
     return embedder, results, rows, passages, hits
 
 
-def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path):
+@START
+def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path, fork):
     one_embedder, one_results, one_rows, one_passages, one_hits = _add(tmp_path, "one", workers=1)
-    pool_embedder, pool_results, pool_rows, pool_passages, pool_hits = _add(tmp_path, "pool", workers=2)
+    pool_embedder, pool_results, pool_rows, pool_passages, pool_hits = _add(tmp_path, "pool", workers=2, fork=fork)
     assert one_embedder.calls > 0 and pool_embedder.calls == 0  # the workers embedded, not the adding process
     assert [(r.status, r.doc_id, r.duplicate_of, r.message) for r in pool_results] == \
         [(r.status, r.doc_id, r.duplicate_of, r.message) for r in one_results]
@@ -70,15 +77,19 @@ from retrieval import Corpus, load_settings
 from tests.fakes.hash_embedder import SlowPoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import TALKS, _upload
 
-corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=SlowPoolHashEmbedder())
+embedder = SlowPoolHashEmbedder()
+embedder.fork_safe = sys.argv[2] == "fork"
+corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=embedder)
 for result in corpus.add_documents(_upload(700)):
     print(result.status, flush=True)
 """
 
 
-def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path):
+@START
+def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path, fork):
     home = tmp_path / "index"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home)], cwd=ROOT, stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home), "fork" if fork else "spawn"], cwd=ROOT,
+                             stdout=subprocess.PIPE,
                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         assert child.stdout.readline().strip() == "added"  # a first batch is committed, later ones are embedding
@@ -89,7 +100,7 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
     finally:
         child.kill()
     gone, alive = psutil.wait_procs(workers, timeout=20)
-    assert alive == []  # the workers saw their stdin close and exited
+    assert alive == []  # the workers saw their pipe close (or were killed with their parent) and exited
     corpus = Corpus(load_settings(env={}).replace(home=str(home), ingest_workers=1), embedder=PoolHashEmbedder())
     stored = corpus.documents()
     assert 0 < len(stored) < 70 and all(d.passages == 10 for d in stored)  # whole documents only
@@ -100,9 +111,11 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
     corpus.close()
 
 
+@START
 @pytest.mark.parametrize("refuse", [True, False], ids=["model-refuses-texts", "model-never-loads"])
-def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path, refuse):
+def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path, refuse, fork):
     embedder = BrokenPoolHashEmbedder(refuse)
+    embedder.fork_safe = fork
     corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
     results = list(corpus.add_documents(_upload(600)))
     assert [r.status for r in results] == ["added"] * 60
@@ -112,12 +125,38 @@ def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path,
     corpus.close()
 
 
-def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(tmp_path):
+@START
+def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(tmp_path, fork):
+    log = tmp_path / "models.log"
     corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2),
-                    embedder=PoolHashEmbedder())
+                    embedder=LoadCountingPoolHashEmbedder(str(log)))
     assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
     corpus.ask("warm up the model and the index")
-    # the second batch's documents are inserted, not committed, while the third batch embeds
-    _, results = ask_while_a_commit_is_held(corpus, _upload(700), commit=2)
+    # the second batch's documents are inserted, not committed, while the third batch embeds; adding in
+    # this thread, the pool forks (one thread until the question); adding in another, it spawns
+    _, results = ask_while_a_commit_is_held(corpus, _upload(700), commit=2, add_here=fork)
     assert [r.status for r in results] == ["added"] * 70
     corpus.close()
+    loads = {int(pid) for what, pid in (line.split() for line in log.read_text().splitlines()) if what == "load"}
+    assert (loads == {os.getpid()}) == fork  # forked: the one model this process loaded
+
+
+@START
+def test_forked_workers_share_the_model_the_adding_process_loaded_once(tmp_path, fork):
+    """Forked workers embed with the model the adding process loaded (one load in all); spawned workers
+    each load their own. The fake model writes down the process of every load and every embedding."""
+    log = tmp_path / "models.log"
+    embedder = LoadCountingPoolHashEmbedder(str(log), fork_safe=fork)
+    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
+    results = list(corpus.add_documents(_upload(700)))
+    assert [r.status for r in results] == ["added"] * 70 and embedder.calls == 0  # the workers embedded everything
+    assert corpus.verify().problems == []
+    corpus.close()
+    notes = [(what, int(pid)) for what, pid in (line.split() for line in log.read_text().splitlines())]
+    loads = [pid for what, pid in notes if what == "load"]
+    embedding = {pid for what, pid in notes if what == "encode"} - {os.getpid()}  # minus the warm-up here
+    assert embedding and os.getpid() not in embedding  # other processes embedded the passages
+    if fork:
+        assert loads == [os.getpid()]  # loaded once, here: no worker loaded a model of its own
+    else:
+        assert len(loads) == 2 and set(loads) == embedding  # each worker loaded its own copy

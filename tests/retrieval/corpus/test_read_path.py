@@ -42,13 +42,28 @@ def test_asking_opens_no_write_transaction_and_repeats_cost_no_encoding(seed_cor
     assert len(seed_corpus.embedder.query_texts) == seen  # the question's vector came from memory
 
 
-def ask_while_a_commit_is_held(corpus, documents: list, commit: int = 1, check=None) -> tuple[list, list]:
+def ask_while_a_commit_is_held(corpus, documents: list, commit: int = 1, check=None,
+                               add_here: bool = False) -> tuple[list, list]:
     """Add ``documents`` in a thread, hold the add's ``commit``-th write transaction open (everything
     inserted, nothing committed), ask a question meanwhile and require its answer before the commit;
-    ``check(answer)`` runs while the transaction is still open. Returns (the answers, the add's results)."""
+    ``check(answer)`` runs while the transaction is still open. Returns (the answers, the add's results).
+    ``add_here``: add in the calling thread instead, and ask from a thread started while the commit is
+    held (until then the process runs one thread, so a pooled add forks its workers: ``embed.forked``)."""
     holding, release = threading.Event(), threading.Event()
     original = corpus.store.transaction
     opened: list[int] = []
+    answers: list = []
+    asked: list[bool] = []
+
+    def ask() -> None:
+        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
+        asker.start()
+        asker.join(120)
+        assert not asker.is_alive(), "the question waited for the add's write transaction"
+        assert answers[0].answered and TALKS in answers[0].citations[0].passage
+        if check is not None:
+            check(answers[0])
+        asked.append(True)
 
     @contextmanager
     def paused_transaction():
@@ -56,24 +71,24 @@ def ask_while_a_commit_is_held(corpus, documents: list, commit: int = 1, check=N
             yield tx
             opened.append(1)
             if len(opened) == commit:
-                holding.set()
-                assert release.wait(300)
+                if add_here:
+                    ask()
+                else:
+                    holding.set()
+                    assert release.wait(300)
 
     corpus.store.transaction = paused_transaction
     results: list = []
+    if add_here:
+        results.extend(corpus.add_documents(documents))
+        assert asked == [True], "the add never reached the held commit"
+        return answers, results
     adder = threading.Thread(target=lambda: results.extend(corpus.add_documents(documents)), name="adder")
     adder.start()
-    answers: list = []
     try:
         assert holding.wait(300), "the add never reached the held commit"
-        asker = threading.Thread(target=lambda: answers.append(corpus.ask("why did talks stop?")))
-        asker.start()
-        asker.join(120)
-        assert not asker.is_alive(), "the question waited for the add's write transaction"
+        ask()
         assert not release.is_set() and adder.is_alive()  # the write transaction was still open
-        assert answers[0].answered and TALKS in answers[0].citations[0].passage
-        if check is not None:
-            check(answers[0])
     finally:
         release.set()
         adder.join(300)

@@ -1,0 +1,169 @@
+"""Embedding workers forked from the adding process, so all of them share its one loaded copy of the model.
+
+A spawned worker (``worker``) loads a model of its own: with USE multilingual about 120 MB per worker, so
+two workers and the adding process held 2.2x the memory of a one-process add. A forked child instead
+sees the adding process's pages copy-on-write: the model's weights (numpy arrays, never written) stay
+shared with it, and a child's own memory is what it writes (its batches, the refcounts of the tokenizer
+entries it touches: about 15 MB). ``gc.freeze()`` before the fork keeps the children's garbage collector
+off the inherited objects (a collection writes to every object it visits).
+
+fork() copies only the calling thread, with every lock as it was: ``fork_workers`` is called only while
+the adding process runs no other thread (``can_fork``; `citebot add` does not), and only for a backend
+that says its loaded model can be used by a forked child (``fork_safe``: a numpy model, not e5-small's C
+engine and its OpenMP runtime). A child touches nothing of its parent but the model: it closes every
+inherited file descriptor but its two pipes and stderr (a SQLite connection, a listening socket, a
+sibling's pipe: a sibling holding our pipe open would never let us see it close), resets the parent's
+signal handlers, runs ``channel.serve`` and leaves with ``os._exit`` (no atexit handler, no flush of the
+parent's buffers, no finaliser closing the parent's database). Each child calls ``setsid()``: a session
+of its own, for the same reasons as a spawned worker (``pool``). It exits when its request pipe closes,
+and the kernel kills it when the thread that forked it ends (``PR_SET_PDEATHSIG``), so a SIGKILLed add
+leaves no worker.
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from typing import IO, Callable
+
+from .base import Embedder
+from .channel import serve
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - not glibc
+    _LIBC = None
+try:
+    _MAX_FD = os.sysconf("SC_OPEN_MAX")
+except (ValueError, OSError):  # pragma: no cover
+    _MAX_FD = 256
+WARM_UP = ["warm up"]  # embedded once before forking: the model is loaded and its lazy imports are done
+
+
+def can_fork() -> bool:
+    """Whether this process may fork embedding workers now: Linux, and no thread but this one."""
+    return sys.platform.startswith("linux") and _LIBC is not None and threading.active_count() == 1
+
+
+class ForkedProcess:
+    """A forked worker, with the parts of ``subprocess.Popen`` the pool uses (``stdin``, ``stdout``,
+    ``kill``, ``wait``)."""
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere
+                self.returncode = -1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"embedding worker {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        return self.returncode  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        if self.returncode is None:  # not reaped yet, so the pid is still ours
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def load(factory: Callable[[], Embedder]) -> Embedder | None:
+    """The model the workers will share, built and loaded in this process; None when it does not load (the
+    adding process then embeds everything itself, and says so if it cannot either)."""
+    try:
+        model = factory()
+        model.encode_passages(WARM_UP)
+    except Exception:
+        return None
+    return model
+
+
+def fork_workers(model: Embedder, workers: int) -> list[ForkedProcess]:
+    """``workers`` children of this process embedding with ``model`` (already loaded here), each over a
+    pair of pipes. The caller keeps ``model`` referenced until the children are gone: freeing it here would
+    write to its pages and copy them."""
+    gc.collect()
+    gc.freeze()  # the inherited objects move out of the collector's reach, in the children too
+    try:
+        return [_fork(model) for _ in range(workers)]
+    finally:
+        gc.unfreeze()  # this process collects as before
+
+
+def _fork(model: Embedder) -> ForkedProcess:
+    requests_read, requests_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            _child(model, requests_read, answers_write, parent)
+            code = 0
+        except BaseException:  # noqa: BLE001 - said on stderr; the adding process embeds what we had
+            try:
+                traceback.print_exc()
+                sys.stderr.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            os._exit(code)
+    os.close(requests_read)
+    os.close(answers_write)
+    return ForkedProcess(pid, os.fdopen(requests_write, "wb"), os.fdopen(answers_read, "rb"))
+
+
+def _child(model: Embedder, requests_fd: int, answers_fd: int, parent: int) -> None:
+    os.setsid()  # a session of its own: the terminal's Ctrl-C reaches only the adding process
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # type: ignore[union-attr]
+    if os.getppid() != parent:  # the adding process died before prctl
+        return
+    _reset_signals()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)  # nothing reaches the adding process's stdout
+    start = 3
+    for fd in sorted({requests_fd, answers_fd}):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, _MAX_FD)
+    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    serve(model, os.fdopen(requests_fd, "rb"), os.fdopen(answers_fd, "wb"))
+
+
+def _reset_signals() -> None:
+    """The parent's Python signal handlers are its own business: a child dies of SIGTERM and ignores
+    SIGINT (the adding process decides when to stop, and closes our pipe)."""
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+    for sig in signal.valid_signals():
+        try:
+            if callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
