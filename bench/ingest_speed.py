@@ -7,13 +7,18 @@ passage vectors and the answer-sentence vectors `add` embeds), once per configur
 each add in a fresh child process (so nothing is cached and the model load is counted, as a user's
 `citebot add` pays it). Configurations alternate (1, N, 1, N, ...) so both see the same machine; the
 figure is the median of the repetitions. A raw encode of the same texts in one thread gives the model's
-own rate for comparison.
+own rate for comparison. A configuration ``Ns`` runs N workers spawned as separate processes, each
+loading its own model (the way before workers were forked from the adding process; e5-small's way).
 
 Per add it reports wall seconds, passages/s, CPU seconds of the whole process tree (the adding process
-and its workers), the peak resident memory of the tree (sampled every 0.1 s, summed over processes) and
-the load average before and after.
+and its workers), the peak memory of the tree and the load average before and after. Memory is sampled
+from this process every 0.1 s over the child and its workers (a sampling thread inside the adding process
+would make it spawn its workers instead of forking them): the sum of RSS (resident pages, shared ones
+counted once per process) and the sum of PSS from ``/proc/PID/smaps_rollup`` (each shared page divided
+between the processes mapping it: the memory the tree really takes), with the split of the tree's
+pages into shared and private at the PSS peak.
 
-    python -m bench.ingest_speed [--passages 2400] [--reps 3] [--workers 1,2]
+    python -m bench.ingest_speed [--passages 2400] [--reps 3] [--workers 1,2] [--workers 1,2,2s]
 """
 from __future__ import annotations
 
@@ -57,31 +62,63 @@ def stories(n_passages: int) -> list[dict[str, Any]]:
     return picked
 
 
-class TreeMemory:
-    """Peak resident memory of this process plus its children (worker processes), sampled in a thread."""
+def _rollup(pid: int) -> dict[str, float]:
+    """A process's memory totals from /proc/PID/smaps_rollup, in MB (Rss, Pss, Shared_*, Private_*)."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+        for line in rollup:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    return out
 
-    def __init__(self, every: float = 0.1) -> None:
+
+class TreeMemory:
+    """Peak memory of a process plus its children (worker processes), sampled from a thread of this one:
+    the sum of RSS and the sum of PSS over the tree, and how the workers were started."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
         import psutil
 
-        self.me = psutil.Process()
+        self.root = psutil.Process(pid)
         self.every = every
-        self.peak_mb = 0.0
+        self.peak_rss_mb = 0.0
+        self.peak_pss_mb = 0.0
+        self.at_pss_peak: dict[str, float] = {}
         self.peak_processes = 1
+        self.started = "none"  # "fork", "spawn" or "none": how the workers were started
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
         import psutil
 
-        total, count = 0, 0
-        for proc in [self.me, *self.me.children(recursive=True)]:
+        totals: dict[str, float] = {}
+        count = 0
+        try:
+            tree = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for proc in tree[1:]:
             try:
-                total += proc.memory_info().rss
-                count += 1
+                worker_kind = "spawn" if "retrieval.embed.worker" in " ".join(proc.cmdline()) else "fork"
             except psutil.Error:
-                pass
-        if total / 2**20 > self.peak_mb:
-            self.peak_mb = total / 2**20
+                continue
+            self.started = worker_kind
+        for proc in tree:
+            try:
+                rollup = _rollup(proc.pid)
+            except (OSError, ValueError):
+                continue
+            count += 1
+            for key, value in rollup.items():
+                totals[key] = totals.get(key, 0.0) + value
+        self.peak_rss_mb = max(self.peak_rss_mb, totals.get("Rss", 0.0))
+        if totals.get("Pss", 0.0) > self.peak_pss_mb:
+            self.peak_pss_mb = totals["Pss"]
+            self.at_pss_peak = {k: round(v, 1) for k, v in totals.items()
+                                if k in ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty")}
+            self.at_pss_peak["processes"] = count
         self.peak_processes = max(self.peak_processes, count)
 
     def _run(self) -> None:
@@ -95,12 +132,17 @@ class TreeMemory:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
 
 
-def child_add(docs_file: Path, home: Path, workers: int) -> dict[str, Any]:
-    """One `add` of the stories into a fresh index, in this (fresh) process."""
+def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
+    """One `add` of the stories into a fresh index, in this (fresh) process; ``config`` is a worker count,
+    ``s`` after it for spawned workers."""
     from retrieval import Corpus, Document, load_settings
+    from retrieval.embed import USEMultilingualEmbedder
+
+    workers = int(config.rstrip("s"))
+    if config.endswith("s"):
+        USEMultilingualEmbedder.fork_safe = False  # each worker a process of its own, loading its own model
 
     docs = [Document(**d) for d in json.loads(docs_file.read_text())]
     overrides: dict[str, Any] = {"home": str(home), "threads": 1}
@@ -112,8 +154,7 @@ def child_add(docs_file: Path, home: Path, workers: int) -> dict[str, Any]:
     corpus = Corpus(settings.replace(**overrides))
     load_before = os.getloadavg()[0]
     cpu0, wall0 = os.times(), time.perf_counter()
-    with TreeMemory() as memory:
-        results = list(corpus.add_documents(docs))
+    results = list(corpus.add_documents(docs))
     wall = time.perf_counter() - wall0
     cpu1 = os.times()
     counts = corpus.store.counts()
@@ -124,13 +165,12 @@ def child_add(docs_file: Path, home: Path, workers: int) -> dict[str, Any]:
     cpu_self = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     cpu_children = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     return {
-        "workers": workers, "documents": counts.documents, "passages": counts.passages,
+        "workers": config, "documents": counts.documents, "passages": counts.passages,
         "vectors": counts.cached_embeddings, "statuses": statuses,
         "wall_s": round(wall, 2), "passages_per_s": round(counts.passages / wall, 2),
         "vectors_per_s": round(counts.cached_embeddings / wall, 1),
         "cpu_s": round(cpu_self + cpu_children, 1), "cpu_adding_process_s": round(cpu_self, 1),
         "cpu_workers_s": round(cpu_children, 1), "cores_busy": round((cpu_self + cpu_children) / wall, 2),
-        "peak_rss_tree_mb": round(memory.peak_mb, 1), "processes": memory.peak_processes,
         "peak_rss_adding_process_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
     }
@@ -157,12 +197,24 @@ def child_raw(home: Path) -> dict[str, Any]:
     return {"texts": len(texts), "seconds": round(seconds, 2), "vectors_per_s": round(len(texts) / seconds, 1)}
 
 
-def run_child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "bench.ingest_speed", *args], cwd=ROOT, capture_output=True,
-                         text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"child {args} failed: {out.stderr.strip()[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run_child(args: list[str], memory: bool = False) -> dict[str, Any]:
+    """Run this module as a child with ``args``; with ``memory``, sample the peak memory of its tree."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen([sys.executable, "-m", "bench.ingest_speed", *args], cwd=ROOT, stdout=out, stderr=err)
+        if memory:
+            with TreeMemory(child.pid) as tree:
+                child.wait()
+        else:
+            child.wait()
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise RuntimeError(f"child {args} failed: {err.read().decode(errors='replace').strip()[-3000:]}")
+        result = json.loads(out.read().decode().strip().splitlines()[-1])
+    if memory:
+        result.update(peak_rss_tree_mb=round(tree.peak_rss_mb, 1), peak_pss_tree_mb=round(tree.peak_pss_mb, 1),
+                      at_pss_peak_mb=tree.at_pss_peak, processes=tree.peak_processes, workers_started=tree.started)
+    return result
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
@@ -170,15 +222,19 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def table(res: dict[str, Any]) -> str:
-    lines = ["| workers | passages/s (median) | runs passages/s | wall s | CPU s (tree) | cores busy | "
-             "peak RSS tree MB | load before → after |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| workers (started) | passages/s (median) | runs passages/s | wall s | CPU s (tree) | cores busy | "
+             "peak RSS sum MB | peak PSS sum MB | load before → after |", "|---|---|---|---|---|---|---|---|---|"]
     for w, summary in res["summary"].items():
         runs = res["runs"][w]
         loads = f"{min(r['load_before'] for r in runs):.1f}-{max(r['load_before'] for r in runs):.1f} → " \
                 f"{min(r['load_after'] for r in runs):.1f}-{max(r['load_after'] for r in runs):.1f}"
-        lines.append(f"| {w} | **{summary['passages_per_s']}** | {', '.join(str(r['passages_per_s']) for r in runs)} | "
+        lines.append(f"| {w} ({runs[0]['workers_started']}) | **{summary['passages_per_s']}** | "
+                     f"{', '.join(str(r['passages_per_s']) for r in runs)} | "
                      f"{summary['wall_s']} | {summary['cpu_s']} | {summary['cores_busy']} | "
-                     f"{summary['peak_rss_tree_mb']} | {loads} |")
+                     f"{summary['peak_rss_tree_mb']} | {summary['peak_pss_tree_mb']} | {loads} |")
+    lines.append("")
+    lines.append("Tree memory at its PSS peak (one run each, MB): " + "; ".join(
+        f"{w}: {res['runs'][w][0]['at_pss_peak_mb']}" for w in res["summary"]))
     raw = res.get("raw")
     if raw:
         lines.append("")
@@ -195,19 +251,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=2400)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
-                        help="comma-separated worker counts to compare (1 = embedding in the adding process)")
+                        help="comma-separated worker counts to compare (1 = embedding in the adding process; "
+                             "2s = two spawned workers, each loading its own model)")
     parser.add_argument("--child", choices=("add", "raw"), help=argparse.SUPPRESS)
     parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.child == "add":
-        print(json.dumps(child_add(args.docs, args.home, int(args.workers))))
+        print(json.dumps(child_add(args.docs, args.home, args.workers)))
         return 0
     if args.child == "raw":
         print(json.dumps(child_raw(args.home)))
         return 0
 
-    configs = [int(w) for w in args.workers.split(",")]
+    configs = [w.strip() for w in args.workers.split(",")]
     result: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "load_avg_at_start": os.getloadavg()},
                               "passages_wanted": args.passages, "reps": args.reps, "runs": {}, "summary": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -219,15 +276,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for rep in range(args.reps):
             for w in configs:
                 home = Path(tmp) / f"index-{w}-{rep}"
-                run = run_child(["--child", "add", "--docs", str(docs_file), "--home", str(home), "--workers", str(w)])
+                run = run_child(["--child", "add", "--docs", str(docs_file), "--home", str(home), "--workers", w],
+                                memory=True)
                 result["runs"].setdefault(str(w), []).append(run)
                 log(f"rep {rep + 1} workers {w}: {run['passages_per_s']} passages/s, wall {run['wall_s']} s, "
-                    f"CPU {run['cpu_s']} s, peak RSS {run['peak_rss_tree_mb']} MB, load {run['load_before']} → {run['load_after']}")
+                    f"CPU {run['cpu_s']} s, peak RSS sum {run['peak_rss_tree_mb']} MB, "
+                    f"PSS sum {run['peak_pss_tree_mb']} MB ({run['workers_started']}), load {run['load_before']} → {run['load_after']}")
                 last_home = home
         result["raw"] = run_child(["--child", "raw", "--home", str(last_home)])
     for w, runs in result["runs"].items():
         summary = {k: median_of(runs, k) for k in ("passages_per_s", "wall_s", "cpu_s", "cores_busy",
-                                                   "peak_rss_tree_mb", "vectors_per_s")}
+                                                   "peak_rss_tree_mb", "peak_pss_tree_mb", "vectors_per_s")}
         summary["vectors_per_passage"] = round(runs[0]["vectors"] / runs[0]["passages"], 2)
         summary["ratio_to_raw"] = round(summary["vectors_per_s"] / result["raw"]["vectors_per_s"], 2)
         result["summary"][w] = summary
