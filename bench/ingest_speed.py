@@ -158,6 +158,7 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     wall = time.perf_counter() - wall0
     cpu1 = os.times()
     counts = corpus.store.counts()
+    _write_vector_digests(corpus, home / "vector_digests.json")
     corpus.close()
     statuses: dict[str, int] = {}
     for r in results:
@@ -174,6 +175,35 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
         "peak_rss_adding_process_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
     }
+
+
+def _write_vector_digests(corpus: Any, path: Path) -> None:
+    """A digest of each stored vector by (model, text hash), for comparing the runs' vectors byte for byte."""
+    import hashlib
+
+    digests, after = {}, ("", "")
+    while rows := corpus.store.embeddings.export(after=after, limit=2000):
+        for row in rows:
+            digests[f"{row.model}/{row.text_hash}"] = hashlib.sha256(row.vector.tobytes()).hexdigest()[:16]
+        after = (rows[-1].model, rows[-1].text_hash)
+    path.write_text(json.dumps(digests))
+
+
+def compare_vectors(homes: dict[str, list[Path]]) -> dict[str, Any]:
+    """Every run's vectors against the first one-worker run's, on the texts both hold (a pooled add may hold
+    a few more: the vectors of documents refused as duplicates of a batch still being written)."""
+    reference_config = next(iter(homes))
+    reference = json.loads((homes[reference_config][0] / "vector_digests.json").read_text())
+    out: dict[str, Any] = {"reference": f"{reference_config} rep 1", "reference_vectors": len(reference), "runs": {}}
+    for config, paths in homes.items():
+        for rep, home in enumerate(paths, 1):
+            digests = json.loads((home / "vector_digests.json").read_text())
+            common = reference.keys() & digests.keys()
+            out["runs"][f"{config} rep {rep}"] = {
+                "common": len(common), "different": sum(reference[k] != digests[k] for k in common),
+                "missing": len(reference.keys() - digests.keys()), "extra": len(digests.keys() - reference.keys())}
+    out["identical"] = all(r["different"] == 0 and r["missing"] == 0 for r in out["runs"].values())
+    return out
 
 
 def child_raw(home: Path) -> dict[str, Any]:
@@ -241,8 +271,15 @@ def table(res: dict[str, Any]) -> str:
         lines.append(f"Raw encode, one thread, same texts: {raw['texts']} vectors in {raw['seconds']} s = "
                      f"{raw['vectors_per_s']} vectors/s; "
                      + "; ".join(f"{w} worker(s): add at {s['ratio_to_raw']} of it" for w, s in res["summary"].items()))
-    if res.get("speedup") is not None:
-        lines.append(f"Speed-up (median passages/s, last configuration / first): **{res['speedup']}x**")
+    same = res.get("vectors")
+    if same:
+        extra = max(r["extra"] for r in same["runs"].values())
+        lines.append(f"Stored vectors byte for byte against {same['reference']}'s {same['reference_vectors']}: "
+                     f"{'identical in every run' if same['identical'] else 'DIFFERENT'} "
+                     f"(at most {extra} more vectors in a run: refused documents' texts)")
+    if res.get("speedups"):
+        lines.append("Speed-up (median passages/s against the first configuration): "
+                     + "; ".join(f"{w}: **{x}x**" for w, x in res["speedups"].items()))
     return "\n".join(lines)
 
 
@@ -273,16 +310,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         docs_file.write_text(json.dumps(docs))
         log(f"{len(docs)} Reuters stories, about {args.passages} passages; configurations {configs}, {args.reps} reps")
         last_home = None
+        homes: dict[str, list[Path]] = {}
         for rep in range(args.reps):
             for w in configs:
                 home = Path(tmp) / f"index-{w}-{rep}"
                 run = run_child(["--child", "add", "--docs", str(docs_file), "--home", str(home), "--workers", w],
                                 memory=True)
                 result["runs"].setdefault(str(w), []).append(run)
+                homes.setdefault(str(w), []).append(home)
                 log(f"rep {rep + 1} workers {w}: {run['passages_per_s']} passages/s, wall {run['wall_s']} s, "
                     f"CPU {run['cpu_s']} s, peak RSS sum {run['peak_rss_tree_mb']} MB, "
                     f"PSS sum {run['peak_pss_tree_mb']} MB ({run['workers_started']}), load {run['load_before']} → {run['load_after']}")
                 last_home = home
+        result["vectors"] = compare_vectors(homes)
         result["raw"] = run_child(["--child", "raw", "--home", str(last_home)])
     for w, runs in result["runs"].items():
         summary = {k: median_of(runs, k) for k in ("passages_per_s", "wall_s", "cpu_s", "cores_busy",
@@ -290,9 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary["vectors_per_passage"] = round(runs[0]["vectors"] / runs[0]["passages"], 2)
         summary["ratio_to_raw"] = round(summary["vectors_per_s"] / result["raw"]["vectors_per_s"], 2)
         result["summary"][w] = summary
-    first, last = str(configs[0]), str(configs[-1])
-    result["speedup"] = (round(result["summary"][last]["passages_per_s"] / result["summary"][first]["passages_per_s"], 2)
-                         if first != last else None)
+    first = configs[0]
+    result["speedups"] = {w: round(result["summary"][w]["passages_per_s"] / result["summary"][first]["passages_per_s"], 2)
+                          for w in configs[1:]}
     result["machine"]["load_avg_at_end"] = os.getloadavg()
     publish("ingest_speed", result, table(result))
     return 0

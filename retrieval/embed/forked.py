@@ -106,17 +106,35 @@ def fork_workers(model: Embedder, workers: int) -> list[ForkedProcess]:
     write to its pages and copy them."""
     gc.collect()
     gc.freeze()  # the inherited objects move out of the collector's reach, in the children too
+    children: list[ForkedProcess] = []
     try:
-        return [_fork(model) for _ in range(workers)]
+        for _ in range(workers):
+            try:
+                children.append(_fork(model))
+            except OSError:  # no process or pipe to be had: fewer workers (none: the adding process embeds)
+                break
+    except BaseException:  # e.g. Ctrl-C between two forks: no child left behind
+        for child in children:
+            child.kill()
+            child.wait()
+        raise
     finally:
         gc.unfreeze()  # this process collects as before
+    return children
 
 
 def _fork(model: Embedder) -> ForkedProcess:
-    requests_read, requests_write = os.pipe()
-    answers_read, answers_write = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
+    fds: list[int] = []
+    try:
+        fds.extend(os.pipe())
+        fds.extend(os.pipe())
+        parent = os.getpid()
+        pid = os.fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    requests_read, requests_write, answers_read, answers_write = fds
     if pid == 0:  # the child: never returns
         code = 1
         try:
