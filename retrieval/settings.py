@@ -178,10 +178,11 @@ SETTINGS: tuple[Setting, ...] = (
             "CPU threads for torch and faiss. One is fastest for single queries on a busy 2-core machine.", int,
             bounds=(1, 256), tier="advanced"),
     Setting("ingest_workers", None, "CITEBOT_INGEST_WORKERS",
-            "Worker processes embedding passages and answer sentences while `add` prepares and writes (each "
-            "loads the model once, one thread each); they start when an add fills more than one batch of 256 "
-            "passages. Empty means one per CPU core; 0 or 1 embeds in the adding process. Used by the "
-            "`use-multilingual` and `e5-small` backends.", int, bounds=(0, 64), tier="advanced"),
+            "Worker processes embedding passages and answer sentences while `add` prepares and writes (one "
+            "thread each); they start when an add fills more than one batch of 256 passages. With "
+            "`use-multilingual` they are forked from the adding process and share its one copy of the model; "
+            "with `e5-small` (or from a process running other threads) each loads its own. Empty means one per "
+            "CPU core; 0 or 1 embeds in the adding process.", int, bounds=(0, 64), tier="advanced"),
     Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words (at most CITEBOT_PASSAGE_MAX_WORDS).", int,
             bounds=(1, 1000), tier="advanced"),
     Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words (or about 12 characters per word).", int,
