@@ -85,6 +85,7 @@ class TreeMemory:
         self.peak_rss_mb = 0.0
         self.peak_pss_mb = 0.0
         self.at_pss_peak: dict[str, float] = {}
+        self.each_at_pss_peak: list[dict[str, Any]] = []
         self.peak_processes = 1
         self.started = "none"  # "fork", "spawn" or "none": how the workers were started
         self._stop = threading.Event()
@@ -105,12 +106,15 @@ class TreeMemory:
             except psutil.Error:
                 continue
             self.started = worker_kind
+        each = []
         for proc in tree:
             try:
                 rollup = _rollup(proc.pid)
             except (OSError, ValueError):
                 continue
             count += 1
+            each.append({"process": "adding" if proc.pid == self.root.pid else "worker",
+                         **{k: round(rollup.get(k, 0.0), 1) for k in ("Rss", "Pss", "Shared_Dirty", "Private_Dirty")}})
             for key, value in rollup.items():
                 totals[key] = totals.get(key, 0.0) + value
         self.peak_rss_mb = max(self.peak_rss_mb, totals.get("Rss", 0.0))
@@ -119,6 +123,7 @@ class TreeMemory:
             self.at_pss_peak = {k: round(v, 1) for k, v in totals.items()
                                 if k in ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty")}
             self.at_pss_peak["processes"] = count
+            self.each_at_pss_peak = each
         self.peak_processes = max(self.peak_processes, count)
 
     def _run(self) -> None:
@@ -158,7 +163,7 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     wall = time.perf_counter() - wall0
     cpu1 = os.times()
     counts = corpus.store.counts()
-    _write_vector_digests(corpus, home / "vector_digests.json")
+    _write_vectors(corpus, home / "vectors.npz")
     corpus.close()
     statuses: dict[str, int] = {}
     for r in results:
@@ -177,31 +182,41 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     }
 
 
-def _write_vector_digests(corpus: Any, path: Path) -> None:
-    """A digest of each stored vector by (model, text hash), for comparing the runs' vectors byte for byte."""
-    import hashlib
+def _write_vectors(corpus: Any, path: Path) -> None:
+    """Every stored vector with its (model, text hash), for comparing the runs' vectors byte for byte."""
+    import numpy as np
 
-    digests, after = {}, ("", "")
+    keys, vectors, after = [], [], ("", "")
     while rows := corpus.store.embeddings.export(after=after, limit=2000):
-        for row in rows:
-            digests[f"{row.model}/{row.text_hash}"] = hashlib.sha256(row.vector.tobytes()).hexdigest()[:16]
+        keys.extend(f"{row.model}/{row.text_hash}" for row in rows)
+        vectors.extend(row.vector for row in rows)
         after = (rows[-1].model, rows[-1].text_hash)
-    path.write_text(json.dumps(digests))
+    np.savez(path, keys=np.array(keys), vectors=np.array(vectors, dtype=np.float32))
 
 
 def compare_vectors(homes: dict[str, list[Path]]) -> dict[str, Any]:
     """Every run's vectors against the first one-worker run's, on the texts both hold (a pooled add may hold
     a few more: the vectors of documents refused as duplicates of a batch still being written)."""
+    import numpy as np
+
+    def load(home: Path) -> dict[str, np.ndarray]:
+        with np.load(home / "vectors.npz") as z:
+            return dict(zip(z["keys"].tolist(), z["vectors"]))
+
     reference_config = next(iter(homes))
-    reference = json.loads((homes[reference_config][0] / "vector_digests.json").read_text())
+    reference = load(homes[reference_config][0])
     out: dict[str, Any] = {"reference": f"{reference_config} rep 1", "reference_vectors": len(reference), "runs": {}}
     for config, paths in homes.items():
         for rep, home in enumerate(paths, 1):
-            digests = json.loads((home / "vector_digests.json").read_text())
-            common = reference.keys() & digests.keys()
+            vectors = load(home)
+            common = sorted(reference.keys() & vectors.keys())
+            a = np.array([reference[k] for k in common])
+            b = np.array([vectors[k] for k in common])
             out["runs"][f"{config} rep {rep}"] = {
-                "common": len(common), "different": sum(reference[k] != digests[k] for k in common),
-                "missing": len(reference.keys() - digests.keys()), "extra": len(digests.keys() - reference.keys())}
+                "common": len(common), "different": int((a != b).any(axis=1).sum()),
+                "max_abs_diff": float(np.abs(a - b).max()) if common else 0.0,
+                "min_cosine": round(float((a * b).sum(axis=1).min()), 8) if common else 1.0,
+                "missing": len(reference.keys() - vectors.keys()), "extra": len(vectors.keys() - reference.keys())}
     out["identical"] = all(r["different"] == 0 and r["missing"] == 0 for r in out["runs"].values())
     return out
 
@@ -243,7 +258,8 @@ def run_child(args: list[str], memory: bool = False) -> dict[str, Any]:
         result = json.loads(out.read().decode().strip().splitlines()[-1])
     if memory:
         result.update(peak_rss_tree_mb=round(tree.peak_rss_mb, 1), peak_pss_tree_mb=round(tree.peak_pss_mb, 1),
-                      at_pss_peak_mb=tree.at_pss_peak, processes=tree.peak_processes, workers_started=tree.started)
+                      at_pss_peak_mb=tree.at_pss_peak,
+                      each_at_pss_peak_mb=tree.each_at_pss_peak, processes=tree.peak_processes, workers_started=tree.started)
     return result
 
 
@@ -263,8 +279,12 @@ def table(res: dict[str, Any]) -> str:
                      f"{summary['wall_s']} | {summary['cpu_s']} | {summary['cores_busy']} | "
                      f"{summary['peak_rss_tree_mb']} | {summary['peak_pss_tree_mb']} | {loads} |")
     lines.append("")
-    lines.append("Tree memory at its PSS peak (one run each, MB): " + "; ".join(
+    lines.append("Tree memory at its PSS peak (first run of each, MB): " + "; ".join(
         f"{w}: {res['runs'][w][0]['at_pss_peak_mb']}" for w in res["summary"]))
+    lines.append("Each process at that peak (MB): " + "; ".join(
+        f"{w}: " + ", ".join(f"{p['process']} Rss {p['Rss']} Pss {p['Pss']} shared dirty {p['Shared_Dirty']} "
+                             f"private dirty {p['Private_Dirty']}" for p in res["runs"][w][0]["each_at_pss_peak_mb"])
+        for w in res["summary"]))
     raw = res.get("raw")
     if raw:
         lines.append("")
@@ -273,10 +293,12 @@ def table(res: dict[str, Any]) -> str:
                      + "; ".join(f"{w} worker(s): add at {s['ratio_to_raw']} of it" for w, s in res["summary"].items()))
     same = res.get("vectors")
     if same:
-        extra = max(r["extra"] for r in same["runs"].values())
-        lines.append(f"Stored vectors byte for byte against {same['reference']}'s {same['reference_vectors']}: "
-                     f"{'identical in every run' if same['identical'] else 'DIFFERENT'} "
-                     f"(at most {extra} more vectors in a run: refused documents' texts)")
+        runs = same["runs"].values()
+        lines.append(f"Stored vectors against {same['reference']}'s {same['reference_vectors']}, on the texts both hold: "
+                     + ("byte for byte identical in every run" if same["identical"] else
+                        f"up to {max(r['different'] for r in runs)} differ in a run, by at most "
+                        f"{max(r['max_abs_diff'] for r in runs):.2g} (cosine >= {min(r['min_cosine'] for r in runs)})")
+                     + f"; at most {max(r['extra'] for r in runs)} more vectors in a run (refused documents' texts)")
     if res.get("speedups"):
         lines.append("Speed-up (median passages/s against the first configuration): "
                      + "; ".join(f"{w}: **{x}x**" for w, x in res["speedups"].items()))
