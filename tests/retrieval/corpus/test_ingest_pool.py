@@ -95,6 +95,8 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
         assert child.stdout.readline().strip() == "added"  # a first batch is committed, later ones are embedding
         workers = psutil.Process(child.pid).children()
         assert len(workers) == 2
+        # a worker holds nothing of the corpus open (a forked one closed what it inherited)
+        assert [f.path for w in workers for f in w.open_files() if str(home) in f.path] == []
         child.kill()
         child.wait(30)
     finally:
