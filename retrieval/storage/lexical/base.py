@@ -53,6 +53,13 @@ class Lexical(abc.ABC):
         """Top ``limit`` passages matching any of ``terms`` (already stemmed, distinct), best first, ranked
         by ``bm25`` (the part's own by default). An empty ``terms`` returns []."""
 
+    def close(self) -> None:
+        """Release what the part holds beside the database connection (an in-memory copy, its thread)."""
+
+    def warm(self) -> bool:
+        """Build an in-memory copy now where the engine keeps one; whether it answers (benchmarks, tests)."""
+        return False
+
     @abc.abstractmethod
     def writer(self, conn: Any) -> LexicalWriter:
         """The writer for one documents transaction on ``conn``."""
