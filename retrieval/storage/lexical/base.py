@@ -56,8 +56,9 @@ class Lexical(abc.ABC):
     def close(self) -> None:
         """Release what the part holds beside the database connection (an in-memory copy, its thread)."""
 
-    def warm(self) -> bool:
-        """Build an in-memory copy now where the engine keeps one; whether it answers (benchmarks, tests)."""
+    def warm(self, background: bool = False) -> bool:
+        """Build an in-memory copy where the engine keeps one: now (whether it answers: benchmarks, tests)
+        or in a background thread (False at once: servers at start-up)."""
         return False
 
     @abc.abstractmethod

@@ -133,6 +133,7 @@ class MemoryBM25:
         self.ready = False  # built and in step with a stable generation whose totals matched
         self.mismatch = ""  # why the engine answers instead (totals differed), "" if it does not
         self._builder: threading.Thread | None = None
+        self._builder_lock = threading.Lock()
         self._closed = False
 
     def _reset(self) -> None:
@@ -162,6 +163,8 @@ class MemoryBM25:
                 return None
             state = self.source.state()
             if not (self.ready and state.generation == self.generation and state.epoch == self.epoch):
+                if self.mismatch and (state.generation, state.epoch) == (self.generation, self.epoch):
+                    return None  # checked at this generation already: the engine answers until it moves
                 if state.epoch != self.epoch:
                     self._start(self.sync)
                     return None
@@ -171,19 +174,25 @@ class MemoryBM25:
         finally:
             self.lock.release()
 
+    def start(self) -> None:
+        """Build (or sync) in a background thread; searches use the engine until it is done."""
+        self._start(self.sync)
+
     def _start(self, work: Callable[[], object]) -> None:
         """Run ``work`` (a sync) in a daemon thread, unless one is running; the engine answers meanwhile."""
-        if self._closed or (self._builder is not None and self._builder.is_alive()):
-            return
+        with self._builder_lock:
+            if self._closed or (self._builder is not None and self._builder.is_alive()):
+                return
+            self._builder = threading.Thread(target=self._quietly, args=(work,), name="citebot-lexical-memory",
+                                             daemon=True)
+            self._builder.start()
 
-        def run() -> None:
-            try:
-                work()
-            except Exception as exc:  # the engine keeps answering; the next question tries again
-                log.warning("in-memory lexical index not built (%s); the engine answers", exc)
-
-        self._builder = threading.Thread(target=run, name="citebot-lexical-memory", daemon=True)
-        self._builder.start()
+    @staticmethod
+    def _quietly(work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception as exc:  # the engine keeps answering; the next question tries again
+            log.warning("in-memory lexical index not built (%s); the engine answers", exc)
 
     def wait(self) -> None:
         """Block until a background build or sync has finished (benchmarks, tests)."""
@@ -222,14 +231,15 @@ class MemoryBM25:
                 self.rows.alive[:count] &= ~gone
                 self.alive_count -= int(gone.sum())
                 self.tokens -= float(self.rows.lengths[:count][gone].sum())
+            full = not self.built
             if len(new):
-                for batch in self.source.entries(new.tolist() if self.built else None):
+                for batch in self.source.entries(None if full else new.tolist()):
                     if self._closed:
                         return False
                     self._add(batch)
             self.built = True
-            if len(self.segments) > MAX_SEGMENTS or (gone.any() and self._dead_share() > 0.25):
-                self._merge()
+            if len(self.segments) > (1 if full else MAX_SEGMENTS) or (gone.any() and self._dead_share() > 0.25):
+                self._merge()  # one segment after a build: a term is then one slice of one array
             after = self.source.state()
             self.generation, self.epoch = state.generation, state.epoch
             if after != state:  # written to meanwhile: in step with nothing yet; the next search syncs again
@@ -308,6 +318,7 @@ class MemoryBM25:
             n_rows = self.rows.count
             if not n_rows or not self.alive_count or limit <= 0:
                 return []
+            every = self.alive_count == n_rows  # no removed passage held: no mask needed
             alive = self.rows.alive[:n_rows]
             if allowed is not None:
                 alive = alive & np.isin(self.rows.ids[:n_rows], allowed)
@@ -316,39 +327,44 @@ class MemoryBM25:
             avgdl = self.tokens / n
             k1, b, weight = bm25.k1, bm25.b, bm25.title_weight
             scores = np.zeros(n_rows, dtype=np.float64)
-            touched: list[np.ndarray] = []
+            seen = np.zeros(n_rows, dtype=bool)  # matched passages (a bool scan is ~10x a float one)
+            matched = False
             for token in tokens:
                 term = self.vocab.get(token)
                 if term is None:
                     continue
-                rows_parts, title_parts, body_parts = [], [], []
-                for segment in self.segments:
-                    start, end = segment.slice(term)
-                    if end > start:
-                        rows_parts.append(segment.rows[start:end])
-                        title_parts.append(segment.title[start:end])
-                        body_parts.append(segment.body[start:end])
-                if not rows_parts:
+                parts = [(segment, *segment.slice(term)) for segment in self.segments]
+                parts = [(segment, start, end) for segment, start, end in parts if end > start]
+                if not parts:
                     continue
-                rows = np.concatenate(rows_parts)
-                live = self.rows.alive[rows]
-                hits = int(live.sum())  # FTS5's nHit: passages of the whole table holding the term
+                if len(parts) == 1:
+                    segment, start, end = parts[0]
+                    rows, title, body = segment.rows[start:end], segment.title[start:end], segment.body[start:end]
+                else:
+                    rows = np.concatenate([s.rows[a:e] for s, a, e in parts])
+                    title = np.concatenate([s.title[a:e] for s, a, e in parts])
+                    body = np.concatenate([s.body[a:e] for s, a, e in parts])
+                if not every:
+                    live = self.rows.alive[rows]
+                    rows, title, body = rows[live], title[live], body[live]
+                hits = len(rows)  # FTS5's nHit: passages of the whole table holding the term
                 if not hits:
                     continue
                 idf = math.log((n - hits + 0.5) / (hits + 0.5))
                 if idf <= 0.0:
                     idf = 1e-6
-                keep = alive[rows]
-                rows = rows[keep]
-                if not len(rows):
-                    continue
-                freq = (weight * np.concatenate(title_parts)[keep].astype(np.float64)
-                        + np.concatenate(body_parts)[keep].astype(np.float64))
+                if allowed is not None:
+                    keep = alive[rows]
+                    rows, title, body = rows[keep], title[keep], body[keep]
+                    if not len(rows):
+                        continue
+                freq = title * weight + body  # float64: FTS5 sums each occurrence's column weight
                 scores[rows] += idf * ((freq * (k1 + 1.0)) / (freq + k1 * (1 - b + b * lengths[rows] / avgdl)))
-                touched.append(rows)
-            if not touched:
+                seen[rows] = True
+                matched = True
+            if not matched:
                 return []
-            candidates = np.unique(np.concatenate(touched))
+            candidates = np.flatnonzero(seen)
             found = scores[candidates]
             if len(candidates) > limit:
                 part = np.argpartition(-found, limit - 1)[:limit]
@@ -356,4 +372,3 @@ class MemoryBM25:
             ids = self.rows.ids[candidates]
             order = np.lexsort((ids, -found))
             return [(int(ids[i]), float(found[i])) for i in order]
-

@@ -1,8 +1,9 @@
 """The lexical index in SQLite: an FTS5 table (``lexical``, rowid = passage id) ranked by FTS5's ``bm25()``.
 
 FTS5 computes BM25 with its own k1 and b (``bm25.FTS5``); only the title field's weight is a parameter.
-From a process's second question on, an in-memory copy (``lexical/memory.py``) answers instead, with the
-same scores, built in the background from this table's rows; this module hands it the rows tokenised by
+In a process that asks many questions (a server calls ``warm``; any process after :data:`MEMORY_AFTER`
+searches) an in-memory copy (``lexical/memory.py``) answers instead, with the same scores, built in the
+background from this table's rows; this module hands it the rows tokenised by
 FTS5's own tokenizer (:class:`Fts5Tokens`), FTS5's totals to check it against, and the rebuild epoch.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .base import Lexical, LexicalWriter
 from .memory import Entries, MemoryBM25, SourceState
 
 READ_BATCH = 20_000  # rows read from FTS5 at a time while the in-memory copy is built
+MEMORY_AFTER = 50  # lexical searches of one process before it builds the copy unasked (`ask --batch`, eval)
 _PLAIN = re.compile(r"[a-z0-9\u0430-\u044f]+")  # tokens FTS5's unicode61 leaves as they are
 
 
@@ -202,11 +204,13 @@ class SQLiteLexical(Lexical):
             return np.fromiter((r for (r,) in db.execute(
                 f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}", args)), dtype=np.int64)
 
-    def warm(self) -> bool:
-        """Build (or sync) the in-memory copy now, in this thread; whether it answers (benchmarks, tests)."""
+    def warm(self, background: bool = False) -> bool:
         if self.memory is None:
             return False
-        self._searches = max(self._searches, 2)
+        self._searches = max(self._searches, MEMORY_AFTER)
+        if background:
+            self.memory.start()
+            return False
         self.memory.wait()
         return self.memory.sync()
 
@@ -221,7 +225,7 @@ class SQLiteLexical(Lexical):
         if expression is None or limit <= 0:
             return []
         self._searches += 1
-        if self.memory is not None and self._searches >= 2:  # a one-shot `citebot ask` never builds it
+        if self.memory is not None and self._searches >= MEMORY_AFTER:  # a few questions never pay the build
             tokens = self._fts5_tokens().query(list(dict.fromkeys(t for t in terms if t)))
             if tokens is not None:
                 allowed = self._allowed(filters) if filters.active else None
