@@ -54,4 +54,4 @@ def open_storage(settings: "Settings", url: str | None = None) -> Storage:
             f"CITEBOT_DATABASE_URL names PostgreSQL but its driver is not installed ({exc.name or exc}); "
             f"install it with `pip install 'citebot[postgres]'` (psycopg 3 and pgvector)"
         ) from None
-    return open_postgres(url)
+    return open_postgres(url, lexical_memory=settings.lexical_memory)

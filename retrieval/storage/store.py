@@ -132,11 +132,13 @@ def open_sqlite(home: Path, ann_threshold: int = default("ann_threshold"),
                     hnsw_threshold=hnsw_threshold)
 
 
-def open_postgres(url: str, *, pool_size: int | None = None, index_type: str = "halfvec") -> Storage:
+def open_postgres(url: str, *, pool_size: int | None = None, index_type: str = "halfvec",
+                  lexical_memory: bool = default("lexical_memory")) -> Storage:
     """The corpus store in the PostgreSQL database at ``url`` (pgvector; psycopg must be installed)."""
     from .postgres import POOL_MAX, PostgresDatabase
 
-    return _compose(PostgresDatabase(url, pool_size=pool_size or POOL_MAX), index_type=index_type)
+    return _compose(PostgresDatabase(url, pool_size=pool_size or POOL_MAX), lexical_memory=lexical_memory,
+                    index_type=index_type)
 
 
 def _compose(database: Any, lexical_memory: bool = False, **vector_options: Any) -> Storage:

@@ -47,6 +47,20 @@ class Entries:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """One batch of passages as an engine that keeps counts stores them (PostgreSQL's postings): each
+    passage's token count, and per (passage, term) the term's count in the title and in the body;
+    ``rows[j]`` is posting ``j``'s index into ``passage_ids``."""
+
+    passage_ids: list[int]
+    lengths: list[int]
+    rows: list[int]
+    terms: list[str]
+    title: list[int]
+    body: list[int]
+
+
+@dataclass(frozen=True)
 class SourceState:
     """What says whether the copy is current: the store's generation and the lexical rebuild epoch."""
 
@@ -61,7 +75,7 @@ class EntrySource(Protocol):
 
     def entry_ids(self) -> np.ndarray: ...
 
-    def entries(self, ids: Sequence[int] | None) -> Iterator[Entries]: ...
+    def entries(self, ids: Sequence[int] | None) -> Iterator[Entries | Counted]: ...
 
     def totals(self) -> tuple[int, int] | None: ...
 
@@ -261,9 +275,12 @@ class MemoryBM25:
     def _dead_share(self) -> float:
         return 1.0 - self.alive_count / max(self.rows.count, 1)
 
-    def _add(self, batch: Entries) -> None:
+    def _add(self, batch: Entries | Counted) -> None:
         """Append one batch of passages: vocabulary ids, then per (term, passage) its two field counts."""
         if not batch.passage_ids:
+            return
+        if isinstance(batch, Counted):
+            self._add_counted(batch)
             return
         vocab = self.vocab
         titles = [t for t, _ in batch.tokens]
@@ -291,6 +308,21 @@ class MemoryBM25:
         rows = (unique // len(vocab)) + first_row
         self.segments.append(_segment(unique % len(vocab), rows, _counts(title_counts),
                                       _counts(all_counts - title_counts)))
+
+    def _add_counted(self, batch: Counted) -> None:
+        vocab = self.vocab
+        for term in batch.terms:
+            if term not in vocab:
+                vocab[term] = len(vocab)
+        lengths = np.asarray(batch.lengths, dtype=np.float64)
+        first_row = self.rows.append(np.asarray(batch.passage_ids, dtype=np.int64), lengths)
+        self.alive_count += len(batch.passage_ids)
+        self.tokens += float(lengths.sum())
+        if batch.terms:
+            term_ids = np.fromiter(map(vocab.__getitem__, batch.terms), dtype=np.int64, count=len(batch.terms))
+            self.segments.append(_segment(term_ids, np.asarray(batch.rows, dtype=np.int64) + first_row,
+                                          _counts(np.asarray(batch.title, dtype=np.int64)),
+                                          _counts(np.asarray(batch.body, dtype=np.int64))))
 
     def _merge(self) -> None:
         """All segments into one, removed passages dropped (rows renumbered)."""

@@ -1,7 +1,7 @@
 """The lexical index in SQLite: an FTS5 table (``lexical``, rowid = passage id) ranked by FTS5's ``bm25()``.
 
 FTS5 computes BM25 with its own k1 and b (``bm25.FTS5``); only the title field's weight is a parameter.
-In a process that asks many questions (a server calls ``warm``; any process after :data:`MEMORY_AFTER`
+In a process that asks many questions (a server calls ``warm``; any process after ``MEMORY_AFTER``
 searches) an in-memory copy (``lexical/memory.py``) answers instead, with the same scores, built in the
 background from this table's rows; this module hands it the rows tokenised by
 FTS5's own tokenizer (:class:`Fts5Tokens`), FTS5's totals to check it against, and the rebuild epoch.
@@ -21,10 +21,9 @@ from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport, one_l
 from ..bm25 import BM25, FTS5
 from ..rows import chunks, filter_sql
 from .base import Lexical, LexicalWriter
-from .memory import Entries, MemoryBM25, SourceState
+from .memory import Entries, SourceState
 
 READ_BATCH = 20_000  # rows read from FTS5 at a time while the in-memory copy is built
-MEMORY_AFTER = 50  # lexical searches of one process before it builds the copy unasked (`ask --batch`, eval)
 _PLAIN = re.compile(r"[a-z0-9\u0430-\u044f]+")  # tokens FTS5's unicode61 leaves as they are
 
 
@@ -135,15 +134,12 @@ class SQLiteLexicalWriter(LexicalWriter):
 class SQLiteLexical(Lexical):
     """FTS5 over the stemmed terms of each passage's title and body (and its in-memory copy)."""
 
-    def __init__(self, database: Any, bm25: BM25 = FTS5, memory: bool = True) -> None:
-        super().__init__(database, bm25)
-        self.memory = MemoryBM25(self, bm25) if memory else None
-        self._searches = 0
+    def __init__(self, database: Any, bm25: BM25 = FTS5, memory: bool = False) -> None:
+        super().__init__(database, bm25, memory)
         self._tokens: Fts5Tokens | None = None
 
     def close(self) -> None:
-        if self.memory is not None:
-            self.memory.close()
+        super().close()
         if self._tokens is not None:
             self._tokens.close()
             self._tokens = None
@@ -198,21 +194,14 @@ class SQLiteLexical(Lexical):
         values = _varints(bytes(row[0])) if row and row[0] else []
         return (values[0], sum(values[1:])) if values else None
 
-    def _allowed(self, filters: SearchFilters) -> np.ndarray:
+    def allowed(self, filters: SearchFilters) -> np.ndarray:
         where, args = filter_sql(filters)
         with self.database.reading() as db:
             return np.fromiter((r for (r,) in db.execute(
                 f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}", args)), dtype=np.int64)
 
-    def warm(self, background: bool = False) -> bool:
-        if self.memory is None:
-            return False
-        self._searches = max(self._searches, MEMORY_AFTER)
-        if background:
-            self.memory.start()
-            return False
-        self.memory.wait()
-        return self.memory.sync()
+    def query_tokens(self, terms: list[str]) -> list[str] | None:
+        return self._fts5_tokens().query(terms)
 
     # -- search ---------------------------------------------------------------------------------------
     @one_line_errors
@@ -224,14 +213,9 @@ class SQLiteLexical(Lexical):
         expression = fts_expression(terms)
         if expression is None or limit <= 0:
             return []
-        self._searches += 1
-        if self.memory is not None and self._searches >= MEMORY_AFTER:  # a few questions never pay the build
-            tokens = self._fts5_tokens().query(list(dict.fromkeys(t for t in terms if t)))
-            if tokens is not None:
-                allowed = self._allowed(filters) if filters.active else None
-                found = self.memory.try_search(tokens, limit, allowed, bm25)
-                if found is not None:
-                    return [ScoredPassage(pid, score) for pid, score in found]
+        found = self._from_memory(terms, limit, filters, bm25)
+        if found is not None:
+            return found
         params: dict[str, Any] = {"tw": bm25.title_weight, "match": expression, "limit": limit}
         with self.database.reading() as db:
             if not filters.active:

@@ -1,6 +1,6 @@
-"""The SQLite engine's in-memory lexical copy (storage/lexical/memory.py): FTS5's scores exactly, on real
-English and Russian text, through adds, removals, repairs and filters, by any process; FTS5 answers
-whenever the copy cannot."""
+"""The in-memory lexical copy (storage/lexical/memory.py) on both engines: the engine's own scores (FTS5's,
+PostgreSQL's postings), on real English and Russian text, through adds, removals, repairs and filters by
+another process; the engine answers whenever the copy cannot."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from retrieval import load_settings
-from retrieval.storage import SearchFilters, VerifyReport, open_sqlite, open_storage
+from retrieval.storage import SearchFilters, VerifyReport, open_postgres, open_sqlite, open_storage
 from retrieval.storage.lexical.memory import MemoryBM25
 from retrieval.text.lexical import query_terms
 
@@ -18,7 +18,7 @@ from .engines import damage_lexical
 
 
 def _fts5(store, terms, limit=100, filters=SearchFilters()):
-    """The same search answered by FTS5 itself."""
+    """The same search answered by the engine itself (FTS5, or PostgreSQL's postings)."""
     memory, store.lexical.memory = store.lexical.memory, None
     try:
         return store.lexical.search(terms, limit, filters)
@@ -26,13 +26,19 @@ def _fts5(store, terms, limit=100, filters=SearchFilters()):
         store.lexical.memory = memory
 
 
-def _same(memory_hits, fts5_hits) -> bool:
-    """Equal scores in the same order, and the same passages except where scores tie at the cut."""
-    if [h.score for h in memory_hits] != [h.score for h in fts5_hits]:
+def _same(memory_hits, fts5_hits, exact: bool = True) -> bool:
+    """Equal scores in the same order (PostgreSQL sums a passage's terms in its own order: equal to 1e-12),
+    and the same passages except where scores tie (to that precision) at the cut."""
+    tolerance = 0.0 if exact else 1e-12
+    ours, theirs = [h.score for h in memory_hits], [h.score for h in fts5_hits]
+    if len(ours) != len(theirs) or any(abs(a - b) > tolerance * max(1.0, abs(b)) for a, b in zip(ours, theirs)):
         return False
-    last = memory_hits[-1].score if memory_hits else None
-    return ({h.passage_id for h in memory_hits if h.score != last}
-            == {h.passage_id for h in fts5_hits if h.score != last})
+    last = theirs[-1] if theirs else 0.0
+
+    def above_cut(hits):
+        return {h.passage_id for h in hits if abs(h.score - last) > tolerance * max(1.0, abs(last))}
+
+    return above_cut(memory_hits) == above_cut(fts5_hits)
 
 
 def _xquad(lang: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -45,10 +51,8 @@ def _xquad(lang: str) -> tuple[list[tuple[str, str]], list[str]]:
     return docs, questions
 
 
-@pytest.fixture(scope="module")
-def real_store(tmp_path_factory):
-    """Real English and Russian news-like text (XQuAD paragraphs, SciFact abstracts) in one SQLite store."""
-    store = open_sqlite(tmp_path_factory.mktemp("memory") / "index")
+def _fill_real(store) -> list[str]:
+    """Real English and Russian news-like text (XQuAD paragraphs, SciFact abstracts); the questions."""
     questions = []
     with store.transaction() as tx:
         for lang in ("en", "ru"):
@@ -64,8 +68,28 @@ def real_store(tmp_path_factory):
     with (SHARED_DATA / "scifact" / "queries.jsonl").open() as fh:
         questions += [json.loads(line)["text"] for _, line in zip(range(80), fh)]
     assert store.lexical.warm()
-    yield store, questions
+    return questions
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory):
+    store = open_sqlite(tmp_path_factory.mktemp("memory") / "index")
+    yield store, _fill_real(store)
     store.close()
+
+
+def test_the_copy_gives_postgresqls_scores_on_real_text(pg_url):
+    store = open_postgres(pg_url)
+    try:
+        questions = _fill_real(store)
+        differ = [q for q in questions[::2] if not _same(store.lexical.search(query_terms(q), 100),
+                                                         _fts5(store, query_terms(q)), exact=False)]
+        assert store.lexical.memory.ready and differ == []
+        terms = query_terms(questions[0])
+        assert _same(store.lexical.search(terms, 20, SearchFilters(source="scifact")),
+                     _fts5(store, terms, 20, SearchFilters(source="scifact")), exact=False)
+    finally:
+        store.close()
 
 
 def test_the_copy_gives_fts5s_scores_on_real_english_and_russian_text(real_store):
@@ -94,9 +118,17 @@ def test_filters_and_the_title_weight_rank_as_fts5_does(real_store):
             store.lexical.memory = keep
 
 
-def _two_processes(tmp_path):
-    """Two stores on one index, as two processes would open it (the bot asking, `citebot add` writing)."""
-    asking, writing = open_sqlite(tmp_path / "index"), open_sqlite(tmp_path / "index")
+@pytest.fixture(params=("sqlite", "postgresql"))
+def opener(request, tmp_path):
+    """Opens stores on one index, as two processes would (the bot asking, `citebot add` writing)."""
+    if request.param == "sqlite":
+        return lambda: open_sqlite(tmp_path / "index")
+    url = request.getfixturevalue("pg_url")
+    return lambda: open_postgres(url)
+
+
+def _two_processes(opener):
+    asking, writing = opener(), opener()
     with writing.transaction() as tx:
         for i in range(30):
             tx.insert_document(new_document(f"Harbour talks round {i} stalled over fishing quotas.",
@@ -105,8 +137,9 @@ def _two_processes(tmp_path):
     return asking, writing
 
 
-def test_another_processs_adds_and_removals_are_seen_at_the_next_question(tmp_path):
-    asking, writing = _two_processes(tmp_path)
+def test_another_processs_adds_and_removals_are_seen_at_the_next_question(opener):
+    asking, writing = _two_processes(opener)
+    exact = asking.engine == "sqlite"
     try:
         terms = query_terms("harbour quotas tariffs")
         before = asking.lexical.search(terms, 10)
@@ -115,35 +148,37 @@ def test_another_processs_adds_and_removals_are_seen_at_the_next_question(tmp_pa
         after = asking.lexical.search(terms, 10)
         assert asking.lexical.memory.ready  # the copy answered, synced, not FTS5
         assert after[0].passage_id in {int(p) for p in writing.documents.passage_ids()} and after != before
-        assert _same(after, _fts5(asking, terms, 10))
+        assert _same(after, _fts5(asking, terms, 10), exact)
         assert {writing.documents.passages([h.passage_id])[h.passage_id].doc_id for h in after[:1]} == {new}
         with writing.transaction() as tx:
             tx.delete_document(new)
         gone = asking.lexical.search(terms, 10)
-        assert asking.lexical.memory.ready and _same(gone, _fts5(asking, terms, 10))
+        assert asking.lexical.memory.ready and _same(gone, _fts5(asking, terms, 10), exact)
         assert all(writing.documents.passages([h.passage_id]) for h in gone)  # no removed passage comes back
     finally:
         asking.close()
         writing.close()
 
 
-def test_a_repair_in_another_process_makes_the_copy_start_again(tmp_path):
-    asking, writing = open_sqlite(tmp_path / "index"), open_sqlite(tmp_path / "index")
+def test_a_repair_in_another_process_makes_the_copy_start_again(opener):
+    asking, writing = opener(), opener()
+    exact = asking.engine == "sqlite"
     try:
         with writing.transaction() as tx:
             for i in range(30):
                 tx.insert_document(new_document(f"Harbour talks round {i} stalled.", f"Talks {i}"))
         first = int(writing.documents.passage_ids()[0])
-        damage_lexical(writing, first)  # the entry holds "zzzwrong": the copy is built from what FTS5 holds
+        damage_lexical(writing, first)  # the entry holds "zzzwrong": the copy is built from what the engine holds
         terms = query_terms("zzzwrong harbour")
-        assert asking.lexical.warm() and _same(asking.lexical.search(terms, 10), _fts5(asking, terms, 10))
+        asking.lexical.warm()  # (on PostgreSQL the damage leaves the totals wrong: the engine answers)
+        assert _same(asking.lexical.search(terms, 10), _fts5(asking, terms, 10), exact)
         report = VerifyReport()
         writing.lexical.check(report, repair=True)  # same passage ids, other content
         assert report.repairs
         asking.lexical.search(terms, 10)  # the epoch moved: rebuilt in the background, FTS5 answers meanwhile
         asking.lexical.memory.wait()
         hits = asking.lexical.search(terms, 10)
-        assert asking.lexical.memory.ready and _same(hits, _fts5(asking, terms, 10))
+        assert asking.lexical.memory.ready and _same(hits, _fts5(asking, terms, 10), exact)
         assert first in {h.passage_id for h in hits} and asking.lexical.search(["zzzwrong"], 10) == []
     finally:
         asking.close()
