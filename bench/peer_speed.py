@@ -54,15 +54,18 @@ def corpus_vectors(n: int, embedder: Any, real: int) -> tuple[list[tuple[Any, li
     return docs, np.concatenate([have, extra.astype(np.float32)]), len(have)
 
 
-def build_citebot(home: Path, docs: list[tuple[Any, list[Any]]], vectors: np.ndarray, model: str) -> float:
-    """Documents, passages, FTS5 and the passage vectors through the storage interface; seconds."""
+def build_citebot(home: Path | None, docs: list[tuple[Any, list[Any]]], vectors: np.ndarray, model: str,
+                  store: Any = None) -> float:
+    """Documents, passages, FTS5 and the passage vectors through the storage interface, into SQLite in
+    ``home`` (or into ``store``, left open); seconds."""
     from bench.ann import embed_text
     from retrieval.storage import NewDocument, NewPassage, open_sqlite
     from retrieval.text.lexical import terms
     from retrieval.types import Document, text_hash
 
     start = time.perf_counter()
-    store = open_sqlite(home)
+    own = store is None
+    store = open_sqlite(home) if own else store
     row = 0
     for first in range(0, len(docs), 200):
         records, cache = [], {}
@@ -82,7 +85,8 @@ def build_citebot(home: Path, docs: list[tuple[Any, list[Any]]], vectors: np.nda
             for record in records:
                 tx.insert_document(record)
     store.vectors.sync(model)
-    store.close()
+    if own:
+        store.close()
     return time.perf_counter() - start
 
 
