@@ -22,6 +22,7 @@ leaves no worker.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import gc
 import os
 import signal
@@ -159,6 +160,9 @@ def _child(model: Embedder, requests_fd: int, answers_fd: int, parent: int) -> N
     if os.getppid() != parent:  # the adding process died before prctl
         return
     _reset_signals()
+    # our pipes above stdin, stdout and stderr (an adding process started with one of them closed gets a
+    # pipe there), then those three: stdin and stdout from /dev/null, stderr kept for a traceback
+    requests_fd, answers_fd = (fd if fd > 2 else fcntl.fcntl(fd, fcntl.F_DUPFD, 3) for fd in (requests_fd, answers_fd))
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)  # nothing reaches the adding process's stdout
