@@ -21,6 +21,7 @@ leaves no worker.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import gc
@@ -31,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import IO, Callable
+from typing import IO, Callable, Iterator
 
 from .base import Embedder
 from .channel import serve
@@ -90,6 +91,22 @@ class ForkedProcess:
                 pass
 
 
+class Sibling:
+    """A worker forked by a spawned loader (``worker``), seen from the adding process: its pipes; it is not
+    our child, so killing it is killing the loader (it dies with it), and there is nothing to wait for."""
+
+    def __init__(self, loader: subprocess.Popen, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.loader = loader
+        self.stdin = stdin
+        self.stdout = stdout
+
+    def kill(self) -> None:
+        self.loader.kill()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+
 def load(factory: Callable[[], Embedder]) -> Embedder | None:
     """The model the workers will share, built and loaded in this process; None when it does not load (the
     adding process then embeds everything itself, and says so if it cannot either)."""
@@ -103,43 +120,76 @@ def load(factory: Callable[[], Embedder]) -> Embedder | None:
 
 def fork_workers(model: Embedder, workers: int) -> list[ForkedProcess]:
     """``workers`` children of this process embedding with ``model`` (already loaded here), each over a
-    pair of pipes. The caller keeps ``model`` referenced until the children are gone: freeing it here would
-    write to its pages and copy them."""
-    gc.collect()
-    gc.freeze()  # the inherited objects move out of the collector's reach, in the children too
+    pair of new pipes. The caller keeps ``model`` referenced until the children are gone: freeing it here
+    would write to its pages and copy them."""
     children: list[ForkedProcess] = []
-    try:
-        for _ in range(workers):
-            try:
-                children.append(_fork(model))
-            except OSError:  # no process or pipe to be had: fewer workers (none: the adding process embeds)
-                break
-    except BaseException:  # e.g. Ctrl-C between two forks: no child left behind
-        for child in children:
-            child.kill()
-            child.wait()
-        raise
-    finally:
-        gc.unfreeze()  # this process collects as before
+    with _frozen():
+        try:
+            for _ in range(workers):
+                try:
+                    fds = pipes()
+                except OSError:  # no pipe to be had: fewer workers (none: the adding process embeds)
+                    break
+                try:
+                    pid = _fork(model, fds[0], fds[3])
+                except OSError:  # no process to be had: the same
+                    for fd in fds:
+                        os.close(fd)
+                    break
+                os.close(fds[0])
+                os.close(fds[3])
+                children.append(ForkedProcess(pid, os.fdopen(fds[1], "wb"), os.fdopen(fds[2], "rb")))
+        except BaseException:  # e.g. Ctrl-C between two forks: no child left behind
+            for child in children:
+                child.kill()
+                child.wait()
+            raise
     return children
 
 
-def _fork(model: Embedder) -> ForkedProcess:
-    fds: list[int] = []
+def fork_siblings(model: Embedder, pipes: list[tuple[int, int]]) -> None:
+    """In a spawned loader (``worker``), once its model is loaded: fork one worker per (requests, answers)
+    pair of descriptors the adding process passed, and close them here. The children die with the loader."""
+    with _frozen():
+        for requests_fd, answers_fd in pipes:
+            try:
+                _fork(model, requests_fd, answers_fd)
+            except OSError:  # that worker's pipe closes with ours: the adding process embeds its share
+                pass
+            os.close(requests_fd)
+            os.close(answers_fd)
+
+
+@contextlib.contextmanager
+def _frozen() -> Iterator[None]:
+    gc.collect()
+    gc.freeze()  # the inherited objects move out of the collector's reach, in the children too
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # this process collects as before
+
+
+def pipes() -> list[int]:
+    """Two pipes: [requests read end, requests write end, answers read end, answers write end]."""
+    fds = list(os.pipe())
     try:
         fds.extend(os.pipe())
-        fds.extend(os.pipe())
-        parent = os.getpid()
-        pid = os.fork()
     except OSError:
         for fd in fds:
             os.close(fd)
         raise
-    requests_read, requests_write, answers_read, answers_write = fds
+    return fds
+
+
+def _fork(model: Embedder, requests_fd: int, answers_fd: int) -> int:
+    """Fork a worker reading ``requests_fd`` and writing ``answers_fd``; its pid (here)."""
+    parent = os.getpid()
+    pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 1
         try:
-            _child(model, requests_read, answers_write, parent)
+            _child(model, requests_fd, answers_fd, parent)
             code = 0
         except BaseException:  # noqa: BLE001 - said on stderr; the adding process embeds what we had
             try:
@@ -149,9 +199,7 @@ def _fork(model: Embedder) -> ForkedProcess:
                 pass
         finally:
             os._exit(code)
-    os.close(requests_read)
-    os.close(answers_write)
-    return ForkedProcess(pid, os.fdopen(requests_write, "wb"), os.fdopen(answers_read, "rb"))
+    return pid
 
 
 def _child(model: Embedder, requests_fd: int, answers_fd: int, parent: int) -> None:

@@ -59,6 +59,9 @@ class EmbedPool:
             self.mode = "fork"
             self._shared = forked.load(factory)
             self._processes = forked.fork_workers(self._shared, workers) if self._shared is not None else []
+        elif fork:
+            self.mode = "loader"
+            self._processes = self._spawn_loader(factory, workers)
         else:
             self.mode = "spawn"
             self._processes = self._spawn(factory, workers)
@@ -69,18 +72,35 @@ class EmbedPool:
             thread.start()
 
     @staticmethod
-    def _spawn(factory: Callable[[], Embedder], workers: int) -> list[subprocess.Popen]:
+    def _start(factory: Callable[[], Embedder], siblings: list[tuple[int, int]]) -> subprocess.Popen:
+        """A ``python -m retrieval.embed.worker`` process building the model, then forking one worker per
+        pair of ``siblings`` descriptors (passed to it)."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([_LIBRARY_ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-        processes = [subprocess.Popen([sys.executable, "-m", "retrieval.embed.worker"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, env=env, start_new_session=True)
-                     for _ in range(workers)]
-        for process in processes:  # where the factory's classes are imported from, then the factory
-            try:
-                send(process.stdin, list(sys.path))
-                send(process.stdin, factory)
-            except OSError:  # it died at once: its thread finds it gone and embeds here
-                pass
-        return processes
+        process = subprocess.Popen([sys.executable, "-m", "retrieval.embed.worker"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, env=env, start_new_session=True,
+                                   pass_fds=[fd for pair in siblings for fd in pair])
+        try:  # where the factory's classes are imported from, the factory, the siblings' pipes
+            send(process.stdin, list(sys.path))
+            send(process.stdin, factory)
+            send(process.stdin, siblings)
+        except OSError:  # it died at once: its thread finds it gone and embeds here
+            pass
+        return process
+
+    def _spawn(self, factory: Callable[[], Embedder], workers: int) -> list[subprocess.Popen]:
+        """``workers`` processes, each building its own model."""
+        return [self._start(factory, []) for _ in range(workers)]
+
+    def _spawn_loader(self, factory: Callable[[], Embedder], workers: int) -> list[Any]:
+        """One process building the model, which forks the other workers: they share its copy."""
+        pipes = [forked.pipes() for _ in range(workers - 1)]  # (requests r, w; answers r, w) per sibling
+        try:
+            loader = self._start(factory, [(fds[0], fds[3]) for fds in pipes])
+        finally:
+            for fds in pipes:  # the loader holds the siblings' ends now
+                os.close(fds[0])
+                os.close(fds[3])
+        return [loader, *(forked.Sibling(loader, os.fdopen(fds[1], "wb"), os.fdopen(fds[2], "rb")) for fds in pipes)]
 
     def submit(self, texts: list[str]) -> "Future[np.ndarray]":
         """Start embedding ``texts`` (passages) in the next free worker; the future holds their vectors."""

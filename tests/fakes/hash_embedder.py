@@ -57,12 +57,6 @@ class PoolHashEmbedder(HashEmbedder):
         return HashEmbedder
 
 
-class SpawnPoolHashEmbedder(PoolHashEmbedder):
-    """The same, with spawned workers building their own model (as e5-small's)."""
-
-    fork_safe = False
-
-
 class LoadCountingHashEmbedder(HashEmbedder):
     """Appends ``load <pid>`` to ``log`` when built (a model load) and ``encode <pid>`` per passage chunk it
     embeds, so a test sees which processes loaded the model and which embedded with it."""

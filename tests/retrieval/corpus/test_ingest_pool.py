@@ -1,14 +1,17 @@
 """A large add embedding in worker processes stores what one process stores (issue 24, ingest on both
 cores): the same vectors under the same text hashes, the same documents and passages, the same result for
 every input document, duplicates and near-duplicates across batches included, and the adding process
-embeds nothing itself. Both ways of starting workers are checked: forked from the adding process, sharing
-its one loaded model (``fork_safe`` backends such as USE multilingual), and spawned, each loading its own
-(e5-small, or an adding process running other threads)."""
+embeds nothing itself. The three ways of starting workers are checked: forked from the adding process,
+sharing its one loaded model (a ``fork_safe`` backend such as USE multilingual, the adding process running
+one thread: `citebot add`); forked from one spawned loader, sharing its model (the same backend, the adding
+process running other threads: the bot, a parallel sync); spawned, each loading its own (e5-small)."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import replace
 
 import psutil
@@ -16,8 +19,7 @@ import pytest
 
 from retrieval import Corpus, load_settings
 from tests.conftest import ROOT, SEED_ARTICLE
-from tests.fakes.hash_embedder import (BrokenPoolHashEmbedder, LoadCountingPoolHashEmbedder, PoolHashEmbedder,
-                                       SpawnPoolHashEmbedder)
+from tests.fakes.hash_embedder import BrokenPoolHashEmbedder, LoadCountingPoolHashEmbedder, PoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import _upload
 from tests.retrieval.corpus.test_read_path import ask_while_a_commit_is_held
 
@@ -32,14 +34,37 @@ def _documents():
     return docs
 
 
-START = pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+MODES = ("forked", "loader", "spawned")
+START = pytest.mark.parametrize("mode", MODES)
 
 
-def _add(tmp_path, name: str, workers: int, fork: bool = True):
-    embedder = PoolHashEmbedder() if fork else SpawnPoolHashEmbedder()
+@contextmanager
+def started(mode: str, embedder):
+    """Make the next pooled add start its workers the ``mode`` way: ``spawned`` for a backend that is not
+    ``fork_safe``; ``loader`` while this process runs another thread (the pool may not fork here then)."""
+    embedder.fork_safe = mode != "spawned"
+    done = threading.Event()
+    other = threading.Thread(target=done.wait, name="another-thread")
+    if mode == "loader":
+        other.start()
+    try:
+        yield embedder
+    finally:
+        done.set()
+        if other.is_alive():
+            other.join()
+
+
+def _notes(log) -> list[tuple[str, int]]:
+    """(what, pid) of every model load and every embedding LoadCountingHashEmbedder wrote down."""
+    return [(what, int(pid)) for what, pid in (line.split() for line in log.read_text().splitlines())]
+
+
+def _add(tmp_path, name: str, workers: int, mode: str = "forked"):
     settings = load_settings(env={}).replace(home=str(tmp_path / name), ingest_workers=workers)
-    corpus = Corpus(settings, embedder=embedder)
-    results = list(corpus.add_documents(_documents()))
+    with started(mode, PoolHashEmbedder()) as embedder:
+        corpus = Corpus(settings, embedder=embedder)
+        results = list(corpus.add_documents(_documents()))
     rows = []
     after = ("", "")
     while batch := corpus.store.embeddings.export(after=after, limit=1000):
@@ -52,9 +77,9 @@ def _add(tmp_path, name: str, workers: int, fork: bool = True):
 
 
 @START
-def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path, fork):
+def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path, mode):
     one_embedder, one_results, one_rows, one_passages, one_hits = _add(tmp_path, "one", workers=1)
-    pool_embedder, pool_results, pool_rows, pool_passages, pool_hits = _add(tmp_path, "pool", workers=2, fork=fork)
+    pool_embedder, pool_results, pool_rows, pool_passages, pool_hits = _add(tmp_path, "pool", workers=2, mode=mode)
     assert one_embedder.calls > 0 and pool_embedder.calls == 0  # the workers embedded, not the adding process
     assert [(r.status, r.doc_id, r.duplicate_of, r.message) for r in pool_results] == \
         [(r.status, r.doc_id, r.duplicate_of, r.message) for r in one_results]
@@ -76,24 +101,24 @@ import sys
 from retrieval import Corpus, load_settings
 from tests.fakes.hash_embedder import SlowPoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import TALKS, _upload
+from tests.retrieval.corpus.test_ingest_pool import started
 
-embedder = SlowPoolHashEmbedder()
-embedder.fork_safe = sys.argv[2] == "fork"
-corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=embedder)
-for result in corpus.add_documents(_upload(700)):
-    print(result.status, flush=True)
+with started(sys.argv[2], SlowPoolHashEmbedder()) as embedder:
+    corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=embedder)
+    for result in corpus.add_documents(_upload(700)):
+        print(result.status, flush=True)
 """
 
 
 @START
-def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path, fork):
+def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path, mode):
     home = tmp_path / "index"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home), "fork" if fork else "spawn"], cwd=ROOT,
+    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home), mode], cwd=ROOT,
                              stdout=subprocess.PIPE,
                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         assert child.stdout.readline().strip() == "added"  # a first batch is committed, later ones are embedding
-        workers = psutil.Process(child.pid).children()
+        workers = psutil.Process(child.pid).children(recursive=True)  # a loader's siblings are its children
         assert len(workers) == 2
         # a worker holds nothing of the corpus open (a forked one closed what it inherited)
         assert [f.path for w in workers for f in w.open_files() if str(home) in f.path] == []
@@ -102,7 +127,7 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
     finally:
         child.kill()
     gone, alive = psutil.wait_procs(workers, timeout=20)
-    assert alive == []  # the workers saw their pipe close (or were killed with their parent) and exited
+    assert alive == []  # the workers saw their pipe close, or were killed with their parent
     corpus = Corpus(load_settings(env={}).replace(home=str(home), ingest_workers=1), embedder=PoolHashEmbedder())
     stored = corpus.documents()
     assert 0 < len(stored) < 70 and all(d.passages == 10 for d in stored)  # whole documents only
@@ -115,11 +140,10 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
 
 @START
 @pytest.mark.parametrize("refuse", [True, False], ids=["model-refuses-texts", "model-never-loads"])
-def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path, refuse, fork):
-    embedder = BrokenPoolHashEmbedder(refuse)
-    embedder.fork_safe = fork
-    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
-    results = list(corpus.add_documents(_upload(600)))
+def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path, refuse, mode):
+    with started(mode, BrokenPoolHashEmbedder(refuse)) as embedder:
+        corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
+        results = list(corpus.add_documents(_upload(600)))
     assert [r.status for r in results] == ["added"] * 60
     assert embedder.calls >= 600 * 2  # every passage and answer sentence, embedded here instead
     assert corpus.verify().problems == []
@@ -127,38 +151,39 @@ def test_texts_a_failing_worker_had_are_embedded_by_the_adding_process(tmp_path,
     corpus.close()
 
 
-@START
-def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(tmp_path, fork):
+@pytest.mark.parametrize("mode", ["forked", "loader"])
+def test_a_question_is_answered_while_a_pooled_add_holds_its_write_transaction(tmp_path, mode):
     log = tmp_path / "models.log"
     corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2),
                     embedder=LoadCountingPoolHashEmbedder(str(log)))
     assert corpus.add_paths([SEED_ARTICLE])[0].status == "added"
     corpus.ask("warm up the model and the index")
     # the second batch's documents are inserted, not committed, while the third batch embeds; adding in
-    # this thread, the pool forks (one thread until the question); adding in another, it spawns
-    _, results = ask_while_a_commit_is_held(corpus, _upload(700), commit=2, add_here=fork)
+    # this thread, the pool forks (one thread until the question); adding in another, a loader forks
+    _, results = ask_while_a_commit_is_held(corpus, _upload(700), commit=2, add_here=mode == "forked")
     assert [r.status for r in results] == ["added"] * 70
     corpus.close()
-    loads = {int(pid) for what, pid in (line.split() for line in log.read_text().splitlines()) if what == "load"}
-    assert (loads == {os.getpid()}) == fork  # forked: the one model this process loaded
+    loads = [pid for what, pid in _notes(log) if what == "load"]
+    assert len(loads) == 1 and (loads == [os.getpid()]) == (mode == "forked")  # one model, loaded here or in the loader
 
 
 @START
-def test_forked_workers_share_the_model_the_adding_process_loaded_once(tmp_path, fork):
-    """Forked workers embed with the model the adding process loaded (one load in all); spawned workers
+def test_workers_share_one_model_unless_the_backend_forbids_it(tmp_path, mode):
+    """Forked workers embed with the one model the adding process (or their loader) loaded; spawned workers
     each load their own. The fake model writes down the process of every load and every embedding."""
     log = tmp_path / "models.log"
-    embedder = LoadCountingPoolHashEmbedder(str(log), fork_safe=fork)
-    corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
-    results = list(corpus.add_documents(_upload(700)))
+    with started(mode, LoadCountingPoolHashEmbedder(str(log))) as embedder:
+        corpus = Corpus(load_settings(env={}).replace(home=str(tmp_path / "index"), ingest_workers=2), embedder=embedder)
+        results = list(corpus.add_documents(_upload(700)))
     assert [r.status for r in results] == ["added"] * 70 and embedder.calls == 0  # the workers embedded everything
     assert corpus.verify().problems == []
     corpus.close()
-    notes = [(what, int(pid)) for what, pid in (line.split() for line in log.read_text().splitlines())]
-    loads = [pid for what, pid in notes if what == "load"]
-    embedding = {pid for what, pid in notes if what == "encode"} - {os.getpid()}  # minus the warm-up here
+    loads = [pid for what, pid in _notes(log) if what == "load"]
+    embedding = {pid for what, pid in _notes(log) if what == "encode"} - {os.getpid()}  # minus a warm-up here
     assert embedding and os.getpid() not in embedding  # other processes embedded the passages
-    if fork:
+    if mode == "forked":
         assert loads == [os.getpid()]  # loaded once, here: no worker loaded a model of its own
+    elif mode == "loader":
+        assert len(loads) == 1 and loads[0] in embedding  # loaded once, by the loader, which embeds too
     else:
         assert len(loads) == 2 and set(loads) == embedding  # each worker loaded its own copy
