@@ -8,7 +8,8 @@ each add in a fresh child process (so nothing is cached and the model load is co
 `citebot add` pays it). Configurations alternate (1, N, 1, N, ...) so both see the same machine; the
 figure is the median of the repetitions. A raw encode of the same texts in one thread gives the model's
 own rate for comparison. A configuration ``Ns`` runs N workers spawned as separate processes, each
-loading its own model (the way before workers were forked from the adding process; e5-small's way).
+loading its own model (the way before workers were forked from the adding process; e5-small's way);
+``Nl`` runs N workers forked from one spawned loader (the way of an adding process running other threads).
 
 Per add it reports wall seconds, passages/s, CPU seconds of the whole process tree (the adding process
 and its workers), the peak memory of the tree and the load average before and after. Memory is sampled
@@ -87,7 +88,7 @@ class TreeMemory:
         self.at_pss_peak: dict[str, float] = {}
         self.each_at_pss_peak: list[dict[str, Any]] = []
         self.peak_processes = 1
-        self.started = "none"  # "fork", "spawn" or "none": how the workers were started
+        self.started = "none"  # "fork", "loader", "spawn" or "none": how the workers were started
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -102,10 +103,12 @@ class TreeMemory:
             return
         for proc in tree[1:]:
             try:
-                worker_kind = "spawn" if "retrieval.embed.worker" in " ".join(proc.cmdline()) else "fork"
+                spawned = "retrieval.embed.worker" in " ".join(proc.cmdline())
+                kind = ("loader" if proc.ppid() != self.root.pid or any(c.ppid() == proc.pid for c in tree)
+                        else "spawn") if spawned or proc.ppid() != self.root.pid else "fork"
             except psutil.Error:
                 continue
-            self.started = worker_kind
+            self.started = kind if self.started in ("none", kind) or kind == "loader" else self.started
         each = []
         for proc in tree:
             try:
@@ -141,13 +144,16 @@ class TreeMemory:
 
 def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     """One `add` of the stories into a fresh index, in this (fresh) process; ``config`` is a worker count,
-    ``s`` after it for spawned workers."""
+    ``s`` after it for spawned workers, ``l`` for a loader forking them."""
     from retrieval import Corpus, Document, load_settings
     from retrieval.embed import USEMultilingualEmbedder
 
-    workers = int(config.rstrip("s"))
+    workers = int(config.rstrip("sl"))
     if config.endswith("s"):
         USEMultilingualEmbedder.fork_safe = False  # each worker a process of its own, loading its own model
+    idle = threading.Event()
+    if config.endswith("l"):  # another thread in the adding process (as in the bot): a loader forks the workers
+        threading.Thread(target=idle.wait, daemon=True).start()
 
     docs = [Document(**d) for d in json.loads(docs_file.read_text())]
     overrides: dict[str, Any] = {"home": str(home), "threads": 1}
@@ -165,6 +171,7 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     counts = corpus.store.counts()
     _write_vectors(corpus, home / "vectors.npz")
     corpus.close()
+    idle.set()
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
@@ -311,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
                         help="comma-separated worker counts to compare (1 = embedding in the adding process; "
-                             "2s = two spawned workers, each loading its own model)")
+                             "2s = two spawned workers, each loading its own model; 2l = a loader forking them)")
     parser.add_argument("--child", choices=("add", "raw"), help=argparse.SUPPRESS)
     parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)

@@ -180,9 +180,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest_workers", None, "CITEBOT_INGEST_WORKERS",
             "Worker processes embedding passages and answer sentences while `add` prepares and writes (one "
             "thread each); they start when an add fills more than one batch of 256 passages. With "
-            "`use-multilingual` they are forked from the adding process and share its one copy of the model; "
-            "with `e5-small` (or from a process running other threads) each loads its own. Empty means one per "
-            "CPU core; 0 or 1 embeds in the adding process.", int, bounds=(0, 64), tier="advanced"),
+            "`use-multilingual` they share one copy of the model (forked from the adding process, or from one "
+            "loader when it runs other threads); with `e5-small` each loads its own. Empty means one per CPU "
+            "core; 0 or 1 embeds in the adding process.", int, bounds=(0, 64), tier="advanced"),
     Setting("passage_min_words", 60, "CITEBOT_PASSAGE_MIN_WORDS", "A passage grows until it has at least this many words (at most CITEBOT_PASSAGE_MAX_WORDS).", int,
             bounds=(1, 1000), tier="advanced"),
     Setting("passage_max_words", 120, "CITEBOT_PASSAGE_MAX_WORDS", "A passage stops before it would exceed this many words (or about 12 characters per word).", int,

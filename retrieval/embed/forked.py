@@ -10,14 +10,16 @@ off the inherited objects (a collection writes to every object it visits).
 fork() copies only the calling thread, with every lock as it was: ``fork_workers`` is called only while
 the adding process runs no other thread (``can_fork``; `citebot add` does not), and only for a backend
 that says its loaded model can be used by a forked child (``fork_safe``: a numpy model, not e5-small's C
-engine and its OpenMP runtime). A child touches nothing of its parent but the model: it closes every
+engine and its OpenMP runtime). An adding process running other threads spawns one loader instead
+(``worker``), a fresh single-threaded process that loads the model and forks the other workers
+(``fork_siblings``) on pipes the adding process made and passed to it. A child touches nothing of its parent but the model: it closes every
 inherited file descriptor but its two pipes and stderr (a SQLite connection, a listening socket, a
 sibling's pipe: a sibling holding our pipe open would never let us see it close), resets the parent's
 signal handlers, runs ``channel.serve`` and leaves with ``os._exit`` (no atexit handler, no flush of the
 parent's buffers, no finaliser closing the parent's database). Each child calls ``setsid()``: a session
 of its own, for the same reasons as a spawned worker (``pool``). It exits when its request pipe closes,
-and the kernel kills it when the thread that forked it ends (``PR_SET_PDEATHSIG``), so a SIGKILLed add
-leaves no worker.
+and the kernel kills it when the thread that forked it ends (``PR_SET_PDEATHSIG``: the adding process's
+only thread, or the loader's), so a SIGKILLed add leaves no worker.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ class ForkedProcess:
     """A forked worker, with the parts of ``subprocess.Popen`` the pool uses (``stdin``, ``stdout``,
     ``kill``, ``wait``)."""
 
-    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    def __init__(self, pid: int, stdin: IO[bytes] | None, stdout: IO[bytes] | None) -> None:
         self.pid = pid
         self.stdin = stdin
         self.stdout = stdout
@@ -147,17 +149,31 @@ def fork_workers(model: Embedder, workers: int) -> list[ForkedProcess]:
     return children
 
 
-def fork_siblings(model: Embedder, pipes: list[tuple[int, int]]) -> None:
+def fork_siblings(model: Embedder, pipes: list[tuple[int, int]]) -> list[ForkedProcess]:
     """In a spawned loader (``worker``), once its model is loaded: fork one worker per (requests, answers)
-    pair of descriptors the adding process passed, and close them here. The children die with the loader."""
+    pair of descriptors the adding process passed, and close them here. The children die with the loader,
+    which waits for them (``reap``) once its own pipe closes."""
+    children = []
     with _frozen():
         for requests_fd, answers_fd in pipes:
             try:
-                _fork(model, requests_fd, answers_fd)
+                children.append(ForkedProcess(_fork(model, requests_fd, answers_fd), None, None))
             except OSError:  # that worker's pipe closes with ours: the adding process embeds its share
                 pass
             os.close(requests_fd)
             os.close(answers_fd)
+    return children
+
+
+def reap(children: list[ForkedProcess], timeout: float = 30) -> None:
+    """Wait for ``children`` to exit (their pipes close with the loader's), killing any still there after
+    ``timeout`` seconds; so their CPU time is counted, and no zombie is left to the init process."""
+    for child in children:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 @contextlib.contextmanager

@@ -6,12 +6,16 @@ with one thread; ``submit`` hands a chunk of texts to the next free worker and r
 vectors. The pool holds no state of the corpus: what a worker computes reaches the store only through the
 adding process, which writes it. Workers and the adding process speak ``channel``'s protocol over pipes.
 
-Two ways to start them. **Forked** (``forked``), when the backend allows it (``fork_safe``) and the adding
-process runs no other thread: the model is built and loaded once here, and the workers are forked
-children sharing its pages, so the pool costs about one model's memory, not one per worker. **Spawned**
-(``worker``), otherwise: plain ``python -m retrieval.embed.worker`` processes, each building the model
-from a picklable factory (``Embedder.worker_factory()``), not ``multiprocessing``: nothing of the caller's
-``__main__`` is imported again (a script without a ``__main__`` guard would otherwise run once per worker).
+Three ways to start them. **Forked** (``forked``), when the backend allows it (``fork_safe``) and the
+adding process runs no other thread (`citebot add`): the model is built and loaded once here, and the
+workers are forked children sharing its pages, so the pool costs about one model's memory, not one per
+worker. **Loader**, for the same backend when the adding process runs other threads (the bot, a parallel
+`citebot sync`: forking it could copy a lock another thread holds): one spawned worker loads the model
+and forks the others, which share its copy. **Spawned**, for a backend that is not ``fork_safe``
+(e5-small): each worker loads its own. Spawned processes are plain ``python -m retrieval.embed.worker``
+(``worker``), building the model from a picklable factory (``Embedder.worker_factory()``), not
+``multiprocessing``: nothing of the caller's ``__main__`` is imported again (a script without a
+``__main__`` guard would otherwise run once per worker).
 
 Either way each worker runs in a session of its own: the terminal's Ctrl-C and hang-up reach only the
 adding process, which decides, and the scheduler counts each worker as its own job (Linux's autogroup
@@ -45,7 +49,8 @@ _LIBRARY_ROOT = str(Path(__file__).resolve().parents[2])  # where `retrieval` is
 class EmbedPool:
     """``workers`` processes embedding passages with the model ``factory`` builds; ``local`` embeds in this
     process the texts of a worker that failed. ``fork``: the backend's loaded model may be shared with
-    forked children (``fork_safe``); ``mode`` says which way the workers were started."""
+    forked children (``fork_safe``); ``mode`` says which way the workers were started ("fork", "loader",
+    "spawn")."""
 
     def __init__(self, factory: Callable[[], Embedder], workers: int, local: Callable[[list[str]], np.ndarray],
                  fork: bool = False) -> None:
@@ -157,12 +162,13 @@ class EmbedPool:
         for thread in self._threads:
             thread.join()
         self._closing = True
-        for process in self._processes:
+        for process in self._processes:  # every pipe first: a loader waits for its siblings to see theirs close
             for stream in (process.stdin, process.stdout):
                 try:
                     stream.close()
                 except OSError:
                     pass
+        for process in self._processes:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -38,9 +38,9 @@ def main() -> None:
     model = forked.load(factory) if siblings else _build(factory)
     if model is None:  # e.g. the model's package is missing: the adding process embeds, and says so
         return
-    if siblings:
-        forked.fork_siblings(model, siblings)
+    children = forked.fork_siblings(model, siblings) if siblings else []
     serve(model, requests, answers)
+    forked.reap(children)
 
 
 def _build(factory):
