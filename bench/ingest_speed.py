@@ -13,7 +13,7 @@ loading its own model (the way before workers were forked from the adding proces
 
 Per add it reports wall seconds, passages/s, CPU seconds of the whole process tree (the adding process
 and its workers), the peak memory of the tree and the load average before and after. Memory is sampled
-from this process every 0.1 s over the child and its workers (a sampling thread inside the adding process
+from this process every 0.2 s over the child and its workers (a sampling thread inside the adding process
 would make it spawn its workers instead of forking them): the sum of RSS (resident pages, shared ones
 counted once per process) and the sum of PSS from ``/proc/PID/smaps_rollup`` (each shared page divided
 between the processes mapping it: the memory the tree really takes), with the split of the tree's
@@ -78,7 +78,7 @@ class TreeMemory:
     """Peak memory of a process plus its children (worker processes), sampled from a thread of this one:
     the sum of RSS and the sum of PSS over the tree, and how the workers were started."""
 
-    def __init__(self, pid: int, every: float = 0.1) -> None:
+    def __init__(self, pid: int, every: float = 0.2) -> None:
         import psutil
 
         self.root = psutil.Process(pid)
@@ -89,6 +89,7 @@ class TreeMemory:
         self.each_at_pss_peak: list[dict[str, Any]] = []
         self.peak_processes = 1
         self.started = "none"  # "fork", "loader", "spawn" or "none": how the workers were started
+        self._kinds: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -101,14 +102,17 @@ class TreeMemory:
             tree = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
-        for proc in tree[1:]:
+        if self.started != "loader" and len(tree) > 1:  # a loader's children come a moment after it
             try:
-                spawned = "retrieval.embed.worker" in " ".join(proc.cmdline())
-                kind = ("loader" if proc.ppid() != self.root.pid or any(c.ppid() == proc.pid for c in tree)
-                        else "spawn") if spawned or proc.ppid() != self.root.pid else "fork"
+                for proc in tree[1:]:
+                    if proc.pid not in self._kinds:  # each process looked at once
+                        self._kinds[proc.pid] = ("loader" if proc.ppid() != self.root.pid else
+                                                 "spawn" if "retrieval.embed.worker" in " ".join(proc.cmdline())
+                                                 else "fork")
             except psutil.Error:
-                continue
-            self.started = kind if self.started in ("none", kind) or kind == "loader" else self.started
+                pass
+            kinds = set(self._kinds.values())
+            self.started = "loader" if "loader" in kinds else "spawn" if "spawn" in kinds else "fork"
         each = []
         for proc in tree:
             try:
