@@ -13,7 +13,7 @@ import time
 
 BENCHMARKS = (
     ("retrieval_speed", "ingest rate vs raw encode, ask latency and RSS at 10k/100k passages, IVF recall"),
-    ("ingest_speed", "`add` with embedding in worker processes vs in the adding process: passages/s, CPU, peak RSS, load"),
+    ("ingest_speed", "`add` with embedding in worker processes vs in the adding process: passages/s, CPU, peak RSS and PSS, load"),
     ("answer_quality", "XQuAD per language pair: gold answer quoted, citation [1], answered, unanswerable refused"),
     ("answer_latency", "the cross-script word bridge's cost per ask, with vs without, interleaved (ru->en, en->en)"),
     ("ann", "flat vs HNSW faiss index on real USE vectors: search CPU per question, recall@10 against exact"),

@@ -8,6 +8,7 @@ process running other threads: the bot, a parallel sync); spawned, each loading 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -110,11 +111,11 @@ with started(sys.argv[2], SlowPoolHashEmbedder()) as embedder:
 """
 
 
-@START
-def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path, mode):
+@pytest.mark.parametrize("mode,stop", [(m, "SIGKILL") for m in MODES] + [(m, "Ctrl-C") for m in MODES[:2]])
+def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_path, mode, stop):
     home = tmp_path / "index"
     child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(home), mode], cwd=ROOT,
-                             stdout=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                              text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         assert child.stdout.readline().strip() == "added"  # a first batch is committed, later ones are embedding
@@ -122,8 +123,11 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
         assert len(workers) == 2
         # a worker holds nothing of the corpus open (a forked one closed what it inherited)
         assert [f.path for w in workers for f in w.open_files() if str(home) in f.path] == []
-        child.kill()
-        child.wait(30)
+        if stop == "SIGKILL":
+            child.kill()
+        else:  # what a terminal sends: SIGINT to its foreground process group (the workers are in sessions of their own)
+            os.killpg(child.pid, signal.SIGINT)
+        assert child.wait(30) != 0
     finally:
         child.kill()
     gone, alive = psutil.wait_procs(workers, timeout=20)
