@@ -14,9 +14,9 @@ class Embedder(Protocol):
     A backend may also offer ``worker_factory() -> Callable[[], Embedder]``: a picklable factory building
     the same model (one thread) in another process, so `add` can embed in worker processes
     (``embed.pool``, CITEBOT_INGEST_WORKERS); one without it always embeds in the adding process. With
-    ``fork_safe = True`` the model is loaded once in the adding process and the workers are forked from it,
-    sharing its memory (``embed.forked``): only for a model a forked child can use (no threads or native
-    runtime state of its own)."""
+    ``fork_safe = True`` the model is loaded once (in the adding process, or in one loader when the adding
+    process runs other threads) and the workers are forked from there, sharing its memory (``embed.forked``):
+    only for a model a forked child can use (no threads or native runtime state of its own)."""
 
     name: str
     min_score: float

@@ -1,25 +1,27 @@
-"""Embedding workers forked from the adding process, so all of them share its one loaded copy of the model.
+"""Embedding workers forked from a process holding the model, so all of them share its one loaded copy.
 
 A spawned worker (``worker``) loads a model of its own: with USE multilingual about 120 MB per worker, so
 two workers and the adding process held 2.2x the memory of a one-process add. A forked child instead
-sees the adding process's pages copy-on-write: the model's weights (numpy arrays, never written) stay
-shared with it, and a child's own memory is what it writes (its batches, the refcounts of the tokenizer
-entries it touches: about 15 MB). ``gc.freeze()`` before the fork keeps the children's garbage collector
-off the inherited objects (a collection writes to every object it visits).
+sees its parent's pages copy-on-write: the model's weights (numpy arrays, never written) stay shared, and
+a child's own memory is what it writes (its batches, the model's scratch arrays, the refcounts of the
+tokenizer entries it touches: about 18 MB). ``gc.freeze()`` before the fork keeps the children's garbage
+collector off the inherited objects (a collection writes to every object it visits).
 
 fork() copies only the calling thread, with every lock as it was: ``fork_workers`` is called only while
 the adding process runs no other thread (``can_fork``; `citebot add` does not), and only for a backend
 that says its loaded model can be used by a forked child (``fork_safe``: a numpy model, not e5-small's C
 engine and its OpenMP runtime). An adding process running other threads spawns one loader instead
 (``worker``), a fresh single-threaded process that loads the model and forks the other workers
-(``fork_siblings``) on pipes the adding process made and passed to it. A child touches nothing of its parent but the model: it closes every
-inherited file descriptor but its two pipes and stderr (a SQLite connection, a listening socket, a
-sibling's pipe: a sibling holding our pipe open would never let us see it close), resets the parent's
-signal handlers, runs ``channel.serve`` and leaves with ``os._exit`` (no atexit handler, no flush of the
-parent's buffers, no finaliser closing the parent's database). Each child calls ``setsid()``: a session
-of its own, for the same reasons as a spawned worker (``pool``). It exits when its request pipe closes,
-and the kernel kills it when the thread that forked it ends (``PR_SET_PDEATHSIG``: the adding process's
-only thread, or the loader's), so a SIGKILLed add leaves no worker.
+(``fork_siblings``) on pipes the adding process made and passed to it.
+
+A child touches nothing of its parent but the model: it closes every inherited file descriptor but its
+two pipes and stderr (a SQLite connection, a listening socket, a sibling's pipe: a sibling holding our
+pipe open would never let us see it close), resets the parent's signal handlers, runs ``channel.serve``
+and leaves with ``os._exit`` (no atexit handler, no flush of the parent's buffers, no finaliser closing
+the parent's database). Each child calls ``setsid()``: a session of its own, for the same reasons as a
+spawned worker (``pool``). It exits when its request pipe closes, and the kernel kills it when the thread
+that forked it ends (``PR_SET_PDEATHSIG``: the adding process's only thread, or the loader's), so a
+SIGKILLed add leaves no worker.
 """
 from __future__ import annotations
 
