@@ -108,6 +108,24 @@ class SlowHashEmbedder(HashEmbedder):
         return super().encode_passages(texts)
 
 
+class BallastHashEmbedder(SlowHashEmbedder):
+    """A slow hash embedder holding ``mb`` megabytes of weights written when it is built, as a real model's
+    arrays are: a test can see whether workers share those pages or hold copies of their own."""
+
+    def __init__(self, delay: float, mb: int) -> None:
+        super().__init__(delay)
+        self.weights = np.random.default_rng(0).integers(0, 255, mb << 20, dtype=np.uint8)
+
+
+class BallastPoolHashEmbedder(SlowPoolHashEmbedder):
+    def __init__(self, mb: int, delay: float = 0.1) -> None:
+        super().__init__(delay)
+        self.mb = mb
+
+    def worker_factory(self) -> "functools.partial[HashEmbedder]":
+        return functools.partial(BallastHashEmbedder, self.delay, self.mb)
+
+
 class RefusingHashEmbedder(HashEmbedder):
     """A model that fails on every text it is given (in a worker: the adding process must embed them)."""
 

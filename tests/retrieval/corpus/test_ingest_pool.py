@@ -100,11 +100,12 @@ def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path,
 KILLED_ADD = r"""
 import sys
 from retrieval import Corpus, load_settings
-from tests.fakes.hash_embedder import SlowPoolHashEmbedder
+from tests.fakes.hash_embedder import BallastPoolHashEmbedder, SlowPoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import TALKS, _upload
 from tests.retrieval.corpus.test_ingest_pool import started
 
-with started(sys.argv[2], SlowPoolHashEmbedder()) as embedder:
+model = BallastPoolHashEmbedder(int(sys.argv[3])) if len(sys.argv) > 3 else SlowPoolHashEmbedder()
+with started(sys.argv[2], model) as embedder:
     corpus = Corpus(load_settings(env={}).replace(home=sys.argv[1], ingest_workers=2), embedder=embedder)
     for result in corpus.add_documents(_upload(700)):
         print(result.status, flush=True)
@@ -140,6 +141,37 @@ def test_a_killed_pooled_add_leaves_whole_documents_and_no_worker_behind(tmp_pat
     assert sorted(r.status for r in results) == ["added"] * (70 - len(stored)) + ["duplicate"] * len(stored)
     assert corpus.store.counts().passages == 700
     corpus.close()
+
+
+def _memory(pid: int) -> dict[str, float]:
+    """A process's totals from /proc/PID/smaps_rollup, in MB."""
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+        rows = [line.split() for line in rollup]
+    return {row[0].rstrip(":"): int(row[1]) / 1024 for row in rows if len(row) == 3 and row[2] == "kB"}
+
+
+@START
+def test_forked_workers_share_the_pages_of_the_model_instead_of_copying_them(tmp_path, mode):
+    """The model's weights (here 64 MB written at load) sit once in memory: in a forked worker they are
+    pages shared with the process it was forked from, not pages of its own; a spawned worker holds its own."""
+    ballast = 64
+    child = subprocess.Popen([sys.executable, "-c", KILLED_ADD, str(tmp_path / "index"), mode, str(ballast)], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        assert child.stdout.readline().strip() == "added"  # the workers are embedding the next batches
+        workers = psutil.Process(child.pid).children(recursive=True)
+        memory = [_memory(w.pid) for w in workers]
+    finally:
+        child.kill()
+        child.wait(30)
+    assert len(memory) == 2
+    for rollup in memory:
+        assert rollup["Rss"] > ballast  # the weights are there
+        private = rollup["Private_Dirty"] + rollup["Private_Clean"]
+        if mode == "spawned":
+            assert private > ballast  # a copy of its own
+        else:
+            assert private < ballast / 2 and rollup["Shared_Dirty"] > ballast  # the one copy, shared
 
 
 @START
