@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from typing import IO, Callable, Iterator
 
 from .base import Embedder
@@ -203,7 +204,9 @@ def pipes() -> list[int]:
 def _fork(model: Embedder, requests_fd: int, answers_fd: int) -> int:
     """Fork a worker reading ``requests_fd`` and writing ``answers_fd``; its pid (here)."""
     parent = os.getpid()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns of any other thread: here only BLAS's idle helper,
+        warnings.simplefilter("ignore", DeprecationWarning)  # which OpenBLAS itself shuts down around fork()
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 1
         try:

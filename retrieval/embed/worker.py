@@ -16,7 +16,6 @@ import signal
 import sys
 
 from . import forked
-from .base import limit_threads
 from .channel import receive, serve
 
 
@@ -34,7 +33,7 @@ def main() -> None:
         siblings: list[tuple[int, int]] = receive(requests)
     except EOFError:
         return
-    limit_threads(1)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as base.limit_threads, without importing faiss (15 MB)
     model = forked.load(factory) if siblings else _build(factory)
     if model is None:  # e.g. the model's package is missing: the adding process embeds, and says so
         return
