@@ -68,7 +68,7 @@ def create_app(settings: Any = None, corpus: Corpus | None = None, embedder: Any
         app.state.auth = Authenticator(settings, store)
         if warm_up:
             try:
-                await app.state.service.run(opened.search, "warm up", k=1)
+                await app.state.service.run(opened.warm)
             except UserError as exc:
                 log.warning("warm-up query failed: %s", exc)
         try:

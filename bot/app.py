@@ -297,7 +297,7 @@ def run(settings: Any) -> int:
     app = build_application(settings, corpus)
     log.info("loading the embedding model so the first question is not slow")
     try:
-        corpus.search("warm up", k=1)
+        corpus.warm()
     except UserError as exc:
         log.warning("warm-up query failed: %s", exc)
     try:

@@ -80,6 +80,13 @@ class Corpus:
         """Close the store; the corpus cannot be used afterwards."""
         self.store.close()
 
+    def warm(self) -> None:
+        """Make a process that will answer many questions (the bot, the HTTP API) fast from its first
+        one: load the model with one search, and start building the in-memory lexical copy in the
+        background (FTS5 answers until it is ready; docs/speed.md). A one-shot command never calls it."""
+        self.search("warm up", k=1)
+        self.store.lexical.warm(background=True)
+
     def __enter__(self) -> "Corpus":
         return self
 

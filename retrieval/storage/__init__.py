@@ -40,7 +40,7 @@ def open_storage(settings: "Settings", url: str | None = None) -> Storage:
     url = (settings.database_url if url is None else url) or ""
     if not url.strip():
         return open_sqlite(settings.home_path, ann_threshold=settings.ann_threshold,
-                           hnsw_threshold=settings.hnsw_threshold)
+                           hnsw_threshold=settings.hnsw_threshold, lexical_memory=settings.lexical_memory)
     if not is_postgres_url(url):
         scheme = url.split(":", 1)[0] if ":" in url else url[:20]
         raise UserError(f"CITEBOT_DATABASE_URL: unsupported database {scheme!r}; use a postgresql:// URL, "
@@ -54,4 +54,4 @@ def open_storage(settings: "Settings", url: str | None = None) -> Storage:
             f"CITEBOT_DATABASE_URL names PostgreSQL but its driver is not installed ({exc.name or exc}); "
             f"install it with `pip install 'citebot[postgres]'` (psycopg 3 and pgvector)"
         ) from None
-    return open_postgres(url)
+    return open_postgres(url, lexical_memory=settings.lexical_memory)

@@ -46,6 +46,7 @@ class Storage:
     def close(self) -> None:
         """Release connections and files; the instance is unusable afterwards."""
         self.vectors.close()
+        self.lexical.close()
         self.database.close()
 
     def __enter__(self) -> "Storage":
@@ -122,22 +123,26 @@ class Storage:
 
 
 def open_sqlite(home: Path, ann_threshold: int = default("ann_threshold"),
-                hnsw_threshold: int = default("hnsw_threshold")) -> Storage:
+                hnsw_threshold: int = default("hnsw_threshold"),
+                lexical_memory: bool = default("lexical_memory")) -> Storage:
     """The corpus store in ``home``: one SQLite file for every part, plus the faiss file beside it."""
     from .sqlite import SQLiteDatabase
 
-    return _compose(SQLiteDatabase(home), ann_threshold=ann_threshold, hnsw_threshold=hnsw_threshold)
+    return _compose(SQLiteDatabase(home), lexical_memory=lexical_memory, ann_threshold=ann_threshold,
+                    hnsw_threshold=hnsw_threshold)
 
 
-def open_postgres(url: str, *, pool_size: int | None = None, index_type: str = "halfvec") -> Storage:
+def open_postgres(url: str, *, pool_size: int | None = None, index_type: str = "halfvec",
+                  lexical_memory: bool = default("lexical_memory")) -> Storage:
     """The corpus store in the PostgreSQL database at ``url`` (pgvector; psycopg must be installed)."""
     from .postgres import POOL_MAX, PostgresDatabase
 
-    return _compose(PostgresDatabase(url, pool_size=pool_size or POOL_MAX), index_type=index_type)
+    return _compose(PostgresDatabase(url, pool_size=pool_size or POOL_MAX), lexical_memory=lexical_memory,
+                    index_type=index_type)
 
 
-def _compose(database: Any, **vector_options: Any) -> Storage:
-    lexical = open_lexical(database)
+def _compose(database: Any, lexical_memory: bool = False, **vector_options: Any) -> Storage:
+    lexical = open_lexical(database, memory=lexical_memory)
     documents = open_documents(database, lexical)
     embeddings = open_embeddings(database)
     vectors = open_vectors(database, documents, embeddings, **vector_options)

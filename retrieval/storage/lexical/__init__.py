@@ -13,12 +13,13 @@ from .base import Lexical, LexicalWriter
 __all__ = ["BM25", "FTS5", "Lexical", "LexicalWriter", "open_lexical"]
 
 
-def open_lexical(database: Any, bm25: BM25 = FTS5) -> Lexical:
-    """The lexical part over ``database`` (an engine's connection)."""
+def open_lexical(database: Any, bm25: BM25 = FTS5, memory: bool = False) -> Lexical:
+    """The lexical part over ``database`` (an engine's connection); ``memory``: whether it may keep an
+    in-memory copy (``lexical/memory.py``, CITEBOT_LEXICAL_MEMORY)."""
     if database.engine == "postgresql":
         from .postgres import PostgresLexical
 
-        return PostgresLexical(database, bm25)
+        return PostgresLexical(database, bm25, memory=memory)
     from .sqlite import SQLiteLexical
 
-    return SQLiteLexical(database, bm25)
+    return SQLiteLexical(database, bm25, memory=memory)

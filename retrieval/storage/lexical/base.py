@@ -13,8 +13,13 @@ from __future__ import annotations
 import abc
 from typing import Any, Sequence
 
+import numpy as np
+
 from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport
 from ..bm25 import BM25, FTS5
+from .memory import MemoryBM25
+
+MEMORY_AFTER = 50  # lexical searches of one process before it builds the copy unasked (`ask --batch`, eval)
 
 
 class LexicalWriter(abc.ABC):
@@ -41,17 +46,62 @@ class LexicalWriter(abc.ABC):
 
 
 class Lexical(abc.ABC):
-    """The lexical index of one corpus. ``database`` is the engine's connection."""
+    """The lexical index of one corpus. ``database`` is the engine's connection. With ``memory``, an
+    in-memory copy (``lexical/memory.py``) answers in processes that ask many questions (a server calls
+    :meth:`warm`; any process after :data:`MEMORY_AFTER` searches), with the engine's own scores; the
+    engine module is then its ``EntrySource`` (``state``, ``entry_ids``, ``entries``, ``totals``) and says
+    what a question's terms are to it (:meth:`query_tokens`) and which passages a filter admits."""
 
-    def __init__(self, database: Any, bm25: BM25 = FTS5) -> None:
+    def __init__(self, database: Any, bm25: BM25 = FTS5, memory: bool = False) -> None:
         self.database = database
         self.bm25 = bm25
+        self.memory: MemoryBM25 | None = MemoryBM25(self, bm25) if memory else None
+        self._searches = 0
+
+    def _from_memory(self, terms: Sequence[str], limit: int, filters: SearchFilters,
+                     bm25: BM25) -> list[ScoredPassage] | None:
+        """The in-memory copy's answer, or None when the engine must answer (see :class:`MemoryBM25`)."""
+        self._searches += 1
+        if self.memory is None or self._searches < MEMORY_AFTER:  # a few questions never pay the build
+            return None
+        tokens = self.query_tokens(list(dict.fromkeys(t for t in terms if t)))
+        if tokens is None:
+            return None
+        allowed = self.allowed(filters) if filters.active else None
+        found = self.memory.try_search(tokens, limit, allowed, bm25)
+        return None if found is None else [ScoredPassage(pid, score) for pid, score in found]
+
+    def query_tokens(self, terms: list[str]) -> list[str] | None:
+        """What the distinct query terms are to the engine, one token each, in order; None if the copy
+        cannot answer them (e.g. a term the engine reads as a phrase)."""
+        return terms
+
+    def allowed(self, filters: SearchFilters) -> np.ndarray:
+        """The passages ``filters`` admit (the copy scores them only)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def search(self, terms: Sequence[str], limit: int, filters: SearchFilters = NO_FILTERS,
                bm25: BM25 | None = None) -> list[ScoredPassage]:
         """Top ``limit`` passages matching any of ``terms`` (already stemmed, distinct), best first, ranked
         by ``bm25`` (the part's own by default). An empty ``terms`` returns []."""
+
+    def close(self) -> None:
+        """Release what the part holds beside the database connection (an in-memory copy, its thread)."""
+        if self.memory is not None:
+            self.memory.close()
+
+    def warm(self, background: bool = False) -> bool:
+        """Build the in-memory copy (when enabled): now (whether it answers: benchmarks, tests) or in a
+        background thread (False at once: servers at start-up)."""
+        if self.memory is None:
+            return False
+        self._searches = max(self._searches, MEMORY_AFTER)
+        if background:
+            self.memory.start()
+            return False
+        self.memory.wait()
+        return self.memory.sync()
 
     @abc.abstractmethod
     def writer(self, conn: Any) -> LexicalWriter:

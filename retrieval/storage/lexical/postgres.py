@@ -9,9 +9,11 @@ Measured against ``tsvector`` + ``ts_rank`` with the ``simple`` (pre-stemmed ter
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
+import numpy as np
 import psycopg
 from psycopg import sql
 
@@ -21,9 +23,11 @@ from ..bm25 import BM25
 from ..pgcopy import text_field
 from ..rows import PYFORMAT, filter_sql
 from .base import Lexical, LexicalWriter
+from .memory import Counted, SourceState
 
 MAX_LEXEME_BYTES = 1000  # longer "words" (btree entries are capped at ~2.7 kB) are never searched for
 BATCH = 2000  # passages compared per round trip by check
+READ_BATCH = 20_000  # passages read at a time while the in-memory copy is built
 
 
 def lexemes(terms: Iterable[str]) -> list[str]:
@@ -105,10 +109,69 @@ class PostgresLexicalWriter(LexicalWriter):
 
 
 class PostgresLexical(Lexical):
-    """BM25 over the postings table (see the module docstring)."""
+    """BM25 over the postings table (see the module docstring), or over its in-memory copy."""
 
     def writer(self, conn: psycopg.Connection) -> LexicalWriter:
         return PostgresLexicalWriter(conn)
+
+    # -- what the in-memory copy is built from (memory.EntrySource) -----------------------------------
+    def state(self) -> SourceState:
+        with self.database.reading() as conn:
+            values = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'lexical_epoch')"))
+        return SourceState(int(values.get("generation", -1)), str(values.get("lexical_epoch", "")))
+
+    def entry_ids(self) -> np.ndarray:
+        with self.database.reading() as conn:  # every passage is a row of the statistics, postings or not
+            return np.fromiter((r for (r,) in conn.execute("SELECT id FROM passages")), dtype=np.int64)
+
+    def entries(self, ids: Sequence[int] | None) -> Iterator[Counted]:
+        def batch(conn: psycopg.Connection, passages: list) -> Counted:
+            at = {int(pid): i for i, (pid, _) in enumerate(passages)}
+            lengths = [int(length) for _, length in passages]
+            rows, terms, title, body = [], [], [], []
+            for pid, term, tf_title, tf_body, length in conn.execute(
+                    "SELECT passage_id, term, tf_title, tf_body, len FROM postings WHERE passage_id = ANY(%s)",
+                    (list(at),)):
+                row = at[pid]
+                rows.append(row)
+                terms.append(term)
+                title.append(tf_title)
+                body.append(tf_body)
+                lengths[row] = int(length)  # the search ranks by the postings' length (the same, unless damaged)
+            return Counted(list(at), lengths, rows, terms, title, body)
+
+        if ids is None:
+            last = -(2 ** 63)
+            while True:
+                with self.database.reading() as conn:
+                    passages = conn.execute("SELECT id, lex_len FROM passages WHERE id > %s ORDER BY id LIMIT %s",
+                                            (last, READ_BATCH)).fetchall()
+                    if not passages:
+                        return
+                    last = int(passages[-1][0])
+                    found = batch(conn, passages)
+                yield found
+        else:
+            for start in range(0, len(ids), READ_BATCH):
+                with self.database.reading() as conn:
+                    passages = conn.execute("SELECT id, lex_len FROM passages WHERE id = ANY(%s) ORDER BY id",
+                                            ([int(i) for i in ids[start:start + READ_BATCH]],)).fetchall()
+                    found = batch(conn, passages)
+                yield found
+
+    def totals(self) -> tuple[int, int] | None:
+        with self.database.reading() as conn:
+            row = conn.execute("SELECT rows, tokens FROM lexical_totals WHERE id = 1").fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def allowed(self, filters: SearchFilters) -> np.ndarray:
+        where, args = filter_sql(filters, PYFORMAT)
+        with self.database.reading() as conn:
+            return np.fromiter((r for (r,) in conn.execute(
+                f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}", args)), dtype=np.int64)
+
+    def query_tokens(self, terms: list[str]) -> list[str] | None:
+        return list(dict.fromkeys(lexemes(terms)))
 
     @one_line_errors
     def search(self, terms: Sequence[str], limit: int, filters: SearchFilters = NO_FILTERS,
@@ -117,6 +180,9 @@ class PostgresLexical(Lexical):
         distinct = list(dict.fromkeys(lexemes(terms)))
         if not distinct or limit <= 0:
             return []
+        found = self._from_memory(terms, limit, filters, bm25)
+        if found is not None:
+            return found
         where, args = filter_sql(filters, PYFORMAT)
         # FTS5's bm25(): idf over every passage (the filter only picks among the scored ones), the
         # title field weighted title_weight, the row's length against the average row length.
@@ -203,4 +269,7 @@ SELECT s.id, s.score FROM s {join} WHERE {where} ORDER BY s.score DESC, s.id LIM
             conn.execute("""INSERT INTO lexical_totals(id, rows, tokens)
                             SELECT 1, count(*), COALESCE(sum(lex_len), 0) FROM passages
                             ON CONFLICT (id) DO UPDATE SET rows = excluded.rows, tokens = excluded.tokens""")
+            # content changed under the same ids: an in-memory copy (any process's) starts again
+            conn.execute("INSERT INTO meta(key, value) VALUES ('lexical_epoch', %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (uuid.uuid4().hex,))
             self.database.bump(conn)

@@ -1,17 +1,116 @@
 """The lexical index in SQLite: an FTS5 table (``lexical``, rowid = passage id) ranked by FTS5's ``bm25()``.
 
 FTS5 computes BM25 with its own k1 and b (``bm25.FTS5``); only the title field's weight is a parameter.
+In a process that asks many questions (a server calls ``warm``; any process after ``MEMORY_AFTER``
+searches) an in-memory copy (``lexical/memory.py``) answers instead, with the same scores, built in the
+background from this table's rows; this module hands it the rows tokenised by
+FTS5's own tokenizer (:class:`Fts5Tokens`), FTS5's totals to check it against, and the rebuild epoch.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
-from typing import Any, Sequence
+import threading
+import uuid
+from typing import Any, Iterator, Sequence
+
+import numpy as np
 
 from ...text.lexical import terms as stem
 from ..base import NO_FILTERS, ScoredPassage, SearchFilters, VerifyReport, one_line_errors, sqlite_result
-from ..bm25 import BM25
+from ..bm25 import BM25, FTS5
 from ..rows import chunks, filter_sql
 from .base import Lexical, LexicalWriter
+from .memory import Entries, SourceState
+
+READ_BATCH = 20_000  # rows read from FTS5 at a time while the in-memory copy is built
+_PLAIN = re.compile(r"[a-z0-9\u0430-\u044f]+")  # tokens FTS5's unicode61 leaves as they are
+
+
+class Fts5Tokens:
+    """What FTS5's tokenizer makes of each space-separated stored term: usually the term itself, but
+    ``_`` separates tokens and unicode61 folds some characters Python's ``lower()`` leaves (``ſ`` -> ``s``,
+    final ``ς`` -> ``σ``). Terms outside ``[a-z0-9а-я]`` are asked of an in-memory FTS5 table declared like
+    the store's own, so the copy sees exactly the tokens FTS5 indexed."""
+
+    def __init__(self, create_sql: str) -> None:
+        self._plain: set[str] = set()
+        self._folded: dict[str, tuple[str, ...]] = {}
+        self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        tokenize = re.search(r"(?i)tokenize\s*=\s*('(?:[^']|'')*'|\"[^\"]*\"|[\w ]+)", create_sql)
+        self._conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(x{', tokenize = ' + tokenize.group(1) if tokenize else ''})")
+        self._conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _learn(self, terms: set[str]) -> None:
+        odd = []
+        for term in terms:
+            if _PLAIN.fullmatch(term):
+                self._plain.add(term)
+            else:
+                odd.append(term)
+        if not odd:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.execute("DELETE FROM t")
+            self._conn.executemany("INSERT INTO t(rowid, x) VALUES (?, ?)", enumerate(odd, 1))
+            found: dict[int, list[tuple[int, str]]] = {}
+            for term, doc, offset in self._conn.execute("SELECT term, doc, offset FROM v"):
+                found.setdefault(doc, []).append((offset, term))
+            self._conn.execute("COMMIT")
+        for i, term in enumerate(odd, 1):
+            self._folded[term] = tuple(t for _, t in sorted(found.get(i, [])))
+
+    def tokens(self, stored: str) -> list[str]:
+        """The tokens of one stored field (its terms joined by spaces), in order."""
+        terms = stored.split()
+        unknown = set(terms).difference(self._plain)
+        if not unknown:
+            return terms
+        self._learn(unknown.difference(self._folded))
+        if not unknown.difference(self._plain):
+            return terms
+        plain, folded = self._plain, self._folded
+        return [t for term in terms for t in ((term,) if term in plain else folded[term])]
+
+    def query(self, terms: Sequence[str]) -> list[str] | None:
+        """The one token each query term is to FTS5, in order; None if a term is a phrase of several
+        tokens (or of none) to FTS5: the copy cannot answer that question."""
+        self._learn(set(terms).difference(self._plain, self._folded))
+        out = []
+        for term in terms:
+            if term in self._plain:
+                out.append(term)
+            elif len(self._folded[term]) == 1:
+                out.append(self._folded[term][0])
+            else:
+                return None
+        return out
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's varints (FTS5's averages record: rows, then tokens per column)."""
+    out, value, i = [], 0, 0
+    while i < len(blob):
+        if len(out) >= 16:
+            break
+        value, count = 0, 0
+        while True:
+            byte = blob[i]
+            i += 1
+            count += 1
+            if count == 9:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80 or i >= len(blob):
+                break
+        out.append(value)
+    return out
 
 
 def fts_expression(terms: Sequence[str]) -> str | None:
@@ -33,11 +132,78 @@ class SQLiteLexicalWriter(LexicalWriter):
 
 
 class SQLiteLexical(Lexical):
-    """FTS5 over the stemmed terms of each passage's title and body."""
+    """FTS5 over the stemmed terms of each passage's title and body (and its in-memory copy)."""
+
+    def __init__(self, database: Any, bm25: BM25 = FTS5, memory: bool = False) -> None:
+        super().__init__(database, bm25, memory)
+        self._tokens: Fts5Tokens | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self._tokens is not None:
+            self._tokens.close()
+            self._tokens = None
 
     def writer(self, conn: sqlite3.Connection) -> LexicalWriter:
         return SQLiteLexicalWriter(conn)
 
+    # -- what the in-memory copy is built from (memory.EntrySource) -----------------------------------
+    def _fts5_tokens(self) -> Fts5Tokens:
+        if self._tokens is None:
+            with self.database.reading() as db:
+                create = db.execute("SELECT sql FROM sqlite_master WHERE name = 'lexical'").fetchone()[0]
+            self._tokens = Fts5Tokens(create)
+        return self._tokens
+
+    def state(self) -> SourceState:
+        with self.database.reading() as db:
+            values = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'lexical_epoch')"))
+        return SourceState(int(values.get("generation", -1)), str(values.get("lexical_epoch", "")))
+
+    def entry_ids(self) -> np.ndarray:
+        with self.database.reading() as db:  # FTS5's own row list (one small row per entry)
+            return np.fromiter((r for (r,) in db.execute("SELECT id FROM lexical_docsize")), dtype=np.int64)
+
+    def entries(self, ids: Sequence[int] | None) -> Iterator[Entries]:
+        tokens = self._fts5_tokens()
+
+        def batch(rows: list) -> Entries:
+            return Entries([int(r[0]) for r in rows], [(tokens.tokens(t), tokens.tokens(b)) for _, t, b in rows])
+
+        if ids is None:
+            last = -(2 ** 63)
+            while True:
+                with self.database.reading() as db:
+                    rows = db.execute("SELECT rowid, title, body FROM lexical WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                                      (last, READ_BATCH)).fetchall()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield batch(rows)
+        else:
+            for chunk in chunks(sorted(int(i) for i in ids), self.database.chunk):
+                where, params = self.database.in_ids("rowid", chunk)
+                with self.database.reading() as db:
+                    rows = db.execute(f"SELECT rowid, title, body FROM lexical WHERE {where}", params).fetchall()
+                yield batch(rows)
+
+    def totals(self) -> tuple[int, int] | None:
+        """(rows, tokens of every column) from FTS5's averages record; None when it has none yet."""
+        with self.database.reading() as db:
+            row = db.execute("SELECT block FROM lexical_data WHERE id = 1").fetchone()
+        values = _varints(bytes(row[0])) if row and row[0] else []
+        return (values[0], sum(values[1:])) if values else None
+
+    def allowed(self, filters: SearchFilters) -> np.ndarray:
+        where, args = filter_sql(filters)
+        with self.database.reading() as db:
+            return np.fromiter((r for (r,) in db.execute(
+                f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}", args)), dtype=np.int64)
+
+    def query_tokens(self, terms: list[str]) -> list[str] | None:
+        return self._fts5_tokens().query(terms)
+
+    # -- search ---------------------------------------------------------------------------------------
     @one_line_errors
     def search(self, terms: Sequence[str], limit: int, filters: SearchFilters = NO_FILTERS,
                bm25: BM25 | None = None) -> list[ScoredPassage]:
@@ -47,6 +213,9 @@ class SQLiteLexical(Lexical):
         expression = fts_expression(terms)
         if expression is None or limit <= 0:
             return []
+        found = self._from_memory(terms, limit, filters, bm25)
+        if found is not None:
+            return found
         params: dict[str, Any] = {"tw": bm25.title_weight, "match": expression, "limit": limit}
         with self.database.reading() as db:
             if not filters.active:
@@ -116,6 +285,9 @@ class SQLiteLexical(Lexical):
         with self.database.write() as db:
             db.execute("DELETE FROM lexical")
             db.execute("INSERT INTO lexical(lexical) VALUES ('rebuild')")
+            # content may change under the same ids: an in-memory copy (any process's) starts again
+            db.execute("INSERT INTO meta(key, value) VALUES ('lexical_epoch', ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (uuid.uuid4().hex,))
             title_terms: dict[str, str] = {}
             for pid, title, ptext in db.execute(
                     "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.doc_id").fetchall():
