@@ -274,7 +274,14 @@ def child_ask(home: Path, url: str, n_questions: int, postmaster: int | None) ->
     qs = questions(n_questions + 3)
     for q in qs[:3]:
         corpus.ask(q)
-    out: dict[str, Any] = {"open_and_warm_up_s": round(time.perf_counter() - t, 1), "load_avg_before": load_average()}
+    out: dict[str, Any] = {"open_and_warm_up_s": round(time.perf_counter() - t, 1)}
+    # as a server runs (Corpus.warm): the in-memory lexical copy built before the questions (docs/speed.md)
+    rss_before = _status_kb(os.getpid(), ("VmRSS",)).get("VmRSS", 0)
+    t, c = time.perf_counter(), time.process_time()
+    out["lexical_copy"] = corpus.store.lexical.warm()
+    out["lexical_copy_build_s"] = {"wall": round(time.perf_counter() - t, 1), "cpu": round(time.process_time() - c, 1)}
+    out["lexical_copy_rss_mb"] = round((_status_kb(os.getpid(), ("VmRSS",)).get("VmRSS", 0) - rss_before) / 1024, 1)
+    out["load_avg_before"] = load_average()
     out["parts"] = ask_parts(corpus, qs[3:])
     out["questions"] = len(qs) - 3
     corpus.settings = corpus.settings.replace(time_features=False)  # what the time layer adds to `ask`

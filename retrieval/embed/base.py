@@ -30,13 +30,21 @@ class Embedder(Protocol):
 
 
 def limit_threads(threads: int) -> None:
-    """One thread per query: two threads on two busy cores made queries 10-30x slower here."""
+    """One thread per query: two threads on two busy cores made queries 10-30x slower here. faiss's
+    OpenMP and numpy's BLAS (the fusion's and the answer's small matrix products, which otherwise run
+    on as many BLAS threads as cores: ~10x slower on this busy 2-core machine, docs/speed.md) alike."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import faiss
 
         faiss.omp_set_num_threads(threads)
     except ImportError:  # pragma: no cover - faiss is a hard dependency
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")  # process-wide from here on
+    except ImportError:  # pragma: no cover - a dependency; without it BLAS keeps its own default
         pass
 
 
