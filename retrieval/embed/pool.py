@@ -80,7 +80,8 @@ class EmbedPool:
     def _start(factory: Callable[[], Embedder], siblings: list[tuple[int, int]]) -> subprocess.Popen:
         """A ``python -m retrieval.embed.worker`` process building the model, then forking one worker per
         pair of ``siblings`` descriptors (passed to it)."""
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([_LIBRARY_ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([_LIBRARY_ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # one thread, none idle
         process = subprocess.Popen([sys.executable, "-m", "retrieval.embed.worker"], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, env=env, start_new_session=True,
                                    pass_fds=[fd for pair in siblings for fd in pair])
