@@ -93,6 +93,10 @@ class Journal:
             return await asyncio.to_thread(function, *args)
         return await asyncio.get_running_loop().run_in_executor(self._writer, function, *args)
 
+    def close(self) -> None:
+        """Let the writer thread finish what it was given and end (a stopped bot leaves no thread)."""
+        self._writer.shutdown(wait=True)
+
     def record(self, payloads: list[dict[str, Any]]) -> None:
         """Record raw updates as they arrive (already-known ids are left as they are)."""
         batch = [(p["update_id"], _chat_id(p), p) for p in payloads
@@ -172,6 +176,11 @@ class JournalingApplication(Application):
     """An Application whose ``process_update`` journals, dedupes and marks updates finished."""
 
     journal: Journal | None = None
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.close)
 
     async def process_update(self, update: object) -> None:
         journal = self.journal

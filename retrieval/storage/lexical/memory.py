@@ -84,7 +84,7 @@ class EntrySource(Protocol):
 class _Segment:
     """Postings of some passages, sorted by term: term ``terms[i]``'s postings are ``[ptr[i], ptr[i+1])``."""
 
-    terms: np.ndarray  # int64, sorted distinct term ids
+    terms: np.ndarray  # int32, sorted distinct term ids
     ptr: np.ndarray  # int64, len(terms) + 1
     rows: np.ndarray  # int32, row of each posting
     title: np.ndarray  # uint16, count in the title
@@ -101,12 +101,17 @@ class _Segment:
         return 0, 0
 
 
-def _segment(term_ids: np.ndarray, rows: np.ndarray, title: np.ndarray, body: np.ndarray) -> _Segment:
-    order = np.lexsort((rows, term_ids))
-    term_ids, rows, title, body = term_ids[order], rows[order], title[order], body[order]
-    terms, starts = np.unique(term_ids, return_index=True)
-    ptr = np.append(starts, len(term_ids)).astype(np.int64)
-    return _Segment(terms.astype(np.int64), ptr, rows.astype(np.int32), title, body)
+def _segment(terms: np.ndarray, rows: np.ndarray, title: np.ndarray, body: np.ndarray) -> _Segment:
+    """Postings sorted by term (stable: rows keep their order within a term). Only the sort's index is
+    int64; the rest stays int32 / uint16 (at a million passages the postings are ~37M: bytes count)."""
+    order = np.argsort(terms, kind="stable")
+    by_term = terms[order]
+    starts = np.concatenate([[0], np.flatnonzero(by_term[1:] != by_term[:-1]) + 1]) if len(by_term) else \
+        np.zeros(0, dtype=np.int64)
+    distinct = by_term[starts].astype(np.int32)
+    del by_term
+    ptr = np.append(starts, len(terms)).astype(np.int64)
+    return _Segment(distinct, ptr, rows[order].astype(np.int32, copy=False), title[order], body[order])
 
 
 def _counts(values: np.ndarray) -> np.ndarray:
@@ -159,6 +164,7 @@ class MemoryBM25:
         self.generation = -1
         self.epoch = ""
         self.built = False  # read the engine's entries at least once since the last reset
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # postings of this sync
 
     # -- building and syncing ---------------------------------------------------------------------------
     def try_search(self, tokens: Sequence[str], limit: int, allowed: np.ndarray | None = None,
@@ -249,11 +255,21 @@ class MemoryBM25:
             if len(new):
                 for batch in self.source.entries(None if full else new.tolist()):
                     if self._closed:
+                        self._pending = []
                         return False
                     self._add(batch)
+                self._flush()
+                if full:
+                    # the vocabulary's strings were made among the build's transient ones: copied now,
+                    # they fill pages of their own and the build's pages can go back
+                    self.vocab = {(term + " ")[:-1]: i + 0 for term, i in self.vocab.items()}  # ints too
+                    compact = getattr(self.source, "compact", None)
+                    if compact is not None:
+                        compact()  # the engine's own caches filled during the build, likewise
+                    _release_freed_memory()
             self.built = True
-            if len(self.segments) > (1 if full else MAX_SEGMENTS) or (gone.any() and self._dead_share() > 0.25):
-                self._merge()  # one segment after a build: a term is then one slice of one array
+            if len(self.segments) > MAX_SEGMENTS or (gone.any() and self._dead_share() > 0.25):
+                self._merge()
             after = self.source.state()
             self.generation, self.epoch = state.generation, state.epoch
             if after != state:  # written to meanwhile: in step with nothing yet; the next search syncs again
@@ -305,9 +321,8 @@ class MemoryBM25:
         first_row = self.rows.append(np.asarray(batch.passage_ids, dtype=np.int64), lengths)
         self.alive_count += n
         self.tokens += float(lengths.sum())
-        rows = (unique // len(vocab)) + first_row
-        self.segments.append(_segment(unique % len(vocab), rows, _counts(title_counts),
-                                      _counts(all_counts - title_counts)))
+        self._pending.append(((unique % len(vocab)).astype(np.int32), (unique // len(vocab) + first_row).astype(np.int32),
+                              _counts(title_counts), _counts(all_counts - title_counts)))
 
     def _add_counted(self, batch: Counted) -> None:
         vocab = self.vocab
@@ -319,26 +334,37 @@ class MemoryBM25:
         self.alive_count += len(batch.passage_ids)
         self.tokens += float(lengths.sum())
         if batch.terms:
-            term_ids = np.fromiter(map(vocab.__getitem__, batch.terms), dtype=np.int64, count=len(batch.terms))
-            self.segments.append(_segment(term_ids, np.asarray(batch.rows, dtype=np.int64) + first_row,
-                                          _counts(np.asarray(batch.title, dtype=np.int64)),
-                                          _counts(np.asarray(batch.body, dtype=np.int64))))
+            term_ids = np.fromiter(map(vocab.__getitem__, batch.terms), dtype=np.int32, count=len(batch.terms))
+            self._pending.append((term_ids, (np.asarray(batch.rows, dtype=np.int64) + first_row).astype(np.int32),
+                                  _counts(np.asarray(batch.title, dtype=np.int64)),
+                                  _counts(np.asarray(batch.body, dtype=np.int64))))
+
+    def _flush(self) -> None:
+        """What the batches of one sync added, as one segment (a build's whole index: no merge after it)."""
+        if not self._pending:
+            return
+        fields = [np.concatenate([p[i] for p in self._pending]) for i in range(4)]
+        self._pending = []
+        self.segments.append(_segment(*fields))
 
     def _merge(self) -> None:
         """All segments into one, removed passages dropped (rows renumbered)."""
-        keep = self.rows.alive[:self.rows.count]
-        remap = np.cumsum(keep) - 1
-        parts = [(np.repeat(s.terms, np.diff(s.ptr)), s.rows, s.title, s.body) for s in self.segments]
-        if parts:
-            terms, rows, title, body = (np.concatenate([p[i] for p in parts]) for i in range(4))
-            live = keep[rows]
-            merged = _segment(terms[live], remap[rows[live]], title[live], body[live])
-        else:
-            merged = None
-        ids, lengths = self.rows.ids[:self.rows.count][keep], self.rows.lengths[:self.rows.count][keep]
-        self.rows = _Rows()
-        self.rows.append(ids, lengths)
-        self.segments = [merged] if merged is not None and merged.postings else []
+        count = self.rows.count
+        keep = self.rows.alive[:count]
+        segments, self.segments = self.segments, []
+        fields = [np.concatenate([np.repeat(s.terms, np.diff(s.ptr)) for s in segments] or [np.zeros(0, np.int32)])]
+        fields += [np.concatenate([getattr(s, name) for s in segments] or [np.zeros(0, dtype)])
+                   for name, dtype in (("rows", np.int32), ("title", np.uint16), ("body", np.uint16))]
+        del segments
+        if not keep.all():
+            remap = (np.cumsum(keep) - 1).astype(np.int32)
+            live = keep[fields[1]]
+            fields = [fields[0][live], remap[fields[1][live]], fields[2][live], fields[3][live]]
+            ids, lengths = self.rows.ids[:count][keep], self.rows.lengths[:count][keep]
+            self.rows = _Rows()
+            self.rows.append(ids, lengths)
+        merged = _segment(*fields)
+        self.segments = [merged] if merged.postings else []
 
     # -- search ---------------------------------------------------------------------------------------
     def search(self, tokens: Sequence[str], limit: int, allowed: np.ndarray | None = None,
@@ -404,3 +430,14 @@ class MemoryBM25:
             ids = self.rows.ids[candidates]
             order = np.lexsort((ids, -found))
             return [(int(ids[i]), float(found[i])) for i in order]
+
+
+def _release_freed_memory() -> None:
+    """Give the C heap's free pages back after a build (glibc keeps them: at 100k passages the build's
+    transient token strings left ~110 MB of resident memory that ``malloc_trim`` returns)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass

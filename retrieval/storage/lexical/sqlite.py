@@ -25,16 +25,18 @@ from .memory import Entries, SourceState
 
 READ_BATCH = 20_000  # rows read from FTS5 at a time while the in-memory copy is built
 _PLAIN = re.compile(r"[a-z0-9\u0430-\u044f]+")  # tokens FTS5's unicode61 leaves as they are
+_PLAIN_FIELD = re.compile(r"[a-z0-9\u0430-\u044f ]*")  # a stored field of such tokens only
 
 
 class Fts5Tokens:
     """What FTS5's tokenizer makes of each space-separated stored term: usually the term itself, but
     ``_`` separates tokens and unicode61 folds some characters Python's ``lower()`` leaves (``ſ`` -> ``s``,
     final ``ς`` -> ``σ``). Terms outside ``[a-z0-9а-я]`` are asked of an in-memory FTS5 table declared like
-    the store's own, so the copy sees exactly the tokens FTS5 indexed."""
+    the store's own, so the copy sees exactly the tokens FTS5 indexed. (No set of every plain term is
+    kept: one regex over a whole field says it is plain, and long-lived strings made while a build's
+    transient ones are alive would pin the heap's pages.)"""
 
     def __init__(self, create_sql: str) -> None:
-        self._plain: set[str] = set()
         self._folded: dict[str, tuple[str, ...]] = {}
         self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         tokenize = re.search(r"(?i)tokenize\s*=\s*('(?:[^']|'')*'|\"[^\"]*\"|[\w ]+)", create_sql)
@@ -45,45 +47,48 @@ class Fts5Tokens:
     def close(self) -> None:
         self._conn.close()
 
-    def _learn(self, terms: set[str]) -> None:
-        odd = []
-        for term in terms:
-            if _PLAIN.fullmatch(term):
-                self._plain.add(term)
-            else:
-                odd.append(term)
+    def _learn(self, odd: set[str]) -> None:
+        odd = {term for term in odd if term not in self._folded}
         if not odd:
             return
+        terms = sorted(odd)
         with self._lock:
             self._conn.execute("BEGIN")
             self._conn.execute("DELETE FROM t")
-            self._conn.executemany("INSERT INTO t(rowid, x) VALUES (?, ?)", enumerate(odd, 1))
+            self._conn.executemany("INSERT INTO t(rowid, x) VALUES (?, ?)", enumerate(terms, 1))
             found: dict[int, list[tuple[int, str]]] = {}
             for term, doc, offset in self._conn.execute("SELECT term, doc, offset FROM v"):
                 found.setdefault(doc, []).append((offset, term))
             self._conn.execute("COMMIT")
-        for i, term in enumerate(odd, 1):
+        for i, term in enumerate(terms, 1):
             self._folded[term] = tuple(t for _, t in sorted(found.get(i, [])))
+
+    def compact(self) -> None:
+        """The cache copied into fresh strings after a build: made among the build's transient strings,
+        its few hundred entries each pinned a page of the heap (at 100k passages ~130 MB of resident
+        memory for ~1,000 entries)."""
+        with self._lock:
+            self._folded = {(term + " ")[:-1]: tuple((t + " ")[:-1] for t in tokens)
+                            for term, tokens in self._folded.items()}
 
     def tokens(self, stored: str) -> list[str]:
         """The tokens of one stored field (its terms joined by spaces), in order."""
         terms = stored.split()
-        unknown = set(terms).difference(self._plain)
-        if not unknown:
+        if _PLAIN_FIELD.fullmatch(stored):
             return terms
-        self._learn(unknown.difference(self._folded))
-        if not unknown.difference(self._plain):
-            return terms
-        plain, folded = self._plain, self._folded
-        return [t for term in terms for t in ((term,) if term in plain else folded[term])]
+        odd = {term for term in terms if not _PLAIN.fullmatch(term)}
+        self._learn(odd)
+        folded = self._folded
+        return [t for term in terms for t in ((term,) if term not in odd else folded[term])]
 
     def query(self, terms: Sequence[str]) -> list[str] | None:
         """The one token each query term is to FTS5, in order; None if a term is a phrase of several
         tokens (or of none) to FTS5: the copy cannot answer that question."""
-        self._learn(set(terms).difference(self._plain, self._folded))
+        odd = {term for term in terms if not _PLAIN.fullmatch(term)}
+        self._learn(odd)
         out = []
         for term in terms:
-            if term in self._plain:
+            if term not in odd:
                 out.append(term)
             elif len(self._folded[term]) == 1:
                 out.append(self._folded[term][0])
@@ -163,6 +168,10 @@ class SQLiteLexical(Lexical):
     def entry_ids(self) -> np.ndarray:
         with self.database.reading() as db:  # FTS5's own row list (one small row per entry)
             return np.fromiter((r for (r,) in db.execute("SELECT id FROM lexical_docsize")), dtype=np.int64)
+
+    def compact(self) -> None:
+        if self._tokens is not None:
+            self._tokens.compact()
 
     def entries(self, ids: Sequence[int] | None) -> Iterator[Entries]:
         tokens = self._fts5_tokens()
