@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
@@ -85,7 +86,17 @@ class Journal:
         self.replied: set[int] = set()  # marked done by their handler already
         self.marked_at: dict[int, float] = {}  # update id -> when its "done" was committed (clock())
         self._finished = 0
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def _writer(self) -> ThreadPoolExecutor:
+        """The journal's one writer thread, started on first use (again after :meth:`close`: an
+        application can be initialised and shut down more than once)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+            return self._pool
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on the journal's writer thread (eager), else in the shared worker pool."""
@@ -95,7 +106,10 @@ class Journal:
 
     def close(self) -> None:
         """Let the writer thread finish what it was given and end (a stopped bot leaves no thread)."""
-        self._writer.shutdown(wait=True)
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def record(self, payloads: list[dict[str, Any]]) -> None:
         """Record raw updates as they arrive (already-known ids are left as they are)."""

@@ -281,7 +281,12 @@ class _RawServer:
             conn.close()
 
     def close(self) -> None:
+        try:  # wakes the thread blocked in accept() (close() alone does not, on Linux): no thread left
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(timeout=10)
 
 
 LOCAL = dict(allow_private_urls=True)
