@@ -132,15 +132,9 @@ def _forward_in_parts(b: Any, ids: list[int], clock: Callable[[], int], took: di
     mean += flens[:, None] * b.cnn_b
     mean *= np.reciprocal(np.sqrt(flens))[:, None]
     t = lap("LN + sum + 1280->512", t)
-    y0 = np.maximum(mean @ b.d0, 0)
-    y1 = mean @ b.p1
-    y1 += y0 @ b.d1
-    np.maximum(y1, 0, out=y1)
-    y2 = np.maximum(y1 @ b.d2, 0)
-    z = y1 @ b.p3
-    z += y2 @ b.d3
-    np.tanh(z, out=z)
-    z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), b.eps, None)))[:, None]
+    from bench.usem3_cache import dense_head
+
+    z = dense_head(mean, b)
     lap("dense head", t)
     return z[0]
 

