@@ -210,7 +210,7 @@ SETTINGS: tuple[Setting, ...] = (
             bounds=(1, 1_000_000_000), tier="advanced"),
     Setting("lexical_memory", True, "CITEBOT_LEXICAL_MEMORY",
             "Advanced. Keep an in-memory copy of the lexical index in processes that ask many questions (the bot and "
-            "the API from start-up, any process after 50 searches): built in the background from FTS5 (FTS5 answers "
+            "the API from start-up, any process after 50 searches): built in the background from the engine (which answers "
             "meanwhile), it gives the engine's scores in a fraction of the time (docs/speed.md); the process grows by "
             "about 140 MB at 100k passages and 430 MB at 1M. On PostgreSQL too. Off, every lexical search is the "
             "engine's query.", bool, tier="advanced"),
