@@ -8,7 +8,8 @@ from the stored vectors, and never trusted beyond what it can check:
 * It holds, per passage, its token count and, per (term, passage), the term's count in the title and in
   the body, exactly as the engine tokenised them (the engine hands them over: :class:`EntrySource`), and
   computes the engine's BM25 at question time (``storage/bm25.py``: FTS5's idf with its 1e-6 clamp, k1,
-  b, the title weight), so scores equal the engine's to the last bits and a new passage needs no rebuild.
+  b, the title weight), so scores equal the engine's (FTS5's to the last bit; PostgreSQL's to 1e-12, its
+  SQL sums a passage's terms in its own order) and a new passage needs no rebuild.
 * It follows the store by generation and passage id (ids are never reused): passages gone from the store
   leave it, new ones are read from the engine; a lexical rebuild in place (``verify --repair``) moves an
   epoch that makes it start again. After each sync its passage count and token total are compared with the
