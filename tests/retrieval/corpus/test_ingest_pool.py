@@ -98,7 +98,11 @@ def test_pooled_add_stores_the_same_vectors_and_results_as_one_process(tmp_path,
 
 
 KILLED_ADD = r"""
+import signal
 import sys
+# as a command run from a terminal has it, even when the tests run in a background job (which ignores SIGINT,
+# and a child inherits that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from retrieval import Corpus, load_settings
 from tests.fakes.hash_embedder import BallastPoolHashEmbedder, SlowPoolHashEmbedder
 from tests.retrieval.corpus.test_corpus import TALKS, _upload
