@@ -107,3 +107,22 @@ def test_a_question_is_answered_while_a_large_add_holds_its_write_transaction(ma
     assert [r.status for r in results] == ["added"] * 20
     assert corpus.store.counts().passages == corpus.documents()[0].passages + 200
     assert corpus.search("Upload 3", k=20, mode="lexical")  # and once committed, it is searchable
+
+
+def test_a_warmed_server_answers_from_the_lexical_copy_with_the_same_answers(seed_corpus, make_corpus):
+    """Corpus.warm (what `citebot bot` and `citebot serve` call at start-up) builds the in-memory lexical
+    copy in the background; once built, a question is answered from it, with the answer FTS5 gives, and
+    asking writes nothing."""
+    questions = ["why did the talks stop?", "peace treaty islands", "Какие санкции ввела Япония?"]
+    expected = [seed_corpus.ask(q) for q in questions]  # a fresh process: one-shot questions, FTS5
+    assert all(a.citations for a in expected) and any(a.answered for a in expected)
+    assert not seed_corpus.store.lexical.memory.built
+    server = make_corpus(home=seed_corpus.settings.home_path)
+    writes = _count_writes(server)
+    server.warm()
+    server.store.lexical.memory.wait()
+    answers = [server.ask(q) for q in questions]
+    assert server.store.lexical.memory.ready and writes == []
+    assert [[c.passage_id for c in a.citations] for a in answers] == \
+        [[c.passage_id for c in a.citations] for a in expected]
+    assert [(a.answered, a.answer) for a in answers] == [(a.answered, a.answer) for a in expected]
