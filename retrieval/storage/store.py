@@ -144,6 +144,7 @@ def open_postgres(url: str, *, pool_size: int | None = None, index_type: str = "
 def _compose(database: Any, lexical_memory: bool = False, **vector_options: Any) -> Storage:
     lexical = open_lexical(database, memory=lexical_memory)
     documents = open_documents(database, lexical)
+    lexical.admitted = documents.passage_ids
     embeddings = open_embeddings(database)
     vectors = open_vectors(database, documents, embeddings, **vector_options)
     return Storage(database, documents, embeddings, lexical, vectors)

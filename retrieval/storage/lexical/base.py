@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -50,13 +50,16 @@ class Lexical(abc.ABC):
     in-memory copy (``lexical/memory.py``) answers in processes that ask many questions (a server calls
     :meth:`warm`; any process after :data:`MEMORY_AFTER` searches), with the engine's own scores; the
     engine module is then its ``EntrySource`` (``state``, ``entry_ids``, ``entries``, ``totals``) and says
-    what a question's terms are to it (:meth:`query_tokens`) and which passages a filter admits."""
+    what a question's terms are to it (:meth:`query_tokens`)."""
 
     def __init__(self, database: Any, bm25: BM25 = FTS5, memory: bool = False) -> None:
         self.database = database
         self.bm25 = bm25
         self.memory: MemoryBM25 | None = MemoryBM25(self, bm25) if memory else None
         self._searches = 0
+        # which passages a filter admits, for the copy: the documents part's passage_ids (set by the store;
+        # that SQL is written once, there)
+        self.admitted: Callable[[SearchFilters], np.ndarray] | None = None
 
     def _from_memory(self, terms: Sequence[str], limit: int, filters: SearchFilters,
                      bm25: BM25) -> list[ScoredPassage] | None:
@@ -67,7 +70,9 @@ class Lexical(abc.ABC):
         tokens = self.query_tokens(list(dict.fromkeys(t for t in terms if t)))
         if tokens is None:
             return None
-        allowed = self.allowed(filters) if filters.active else None
+        if filters.active and self.admitted is None:
+            return None
+        allowed = self.admitted(filters) if filters.active else None
         found = self.memory.try_search(tokens, limit, allowed, bm25)
         return None if found is None else [ScoredPassage(pid, score) for pid, score in found]
 
@@ -75,10 +80,6 @@ class Lexical(abc.ABC):
         """What the distinct query terms are to the engine, one token each, in order; None if the copy
         cannot answer them (e.g. a term the engine reads as a phrase)."""
         return terms
-
-    def allowed(self, filters: SearchFilters) -> np.ndarray:
-        """The passages ``filters`` admit (the copy scores them only)."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def search(self, terms: Sequence[str], limit: int, filters: SearchFilters = NO_FILTERS,

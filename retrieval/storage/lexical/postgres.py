@@ -164,12 +164,6 @@ class PostgresLexical(Lexical):
             row = conn.execute("SELECT rows, tokens FROM lexical_totals WHERE id = 1").fetchone()
         return (int(row[0]), int(row[1])) if row else None
 
-    def allowed(self, filters: SearchFilters) -> np.ndarray:
-        where, args = filter_sql(filters, PYFORMAT)
-        with self.database.reading() as conn:
-            return np.fromiter((r for (r,) in conn.execute(
-                f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}", args)), dtype=np.int64)
-
     def query_tokens(self, terms: list[str]) -> list[str] | None:
         return list(dict.fromkeys(lexemes(terms)))
 

@@ -203,12 +203,6 @@ class SQLiteLexical(Lexical):
         values = _varints(bytes(row[0])) if row and row[0] else []
         return (values[0], sum(values[1:])) if values else None
 
-    def allowed(self, filters: SearchFilters) -> np.ndarray:
-        where, args = filter_sql(filters)
-        with self.database.reading() as db:
-            return np.fromiter((r for (r,) in db.execute(
-                f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where}", args)), dtype=np.int64)
-
     def query_tokens(self, terms: list[str]) -> list[str] | None:
         return self._fts5_tokens().query(terms)
 
