@@ -76,6 +76,10 @@ class Lexical(abc.ABC):
         found = self.memory.try_search(tokens, limit, allowed, bm25)
         return None if found is None else [ScoredPassage(pid, score) for pid, score in found]
 
+    def compact(self) -> None:
+        """After the copy's build: rewrite long-lived caches filled during it into fresh memory (see the
+        SQLite engine's); nothing to do where there are none."""
+
     def query_tokens(self, terms: list[str]) -> list[str] | None:
         """What the distinct query terms are to the engine, one token each, in order; None if the copy
         cannot answer them (e.g. a term the engine reads as a phrase)."""

@@ -80,6 +80,8 @@ class EntrySource(Protocol):
 
     def totals(self) -> tuple[int, int] | None: ...
 
+    def compact(self) -> None: ...
+
 
 @dataclass
 class _Segment:
@@ -264,9 +266,7 @@ class MemoryBM25:
                     # the vocabulary's strings were made among the build's transient ones: copied now,
                     # they fill pages of their own and the build's pages can go back
                     self.vocab = {(term + " ")[:-1]: i + 0 for term, i in self.vocab.items()}  # ints too
-                    compact = getattr(self.source, "compact", None)
-                    if compact is not None:
-                        compact()  # the engine's own caches filled during the build, likewise
+                    self.source.compact()  # the engine's own caches filled during the build, likewise
                     _release_freed_memory()
             self.built = True
             if len(self.segments) > MAX_SEGMENTS or (gone.any() and self._dead_share() > 0.25):
