@@ -48,11 +48,12 @@ class Fts5Tokens:
         self._conn.close()
 
     def _learn(self, odd: set[str]) -> None:
-        odd = {term for term in odd if term not in self._folded}
-        if not odd:
+        if not odd or all(term in self._folded for term in odd):
             return
-        terms = sorted(odd)
-        with self._lock:
+        with self._lock:  # the background build and a question may both learn (and compact swaps the dict)
+            terms = sorted(term for term in odd if term not in self._folded)
+            if not terms:
+                return
             self._conn.execute("BEGIN")
             self._conn.execute("DELETE FROM t")
             self._conn.executemany("INSERT INTO t(rowid, x) VALUES (?, ?)", enumerate(terms, 1))
@@ -60,8 +61,8 @@ class Fts5Tokens:
             for term, doc, offset in self._conn.execute("SELECT term, doc, offset FROM v"):
                 found.setdefault(doc, []).append((offset, term))
             self._conn.execute("COMMIT")
-        for i, term in enumerate(terms, 1):
-            self._folded[term] = tuple(t for _, t in sorted(found.get(i, [])))
+            for i, term in enumerate(terms, 1):
+                self._folded[term] = tuple(t for _, t in sorted(found.get(i, [])))
 
     def compact(self) -> None:
         """The cache copied into fresh strings after a build: made among the build's transient strings,
