@@ -42,6 +42,7 @@ def copy_bytes(memory: Any) -> int:
 
 def measure(store: Any, questions: list[list[str]], exact: bool) -> dict[str, Any]:
     """Engine and copy, alternating, on one open store whose copy is built."""
+    from bench.peer_speed import summary, timed as clock
     lexical = store.lexical
     started = time.process_time()
     assert lexical.warm(), "the copy did not build"
@@ -50,10 +51,9 @@ def measure(store: Any, questions: list[list[str]], exact: bool) -> dict[str, An
     differ = 0
 
     def timed(kind: str, fn: Callable[[], Any]) -> Any:
-        cpu, wall = time.process_time(), time.perf_counter()
-        out = fn()
-        times[kind]["cpu"].append(time.process_time() - cpu)
-        times[kind]["wall"].append(time.perf_counter() - wall)
+        cpu, wall, out = clock(fn)  # ms
+        times[kind]["cpu"].append(cpu)
+        times[kind]["wall"].append(wall)
         return out
 
     def engine(q: list[str]) -> Any:
@@ -77,9 +77,8 @@ def measure(store: Any, questions: list[list[str]], exact: bool) -> dict[str, An
                            "copy_mb": round(copy_bytes(lexical.memory) / 2 ** 20, 1), "questions": len(questions),
                            "questions_with_other_scores": differ}
     for kind, t in times.items():
-        for clock, values in t.items():
-            out[f"{kind}_{clock}_ms"] = {"p50": round(1000 * float(np.percentile(values, 50)), 3),
-                                         "p95": round(1000 * float(np.percentile(values, 95)), 3)}
+        for which, values in t.items():
+            out[f"{kind}_{which}_ms"] = summary(values)
     return out
 
 
