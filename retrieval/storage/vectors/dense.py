@@ -91,7 +91,8 @@ class DenseIndex:
         self.hnsw_threshold = hnsw_threshold
         self.removed = np.zeros(0, dtype=np.int64)  # HNSW tombstones: in the graph, out of every search
         self._positions: tuple[np.ndarray, np.ndarray] | None = None  # (ids by position, argsort): scores()
-        self._half: faiss.Index | None = None  # float16 copy of a flat index's vectors, by position: search()
+        # a flat index's float16 copy, float32 vectors and passage ids by position (views into faiss): search()
+        self._half: tuple[faiss.Index, np.ndarray, np.ndarray] | None = None
         self.index: faiss.Index | None = None
         self.generation = -1
         self.dim = 0
@@ -432,17 +433,18 @@ class DenseIndex:
     def _flat_search(self, inner: "faiss.IndexFlat", query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The exact top ``k`` of a flat index: candidates from its float16 copy, scored from its float32
         vectors (held by faiss, read in place), best first and by passage id among equals. Under the lock."""
-        n, dim = int(inner.ntotal), int(inner.d)
-        vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
         if self._half is None:
+            n, dim = int(inner.ntotal), int(inner.d)
+            vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
             half = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
             half.add(vectors)
-            self._half = half
-        depth = min(n, max(HALF_DEPTH * k, k + HALF_MIN))
-        _, positions = self._half.search(query, depth)
+            self._half = (half, vectors, faiss.rev_swig_ptr(self.index.id_map.data(), n))
+        half, vectors, all_ids = self._half
+        depth = min(half.ntotal, max(HALF_DEPTH * k, k + HALF_MIN))
+        _, positions = half.search(query, depth)
         positions = positions[0][positions[0] >= 0]
         exact = vectors[positions] @ query.reshape(-1)
-        ids = faiss.rev_swig_ptr(self.index.id_map.data(), n)[positions]
+        ids = all_ids[positions]
         order = np.lexsort((ids, -exact))[:k]
         return [(int(ids[i]), float(exact[i])) for i in order]
 
