@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "txtai_build_s": round(txtai_s, 1), "lexical_copy": copy, "lexical_copy_build_cpu_s": round(copy_s, 2),
                    "search": interleaved(corpus, txtai, qs[3:args.queries])}
             del txtai
-            if n == sizes[-1]:
+            if n == sizes[-1] and args.ask_queries:
                 log("  ask and its parts ...")
                 row["ask_parts"] = ask_parts(corpus, qs[args.queries:])
             corpus.close()

@@ -201,12 +201,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question_chars", 2000, "CITEBOT_MAX_QUESTION_CHARS", "Longer questions are refused with a clear error.", int, bounds=(1, 100_000), tier="advanced"),
     Setting("max_file_mb", 50, "CITEBOT_MAX_FILE_MB", "Files (and fetched URLs) larger than this are refused when adding.", int,
             bounds=(1, 4096)),
-    Setting("hnsw_threshold", 20000, "CITEBOT_HNSW_THRESHOLD",
+    Setting("hnsw_threshold", 40000, "CITEBOT_HNSW_THRESHOLD",
             "Advanced. Above this many passages (and up to CITEBOT_ANN_THRESHOLD) the SQLite engine's faiss index "
             "is an HNSW graph (M 32, efConstruction 200, efSearch 512) instead of exact flat search: its candidates "
             "carry exact cosines, recall@10 against exact search 0.987 at 100k real vectors, and it costs less CPU than "
-            "the flat scan from about this size on (docs/speed.md). At or above CITEBOT_ANN_THRESHOLD: flat search "
-            "up to that threshold.", int,
+            "the flat scan (a float16 scan re-scored exactly) from about this size on (docs/speed.md). At or above "
+            "CITEBOT_ANN_THRESHOLD: flat search up to that threshold.", int,
             bounds=(1, 1_000_000_000), tier="advanced"),
     Setting("lexical_memory", True, "CITEBOT_LEXICAL_MEMORY",
             "Advanced. Keep an in-memory copy of the lexical index in processes that ask many questions (the bot and "

@@ -13,10 +13,11 @@ source (a syndicated copy) is still refused unless ``--force``.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -68,6 +69,8 @@ class Versions:
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = neardup.signature_matrix([])
         self._by_url: dict[tuple[str, str], list[int]] = {}
+        self._dates: list[str] = []  # every document date, sorted: "today" and "is a period empty" by bisection
+        self._days: list[str] = []  # the same, as their first 10 characters (the day)
 
     def _refresh(self, signatures: bool = True) -> None:
         """Documents (and, when asked, their signatures) as of the store's generation. "Today" needs only
@@ -79,6 +82,8 @@ class Versions:
             for info in self._infos.values():
                 if info.url and info.source:
                     self._by_url.setdefault((info.source.strip().casefold(), info.url.strip()), []).append(info.doc_id)
+            self._dates = sorted(d.date for d in self._infos.values() if d.date)
+            self._days = sorted(date[:10] for date in self._dates)
             self._generation, self._signed = generation, None
         if signatures and self._signed != generation:
             rows = self.store.documents.signatures()
@@ -121,19 +126,33 @@ class Versions:
         """The newest document date, ignoring dates after ``not_after`` (future-dated feed entries must
         not move "today" into the future); None for a corpus without dated documents."""
         self._refresh(signatures=False)
-        dates = [d.date for d in self._infos.values() if d.date and (not not_after or d.date <= not_after)]
-        return max(dates, default=None)
+        upto = bisect.bisect_right(self._dates, not_after) if not_after else len(self._dates)
+        return self._dates[upto - 1] if upto else None
 
     def any_dated(self, since: str, until: str) -> bool:
         """True when some document is dated ``since``..``until`` (a period with nothing in it is not searched)."""
         self._refresh(signatures=False)
-        return any(d.date and since <= d.date[:10] <= until for d in self._infos.values())
+        first = bisect.bisect_left(self._days, since)
+        return first < len(self._days) and self._days[first] <= until
 
     @staticmethod
     def same_text(a: str, b: str) -> bool:
         """True when two passages are near-duplicates (the MinHash test on their own text): what the
         corroboration count groups, without loading every stored signature on the question path."""
         return neardup.similarity(_passage_signature(a), _passage_signature(b)) > neardup.THRESHOLD
+
+    @staticmethod
+    def same_texts(texts: Sequence[str], pairs: Sequence[tuple[int, int]]) -> list[bool]:
+        """:meth:`same_text` for each pair of indexes into ``texts``, in one comparison of their signatures
+        (a question's pool of one source has dozens of pairs; one call each cost 0.7 ms per ask)."""
+        if not pairs:
+            return []
+        wanted = sorted({i for pair in pairs for i in pair})
+        row = {i: r for r, i in enumerate(wanted)}
+        matrix = neardup.signature_matrix([_passage_signature(texts[i]) for i in wanted])
+        left = np.fromiter((row[i] for i, _ in pairs), dtype=np.intp, count=len(pairs))
+        right = np.fromiter((row[j] for _, j in pairs), dtype=np.intp, count=len(pairs))
+        return ((matrix[left] == matrix[right]).mean(axis=1) > neardup.THRESHOLD).tolist()
 
     def info(self, doc_id: int) -> DocumentInfo | None:
         self._refresh(signatures=False)

@@ -121,11 +121,21 @@ def newest_versions(corpus: Any, pool: list[Hit]) -> list[Hit]:
     newest version answers. Unchanged (and no stored signature read) unless two passages of one source
     carry the same URL or nearly the same text, which is what versions look like."""
     suspects: set[int] = set()
+    compare: list[tuple[int, int]] = []  # same source, other documents, other URLs: compared by text at once
+    sources = [h.source.strip().casefold() for h in pool]
     for i, a in enumerate(pool):
-        for b in pool[:i]:
-            if (a.doc_id != b.doc_id and a.source.strip() and a.source.strip().casefold() == b.source.strip().casefold()
-                    and ((a.url and a.url == b.url) or corpus.versions.same_text(a.text, b.text))):
-                suspects.update((a.doc_id, b.doc_id))
+        for j in range(i):
+            b = pool[j]
+            if a.doc_id != b.doc_id and sources[i] and sources[i] == sources[j]:
+                if a.url and a.url == b.url:
+                    suspects.update((a.doc_id, b.doc_id))
+                else:
+                    compare.append((i, j))
+    if compare:
+        near = corpus.versions.same_texts([h.text for h in pool], compare)
+        for (i, j), same in zip(compare, near):
+            if same:
+                suspects.update((pool[i].doc_id, pool[j].doc_id))
     if not suspects:
         return pool
     present = {h.doc_id for h in pool}

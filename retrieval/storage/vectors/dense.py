@@ -14,6 +14,11 @@ searched for a few hundred candidates that are then re-scored exactly from the s
 so the scores a caller sees are always exact cosines (recall and memory: bench/ann.py, bench/scale.py).
 Flat and HNSW indexes hold the float32 vectors themselves, so :meth:`DenseIndex.scores` (the exact
 cosine of any passage, for fusion) is answered from memory.
+
+An unfiltered flat search scans a float16 copy of the vectors (faiss ``IndexScalarQuantizer`` QT_fp16,
+derived in memory, never saved): half the bytes read, and a scan of this size is bound by reading them
+(0.41 against 0.78 ms per question at 10,000 real vectors, docs/speed.md). Its candidates, twice as many
+as asked, are re-scored exactly from the float32 vectors, so results and scores are the exact search's.
 """
 from __future__ import annotations
 
@@ -56,6 +61,8 @@ HNSW_M = 32  # graph degree (faiss IndexHNSWFlat)
 HNSW_EF_CONSTRUCTION = 200  # 80 gave recall@10 0.976 at efSearch 512 on 30k real vectors, 200 gave 0.994
 HNSW_EF_SEARCH = 512  # search width, at least 2 x k: recall@10 >= 0.98 against exact on real vectors (bench/ann.py)
 TOMBSTONE_SHARE = 0.1  # removed passages left in the HNSW graph before it is rebuilt
+HALF_DEPTH = 2  # the float16 scan's candidates per passage asked (at least HALF_MIN), re-scored exactly
+HALF_MIN = 100  # (k=100 from 200 candidates: exact top 100 on 400 real questions at 10k, bench/ann.py)
 
 
 def _ids_digest(ids: np.ndarray) -> str:
@@ -84,6 +91,8 @@ class DenseIndex:
         self.hnsw_threshold = hnsw_threshold
         self.removed = np.zeros(0, dtype=np.int64)  # HNSW tombstones: in the graph, out of every search
         self._positions: tuple[np.ndarray, np.ndarray] | None = None  # (ids by position, argsort): scores()
+        # a flat index's float16 copy, float32 vectors and passage ids by position (views into faiss): search()
+        self._half: tuple[faiss.Index, np.ndarray, np.ndarray] | None = None
         self.index: faiss.Index | None = None
         self.generation = -1
         self.dim = 0
@@ -101,7 +110,12 @@ class DenseIndex:
         """Replace the index (and its tombstones); the cached id positions go with it."""
         self.index = index
         self.removed = np.zeros(0, dtype=np.int64) if removed is None else np.sort(removed.astype(np.int64))
+        self._changed()
+
+    def _changed(self) -> None:
+        """The index's vectors changed: what is derived from them in memory is rebuilt when next needed."""
         self._positions = None
+        self._half = None
 
     # -- persistence ---------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -282,7 +296,7 @@ class DenseIndex:
                         new = new[:0]
                 elif len(stale):
                     self.index.remove_ids(faiss.IDSelectorBatch(stale))
-                    self._positions = None
+                    self._changed()
                     changed = True
                 for start in range(0, len(new), BUILD_BATCH):
                     batch = store.passage_vectors(self.model, new[start:start + BUILD_BATCH].tolist())
@@ -292,7 +306,7 @@ class DenseIndex:
                         break
                     if len(batch):
                         self.index.add_with_ids(batch.vectors, batch.ids)
-                        self._positions = None
+                        self._changed()
                         changed = True
                 if self._wrong_kind():  # crossed the threshold (or the setting changed): rebuilt
                     changed = self._rebuild(store) or changed
@@ -395,6 +409,8 @@ class DenseIndex:
                 removed = faiss.IDSelectorBatch(self.removed)
                 selector = faiss.IDSelectorNot(removed)
                 selector.referenced = removed  # kept alive as long as the selector
+            if kind == "flat" and selector is None:
+                return self._flat_search(inner, query, want)
             if kind == "hnsw":
                 params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, 2 * want))
                 if selector is not None:
@@ -413,6 +429,24 @@ class DenseIndex:
         exact = batch.vectors @ query.reshape(-1)
         order = np.lexsort((batch.ids, -exact))[:k]
         return [(int(batch.ids[i]), float(exact[i])) for i in order]
+
+    def _flat_search(self, inner: "faiss.IndexFlat", query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The exact top ``k`` of a flat index: candidates from its float16 copy, scored from its float32
+        vectors (held by faiss, read in place), best first and by passage id among equals. Under the lock."""
+        if self._half is None:
+            n, dim = int(inner.ntotal), int(inner.d)
+            vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
+            half = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+            half.add(vectors)
+            self._half = (half, vectors, faiss.rev_swig_ptr(self.index.id_map.data(), n))
+        half, vectors, all_ids = self._half
+        depth = min(half.ntotal, max(HALF_DEPTH * k, k + HALF_MIN))
+        _, positions = half.search(query, depth)
+        positions = positions[0][positions[0] >= 0]
+        exact = vectors[positions] @ query.reshape(-1)
+        ids = all_ids[positions]
+        order = np.lexsort((ids, -exact))[:k]
+        return [(int(ids[i]), float(exact[i])) for i in order]
 
 
 def _errno_of(message: str) -> int:
