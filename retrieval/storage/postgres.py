@@ -166,6 +166,12 @@ class _Pool(ConnectionPool):
         return super().getconn(timeout=total - first)
 
 
+class WriteConflict(UserError):
+    """PostgreSQL rolled a transaction back because another one wrote the same rows at the same moment
+    (a deadlock or a serialization failure): nothing of it was written, and doing it again succeeds. Not
+    a lost connection, which is what it was reported as while it was an OperationalError like any other."""
+
+
 class Errors:
     """Turns server and connection failures into one-line UserError / StorageDamaged."""
 
@@ -188,6 +194,11 @@ class Errors:
         if isinstance(exc, (pgerr.DataCorrupted, pgerr.IndexCorrupted)):
             return StorageDamaged(f"the PostgreSQL database {where} reports damage ({str(exc).splitlines()[0]}); "
                                   f"ask its administrator to check the server")
+        if (getattr(exc, "sqlstate", None) or "").startswith("40"):  # deadlock, serialization failure (class 40)
+            first = (str(exc).strip().splitlines() or ["transaction rolled back"])[0]
+            return WriteConflict(f"the index in {where} is busy: another citebot process wrote the same rows at the "
+                                 f"same moment ({first}); nothing of this change was written, run the command again",
+                                 code="store_busy")
         if isinstance(exc, PoolTimeout):
             return UserError(f"cannot reach PostgreSQL at {where}: no connection within the timeout; {_WHAT_TO_DO}")
         if isinstance(exc, psycopg.OperationalError):

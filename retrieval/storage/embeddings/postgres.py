@@ -13,8 +13,12 @@ from psycopg import errors as pgerr
 from ...errors import UserError
 from ..base import EmbeddingRow, one_line_errors
 from ..pgcopy import binary_vector_rows
+from ..postgres import WriteConflict
 from ..rows import chunks
 from .base import Embeddings
+
+
+PUT_ATTEMPTS = 3  # a batch rolled back by a write conflict is written again this many times in all
 
 
 class PostgresEmbeddings(Embeddings):
@@ -51,17 +55,30 @@ class PostgresEmbeddings(Embeddings):
         the batch is written again with INSERT ... ON CONFLICT DO NOTHING."""
         if not items:
             return True
-        rows = [(model, h, np.asarray(v, dtype=np.float32).reshape(-1)) for h, v in items.items()]
-        try:
+        # in hash order: two processes storing overlapping batches take the rows' locks in one order, so
+        # they wait for each other instead of deadlocking; a conflict with another kind of transaction
+        # (a deadlock PostgreSQL broke by rolling this one back) is written again
+        rows = [(model, h, np.asarray(items[h], dtype=np.float32).reshape(-1)) for h in sorted(items)]
+        copy = True
+        for attempt in range(PUT_ATTEMPTS):
             try:
-                self._put(model, rows, wait, copy=True)
-            except pgerr.UniqueViolation:
-                self._put(model, rows, wait, copy=False)
-            return True
-        except (UserError, psycopg.Error):
-            if wait:
-                raise
-            return False
+                try:
+                    self._put(model, rows, wait, copy=copy)
+                except pgerr.UniqueViolation:
+                    self._put(model, rows, wait, copy=False)
+                return True
+            except WriteConflict:
+                copy = False
+                if attempt + 1 < PUT_ATTEMPTS:
+                    continue
+                if wait:
+                    raise
+                return False
+            except (UserError, psycopg.Error):
+                if wait:
+                    raise
+                return False
+        return False  # pragma: no cover - the loop returns or raises
 
     def _put(self, model: str, rows: list[tuple[str, str, np.ndarray]], wait: bool, copy: bool) -> None:
         with self.database.write(lock=False) as conn:

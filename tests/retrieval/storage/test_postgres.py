@@ -242,3 +242,61 @@ def test_an_index_build_left_invalid_is_built_again(pg_url):
     hits = store.vectors.search("m", vectors[7], 5)
     assert hits[0].passage_id == 8
     store.close()
+
+
+def _waiting_backends(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]
+
+
+def test_a_batch_of_vectors_caught_in_a_deadlock_is_written_again_not_reported_as_a_lost_connection(pg_url):
+    """Two sync processes indexing the same articles store overlapping vectors at once. Another
+    transaction holds one of the batch's rows and then wants one the batch already wrote: PostgreSQL
+    breaks the deadlock by rolling the batch back (an OperationalError, which used to be reported as "lost
+    or could not open the connection" and failed the sync). The batch is written again and succeeds."""
+    store = open_postgres(pg_url)
+    first = np.eye(3, dtype=np.float32)
+    assert store.embeddings.put("m", {"a": first[2]})  # the model is registered before the race
+    other = psycopg.connect(pg_url)  # the other process: a transaction left open
+    watch = psycopg.connect(pg_url, autocommit=True)
+    model_row = other.execute("SELECT model, text_hash FROM embeddings LIMIT 1").fetchone()
+    insert = "INSERT INTO embeddings(model, text_hash, vector) SELECT model, %s, vector FROM embeddings WHERE text_hash = 'a'"
+    other.execute(insert, ("k2",))  # holds k2, uncommitted
+    outcome: list[object] = []
+
+    def put() -> None:
+        try:
+            outcome.append(store.embeddings.put("m", {"k2": first[1], "k1": first[0]}))  # writes k1, waits on k2
+        except BaseException as exc:  # pragma: no cover - shown by the assertion below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=put)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while _waiting_backends(watch) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _waiting_backends(watch) == 1 and model_row is not None  # the batch waits on k2
+    try:
+        other.execute(insert, ("k1",))  # and the other transaction on k1: a cycle, broken after deadlock_timeout
+    except psycopg.errors.DeadlockDetected:  # pragma: no cover - PostgreSQL chose this side instead
+        other.rollback()
+    else:
+        other.commit()
+    worker.join(60)
+    assert outcome == [True], outcome
+    assert sorted(store.embeddings.cached("m", ["k1", "k2"])) == ["k1", "k2"]
+    other.close()
+    watch.close()
+    store.close()
+
+
+def test_a_write_conflict_is_told_as_one_not_as_a_lost_connection():
+    errors = pg.Errors("postgresql://news@db.example/citebot")
+    for exc in (psycopg.errors.DeadlockDetected("deadlock detected\nDETAIL: Process 1 waits ..."),
+                psycopg.errors.SerializationFailure("could not serialize access due to concurrent update")):
+        mapped = errors.translate(exc)
+        assert isinstance(mapped, pg.WriteConflict) and mapped.code == "store_busy"
+        message = str(mapped)
+        assert "another citebot process wrote the same rows" in message and "run the command again" in message
+        assert "lost" not in message and "\n" not in message
+    lost = errors.translate(psycopg.OperationalError("server closed the connection unexpectedly"))
+    assert not isinstance(lost, pg.WriteConflict) and "lost or could not open the connection" in str(lost)
