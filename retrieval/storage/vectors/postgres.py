@@ -76,7 +76,8 @@ class PostgresVectors(Vectors):
 
         The build is ``CREATE INDEX CONCURRENTLY``: at a million passages it takes minutes, during which
         other processes keep adding documents and vectors (a plain build holds a lock that stops every
-        write to ``embeddings``). One process builds at a time (a session advisory lock); an index a
+        write to ``embeddings``). One process builds at a time (a session advisory lock, never waited for:
+        another process finds the graph missing and builds nothing until it is there); an index a
         killed build left invalid is dropped and built again. Its memory (``maintenance_work_mem``) is
         raised to what the graph needs, never lowered: a graph that does not fit is built on disk, many
         times slower."""
@@ -89,7 +90,11 @@ class PostgresVectors(Vectors):
             name = index_name(model, self.index_type)
             built = False
             if not self._valid(conn, name):
-                conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
+                # never wait for another process's build: the build waits for every open transaction, and a
+                # process waiting here inside one closed a cycle PostgreSQL broke as a deadlock (a `sync`
+                # failed that way); until the index is there, searches scan, and the next sync looks again
+                if not conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATE_LOCK,)).fetchone()[0]:
+                    return False
                 try:
                     state = self._valid(conn, name)  # another process may have built it meanwhile
                     if state is not True:

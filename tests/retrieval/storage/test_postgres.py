@@ -300,3 +300,42 @@ def test_a_write_conflict_is_told_as_one_not_as_a_lost_connection():
         assert "lost" not in message and "\n" not in message
     lost = errors.translate(psycopg.OperationalError("server closed the connection unexpectedly"))
     assert not isinstance(lost, pg.WriteConflict) and "lost or could not open the connection" in str(lost)
+
+
+def test_a_process_finding_the_vector_index_being_built_does_not_wait_for_it(pg_url):
+    """While one process builds the graph (CREATE INDEX CONCURRENTLY, which waits for every open
+    transaction), another process's sync does not queue behind the build's lock: waiting there, inside a
+    statement the build in turn waited for, was a deadlock that failed a `citebot sync`. It builds
+    nothing, its searches scan meanwhile, and a later sync finds the graph."""
+    store, vectors = _synthetic_store(pg_url, 200)
+    other = open_postgres(pg_url)
+    open_tx = psycopg.connect(pg_url)  # holds the build in its waiting phase
+    open_tx.execute("INSERT INTO embeddings(model, text_hash, vector) VALUES ('m', 'open', %s::vector)",
+                    (str(vectors[0].tolist()),))
+    built: list[bool] = []
+    builder = threading.Thread(target=lambda: built.append(store.vectors.sync("m")))
+    builder.start()
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as watch:
+            for _ in range(300):
+                if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%%' "
+                                 "AND wait_event_type = 'Lock'").fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the index build never started")
+        synced: list[bool] = []
+        second = threading.Thread(target=lambda: synced.append(other.vectors.sync("m")))
+        second.start()
+        second.join(20)
+        assert not second.is_alive() and synced == [False]  # returned at once, built nothing
+        assert other.vectors.search("m", vectors[7], 3)[0].passage_id == 8  # searching meanwhile
+        assert builder.is_alive()
+    finally:
+        open_tx.commit()
+        open_tx.close()
+        builder.join(60)
+    assert built == [True]
+    assert other.vectors.sync("m") is False and other.vectors.search("m", vectors[7], 3)[0].passage_id == 8
+    other.close()
+    store.close()
