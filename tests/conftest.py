@@ -148,3 +148,24 @@ def pg_url(pg_server) -> str:
         pg_server.drop_database(name)
     except Exception:  # a test that left connections open must not fail the next one
         pass
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """A failed test that used a PostgreSQL database gets the server log's last errors in its report: the
+    server is gone when the session ends, and a deadlock or a killed backend is only explained there."""
+    outcome = yield
+    report = outcome.get_result()
+    url = getattr(item, "funcargs", {}).get("pg_url")
+    if report.when != "call" or not report.failed or not isinstance(url, str) or "host=" not in url:
+        return
+    import re
+
+    log = Path(re.search(r"host=([^&]+)", url).group(1)) / "log"
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    wanted = [line for line in lines if re.search(r"\b(ERROR|FATAL|PANIC|DETAIL|HINT|STATEMENT|CONTEXT):", line)]
+    if wanted:
+        report.sections.append(("PostgreSQL server log (its last errors)", "\n".join(wanted[-40:])))
