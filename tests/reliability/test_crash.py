@@ -93,18 +93,21 @@ from tests.fakes.hash_embedder import HashEmbedder
 corpus_mod.EMBED_BATCH = int(sys.argv[1])
 DELAY = float(sys.argv[2])
 
+def _delay():  # a run that is not to be killed (the final rerun) writes at full speed
+    return float(os.environ.get("CRASH_STATEMENT_DELAY", DELAY))
+
 class Delayed:  # statements in a transaction a little late, so writes become wide targets for a kill
     def __init__(self, conn):
         self._conn = conn
 
     def execute(self, *args):
         if self._conn.in_transaction:  # only inside write transactions: reads stay fast
-            time.sleep(DELAY)
+            time.sleep(_delay())
         return self._conn.execute(*args)
 
     def executemany(self, *args):
         if self._conn.in_transaction:
-            time.sleep(DELAY)
+            time.sleep(_delay())
         return self._conn.executemany(*args)
 
     def __getattr__(self, name):
@@ -176,15 +179,15 @@ class Zygote:
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
-    def start(self, argv: list[str], out: Path) -> int:
-        env = {"CITEBOT_HOME": str(self.home), "CRASH_ENCODE_LOG": str(self.log)}
+    def start(self, argv: list[str], out: Path, **extra: str) -> int:
+        env = {"CITEBOT_HOME": str(self.home), "CRASH_ENCODE_LOG": str(self.log), **extra}
         return self._call(op="run", argv=argv, out=str(out), env=env)["pid"]
 
     def wait(self, pid: int) -> dict:
         return self._call(op="wait", pid=pid)
 
-    def run(self, argv: list[str], out: Path) -> tuple[int | None, str]:
-        result = self.wait(self.start(argv, out))
+    def run(self, argv: list[str], out: Path, **extra: str) -> tuple[int | None, str]:
+        result = self.wait(self.start(argv, out, **extra))
         return result["rc"], out.read_text()
 
     def close(self) -> None:
@@ -369,7 +372,8 @@ def test_sigkill_loop_leaves_every_document_whole_or_absent(tmp_path):
         # 3. a rerun of the same add finishes the job, embedding only what was never stored
         before = read_store(home)["embedded"]
         log.unlink(missing_ok=True)
-        rc, text = zygote.run(["add", str(docs_dir)], tmp_path / "final.out")
+        # (without the statement delay that makes the killed runs' writes wide targets: nothing kills it)
+        rc, text = zygote.run(["add", str(docs_dir)], tmp_path / "final.out", CRASH_STATEMENT_DELAY="0")
         assert rc == 0, text
         assert f"corpus has {len(wanted)} documents" in text
         fresh = encoded(log)
