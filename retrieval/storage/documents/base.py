@@ -113,10 +113,12 @@ class Documents(abc.ABC):
             return self.info_in(conn, doc_id)
 
     @one_line_errors
-    def list(self, offset: int = 0, limit: int | None = None) -> list[DocumentInfo]:
-        """Documents ordered by id; ``limit`` None means all."""
-        rows = self._query(INFO_SQL + " ORDER BY d.id LIMIT :limit OFFSET :offset",
-                           {"limit": ALL if limit is None else int(limit), "offset": int(offset)})
+    def list(self, offset: int = 0, limit: int | None = None, after_id: int = 0) -> list[DocumentInfo]:
+        """Documents with id > ``after_id``, ordered by id; ``limit`` None means all. (Ids only grow, so a
+        cache reads what was added since it last looked.)"""
+        rows = self._query(INFO_SQL + " WHERE d.id > :after ORDER BY d.id LIMIT :limit OFFSET :offset",
+                           {"limit": ALL if limit is None else int(limit), "offset": int(offset),
+                            "after": int(after_id)})
         return [document_info(r) for r in rows]
 
     @one_line_errors

@@ -37,6 +37,8 @@ def test_ids_increase_and_are_never_reused(store):
     fresh = set(store.documents.passage_ids().tolist()) - before
     assert len(fresh) == 1 and min(fresh) > max(before)  # the deleted passage's id is not handed out again
     assert [d.doc_id for d in store.documents.list()] == [first, third]
+    assert [d.doc_id for d in store.documents.list(after_id=first)] == [third]  # what came since (caches)
+    assert store.documents.list(after_id=third) == []
     assert store.generation() == 3  # one per committed transaction
 
 
