@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import psycopg
@@ -190,15 +192,13 @@ def test_connections_the_server_dropped_are_replaced(pg_url):
     store.close()
 
 
-def test_building_the_vector_index_does_not_stop_writers(pg_url, monkeypatch):
-    """The graph is built with CREATE INDEX CONCURRENTLY: while the build waits for an open write
-    transaction, another process still stores vectors (a plain build would queue them behind it)."""
-    monkeypatch.setattr(pg, "BUSY_TIMEOUT_S", 2.0)
-    store, vectors = _synthetic_store(pg_url, 200)
-    writer = open_postgres(pg_url)
-    open_tx = psycopg.connect(pg_url)  # an uncommitted write to the table being indexed
+@contextmanager
+def _build_waiting(pg_url: str, store, vector: np.ndarray) -> Iterator[tuple[threading.Thread, list[bool]]]:
+    """``store`` building model m's graph in a thread, held in the build's waiting phase by an uncommitted
+    write to the table being indexed until the block ends; yields the thread and what its sync returns."""
+    open_tx = psycopg.connect(pg_url)
     open_tx.execute("INSERT INTO embeddings(model, text_hash, vector) VALUES ('m', 'open', %s::vector)",
-                    (str(vectors[0].tolist()),))
+                    (str(vector.tolist()),))
     built: list[bool] = []
     builder = threading.Thread(target=lambda: built.append(store.vectors.sync("m")))
     builder.start()
@@ -211,13 +211,23 @@ def test_building_the_vector_index_does_not_stop_writers(pg_url, monkeypatch):
                 time.sleep(0.05)
             else:
                 pytest.fail("the index build never started")
-        fresh = vectors[1] + vectors[2]
-        writer.embeddings.put("m", {"during-the-build": fresh / np.linalg.norm(fresh)})  # not "busy"
-        assert builder.is_alive()
+        yield builder, built
     finally:
         open_tx.commit()
         open_tx.close()
         builder.join(60)
+
+
+def test_building_the_vector_index_does_not_stop_writers(pg_url, monkeypatch):
+    """The graph is built with CREATE INDEX CONCURRENTLY: while the build waits for an open write
+    transaction, another process still stores vectors (a plain build would queue them behind it)."""
+    monkeypatch.setattr(pg, "BUSY_TIMEOUT_S", 2.0)
+    store, vectors = _synthetic_store(pg_url, 200)
+    writer = open_postgres(pg_url)
+    with _build_waiting(pg_url, store, vectors[0]) as (builder, built):
+        fresh = vectors[1] + vectors[2]
+        writer.embeddings.put("m", {"during-the-build": fresh / np.linalg.norm(fresh)})  # not "busy"
+        assert builder.is_alive()
     assert built == [True]
     with psycopg.connect(pg_url, autocommit=True) as conn:
         valid = conn.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -309,21 +319,7 @@ def test_a_process_finding_the_vector_index_being_built_does_not_wait_for_it(pg_
     nothing, its searches scan meanwhile, and a later sync finds the graph."""
     store, vectors = _synthetic_store(pg_url, 200)
     other = open_postgres(pg_url)
-    open_tx = psycopg.connect(pg_url)  # holds the build in its waiting phase
-    open_tx.execute("INSERT INTO embeddings(model, text_hash, vector) VALUES ('m', 'open', %s::vector)",
-                    (str(vectors[0].tolist()),))
-    built: list[bool] = []
-    builder = threading.Thread(target=lambda: built.append(store.vectors.sync("m")))
-    builder.start()
-    try:
-        with psycopg.connect(pg_url, autocommit=True) as watch:
-            for _ in range(300):
-                if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX%%' "
-                                 "AND wait_event_type = 'Lock'").fetchone()[0]:
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the index build never started")
+    with _build_waiting(pg_url, store, vectors[0]) as (builder, built):
         synced: list[bool] = []
         second = threading.Thread(target=lambda: synced.append(other.vectors.sync("m")))
         second.start()
@@ -331,10 +327,6 @@ def test_a_process_finding_the_vector_index_being_built_does_not_wait_for_it(pg_
         assert not second.is_alive() and synced == [False]  # returned at once, built nothing
         assert other.vectors.search("m", vectors[7], 3)[0].passage_id == 8  # searching meanwhile
         assert builder.is_alive()
-    finally:
-        open_tx.commit()
-        open_tx.close()
-        builder.join(60)
     assert built == [True]
     assert other.vectors.sync("m") is False and other.vectors.search("m", vectors[7], 3)[0].passage_id == 8
     other.close()
