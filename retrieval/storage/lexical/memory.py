@@ -74,7 +74,7 @@ class EntrySource(Protocol):
 
     def state(self) -> SourceState: ...
 
-    def entry_ids(self) -> np.ndarray: ...
+    def entry_ids(self, after_id: int = 0) -> np.ndarray: ...
 
     def entries(self, ids: Sequence[int] | None) -> Iterator[Entries | Counted]: ...
 
@@ -242,14 +242,24 @@ class MemoryBM25:
             if state.epoch != self.epoch or not self.built:
                 self._reset()
                 self.mismatch = ""
-            store_ids = np.unique(np.asarray(self.source.entry_ids(), dtype=np.int64))
             count = self.rows.count
             held, alive = self.rows.ids[:count], self.rows.alive[:count]
-            new = np.setdiff1d(store_ids, held[alive], assume_unique=True)
+            new, gone = None, np.zeros(count, dtype=bool)
+            if self.built and count:
+                # ids only grow, so what was added is above the highest id held; when the engine then counts
+                # what the copy would hold, nothing was removed and its whole id list need not be read (that
+                # read cost the first question after each add 66 ms at 100k passages)
+                recent = np.unique(np.asarray(self.source.entry_ids(after_id=int(held.max())), dtype=np.int64))
+                totals = self.source.totals()
+                if totals is not None and totals[0] == self.alive_count + len(recent):
+                    new = recent
+            if new is None:
+                store_ids = np.unique(np.asarray(self.source.entry_ids(), dtype=np.int64))
+                new = np.setdiff1d(store_ids, held[alive], assume_unique=True)
+                gone = alive & ~np.isin(held, store_ids)
             if foreground_limit is not None and len(new) > foreground_limit:
                 self._start(self.sync)
                 return False
-            gone = alive & ~np.isin(held, store_ids)
             if gone.any():
                 self.rows.alive[:count] &= ~gone
                 self.alive_count -= int(gone.sum())

@@ -120,9 +120,10 @@ class PostgresLexical(Lexical):
             values = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'lexical_epoch')"))
         return SourceState(int(values.get("generation", -1)), str(values.get("lexical_epoch", "")))
 
-    def entry_ids(self) -> np.ndarray:
+    def entry_ids(self, after_id: int = 0) -> np.ndarray:
         with self.database.reading() as conn:  # every passage is a row of the statistics, postings or not
-            return np.fromiter((r for (r,) in conn.execute("SELECT id FROM passages")), dtype=np.int64)
+            return np.fromiter((r for (r,) in conn.execute("SELECT id FROM passages WHERE id > %s",
+                                                           (int(after_id),))), dtype=np.int64)
 
     def entries(self, ids: Sequence[int] | None) -> Iterator[Counted]:
         def batch(conn: psycopg.Connection, passages: list) -> Counted:

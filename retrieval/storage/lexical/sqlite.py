@@ -166,9 +166,10 @@ class SQLiteLexical(Lexical):
             values = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'lexical_epoch')"))
         return SourceState(int(values.get("generation", -1)), str(values.get("lexical_epoch", "")))
 
-    def entry_ids(self) -> np.ndarray:
+    def entry_ids(self, after_id: int = 0) -> np.ndarray:
         with self.database.reading() as db:  # FTS5's own row list (one small row per entry)
-            return np.fromiter((r for (r,) in db.execute("SELECT id FROM lexical_docsize")), dtype=np.int64)
+            return np.fromiter((r for (r,) in db.execute("SELECT id FROM lexical_docsize WHERE id > ?",
+                                                         (int(after_id),))), dtype=np.int64)
 
     def compact(self) -> None:
         if self._tokens is not None:
