@@ -165,8 +165,8 @@ class Versions:
 
     @staticmethod
     def same_texts(texts: Sequence[str], pairs: Sequence[tuple[int, int]]) -> list[bool]:
-        """:meth:`same_text` for each pair of indexes into ``texts``, in one comparison of their signatures
-        (a question's pool of one source has dozens of pairs; one call each cost 0.7 ms per ask)."""
+        """:meth:`same_text` for each pair of indexes into ``texts``, in one comparison of their signatures:
+        a question's pool of one source has dozens of pairs, and each signature is made once, not per pair."""
         if not pairs:
             return []
         wanted = sorted({i for pair in pairs for i in pair})
