@@ -27,6 +27,7 @@ BENCHMARKS = (
     ("scale", "SQLite engine at 100k and 1M synthetic passages: compressed faiss index recall@10, search/ask, RSS"),
     ("storage_lexical", "PostgreSQL lexical rankings against FTS5 BM25 on XQuAD en/ru and SciFact"),
     ("lexical_copy", "the in-memory lexical copy against FTS5 and PostgreSQL at 100k real passages: p50/p95, same scores"),
+    ("after_add", "the first question after an add in a serving process (plain and \"latest\"), against nothing added, at 100k"),
     ("ingest_limits", "peak memory and time on hostile input: huge CSV token, DOCX bomb, trickling server"),
     ("llm_quality", "LLM answers (llama.cpp + Gemma 3 270M): sentences kept by verification, gold, latency"),
     ("llm_hostile", "citebot ask against hostile LLM servers: wall time vs CITEBOT_LLM_TIMEOUT + 2 s, key never elsewhere"),
