@@ -245,12 +245,14 @@ class MemoryBM25:
             count = self.rows.count
             held, alive = self.rows.ids[:count], self.rows.alive[:count]
             new, gone = None, np.zeros(count, dtype=bool)
+            totals: tuple[int, int] | None = None
+            have_totals = False  # the engine's totals read after ``state``: still theirs if nothing commits
             if self.built and count:
                 # ids only grow, so what was added is above the highest id held; when the engine then counts
                 # what the copy would hold, nothing was removed and its whole id list need not be read (that
                 # read cost the first question after each add 66 ms at 100k passages)
                 recent = np.unique(np.asarray(self.source.entry_ids(after_id=int(held.max())), dtype=np.int64))
-                totals = self.source.totals()
+                totals, have_totals = self.source.totals(), True
                 if totals is not None and totals[0] == self.alive_count + len(recent):
                     new = recent
             if new is None:
@@ -286,7 +288,8 @@ class MemoryBM25:
             if after != state:  # written to meanwhile: in step with nothing yet; the next search syncs again
                 self.ready = False
                 return False
-            totals = self.source.totals()
+            if not have_totals:  # (when read above, between two equal states, no write came in between)
+                totals = self.source.totals()
             if totals is not None and totals != (self.alive_count, int(round(self.tokens))):
                 if not self.mismatch:
                     self.mismatch = (f"the engine counts {totals[0]} passages and {totals[1]} tokens, the copy "
