@@ -205,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Advanced. Above this many passages (and up to CITEBOT_ANN_THRESHOLD) the SQLite engine's faiss index "
             "is an HNSW graph (M 32, efConstruction 200, efSearch 512) instead of exact flat search: its candidates "
             "carry exact cosines, recall@10 against exact search 0.987 at 100k real vectors, and it costs less CPU than "
-            "the flat scan (a float16 scan re-scored exactly) from about this size on (docs/speed.md). At or above "
+            "the flat scan (an 8-bit scan re-scored exactly) from about this size on (docs/speed.md). At or above "
             "CITEBOT_ANN_THRESHOLD: flat search up to that threshold.", int,
             bounds=(1, 1_000_000_000), tier="advanced"),
     Setting("lexical_memory", True, "CITEBOT_LEXICAL_MEMORY",

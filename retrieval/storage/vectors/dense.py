@@ -15,10 +15,15 @@ so the scores a caller sees are always exact cosines (recall and memory: bench/a
 Flat and HNSW indexes hold the float32 vectors themselves, so :meth:`DenseIndex.scores` (the exact
 cosine of any passage, for fusion) is answered from memory.
 
-An unfiltered flat search scans a float16 copy of the vectors (faiss ``IndexScalarQuantizer`` QT_fp16,
-derived in memory, never saved): half the bytes read, and a scan of this size is bound by reading them
-(0.41 against 0.78 ms per question at 10,000 real vectors, docs/speed.md). Its candidates, twice as many
-as asked, are re-scored exactly from the float32 vectors, so results and scores are the exact search's.
+An unfiltered flat search scans an 8-bit copy of the vectors (faiss ``IndexScalarQuantizer``
+QT_8bit_uniform, derived in memory, never saved): a quarter of the bytes read, and a scan of this size is
+bound by reading them (at 10,000 real vectors, 0.46 ms per question after the question's encoding has
+evicted the caches, against 0.83 for a float16 copy and 1.42 for float32; docs/speed.md). Its
+candidates, twice as many as asked, are re-scored exactly from the float32 vectors. That they hold the
+exact top k is proved, not hoped: no vector's 8-bit score is off by more than the largest quantisation
+error (its norm, times the question's), so when the k-th exact score beats the last candidate's 8-bit
+score by more than that, no unscanned passage can reach it; when it does not (passages too alike for
+8 bits), the float32 vectors are scanned instead. Results and scores are always the exact search's.
 """
 from __future__ import annotations
 
@@ -61,8 +66,10 @@ HNSW_M = 32  # graph degree (faiss IndexHNSWFlat)
 HNSW_EF_CONSTRUCTION = 200  # 80 gave recall@10 0.976 at efSearch 512 on 30k real vectors, 200 gave 0.994
 HNSW_EF_SEARCH = 512  # search width, at least 2 x k: recall@10 >= 0.98 against exact on real vectors (bench/ann.py)
 TOMBSTONE_SHARE = 0.1  # removed passages left in the HNSW graph before it is rebuilt
-HALF_DEPTH = 2  # the float16 scan's candidates per passage asked (at least HALF_MIN), re-scored exactly
-HALF_MIN = 100  # (k=100 from 200 candidates: exact top 100 on 400 real questions at 10k, bench/ann.py)
+SCAN_DEPTH = 2  # the 8-bit scan's candidates per passage asked (at least SCAN_MIN), re-scored exactly
+SCAN_MIN = 100  # (the exactness proof held for all 300 real questions at k=10 and 10k passages)
+SCAN_SLACK = 1e-5  # float32 rounding in faiss's 8-bit scores and in the proof's own sum
+SCAN_BATCH = 8192  # vectors quantised at a time to measure the largest error: bounded memory
 
 
 def _ids_digest(ids: np.ndarray) -> str:
@@ -91,8 +98,8 @@ class DenseIndex:
         self.hnsw_threshold = hnsw_threshold
         self.removed = np.zeros(0, dtype=np.int64)  # HNSW tombstones: in the graph, out of every search
         self._positions: tuple[np.ndarray, np.ndarray] | None = None  # (ids by position, argsort): scores()
-        # a flat index's float16 copy, float32 vectors and passage ids by position (views into faiss): search()
-        self._half: tuple[faiss.Index, np.ndarray, np.ndarray] | None = None
+        self._scan: _Scan | None = None  # a flat index's 8-bit copy, for search()
+        self.scan_fallbacks = 0  # flat searches whose 8-bit candidates could not be proved exact (bench/ann.py)
         self.index: faiss.Index | None = None
         self.generation = -1
         self.dim = 0
@@ -115,7 +122,7 @@ class DenseIndex:
     def _changed(self) -> None:
         """The index's vectors changed: what is derived from them in memory is rebuilt when next needed."""
         self._positions = None
-        self._half = None
+        self._scan = None
 
     # -- persistence ---------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -431,22 +438,57 @@ class DenseIndex:
         return [(int(batch.ids[i]), float(exact[i])) for i in order]
 
     def _flat_search(self, inner: "faiss.IndexFlat", query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The exact top ``k`` of a flat index: candidates from its float16 copy, scored from its float32
+        """The exact top ``k`` of a flat index: candidates from its 8-bit copy, scored from its float32
         vectors (held by faiss, read in place), best first and by passage id among equals. Under the lock."""
-        if self._half is None:
-            n, dim = int(inner.ntotal), int(inner.d)
-            vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
-            half = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-            half.add(vectors)
-            self._half = (half, vectors, faiss.rev_swig_ptr(self.index.id_map.data(), n))
-        half, vectors, all_ids = self._half
-        depth = min(half.ntotal, max(HALF_DEPTH * k, k + HALF_MIN))
-        _, positions = half.search(query, depth)
-        positions = positions[0][positions[0] >= 0]
-        exact = vectors[positions] @ query.reshape(-1)
-        ids = all_ids[positions]
+        if self._scan is None:
+            self._scan = _Scan.of(inner, faiss.rev_swig_ptr(self.index.id_map.data(), int(inner.ntotal)))
+        scan = self._scan
+        n = len(scan.ids)
+        depth = min(n, max(SCAN_DEPTH * k, k + SCAN_MIN))
+        approx, positions = scan.codes.search(query, depth)
+        kept = positions[0] >= 0
+        positions = positions[0][kept]
+        exact = scan.vectors[positions] @ query.reshape(-1)
+        ids = scan.ids[positions]
         order = np.lexsort((ids, -exact))[:k]
+        if len(positions) < n and len(order):
+            reach = float(approx[0][kept][-1]) + scan.error * float(np.linalg.norm(query)) + SCAN_SLACK
+            if not float(exact[order[-1]]) > reach:  # an unscanned passage could beat or tie the k-th
+                self.scan_fallbacks += 1
+                return _top(scan.vectors @ query.reshape(-1), scan.ids, k)
         return [(int(ids[i]), float(exact[i])) for i in order]
+
+
+class _Scan:
+    """A flat index's 8-bit copy (``codes``), its float32 vectors and passage ids by position (views
+    into faiss), and ``error``: the largest distance of any vector from its 8-bit form."""
+
+    def __init__(self, codes: "faiss.Index", vectors: np.ndarray, ids: np.ndarray, error: float) -> None:
+        self.codes, self.vectors, self.ids, self.error = codes, vectors, ids, error
+
+    @classmethod
+    def of(cls, inner: "faiss.IndexFlat", ids: np.ndarray) -> "_Scan":
+        n, dim = int(inner.ntotal), int(inner.d)
+        vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
+        codes = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_INNER_PRODUCT)
+        codes.train(vectors)  # one range for every component, from these vectors
+        codes.add(vectors)
+        error = 0.0
+        for start in range(0, n, SCAN_BATCH):
+            part = vectors[start:start + SCAN_BATCH]
+            off = part - codes.sa_decode(codes.sa_encode(part))
+            error = max(error, float(np.sqrt(np.einsum("ij,ij->i", off, off)).max()))
+        return cls(codes, vectors, ids, error)
+
+
+def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` best of all ``scores``, best first and by passage id among equals."""
+    if k < len(scores):
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        within = np.flatnonzero(scores >= kth)
+        scores, ids = scores[within], ids[within]
+    order = np.lexsort((ids, -scores))[:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
 
 
 def _errno_of(message: str) -> int:

@@ -1,6 +1,7 @@
-"""The SQLite engine's exact (flat) dense search, which scans a float16 copy of the vectors and re-scores
+"""The SQLite engine's exact (flat) dense search, which scans an 8-bit copy of the vectors and re-scores
 its candidates from the float32 ones (issue 24): the results must be exact search's, in exact search's
-order, with exact cosines, and follow every add and removal at once."""
+order, with exact cosines, and follow every add and removal at once, even for passages too alike for
+8 bits to tell apart."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,9 +37,9 @@ def test_flat_search_is_exact_search_and_follows_adds_and_removals(tmp_path):
             found, exact = _found(store, q, k), _exact(store, q, k)
             assert [p for p, _ in found] == [p for p, _ in exact]
             np.testing.assert_allclose([s for _, s in found], [s for _, s in exact], rtol=0, atol=1e-6)
-    assert dense._half is not None  # the float16 scan answered (white box: both paths must be exact)
+    assert dense._scan is not None  # the 8-bit scan answered (white box: both paths must be exact)
 
-    _fill(store, vectors, N, N + 300)  # new passages are found at once (a stale float16 copy would miss them)
+    _fill(store, vectors, N, N + 300)  # new passages are found at once (a stale 8-bit copy would miss them)
     store.vectors.sync("toy")
     ids = store.documents.passage_ids()
     for row in (N + 7, N + 299):
@@ -54,9 +55,9 @@ def test_flat_search_is_exact_search_and_follows_adds_and_removals(tmp_path):
     store.close()
 
 
-def test_vectors_float16_cannot_tell_apart_are_ranked_by_their_exact_cosines(tmp_path):
+def test_vectors_8_bits_cannot_tell_apart_are_ranked_by_their_exact_cosines(tmp_path):
     """Two near-identical passages (a wire story and its lightly edited copy) round to the same float16
-    vector; the exact re-scoring still puts the closer one first, with its own score."""
+    (so also 8-bit) vector; the exact re-scoring still puts the closer one first, with its own score."""
     rng = np.random.default_rng(8)
     query = rng.standard_normal(DIM).astype(np.float32)
     query /= np.linalg.norm(query)
@@ -77,3 +78,22 @@ def test_vectors_float16_cannot_tell_apart_are_ranked_by_their_exact_cosines(tmp
     assert top == _exact(store, query, 2)
     store.close()
 
+
+
+def test_many_passages_too_alike_for_8_bits_still_give_the_exact_top(tmp_path):
+    """600 copies of one story, each edited a little (differences far below 8-bit resolution): the 8-bit
+    scan cannot tell which 110 are closest, so it cannot prove its candidates hold the exact top 10, and
+    the search must scan the float32 vectors rather than return the 8-bit scan's guess."""
+    rng = np.random.default_rng(11)
+    base = rng.standard_normal(DIM).astype(np.float32)
+    vectors = base + 1e-4 * rng.standard_normal((600, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = open_sqlite(tmp_path)
+    _fill(store, vectors, 0, 600)
+    store.vectors.sync("toy")
+    for seed in range(5):
+        q = base + 0.5 * np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+        q /= np.linalg.norm(q)
+        for k in (1, 10):
+            assert _found(store, q, k) == _exact(store, q, k)
+    store.close()
