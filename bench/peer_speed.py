@@ -10,7 +10,10 @@ embedding every sentence would take hours here); txtai gets ``Embeddings(hybrid=
 vector for a passage and encodes a question with the same USE model. Each question is asked of both,
 alternating which goes first, both encoding it (a new question each time for citebot: its in-memory
 question cache is cleared). Reported per question: CPU time (``time.process_time``, the figure that
-means something on a shared machine) and wall time, p50 and p95.
+means something on a shared machine) and wall time, p50 and p95. Both sides encode with the same model,
+so the same questions are also searched by both without encoding (each side given the question's
+vector, each search right after an untimed encoding, which leaves the CPU caches as a real search finds
+them): what each search engine itself costs.
 
 Then, at the largest size, `ask` p50 beside its parts measured on the same questions in the same run:
 encode (the question), ANN (dense candidates), lexical (BM25 candidates), fuse (exact cosines of the
@@ -90,16 +93,20 @@ def build_citebot(home: Path | None, docs: list[tuple[Any, list[Any]]], vectors:
     return time.perf_counter() - start
 
 
-def build_txtai(docs: list[tuple[Any, list[Any]]], vectors: np.ndarray, embedder: Any) -> tuple[Any, float]:
+def build_txtai(docs: list[tuple[Any, list[Any]]], vectors: np.ndarray, embedder: Any,
+                given: dict[str, np.ndarray] | None = None) -> tuple[Any, float]:
+    """txtai over the same passages and vectors; a question in ``given`` (filled by the caller) gets
+    that vector instead of being encoded."""
     from txtai import Embeddings
 
     from bench.ann import embed_text
 
     texts = [embed_text(doc, p) for doc, passages in docs for p in passages]
     by_text = {t: vectors[i] for i, t in enumerate(texts)}
+    given = given if given is not None else {}
 
     def transform(inputs: list[str]) -> np.ndarray:
-        known = [by_text.get(t) for t in inputs]
+        known = [by_text.get(t, given.get(t)) for t in inputs]
         todo = [t for t, v in zip(inputs, known) if v is None]
         encoded = iter(embedder.encode_queries(todo)) if todo else iter(())
         return np.stack([v if v is not None else next(encoded) for v in known]).astype(np.float32)
@@ -122,19 +129,29 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2)}
 
 
-def interleaved(corpus: Any, txtai: Any, qs: list[str]) -> dict[str, Any]:
-    """Each question to both (alternating which goes first) and to the bare encoder."""
+def interleaved(corpus: Any, txtai: Any, qs: list[str], given: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each question to both (alternating which goes first) and to the bare encoder; then to both again
+    without encoding (citebot's question cache holds its vector, txtai's transform is ``given`` it),
+    each of these right after an untimed encoding of the question."""
     rows: dict[str, list[float]] = {k: [] for k in ("citebot_cpu", "citebot_wall", "txtai_cpu", "txtai_wall",
-                                                    "encode_cpu", "encode_wall")}
+                                                    "encode_cpu", "encode_wall", "citebot_engine_cpu",
+                                                    "txtai_engine_cpu")}
     model = corpus.embedder
     for i, q in enumerate(qs):
         corpus.forget_question_vectors([q])
         runs = [("citebot", lambda: corpus.search(q, k=10)), ("txtai", lambda: txtai.search(q, 10)),
                 ("encode", lambda: model.encode_queries([q]))]
         for name, fn in (runs if i % 2 == 0 else [runs[1], runs[0], runs[2]]):
-            cpu, wall, _ = timed(fn)
+            cpu, wall, out = timed(fn)
             rows[f"{name}_cpu"].append(cpu)
             rows[f"{name}_wall"].append(wall)
+            if name == "encode":
+                given[q] = out[0]  # citebot's cache already holds it, from its search above
+        engines = [("citebot_engine", lambda: corpus.search(q, k=10)), ("txtai_engine", lambda: txtai.search(q, 10))]
+        for name, fn in (engines if i % 2 == 0 else engines[::-1]):
+            model.encode_queries([q])
+            rows[f"{name}_cpu"].append(timed(fn)[0])
+        given.pop(q)
     return {k: summary(v) for k, v in rows.items()}
 
 
@@ -216,6 +233,15 @@ def table(res: dict[str, Any]) -> str:
                      f"{s['txtai_cpu']['p50']}/{s['txtai_cpu']['p95']} | "
                      f"{s['citebot_cpu']['p50'] / max(1e-9, s['txtai_cpu']['p50']):.2f} | {s['encode_cpu']['p50']} | "
                      f"{s['citebot_wall']['p50']} | {s['txtai_wall']['p50']} |")
+    lines += ["", "The same questions without encoding (the question's vector given to both; the search engines "
+              "alone):", "", "| passages | citebot CPU ms p50/p95 | txtai CPU ms p50/p95 | citebot / txtai CPU p50 |",
+              "|---|---|---|---|"]
+    for r in res["sizes"]:
+        s = r["search"]
+        if "citebot_engine_cpu" in s:
+            c, t = s["citebot_engine_cpu"], s["txtai_engine_cpu"]
+            lines.append(f"| {r['passages']:,} | {c['p50']}/{c['p95']} | {t['p50']}/{t['p95']} | "
+                         f"{c['p50'] / max(1e-9, t['p50']):.2f} |")
     parts = res["sizes"][-1].get("ask_parts")
     if parts:
         lines += ["", f"`ask` at {res['sizes'][-1]['passages']:,} passages, CPU ms p50 (same questions, same run):", "",
@@ -255,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  citebot store ...")
             built = build_citebot(home, docs, vectors, embedder.name)
             log(f"  txtai ({built:.0f} s for citebot) ...")
-            txtai, txtai_s = build_txtai(docs, vectors, embedder)
+            given: dict[str, np.ndarray] = {}
+            txtai, txtai_s = build_txtai(docs, vectors, embedder, given)
             corpus = Corpus.open(settings0.replace(home=str(home)), embedder=embedder)
             for q in qs[:3]:  # warm up both
                 corpus.search(q, k=10)
@@ -267,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  interleaved search ({kind}) ...")
             row = {"passages": len(vectors), "real_vectors": real, "index": kind, "citebot_build_s": round(built, 1),
                    "txtai_build_s": round(txtai_s, 1), "lexical_copy": copy, "lexical_copy_build_cpu_s": round(copy_s, 2),
-                   "search": interleaved(corpus, txtai, qs[3:args.queries])}
+                   "search": interleaved(corpus, txtai, qs[3:args.queries], given)}
             del txtai
             if n == sizes[-1] and args.ask_queries:
                 log("  ask and its parts ...")

@@ -20,8 +20,12 @@ def _minmax(values: dict[int, float]) -> dict[int, float]:
 def fuse_convex(dense: dict[int, float], lexical: dict[int, float], lexical_weight: float) -> dict[int, float]:
     """(1-w) * minmax(dense) + w * minmax(lexical); a missing score counts as the minimum (0)."""
     nd, nl = _minmax(dense), _minmax(lexical)
-    ids = set(dense) | set(lexical)
-    return {i: (1 - lexical_weight) * nd.get(i, 0.0) + lexical_weight * nl.get(i, 0.0) for i in ids}
+    wd, wl = 1 - lexical_weight, lexical_weight
+    fused = {i: wd * v + wl * nl.get(i, 0.0) for i, v in nd.items()}
+    for i, v in nl.items():
+        if i not in fused:
+            fused[i] = wd * 0.0 + wl * v
+    return fused
 
 
 def fuse_rrf(dense_ranked: list[int], lexical_ranked: list[int], k: int = RRF_K) -> dict[int, float]:

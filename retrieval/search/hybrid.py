@@ -7,6 +7,7 @@ candidates are not penalised for missing a dense rank and the answer threshold s
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,7 +54,8 @@ def hybrid_search(
     if mode in ("hybrid", "lexical") and words:
         lexical_hits = [(h.passage_id, h.score) for h in store.lexical.search(words, n, filters)]
 
-    dense_scores = dict(dense_hits)
+    dense_ranked = dict(dense_hits)
+    dense_scores = dict(dense_ranked)
     lexical_scores = dict(lexical_hits)
     if query_vector is not None:
         # Exact cosine for lexical-only candidates, from their stored vectors.
@@ -62,14 +64,15 @@ def hybrid_search(
         if missing:
             dense_scores.update(store.vectors.scores(model, query_vector, missing))
     if mode == "dense":
-        fused = {pid: s for pid, s in dense_hits}
+        fused = dense_ranked
     elif mode == "lexical":
-        fused = dict(lexical_hits)
+        fused = lexical_scores
     elif fusion == "rrf":
-        fused = fuse_rrf([p for p, _ in dense_hits], [p for p, _ in lexical_hits])
+        fused = fuse_rrf(list(dense_ranked), list(lexical_scores))
     else:
         # Only ids that came from a ranked list take part in normalisation of that list.
-        fused = fuse_convex(dict(dense_hits) | {p: dense_scores[p] for p in lexical_scores if p in dense_scores},
+        fused = fuse_convex(dense_ranked | {p: dense_scores[p] for p in lexical_scores if p in dense_scores},
                             lexical_scores, lexical_weight)
-    ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [Scored(pid, score, dense_scores.get(pid), lexical_scores.get(pid)) for pid, score in ranked]
+    # best first, lower passage id among equal scores (the n smallest of (-score, id): no key function)
+    ranked = heapq.nsmallest(limit, [(-score, pid) for pid, score in fused.items()])
+    return [Scored(pid, -negated, dense_scores.get(pid), lexical_scores.get(pid)) for negated, pid in ranked]

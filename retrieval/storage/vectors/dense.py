@@ -101,6 +101,7 @@ class DenseIndex:
         self._scan: _Scan | None = None  # a flat index's 8-bit copy, for search()
         self.scan_fallbacks = 0  # flat searches whose 8-bit candidates could not be proved exact (bench/ann.py)
         self.index: faiss.Index | None = None
+        self._kind: str | None = None  # what kind of index ``index`` is (the kind property)
         self.generation = -1
         self.dim = 0
         self.lock = threading.RLock()
@@ -116,6 +117,7 @@ class DenseIndex:
     def _set(self, index: "faiss.Index | None", removed: np.ndarray | None = None) -> None:
         """Replace the index (and its tombstones); the cached id positions go with it."""
         self.index = index
+        self._kind = None
         self.removed = np.zeros(0, dtype=np.int64) if removed is None else np.sort(removed.astype(np.int64))
         self._changed()
 
@@ -220,14 +222,18 @@ class DenseIndex:
 
     @property
     def kind(self) -> str:
+        """Worked out once per index object (every search asks; SWIG type checks are not free)."""
         if self.index is None:
             return "none"
-        inner = faiss.downcast_index(self.index.index) if hasattr(self.index, "index") else self.index
-        if isinstance(inner, faiss.IndexIVFScalarQuantizer):
-            return "ivf-sq8"
-        if isinstance(inner, faiss.IndexHNSW):
-            return "hnsw"
-        return "ivf" if isinstance(inner, faiss.IndexIVF) else "flat"
+        if self._kind is None:
+            inner = faiss.downcast_index(self.index.index) if hasattr(self.index, "index") else self.index
+            if isinstance(inner, faiss.IndexIVFScalarQuantizer):
+                self._kind = "ivf-sq8"
+            elif isinstance(inner, faiss.IndexHNSW):
+                self._kind = "hnsw"
+            else:
+                self._kind = "ivf" if isinstance(inner, faiss.IndexIVF) else "flat"
+        return self._kind
 
     @property
     def size(self) -> int:
