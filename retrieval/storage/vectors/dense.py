@@ -16,7 +16,8 @@ Flat and HNSW indexes hold the float32 vectors themselves, so :meth:`DenseIndex.
 cosine of any passage, for fusion) is answered from memory.
 
 An unfiltered flat search scans an 8-bit copy of the vectors (faiss ``IndexScalarQuantizer``
-QT_8bit_uniform, derived in memory, never saved): a quarter of the bytes read, and a scan of this size is
+QT_8bit_uniform, derived in memory, never saved; extended after an add, made again after a removal):
+a quarter of the bytes read, and a scan of this size is
 bound by reading them (at 10,000 real vectors, 0.46 ms per question after the question's encoding has
 evicted the caches, against 0.83 for a float16 copy and 1.42 for float32; docs/speed.md). Its
 candidates, twice as many as asked, are re-scored exactly from the float32 vectors. That they hold the
@@ -121,10 +122,13 @@ class DenseIndex:
         self.removed = np.zeros(0, dtype=np.int64) if removed is None else np.sort(removed.astype(np.int64))
         self._changed()
 
-    def _changed(self) -> None:
-        """The index's vectors changed: what is derived from them in memory is rebuilt when next needed."""
+    def _changed(self, appended: bool = False) -> None:
+        """The index's vectors changed: what is derived from them in memory is rebuilt when next needed;
+        after vectors were only ``appended`` (an add), the 8-bit copy is extended instead (every search of
+        a live corpus's first question after a sync would otherwise pay for the whole copy)."""
         self._positions = None
-        self._scan = None
+        if not appended:
+            self._scan = None
 
     # -- persistence ---------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -319,7 +323,7 @@ class DenseIndex:
                         break
                     if len(batch):
                         self.index.add_with_ids(batch.vectors, batch.ids)
-                        self._changed()
+                        self._changed(appended=True)
                         changed = True
                 if self._wrong_kind():  # crossed the threshold (or the setting changed): rebuilt
                     changed = self._rebuild(store) or changed
@@ -446,8 +450,11 @@ class DenseIndex:
     def _flat_search(self, inner: "faiss.IndexFlat", query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The exact top ``k`` of a flat index: candidates from its 8-bit copy, scored from its float32
         vectors (held by faiss, read in place), best first and by passage id among equals. Under the lock."""
+        ids_now = faiss.rev_swig_ptr(self.index.id_map.data(), int(inner.ntotal))
         if self._scan is None:
-            self._scan = _Scan.of(inner, faiss.rev_swig_ptr(self.index.id_map.data(), int(inner.ntotal)))
+            self._scan = _Scan.of(inner, ids_now)
+        elif len(self._scan.ids) < inner.ntotal:  # passages were added (only added: see _changed)
+            self._scan = self._scan.extended(inner, ids_now)
         scan = self._scan
         n = len(scan.ids)
         depth = min(n, max(SCAN_DEPTH * k, k + SCAN_MIN))
@@ -467,24 +474,50 @@ class DenseIndex:
 
 class _Scan:
     """A flat index's 8-bit copy (``codes``), its float32 vectors and passage ids by position (views
-    into faiss), and ``error``: the largest distance of any vector from its 8-bit form."""
+    into faiss), and ``error``: the largest distance of any vector from its 8-bit form (``trained``:
+    that distance when the copy's range was fixed, from the vectors it was built from)."""
 
-    def __init__(self, codes: "faiss.Index", vectors: np.ndarray, ids: np.ndarray, error: float) -> None:
-        self.codes, self.vectors, self.ids, self.error = codes, vectors, ids, error
+    def __init__(self, codes: "faiss.Index", vectors: np.ndarray, ids: np.ndarray, error: float,
+                 trained: float) -> None:
+        self.codes, self.vectors, self.ids, self.error, self.trained = codes, vectors, ids, error, trained
 
     @classmethod
     def of(cls, inner: "faiss.IndexFlat", ids: np.ndarray) -> "_Scan":
-        n, dim = int(inner.ntotal), int(inner.d)
-        vectors = faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
-        codes = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_INNER_PRODUCT)
+        vectors = _vectors_of(inner)
+        codes = faiss.IndexScalarQuantizer(int(inner.d), faiss.ScalarQuantizer.QT_8bit_uniform,
+                                           faiss.METRIC_INNER_PRODUCT)
         codes.train(vectors)  # one range for every component, from these vectors
-        codes.add(vectors)
-        error = 0.0
-        for start in range(0, n, SCAN_BATCH):
-            part = vectors[start:start + SCAN_BATCH]
-            off = part - codes.sa_decode(codes.sa_encode(part))
-            error = max(error, float(np.sqrt(np.einsum("ij,ij->i", off, off)).max()))
-        return cls(codes, vectors, ids, error)
+        error = _add_codes(codes, vectors)
+        return cls(codes, vectors, ids, error, error)
+
+    def extended(self, inner: "faiss.IndexFlat", ids: np.ndarray) -> "_Scan":
+        """The copy with the vectors appended to ``inner`` since it was made, in the same range. A new
+        vector outside that range is clipped, so its error is larger; once the largest error has grown
+        by half, the copy is made again from all vectors (a wider range) so the proof keeps holding."""
+        vectors = _vectors_of(inner)  # faiss may have moved its storage: fresh views
+        error = max(self.error, _add_codes(self.codes, vectors[len(self.ids):]))
+        if error > 1.5 * self.trained:
+            return _Scan.of(inner, ids)
+        return _Scan(self.codes, vectors, ids, error, self.trained)
+
+
+def _vectors_of(inner: "faiss.IndexFlat") -> np.ndarray:
+    """The float32 vectors a flat index holds, read in place."""
+    n, dim = int(inner.ntotal), int(inner.d)
+    return faiss.rev_swig_ptr(inner.get_xb(), n * dim).reshape(n, dim)
+
+
+def _add_codes(codes: "faiss.Index", vectors: np.ndarray) -> float:
+    """Append ``vectors`` to the 8-bit ``codes`` (in batches: bounded memory) and return the largest
+    distance of any of them from its 8-bit form."""
+    error = 0.0
+    for start in range(0, len(vectors), SCAN_BATCH):
+        part = np.ascontiguousarray(vectors[start:start + SCAN_BATCH])
+        packed = codes.sa_encode(part)
+        codes.add_sa_codes(packed, None)  # what add() stores, without encoding twice
+        off = part - codes.sa_decode(packed)
+        error = max(error, float(np.sqrt(np.einsum("ij,ij->i", off, off)).max()))
+    return error
 
 
 def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:

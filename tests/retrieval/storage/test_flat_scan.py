@@ -39,11 +39,15 @@ def test_flat_search_is_exact_search_and_follows_adds_and_removals(tmp_path):
             np.testing.assert_allclose([s for _, s in found], [s for _, s in exact], rtol=0, atol=1e-6)
     assert dense._scan is not None  # the 8-bit scan answered (white box: both paths must be exact)
 
+    codes = dense._scan.codes
     _fill(store, vectors, N, N + 300)  # new passages are found at once (a stale 8-bit copy would miss them)
     store.vectors.sync("toy")
     ids = store.documents.passage_ids()
     for row in (N + 7, N + 299):
         assert _found(store, vectors[row], 1)[0][0] == int(ids[row])
+    for q in _questions(vectors[N - 100:N + 300], 20, seed=12):
+        assert _found(store, q, 10) == _exact(store, q, 10)
+    assert dense._scan.codes is codes  # an add extended the copy rather than making it again
     removed = set(ids[:250].tolist())  # the first document
     with store.transaction() as tx:
         tx.delete_document(1)
@@ -96,4 +100,25 @@ def test_many_passages_too_alike_for_8_bits_still_give_the_exact_top(tmp_path):
         q /= np.linalg.norm(q)
         for k in (1, 10):
             assert _found(store, q, k) == _exact(store, q, k)
+    store.close()
+
+
+def test_passages_outside_the_copys_range_are_still_found_exactly(tmp_path):
+    """The 8-bit copy's range is fixed by the vectors it was made from; passages added later whose
+    components lie far outside it (another model's scale, a damaged vector) are clipped in the copy.
+    Searches stay exact, and the copy is made again over the wider range rather than kept imprecise."""
+    vectors = _clustered(1200, DIM, seed=13)
+    store = open_sqlite(tmp_path)
+    _fill(store, vectors, 0, 1000)
+    store.vectors.sync("toy")
+    dense = store.vectors.dense("toy")
+    q = _questions(vectors[:1000], 1, seed=14)[0]
+    assert _found(store, q, 10) == _exact(store, q, 10)
+    trained = dense._scan.trained
+    vectors[1000:] *= 3.0  # components three times the range the copy was made for
+    _fill(store, vectors, 1000, 1200)
+    store.vectors.sync("toy")
+    for q in _questions(vectors[1000:], 10, seed=15):
+        assert _found(store, q, 10) == _exact(store, q, 10)
+    assert dense._scan.error <= 1.5 * dense._scan.trained and dense._scan.trained > trained
     store.close()
