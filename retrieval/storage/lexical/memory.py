@@ -443,7 +443,7 @@ class MemoryBM25:
                 candidates, found = candidates[part], found[part]
             ids = self.rows.ids[candidates]
             order = np.lexsort((ids, -found))
-            return [(int(ids[i]), float(found[i])) for i in order]
+            return list(zip(ids[order].tolist(), found[order].tolist()))
 
 
 def _release_freed_memory() -> None:

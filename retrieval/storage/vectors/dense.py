@@ -436,7 +436,8 @@ class DenseIndex:
                 params = (faiss.SearchParametersIVF(sel=selector, nprobe=inner.nprobe)
                           if isinstance(inner, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
             scores, ids = self.index.search(query, want, params=params)
-        found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+        kept = ids[0] != -1
+        found = list(zip(ids[0][kept].tolist(), scores[0][kept].tolist()))
         if not compressed:
             return found
         # the quantised scores only chose candidates: the stored float32 vectors give the exact cosines
@@ -445,7 +446,7 @@ class DenseIndex:
             return []
         exact = batch.vectors @ query.reshape(-1)
         order = np.lexsort((batch.ids, -exact))[:k]
-        return [(int(batch.ids[i]), float(exact[i])) for i in order]
+        return list(zip(batch.ids[order].tolist(), exact[order].tolist()))
 
     def _flat_search(self, inner: "faiss.IndexFlat", query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The exact top ``k`` of a flat index: candidates from its 8-bit copy, scored from its float32
@@ -469,7 +470,7 @@ class DenseIndex:
             if not float(exact[order[-1]]) > reach:  # an unscanned passage could beat or tie the k-th
                 self.scan_fallbacks += 1
                 return _top(scan.vectors @ query.reshape(-1), scan.ids, k)
-        return [(int(ids[i]), float(exact[i])) for i in order]
+        return list(zip(ids[order].tolist(), exact[order].tolist()))  # (plain ints and floats)
 
 
 class _Scan:
@@ -527,7 +528,7 @@ def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]
         within = np.flatnonzero(scores >= kth)
         scores, ids = scores[within], ids[within]
     order = np.lexsort((ids, -scores))[:k]
-    return [(int(ids[i]), float(scores[i])) for i in order]
+    return list(zip(ids[order].tolist(), scores[order].tolist()))
 
 
 def _errno_of(message: str) -> int:
