@@ -18,6 +18,8 @@ run through the engine's ``database.query``); the engines write their own insert
 from __future__ import annotations
 
 import abc
+import threading
+from collections import OrderedDict
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -68,6 +70,40 @@ class Transaction(abc.ABC):
         """Delete the document, its passages and lexical entries (not the cached embeddings)."""
 
 
+ADMITTED_FILTERS = 8  # filters whose admitted passage ids are kept (of the current store generation)
+ADMITTED_IDS = 2_000_000  # ... and at most this many ids in all (16 MB)
+
+
+class AdmittedCache:
+    """The passage ids each recent filter admits, for one store generation: a write moves the
+    generation and empties it. Arrays are read-only, since every caller gets the same one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._entries: OrderedDict[SearchFilters, np.ndarray] = OrderedDict()
+
+    def get(self, generation: int, filters: SearchFilters) -> np.ndarray | None:
+        with self._lock:
+            if generation != self._generation:
+                return None
+            found = self._entries.get(filters)
+            if found is not None:
+                self._entries.move_to_end(filters)
+            return found
+
+    def put(self, generation: int, filters: SearchFilters, ids: np.ndarray) -> None:
+        ids.flags.writeable = False
+        with self._lock:
+            if generation != self._generation:
+                self._generation, self._entries = generation, OrderedDict()
+            self._entries[filters] = ids
+            self._entries.move_to_end(filters)
+            while len(self._entries) > 1 and (len(self._entries) > ADMITTED_FILTERS or
+                                              sum(len(v) for v in self._entries.values()) > ADMITTED_IDS):
+                self._entries.popitem(last=False)
+
+
 class Documents(abc.ABC):
     """Documents and passages of one corpus. ``database`` is the engine's connection; ``lexical`` the
     lexical part, whose entries every transaction writes with the passages."""
@@ -75,6 +111,7 @@ class Documents(abc.ABC):
     def __init__(self, database: Any, lexical: Any) -> None:
         self.database = database
         self.lexical = lexical
+        self._admitted = AdmittedCache()
 
     @abc.abstractmethod
     def transaction(self) -> AbstractContextManager[Transaction]:
@@ -161,13 +198,24 @@ class Documents(abc.ABC):
 
     @one_line_errors
     def passage_ids(self, filters: SearchFilters = NO_FILTERS) -> np.ndarray:
-        """Ids (int64, ascending) of all passages, or of those whose document passes ``filters``."""
+        """Ids (int64, ascending) of all passages, or of those whose document passes ``filters``.
+
+        A filtered read is what every filtered search asks first (dense and lexical each, and a question
+        with a period runs several searches with one filter), so its answer is kept per store generation
+        (read-only arrays, a few filters). Its query starts from the documents (the date index) and sorts
+        in numpy: ``ORDER BY p.id`` made SQLite walk every passage in id order and look up its document
+        (5.6-8.0 against 1.3 ms for 3,530 of 10,000 passages)."""
         if filters.active:
-            where, params = filter_sql(filters)
-            rows = self._query(f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id WHERE {where} "
-                               f"ORDER BY p.id", params)
-        else:
-            rows = self._query("SELECT id FROM passages ORDER BY id")
+            generation = self.database.generation()
+            found = self._admitted.get(generation, filters)
+            if found is None:
+                where, params = filter_sql(filters)
+                rows = self._query(f"SELECT p.id FROM documents d JOIN passages p ON p.doc_id = d.id WHERE {where}",
+                                   params)
+                found = np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+                self._admitted.put(generation, filters, found)
+            return found
+        rows = self._query("SELECT id FROM passages ORDER BY id")
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     @one_line_errors

@@ -100,6 +100,27 @@ def test_filters_on_both_search_paths(open_corpus):
         assert ids(source="TASS", since="2022-01-01") == set(), mode
 
 
+def test_a_filtered_search_follows_adds_and_removals_made_anywhere(open_corpus):
+    """Which passages a filter admits is kept between searches (each filtered search asks for it), but
+    only for one store generation: what another process (here another corpus on the same store) or this
+    one adds or removes is in, or out of, the very next filtered search."""
+    reader, writer = open_corpus(HashEmbedder()), open_corpus(HashEmbedder())
+    first = reader.add_document(_doc(1, "grain exports resumed", date="2022-02-01")).doc_id
+    assert reader.store.lexical.warm()  # as a server runs: the in-memory lexical copy answers, filters too
+
+    def ids(mode: str) -> set[int]:
+        return {h.doc_id for h in reader.search("grain exports", k=10, mode=mode, since="2022-01-01")}
+
+    modes = ("lexical", "dense", "hybrid")
+    assert all(ids(m) == {first} for m in modes)
+    second = writer.add_document(_doc(2, "grain exports stalled", date="2022-03-01")).doc_id
+    assert all(ids(m) == {first, second} for m in modes)
+    writer.remove(first)
+    assert all(ids(m) == {second} for m in modes)
+    third = reader.add_document(_doc(3, "grain exports doubled", date="2023-01-09")).doc_id
+    assert all(ids(m) == {second, third} for m in modes)
+
+
 def test_reindex_embeds_answer_sentences_missing_for_the_model_so_ask_embeds_only_the_question(open_corpus):
     from retrieval.answer import sentence_texts
     from retrieval.types import text_hash
