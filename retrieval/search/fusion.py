@@ -23,8 +23,8 @@ def fuse_convex(dense: dict[int, float], lexical: dict[int, float], lexical_weig
     wd, wl = 1 - lexical_weight, lexical_weight
     fused = {i: wd * v + wl * nl.get(i, 0.0) for i, v in nd.items()}
     for i, v in nl.items():
-        if i not in fused:
-            fused[i] = wd * 0.0 + wl * v
+        if i not in fused:  # lexical only: its dense part is the minimum, 0
+            fused[i] = wl * v
     return fused
 
 
