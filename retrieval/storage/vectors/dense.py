@@ -451,11 +451,10 @@ class DenseIndex:
     def _flat_search(self, inner: "faiss.IndexFlat", query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The exact top ``k`` of a flat index: candidates from its 8-bit copy, scored from its float32
         vectors (held by faiss, read in place), best first and by passage id among equals. Under the lock."""
-        ids_now = faiss.rev_swig_ptr(self.index.id_map.data(), int(inner.ntotal))
-        if self._scan is None:
-            self._scan = _Scan.of(inner, ids_now)
-        elif len(self._scan.ids) < inner.ntotal:  # passages were added (only added: see _changed)
-            self._scan = self._scan.extended(inner, ids_now)
+        if self._scan is None or len(self._scan.ids) < inner.ntotal:
+            ids = faiss.rev_swig_ptr(self.index.id_map.data(), int(inner.ntotal))  # passage id by position
+            # made, or extended when passages were only added since (a removal drops it: see _changed)
+            self._scan = _Scan.of(inner, ids) if self._scan is None else self._scan.extended(inner, ids)
         scan = self._scan
         n = len(scan.ids)
         depth = min(n, max(SCAN_DEPTH * k, k + SCAN_MIN))
