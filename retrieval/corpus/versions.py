@@ -70,7 +70,6 @@ class Versions:
         self._matrix = neardup.signature_matrix([])
         self._by_url: dict[tuple[str, str], list[int]] = {}
         self._dates: list[str] = []  # every document date, sorted: "today" and "is a period empty" by bisection
-        self._days: list[str] = []  # the same, as their first 10 characters (the day)
 
     def _refresh(self, signatures: bool = True) -> None:
         """Documents (and, when asked, their signatures) as of the store's generation. "Today" needs only
@@ -86,10 +85,10 @@ class Versions:
             known = bool(self._infos) and self._generation is not None
             added = self.store.documents.list(after_id=max(self._infos) if known else 0)
             if not known:
-                self._infos, self._by_url, self._dates, self._days = {}, {}, [], []
+                self._infos, self._by_url, self._dates = {}, {}, []
             self._take(added)
             if len(self._infos) != span.count:  # documents were removed: read them all again
-                self._infos, self._by_url, self._dates, self._days = {}, {}, [], []
+                self._infos, self._by_url, self._dates = {}, {}, []
                 self._take(self.store.documents.list())
                 self._signed = None
             self._generation = generation
@@ -111,7 +110,6 @@ class Versions:
         dates = sorted(d.date for d in infos if d.date)
         if dates:  # two sorted runs: one linear merge
             self._dates = sorted(self._dates + dates)
-            self._days = sorted(self._days + [date[:10] for date in dates])
 
     def chain(self, doc_id: int) -> list[DocumentInfo]:
         """Every version of ``doc_id``'s story (itself included), oldest first; one element when it has none."""
@@ -154,8 +152,10 @@ class Versions:
     def any_dated(self, since: str, until: str) -> bool:
         """True when some document is dated ``since``..``until`` (a period with nothing in it is not searched)."""
         self._refresh(signatures=False)
-        first = bisect.bisect_left(self._days, since)
-        return first < len(self._days) and self._days[first] <= until
+        # a date is on or after the day ``since`` exactly when its day is (ISO strings sort by day first), so
+        # the first such date is found in the full dates; its own day then decides
+        first = bisect.bisect_left(self._dates, since)
+        return first < len(self._dates) and self._dates[first][:10] <= until
 
     @staticmethod
     def same_text(a: str, b: str) -> bool:
