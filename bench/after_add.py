@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,9 +25,11 @@ QUESTIONS = {"plain": "Why did wheat exports slow down?", "time": "What is the l
 
 
 def _timed(fn: Any) -> tuple[float, float]:
-    cpu, wall = time.process_time(), time.perf_counter()
-    fn()
-    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+    """(wall, CPU) ms of one call, by bench.peer_speed's timer."""
+    from bench.peer_speed import timed
+
+    cpu, wall, _ = timed(fn)
+    return wall, cpu
 
 
 def _row(values: list[float]) -> dict[str, float]:
